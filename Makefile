@@ -1,0 +1,171 @@
+# Makefile - build, boot and test the kernel. `make help` lists the targets.
+#
+# Variables you may set:
+#   OPT=-O0            optimisation level (default -O2); the tests pass at both
+#   BUILD=dir          output directory (default build)
+#   T='glob'           make test / make bench: only the matching suite.name
+#   EXTRA_TESTS='a.c'  test files from outside the tree, built into the kernel
+#   V=1                show commands, and every test's output
+#   QEMU_ARGS='...'    extra arguments for make run / make debug
+#   CMDLINE='...'      kernel command line for make run / make debug
+
+BUILD   ?= build
+OPT     ?= -O2
+V       ?= 0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# An x86_64-elf cross compiler if there is one, else the host gcc (it is an
+# x86-64 compiler already; the flags below make it freestanding).
+CROSS   := $(shell command -v x86_64-elf-gcc >/dev/null 2>&1 && echo x86_64-elf-)
+CC      := $(CROSS)gcc
+LD      := $(CROSS)ld
+OBJCOPY := $(CROSS)objcopy
+NM      := $(CROSS)nm
+NASM    := nasm
+PYTHON  := python3
+
+ARCH    := x86_64
+INCLUDES := -Iinclude -Iarch/$(ARCH)/include
+# Freestanding, no red zone (interrupts would clobber it), no SIMD in kernel
+# code (the FPU belongs to threads; see docs/fpu.md), frame pointers kept for
+# backtraces, and every warning an error.
+CFLAGS  := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector \
+	   -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=small \
+	   -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	   -fno-strict-aliasing -g $(OPT) -Wall -Wextra -Werror \
+	   -Wno-unused-parameter $(INCLUDES)
+NASMFLAGS := -f elf64 -g -F dwarf
+LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
+	   --no-warn-rwx-segments -T linker.ld
+
+# Sources: every .c and .asm under these directories. tests/ holds the
+# in-kernel suites (tests/harness is host-side Python).
+SRC_DIRS := boot arch/$(ARCH) kernel kernel/mm lib \
+	    $(filter-out tests/harness,$(wildcard tests/*))
+C_SRCS   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
+ASM_SRCS := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.asm))
+OBJS     := $(C_SRCS:%.c=$(BUILD)/%.o) $(ASM_SRCS:%.asm=$(BUILD)/%.asm.o)
+
+# Test files from outside the tree: each is compiled with the kernel's flags
+# into build/extra/, named after its absolute path so two a.c do not clash.
+EXTRA_ABS  := $(abspath $(EXTRA_TESTS))
+EXTRA_OBJS := $(foreach f,$(EXTRA_ABS),$(BUILD)/extra/$(subst /,_,$(f:.c=.o)))
+
+KERNEL   := $(BUILD)/kernel.elf
+KERNEL32 := $(BUILD)/kernel32.elf
+ISO      := $(BUILD)/kernel.iso
+
+QEMU     ?= qemu-system-x86_64
+QEMU_COMMON := -m 256M -no-reboot -display none \
+	       -device isa-debug-exit,iobase=0xf4,iosize=0x01
+CMDLINE  ?=
+
+.PHONY: all iso run debug test bench clean help deps FORCE
+
+all: $(KERNEL) $(KERNEL32)
+
+help:
+	@echo "make          build $(KERNEL)"
+	@echo "make iso      build $(ISO) (GRUB, multiboot2)"
+	@echo "make run      boot the ISO in QEMU, serial console here; Ctrl-A X quits"
+	@echo "make debug    as run, stopped at the first instruction, waiting for gdb"
+	@echo "make test     the whole test matrix (T='suite.*', EXTRA_TESTS='a.c', V=1)"
+	@echo "make bench    the benchmarks under -icount; JSON on the last line"
+	@echo "make deps     install the tools the build needs (Debian packages)"
+
+# The tools: missing ones are installed by tools/install-deps.sh (as root or
+# through sudo), or named with the command that installs them.
+deps:
+	$(Q)tools/install-deps.sh
+
+$(BUILD)/.deps-ok: tools/install-deps.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)tools/install-deps.sh --check-or-install
+	$(Q)touch $@
+
+# Rebuild everything when the flags or the extra tests change.
+$(BUILD)/.flags: FORCE
+	$(Q)mkdir -p $(BUILD)
+	$(Q)echo '$(CC) $(CFLAGS) $(EXTRA_ABS)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS) $(EXTRA_ABS)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.asm.o: %.asm $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NASM    $<")
+	$(Q)$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
+
+define extra_rule
+$(BUILD)/extra/$(subst /,_,$(1:.c=.o)): $(1) $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/extra
+	@$$(if $(Q),echo "  CC      $(1)")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $(1) -o $$@
+endef
+$(foreach f,$(EXTRA_ABS),$(eval $(call extra_rule,$(f))))
+
+# Two links. The first has an empty symbol table; its function symbols
+# become the table of the second. The table sits last in rodata, so no
+# function moves: the check below proves it.
+$(BUILD)/ksyms0.o: tools/mksyms.py | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)
+	$(Q)$(PYTHON) tools/mksyms.py </dev/null > $(BUILD)/ksyms0.S
+	$(Q)$(CC) -c $(BUILD)/ksyms0.S -o $@
+
+$(KERNEL): $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms0.o linker.ld tools/mksyms.py
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(LDFLAGS) -o $(BUILD)/kernel.pass1.elf $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms0.o
+	$(Q)$(NM) -n -S --defined-only $(BUILD)/kernel.pass1.elf | $(PYTHON) tools/mksyms.py > $(BUILD)/ksyms.S
+	$(Q)$(CC) -c $(BUILD)/ksyms.S -o $(BUILD)/ksyms.o
+	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms.o
+	$(Q)$(NM) -n $(BUILD)/kernel.pass1.elf | grep -i ' t ' > $(BUILD)/syms1.txt
+	$(Q)$(NM) -n $@ | grep -i ' t ' > $(BUILD)/syms2.txt
+	$(Q)cmp -s $(BUILD)/syms1.txt $(BUILD)/syms2.txt || \
+		{ echo "error: functions moved between the two links (see linker.ld)"; rm -f $@; exit 1; }
+
+# QEMU's -kernel loads only 32-bit ELF multiboot images; the code is the same.
+$(KERNEL32): $(KERNEL)
+	$(Q)$(OBJCOPY) -O elf32-i386 $< $@
+
+iso: $(ISO)
+$(ISO): $(KERNEL) boot/grub.cfg
+	@$(if $(Q),echo "  ISO     $@")
+	$(Q)rm -rf $(BUILD)/isodir && mkdir -p $(BUILD)/isodir/boot/grub
+	$(Q)cp $(KERNEL) $(BUILD)/isodir/boot/kernel.elf
+	$(Q)sed 's|@CMDLINE@|$(CMDLINE)|' boot/grub.cfg > $(BUILD)/isodir/boot/grub/grub.cfg
+	$(Q)grub-mkrescue -o $@ $(BUILD)/isodir >$(BUILD)/grub-mkrescue.log 2>&1 || \
+		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+run: $(ISO)
+	@echo "Booting $(ISO); the serial console is this terminal. Ctrl-A X quits QEMU."
+	$(QEMU) $(QEMU_COMMON) -serial mon:stdio -cpu max -smp 2 \
+		-cdrom $(ISO) $(QEMU_ARGS)
+
+debug: $(ISO)
+	$(Q)sed -e 's|@KERNEL@|$(abspath $(KERNEL))|' -e 's|@TOP@|$(CURDIR)|' tools/gdb/gdbinit.in > $(BUILD)/gdbinit
+	@echo "QEMU is waiting for gdb at the first instruction. In another terminal:"
+	@echo "    gdb -x $(BUILD)/gdbinit"
+	@echo "(then 'continue'; 'hbreak kmain' first stops at kmain). Ctrl-A X quits QEMU."
+	$(QEMU) $(QEMU_COMMON) -serial mon:stdio -cpu max -smp 2 \
+		-cdrom $(ISO) -s -S $(QEMU_ARGS)
+
+# The harness builds what it needs (with these same variables) and boots it.
+test: all iso
+	$(Q)$(PYTHON) tests/harness/run.py --build $(BUILD) $(if $(T),--filter '$(T)') \
+		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS=$(EXTRA_TESTS)'
+
+bench: all
+	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(EXTRA_OBJS:.o=.d)

@@ -1,0 +1,101 @@
+/*
+ * arch/x86_64/console.c - the 16550 UART on COM1 and the VGA text screen.
+ *
+ * Output is polled: each character waits for the transmitter to be empty,
+ * so a message printed just before a crash is on the wire when the crash
+ * happens. Every character also goes to the VGA text buffer at 0xB8000
+ * when the loader left the screen in text mode (it scrolls; no cursor).
+ * A '\n' becomes "\r\n" on the serial line.
+ */
+#include <arch.h>
+#include <arch/x86.h>
+#include <string.h>
+
+#define COM1            0x3F8
+#define UART_DATA       0	/* DLAB=0: transmit/receive */
+#define UART_IER        1	/* DLAB=0: interrupt enable */
+#define UART_DLL        0	/* DLAB=1: divisor low */
+#define UART_DLM        1	/* DLAB=1: divisor high */
+#define UART_FCR        2
+#define UART_LCR        3
+#define UART_MCR        4
+#define UART_LSR        5
+#define LCR_8N1         0x03
+#define LCR_DLAB        0x80
+#define FCR_ENABLE_FIFO 0x07	/* enable and clear both FIFOs */
+#define MCR_DTR_RTS_OUT2 0x0B
+#define LSR_THRE        0x20	/* transmit holding register empty */
+#define UART_DIVISOR_115200 1
+
+#define VGA_TEXT   ((volatile uint16_t *)0xB8000)
+#define VGA_COLS   80
+#define VGA_ROWS   25
+#define VGA_ATTR   0x0700	/* light grey on black */
+
+static bool vga_enabled = true;
+static int vga_row, vga_col;
+
+void arch_console_init(void)
+{
+	outb(COM1 + UART_IER, 0);
+	outb(COM1 + UART_LCR, LCR_DLAB);
+	outb(COM1 + UART_DLL, UART_DIVISOR_115200);
+	outb(COM1 + UART_DLM, 0);
+	outb(COM1 + UART_LCR, LCR_8N1);
+	outb(COM1 + UART_FCR, FCR_ENABLE_FIFO);
+	outb(COM1 + UART_MCR, MCR_DTR_RTS_OUT2);
+
+	if (vga_enabled) {
+		for (int i = 0; i < VGA_COLS * VGA_ROWS; i++)
+			VGA_TEXT[i] = VGA_ATTR | ' ';
+	}
+}
+
+/* Called by the multiboot parser when the loader set a graphics mode. */
+void console_vga_disable(void)
+{
+	vga_enabled = false;
+}
+
+static void uart_putc(char c)
+{
+	while (!(inb(COM1 + UART_LSR) & LSR_THRE))
+		;
+	outb(COM1 + UART_DATA, (uint8_t)c);
+}
+
+static void vga_scroll(void)
+{
+	for (int i = 0; i < VGA_COLS * (VGA_ROWS - 1); i++)
+		VGA_TEXT[i] = VGA_TEXT[i + VGA_COLS];
+	for (int i = 0; i < VGA_COLS; i++)
+		VGA_TEXT[VGA_COLS * (VGA_ROWS - 1) + i] = VGA_ATTR | ' ';
+	vga_row = VGA_ROWS - 1;
+}
+
+static void vga_putc(char c)
+{
+	if (c == '\n') {
+		vga_col = 0;
+		if (++vga_row == VGA_ROWS)
+			vga_scroll();
+		return;
+	}
+	if (c == '\r')
+		return;
+	VGA_TEXT[vga_row * VGA_COLS + vga_col] = VGA_ATTR | (uint8_t)c;
+	if (++vga_col == VGA_COLS) {
+		vga_col = 0;
+		if (++vga_row == VGA_ROWS)
+			vga_scroll();
+	}
+}
+
+void arch_console_putc(char c)
+{
+	if (c == '\n')
+		uart_putc('\r');
+	uart_putc(c);
+	if (vga_enabled)
+		vga_putc(c);
+}

@@ -1,0 +1,58 @@
+/*
+ * arch/trap.h - the trap frame and the interrupt vector plan.
+ *
+ * trap_entry.asm builds a struct trap_frame on the stack for every
+ * exception and interrupt: the general registers it pushes, then the vector
+ * and error code, then what the CPU itself pushed. The field order here must
+ * match the push order there exactly.
+ */
+#ifndef ARCH_TRAP_H
+#define ARCH_TRAP_H
+
+#include <kernel.h>
+
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;	/* pushed by the CPU */
+};
+
+/* Exception vectors (Intel SDM vol. 3, table 6-1). */
+enum {
+	T_DE = 0, T_DB = 1, T_NMI = 2, T_BP = 3, T_OF = 4, T_BR = 5, T_UD = 6,
+	T_NM = 7, T_DF = 8, T_TS = 10, T_NP = 11, T_SS = 12, T_GP = 13,
+	T_PF = 14, T_MF = 16, T_AC = 17, T_MC = 18, T_XM = 19, T_VE = 20,
+	T_CP = 21,
+};
+
+/* Interrupt vectors of our own, above the 32 exceptions. */
+#define IRQ_BASE        32	/* legacy PIC remapped here, then masked */
+#define VEC_TIMER       48	/* LAPIC timer */
+#define VEC_IPI_RESCHED 49
+#define VEC_IPI_CALL    50
+#define VEC_UART        51	/* COM1 receive, through the IOAPIC */
+#define VEC_SPURIOUS    255
+
+/* IST slots in the TSS (1-based, as in the IDT gate). */
+#define IST_DF  1
+#define IST_NMI 2
+#define IST_MC  3
+
+/*
+ * A handler for one vector. For an exception it returns true if it dealt
+ * with it (the faulting code resumes), false to fall through to the fatal
+ * report. Interrupt handlers' return values are ignored.
+ */
+typedef bool (*trap_handler_fn)(struct trap_frame *tf);
+void trap_register(int vector, trap_handler_fn fn);
+
+/* Prints the exception's name, error code, every register, CR2 for #PF. */
+void trap_dump(const struct trap_frame *tf);
+const char *trap_name(uint64_t vector);
+
+void idt_init(void);
+void idt_load(void);
+void gdt_init_this_cpu(int id);
+
+#endif

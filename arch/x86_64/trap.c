@@ -1,0 +1,171 @@
+/*
+ * arch/x86_64/trap.c - the IDT, trap dispatch, and the report of a fatal trap.
+ *
+ * All 256 IDT entries are interrupt gates to the stubs of trap_entry.asm,
+ * so every trap arrives in trap_dispatch with interrupts off. A vector may
+ * have one registered handler. An exception with no handler, or whose
+ * handler declines it, is fatal: the report names the exception, decodes
+ * the error code, prints every register (and CR2 for a page fault) and
+ * panics, which adds the symbolized backtrace. Interrupt vectors are
+ * acknowledged at the local APIC before their handler runs.
+ */
+#include <arch.h>
+#include <arch/x86.h>
+#include <arch/trap.h>
+#include <arch/lapic.h>
+#include <percpu.h>
+#include <printk.h>
+#include <string.h>
+
+#define IDT_ENTRIES 256
+#define GATE_INTERRUPT 0x8E	/* present, ring 0, 64-bit interrupt gate */
+#define KERNEL_CS 0x08
+
+/* Page-fault error code bits (SDM vol. 3, 4.7). */
+#define PF_P    (1 << 0)
+#define PF_W    (1 << 1)
+#define PF_U    (1 << 2)
+#define PF_RSVD (1 << 3)
+#define PF_I    (1 << 4)
+
+struct idt_gate {
+	uint16_t off_lo;
+	uint16_t sel;
+	uint8_t ist;
+	uint8_t type;
+	uint16_t off_mid;
+	uint32_t off_hi;
+	uint32_t zero;
+} __packed;
+
+static struct idt_gate idt[IDT_ENTRIES] __aligned(16);
+static trap_handler_fn handlers[IDT_ENTRIES];
+extern const uint64_t trap_stub_table[IDT_ENTRIES];
+
+static const char *const exception_names[32] = {
+	[T_DE] = "divide error (#DE)",
+	[T_DB] = "debug (#DB)",
+	[T_NMI] = "non-maskable interrupt (NMI)",
+	[T_BP] = "breakpoint (#BP)",
+	[T_OF] = "overflow (#OF)",
+	[T_BR] = "bound range exceeded (#BR)",
+	[T_UD] = "invalid opcode (#UD)",
+	[T_NM] = "device not available (#NM)",
+	[T_DF] = "double fault (#DF)",
+	[9] = "coprocessor segment overrun",
+	[T_TS] = "invalid TSS (#TS)",
+	[T_NP] = "segment not present (#NP)",
+	[T_SS] = "stack-segment fault (#SS)",
+	[T_GP] = "general protection fault (#GP)",
+	[T_PF] = "page fault (#PF)",
+	[T_MF] = "x87 floating-point error (#MF)",
+	[T_AC] = "alignment check (#AC)",
+	[T_MC] = "machine check (#MC)",
+	[T_XM] = "SIMD floating-point exception (#XM)",
+	[T_VE] = "virtualization exception (#VE)",
+	[T_CP] = "control protection (#CP)",
+};
+
+const char *trap_name(uint64_t vector)
+{
+	if (vector < 32)
+		return exception_names[vector] ? exception_names[vector] : "reserved exception";
+	return "interrupt";
+}
+
+static void set_gate(int v, uint64_t handler, int ist)
+{
+	idt[v] = (struct idt_gate){
+		.off_lo = handler & 0xFFFF,
+		.sel = KERNEL_CS,
+		.ist = (uint8_t)ist,
+		.type = GATE_INTERRUPT,
+		.off_mid = (handler >> 16) & 0xFFFF,
+		.off_hi = handler >> 32,
+	};
+}
+
+void idt_init(void)
+{
+	for (int v = 0; v < IDT_ENTRIES; v++)
+		set_gate(v, trap_stub_table[v], 0);
+	set_gate(T_DF, trap_stub_table[T_DF], IST_DF);
+	set_gate(T_NMI, trap_stub_table[T_NMI], IST_NMI);
+	set_gate(T_MC, trap_stub_table[T_MC], IST_MC);
+}
+
+void idt_load(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __packed ptr = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" ::"m"(ptr));
+}
+
+void trap_register(int vector, trap_handler_fn fn)
+{
+	if (vector < 0 || vector >= IDT_ENTRIES)
+		panic("trap_register: vector %d out of range", vector);
+	if (handlers[vector] && fn && handlers[vector] != fn)
+		panic("trap_register: vector %d already has a handler", vector);
+	handlers[vector] = fn;
+}
+
+void trap_dump(const struct trap_frame *tf)
+{
+	printk("trap: %s, vector %lu, error code 0x%lx, on CPU %d\n",
+	       trap_name(tf->vector), tf->vector, tf->error, cpu_id());
+	if (tf->vector == T_PF) {
+		uint64_t cr2 = read_cr2();
+		printk("  CR2 0x%016lx: %s %s of a %s page%s\n", cr2,
+		       tf->error & PF_I ? "instruction fetch" : "data",
+		       tf->error & PF_W ? "write" : "read",
+		       tf->error & PF_P ? "present (protection violation)" : "not-present",
+		       tf->error & PF_RSVD ? ", reserved bit set" : "");
+	}
+	printk("  RIP %04lx:%016lx  RFLAGS %016lx\n", tf->cs, tf->rip, tf->rflags);
+	printk("  RSP %04lx:%016lx\n", tf->ss, tf->rsp);
+	printk("  RAX %016lx  RBX %016lx  RCX %016lx\n", tf->rax, tf->rbx, tf->rcx);
+	printk("  RDX %016lx  RSI %016lx  RDI %016lx\n", tf->rdx, tf->rsi, tf->rdi);
+	printk("  RBP %016lx  R8  %016lx  R9  %016lx\n", tf->rbp, tf->r8, tf->r9);
+	printk("  R10 %016lx  R11 %016lx  R12 %016lx\n", tf->r10, tf->r11, tf->r12);
+	printk("  R13 %016lx  R14 %016lx  R15 %016lx\n", tf->r13, tf->r14, tf->r15);
+	printk("  CR0 %016lx  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr3(), read_cr4());
+}
+
+/* Names the function holding rip, for the panic line (kernel/ksyms.c). */
+extern int ksym_format(uint64_t addr, char *buf, size_t size);
+extern bool arch_stack_guard_hit(uint64_t addr);
+
+static __noreturn void trap_fatal(struct trap_frame *tf)
+{
+	char where[96];
+	ksym_format(tf->rip, where, sizeof(where));
+	trap_dump(tf);
+	if (tf->vector == T_DF || (tf->vector == T_PF && arch_stack_guard_hit(read_cr2())))
+		printk("  the stack pointer is in a guard page: kernel stack overflow\n");
+	if (tf->vector == T_DF)
+		panic("unexpected trap: %s at %s (probably a kernel stack overflow)",
+		      trap_name(tf->vector), where);
+	panic("unexpected trap: %s at %s", trap_name(tf->vector), where);
+}
+
+void trap_dispatch(struct trap_frame *tf)
+{
+	uint64_t v = tf->vector;
+	this_cpu()->trap_depth++;
+	if (v < 32) {
+		if (!handlers[v] || !handlers[v](tf))
+			trap_fatal(tf);
+	} else if (v == VEC_SPURIOUS) {
+		/* no EOI for a spurious interrupt */
+	} else {
+		lapic_eoi();
+		if (handlers[v])
+			handlers[v](tf);
+		else
+			printk("trap: interrupt on vector %lu with no handler (ignored)\n", v);
+	}
+	this_cpu()->trap_depth--;
+}

@@ -1,0 +1,96 @@
+/*
+ * ktest.h - in-kernel tests (kernel/ktest.c runs them).
+ *
+ *   KTEST(suite, name) { ... }                  a test case
+ *   KTEST_EXPECT_PANIC(suite, name, "text") { } passes only if the body
+ *                                               panics with "text" in the
+ *                                               message; runs in a boot of
+ *                                               its own
+ *   KTEST_TIMEOUT(suite, name, seconds) { ... } a case with a longer watchdog
+ *
+ *   KT_ASSERT(c), KT_ASSERT_EQ(a, b)    on failure: report, leave the test
+ *   KT_EXPECT(c), KT_EXPECT_EQ(a, b)    on failure: report, go on
+ *   KT_SKIP("why")                      leave the test, reported as skipped
+ *   KT_LOG(fmt, ...)                    a diagnostic line in the output
+ *
+ * Boot with ktest=GLOB (over "suite.name") to run the matching cases; the
+ * results are printed in KTAP version 1 and the run ends through QEMU's
+ * isa-debug-exit device with the verdict. Cases run in order of suite, then
+ * file, then line. Each has a watchdog (ktest.timeout=, default 10 s) that
+ * reports "# TIMEOUT" and moves on to the next case.
+ *
+ * A failure prints the expression, both values of an _EQ, file and line.
+ */
+#ifndef KTEST_H
+#define KTEST_H
+
+#include <kernel.h>
+
+struct ktest {
+	const char *suite;
+	const char *name;
+	void (*fn)(void);
+	const char *panic_text;	/* KTEST_EXPECT_PANIC: the expected text, else NULL */
+	const char *file;
+	int line;
+	unsigned timeout_s;	/* 0: the default */
+};
+
+/*
+ * Besides the descriptor (in .ktest.<suite>, gathered by the linker), each
+ * case leaves a line "suite.name<TAB>P|-" in the non-loaded section
+ * .ktest_index, so the host harness can list the cases from the ELF file
+ * without booting it.
+ */
+#define KTEST__DEFINE(suite, name, ptext, kind, tmo)                            \
+	static void ktest_fn_##suite##_##name(void);                            \
+	static const struct ktest ktest_desc_##suite##_##name                   \
+		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
+			#suite, #name, ktest_fn_##suite##_##name, ptext,         \
+			__FILE__, __LINE__, tmo                                  \
+		};                                                               \
+	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
+		".ascii \"" #suite "." #name "\\t" kind "\\n\"\n\t"                 \
+		".popsection");                                                  \
+	static void ktest_fn_##suite##_##name(void)
+
+#define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0)
+#define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds)
+#define KTEST_EXPECT_PANIC(suite, name, text) KTEST__DEFINE(suite, name, "" text, "P", 0)
+
+/* The checks. They return whether the check held; the macros act on that. */
+bool ktest_check(bool ok, const char *expr, const char *file, int line);
+bool ktest_check_eq(bool ok, const char *ea, const char *eb, uint64_t a, uint64_t b,
+		    const char *file, int line);
+__noreturn void ktest_leave(void);
+__noreturn void ktest_skip(const char *why);
+void ktest_log(const char *fmt, ...) __printf(1, 2);
+
+#define KT_EXPECT(c) ((void)ktest_check(!!(c), #c, __FILE__, __LINE__))
+#define KT_ASSERT(c)                                                    \
+	do {                                                            \
+		if (!ktest_check(!!(c), #c, __FILE__, __LINE__))        \
+			ktest_leave();                                  \
+	} while (0)
+#define KT__EQ(a, b)                                                    \
+	({                                                              \
+		uint64_t kt_a_ = (uint64_t)(a), kt_b_ = (uint64_t)(b);  \
+		ktest_check_eq(kt_a_ == kt_b_, #a, #b, kt_a_, kt_b_,    \
+			       __FILE__, __LINE__);                     \
+	})
+#define KT_EXPECT_EQ(a, b) ((void)KT__EQ(a, b))
+#define KT_ASSERT_EQ(a, b)                                              \
+	do {                                                            \
+		if (!KT__EQ(a, b))                                      \
+			ktest_leave();                                  \
+	} while (0)
+#define KT_SKIP(why) ktest_skip(why)
+#define KT_LOG(...) ktest_log(__VA_ARGS__)
+
+/* The runner (kernel/ktest.c). */
+bool ktest_glob_match(const char *glob, const char *s);
+__noreturn void ktest_run(const char *glob);
+/* Called from the timer tick: ends the current case if it ran too long. */
+void ktest_watchdog_tick(void);
+
+#endif

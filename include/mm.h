@@ -1,0 +1,68 @@
+/*
+ * mm.h - physical pages, kernel page tables and the kernel heap.
+ *
+ * Physical memory is identity-mapped (virtual address == physical address),
+ * so a physical page can be used through its address directly.
+ */
+#ifndef MM_H
+#define MM_H
+
+#include <kernel.h>
+
+/* ---- physical page allocator (kernel/mm/pmm.c) ---- */
+
+/* Builds the free page set from bootinfo's memory map, minus the kernel image,
+ * the loader's modules and info block, and the first MiB. */
+void pmm_init(void);
+/* One zero-filled 4 KiB page, or 0 when memory is exhausted. */
+uint64_t pmm_alloc_page(void);
+/* 2^order contiguous pages aligned to their size, or 0. */
+uint64_t pmm_alloc_pages(unsigned order);
+/* Panics on a page that is not allocated (double free) or not RAM. */
+void pmm_free_page(uint64_t pa);
+void pmm_free_pages(uint64_t pa, unsigned order);
+uint64_t pmm_free_count(void);		/* pages */
+uint64_t pmm_total_count(void);		/* usable pages the allocator manages */
+/* Prints the memory map summary (the boot line and the monitor's `mem`). */
+void pmm_print_summary(void);
+
+/* ---- kernel page tables (kernel/mm/paging.c) ---- */
+
+#define PAGE_WRITE  (1u << 0)
+#define PAGE_EXEC   (1u << 1)
+#define PAGE_NOCACHE (1u << 2)
+
+/* Replaces the boot tables: RAM and MMIO identity-mapped NX, kernel text RX,
+ * rodata R, data/bss RW, the page under the boot stack left unmapped. */
+void paging_init(void);
+/* Maps or unmaps one 4 KiB page of the kernel's address space. */
+void paging_map(uint64_t va, uint64_t pa, unsigned flags);
+void paging_unmap(uint64_t va);
+/* True if va is mapped (reading it will not fault). */
+bool paging_is_mapped(uint64_t va);
+/* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */
+int paging_flags(uint64_t va);
+
+/* ---- kernel heap (kernel/mm/kmem.c) ---- */
+
+#define KM_SLEEP   0x0	/* may wait for memory; never returns NULL */
+#define KM_NOSLEEP 0x1	/* may return NULL; never waits */
+
+void kmem_init(void);
+void *kmem_alloc(size_t size, int flags);
+void *kmem_zalloc(size_t size, int flags);
+/* Panics, saying which, on a double free or a pointer never allocated. */
+void kmem_free(void *p);
+/* Aligned allocation (align a power of two up to 4096); free with kmem_free. */
+void *kmem_alloc_aligned(size_t size, size_t align, int flags);
+
+struct kmem_stats {
+	uint64_t bytes_in_use;		/* requested bytes of live objects */
+	uint64_t objects_in_use;
+	uint64_t allocs, frees;		/* totals since boot */
+};
+void kmem_stats(struct kmem_stats *st);
+/* Prints per-cache figures (the monitor's `mem`). */
+void kmem_print_stats(void);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * spinlock.h - busy-waiting locks (kernel/spinlock.c).
+ *
+ * A spinlock is held for a few instructions and never across a sleep. The
+ * _irqsave form also disables interrupts on this CPU, so the lock can be
+ * shared with interrupt handlers. Each lock has a name for messages.
+ */
+#ifndef SPINLOCK_H
+#define SPINLOCK_H
+
+#include <kernel.h>
+
+struct spinlock {
+	volatile uint32_t locked;
+	int owner_cpu;		/* CPU holding it, -1 when free (for messages) */
+	const char *name;
+};
+
+#define SPINLOCK_INIT(n) { .locked = 0, .owner_cpu = -1, .name = (n) }
+
+void spin_init(struct spinlock *l, const char *name);
+void spin_lock(struct spinlock *l);
+void spin_unlock(struct spinlock *l);
+bool spin_trylock(struct spinlock *l);
+unsigned long spin_lock_irqsave(struct spinlock *l);
+void spin_unlock_irqrestore(struct spinlock *l, unsigned long flags);
+bool spin_held(const struct spinlock *l);
+
+#endif

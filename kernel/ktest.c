@@ -1,0 +1,295 @@
+/*
+ * kernel/ktest.c - the in-kernel test runner.
+ *
+ * KTEST descriptors sit in the .ktest.* sections (ktest.h). ktest_run
+ * selects those whose "suite.name" matches the glob, sorts them by suite,
+ * file and line, runs them, prints KTAP version 1 on the console (one
+ * subtest level per suite) and powers the machine off with the verdict.
+ *
+ * Leaving a case early (a failed KT_ASSERT, KT_SKIP, the watchdog) is a
+ * longjmp back to the runner, so the checks work from helper functions too.
+ * The watchdog runs from the timer tick; it cannot stop a case that spins
+ * with interrupts off, which the host harness's boot timeout catches.
+ *
+ * KTEST_EXPECT_PANIC cases end the boot they run in, so they run only when
+ * the glob selects that one case; in a larger selection they are reported
+ * as skipped, with the command line that runs them (the harness does).
+ */
+#include <ktest.h>
+#include <arch.h>
+#include <cmdline.h>
+#include <percpu.h>
+#include <printf.h>
+#include <printk.h>
+#include <string.h>
+
+#define KTEST_MAX 2048
+
+extern const struct ktest __ktest_start[], __ktest_end[];
+
+static char ktest_glob_opt[128];
+CMDLINE_STRING("ktest", ktest_glob_opt, "run the tests matching this glob over suite.name, then power off");
+static uint64_t ktest_timeout_s = 10;
+CMDLINE_UINT("ktest.timeout", ktest_timeout_s, 1, 3600, "seconds before a test is reported as TIMEOUT");
+
+static const struct ktest *selected[KTEST_MAX];
+static struct arch_jmpbuf leave_jb;
+static const struct ktest *current;
+static int current_index;		/* KTAP number within the suite */
+static bool current_failed, current_skipped;
+static const char *skip_reason;
+static volatile uint64_t deadline_ns;	/* 0: no watchdog armed */
+static int totals_pass, totals_fail, totals_skip;
+
+const char *ktest_glob(void)
+{
+	return ktest_glob_opt;
+}
+
+/* Shell-style match: '*' any run, '?' one character, '[abc]' '[a-z]' '[!x]'. */
+bool ktest_glob_match(const char *g, const char *s)
+{
+	for (; *g; g++, s++) {
+		if (*g == '*') {
+			while (g[1] == '*')
+				g++;
+			for (const char *t = s;; t++) {
+				if (ktest_glob_match(g + 1, t))
+					return true;
+				if (!*t)
+					return false;
+			}
+		}
+		if (!*s)
+			return false;
+		if (*g == '[') {
+			const char *p = g + 1;
+			bool neg = *p == '!', hit = false;
+			if (neg)
+				p++;
+			for (; *p && *p != ']'; p++) {
+				if (p[1] == '-' && p[2] && p[2] != ']') {
+					hit |= *s >= p[0] && *s <= p[2];
+					p += 2;
+				} else {
+					hit |= *s == *p;
+				}
+			}
+			if (!*p || hit == neg)
+				return false;	/* unterminated class never matches */
+			g = p;
+		} else if (*g != '?' && *g != *s) {
+			return false;
+		}
+	}
+	return !*s;
+}
+
+static bool matches(const char *glob, const struct ktest *t)
+{
+	char full[128];
+	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
+	return ktest_glob_match(glob, full);
+}
+
+static int order(const struct ktest *a, const struct ktest *b)
+{
+	int c = strcmp(a->suite, b->suite);
+	if (!c)
+		c = strcmp(a->file, b->file);
+	if (!c)
+		c = a->line - b->line;
+	return c;
+}
+
+static void diag_header(const char *kind, const char *file, int line)
+{
+	printk("    # %s.%s: %s at %s:%d\n", current->suite, current->name, kind, file, line);
+}
+
+bool ktest_check(bool ok, const char *expr, const char *file, int line)
+{
+	if (ok)
+		return true;
+	current_failed = true;
+	diag_header("EXPECTATION FAILED", file, line);
+	printk("    #     expected: %s\n", expr);
+	return false;
+}
+
+bool ktest_check_eq(bool ok, const char *ea, const char *eb, uint64_t a, uint64_t b,
+		    const char *file, int line)
+{
+	if (ok)
+		return true;
+	current_failed = true;
+	diag_header("EXPECTATION FAILED", file, line);
+	printk("    #     expected: %s == %s\n", ea, eb);
+	printk("    #     %s = %ld (0x%lx)\n", ea, (int64_t)a, a);
+	printk("    #     %s = %ld (0x%lx)\n", eb, (int64_t)b, b);
+	return false;
+}
+
+void ktest_leave(void)
+{
+	if (!current)
+		panic("ktest_leave: KT_ASSERT failed outside a running test");
+	arch_longjmp(&leave_jb);
+}
+
+void ktest_skip(const char *why)
+{
+	current_skipped = true;
+	skip_reason = why;
+	ktest_leave();
+}
+
+void ktest_log(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printk("    # %s\n", buf);
+}
+
+void ktest_watchdog_tick(void)
+{
+	if (!deadline_ns || !current || arch_clock_ns() < deadline_ns)
+		return;
+	deadline_ns = 0;
+	current_failed = true;
+	printk("    # %s.%s: TIMEOUT after %lu s\n", current->suite, current->name,
+	       current->timeout_s ? current->timeout_s : ktest_timeout_s);
+	this_cpu()->trap_depth = 0;	/* the interrupted trap is abandoned */
+	arch_longjmp(&leave_jb);
+}
+
+static void print_result(int n, const struct ktest *t, bool failed, bool skipped,
+			 const char *why)
+{
+	if (skipped)
+		printk("    ok %d %s # SKIP %s\n", n, t->name, why ? why : "");
+	else
+		printk("    %s %d %s\n", failed ? "not ok" : "ok", n, t->name);
+	if (skipped)
+		totals_skip++;
+	else if (failed)
+		totals_fail++;
+	else
+		totals_pass++;
+}
+
+static __noreturn void finish(bool ok)
+{
+	printk("# Totals: pass:%d fail:%d skip:%d total:%d\n", totals_pass, totals_fail,
+	       totals_skip, totals_pass + totals_fail + totals_skip);
+	printk("# ktest: %s\n", ok ? "PASS" : "FAIL");
+	arch_poweroff(ok);
+}
+
+/* Panic hook while tests run: the verdict for an EXPECT_PANIC case, or the
+ * report of a case that panicked unexpectedly. Never returns. */
+static void on_panic(const char *msg)
+{
+	const struct ktest *t = current;
+	if (!t) {
+		printk("Bail out! panic outside any test: %s\n", msg);
+		finish(false);
+	}
+	if (t->panic_text) {
+		bool ok = strstr(msg, t->panic_text) != NULL;
+		if (!ok)
+			printk("    # %s.%s: expected a panic containing '%s'\n", t->suite,
+			       t->name, t->panic_text);
+		print_result(current_index, t, !ok, false, NULL);
+		printk("%s 1 %s\n", ok ? "ok" : "not ok", t->suite);
+		finish(ok);
+	}
+	printk("    # %s.%s: unexpected panic: %s\n", t->suite, t->name, msg);
+	print_result(current_index, t, true, false, NULL);
+	printk("not ok %d %s # the boot ended in a panic; later tests did not run\n", 1,
+	       t->suite);
+	finish(false);
+}
+
+/* Runs one case in the runner's frame; leaving early comes back here. */
+static void run_one(const struct ktest *t, int n, bool alone)
+{
+	if (t->panic_text && !alone) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "expects a panic: runs in a boot of its own (ktest=%s.%s)", t->suite,
+			 t->name);
+		print_result(n, t, false, true, why);
+		return;
+	}
+	current = t;
+	current_index = n;
+	current_failed = current_skipped = false;
+	skip_reason = NULL;
+	uint64_t tmo = t->timeout_s ? t->timeout_s : ktest_timeout_s;
+
+	if (arch_setjmp(&leave_jb) == 0) {
+		deadline_ns = arch_clock_ns() + tmo * 1000000000ULL;
+		arch_irq_enable();
+		t->fn();
+	}
+	deadline_ns = 0;
+	arch_irq_enable();	/* a longjmp from the watchdog left them off */
+	if (t->panic_text && !current_skipped) {
+		printk("    # %s.%s: returned without the expected panic ('%s')\n", t->suite,
+		       t->name, t->panic_text);
+		current_failed = true;
+	}
+	print_result(n, t, current_failed, current_skipped, skip_reason);
+	current = NULL;
+}
+
+void ktest_run(const char *glob)
+{
+	size_t n = 0;
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++) {
+		if (!matches(glob, t))
+			continue;
+		if (n == KTEST_MAX)
+			panic("ktest_run: more than %d tests selected", KTEST_MAX);
+		selected[n++] = t;
+	}
+	for (size_t i = 1; i < n; i++) {	/* insertion sort: a few hundred at most */
+		const struct ktest *t = selected[i];
+		size_t j = i;
+		for (; j > 0 && order(selected[j - 1], t) > 0; j--)
+			selected[j] = selected[j - 1];
+		selected[j] = t;
+	}
+
+	int nsuites = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || strcmp(selected[i]->suite, selected[i - 1]->suite))
+			nsuites++;
+
+	printk("KTAP version 1\n1..%d\n", nsuites);
+	if (n == 0) {
+		printk("# ktest: no test matches '%s'\n", glob);
+		finish(false);
+	}
+	panic_set_hook(on_panic);
+	bool alone = n == 1;
+	int suite_no = 0;
+	for (size_t i = 0; i < n;) {
+		const char *suite = selected[i]->suite;
+		size_t end = i;
+		while (end < n && strcmp(selected[end]->suite, suite) == 0)
+			end++;
+		printk("    KTAP version 1\n    # Subtest: %s\n    1..%zu\n", suite, end - i);
+		int fails_before = totals_fail;
+		for (size_t k = i; k < end; k++)
+			run_one(selected[k], (int)(k - i + 1), alone);
+		printk("%s %d %s\n", totals_fail > fails_before ? "not ok" : "ok", ++suite_no, suite);
+		i = end;
+	}
+	panic_set_hook(NULL);
+	finish(totals_fail == 0);
+}

@@ -1,0 +1,71 @@
+/*
+ * kernel/main.c - from the boot assembly to a running kernel.
+ *
+ * kmain runs on the boot CPU with the boot page tables, interrupts off.
+ * The order matters: the per-CPU pointer first (locks use it), the console
+ * (everything after can report), the loader's information (copied before
+ * the page allocator can hand its memory out), the command line (the
+ * options steer what follows), traps, memory, time. With ktest= on the
+ * command line the tests run and power the machine off; otherwise the
+ * kernel idles.
+ */
+#include <arch.h>
+#include <bootinfo.h>
+#include <bugs.h>
+#include <cmdline.h>
+#include <ktest.h>
+#include <mm.h>
+#include <percpu.h>
+#include <printk.h>
+#include <timer.h>
+#include <arch/lapic.h>
+
+#define KERNEL_NAME    "ctxkern"
+#define KERNEL_VERSION "0.1"
+
+extern void console_vga_disable(void);
+extern void bugs_apply(void);
+extern const char *ktest_glob(void);
+
+static int ncpus = 1;
+
+int cpu_count(void)
+{
+	return ncpus;
+}
+
+void kmain(uint32_t magic, uint32_t info)
+{
+	percpu_init_this(0);
+	arch_console_init();
+	bootinfo_parse(magic, info);
+	if (!bootinfo.vga_text)
+		console_vga_disable();
+
+	printk("\n%s %s - a teaching kernel for x86-64: context ops, FPU, vCPUs\n",
+	       KERNEL_NAME, KERNEL_VERSION);
+	printk("boot: Multiboot %d%s%s\n", bootinfo.multiboot_version,
+	       bootinfo.loader[0] ? " from " : "", bootinfo.loader);
+
+	arch_cpu_init();
+	bugs_init();
+	cmdline_init(bootinfo.cmdline);
+	bugs_apply();
+	bugs_print(false);
+
+	pmm_init();
+	paging_init();
+	kmem_init();
+	pmm_print_summary();
+
+	arch_timer_init();
+	lapic_timer_start(TIMER_HZ);
+	arch_irq_enable();
+
+	if (ktest_glob()[0])
+		ktest_run(ktest_glob());
+
+	printk("ready. No ktest= on the command line, so nothing to run; idling.\n");
+	for (;;)
+		arch_wait_for_interrupt();
+}

@@ -1,0 +1,23 @@
+/*
+ * kernel/timer.c - the periodic tick and clock_ns().
+ *
+ * The architecture calls timer_tick() TIMER_HZ times a second on each CPU,
+ * with interrupts off. For now the tick drives the test watchdog; the
+ * scheduler's quantum hangs off it too.
+ */
+#include <timer.h>
+#include <arch.h>
+#include <ktest.h>
+
+volatile uint64_t timer_ticks;
+
+uint64_t clock_ns(void)
+{
+	return arch_clock_ns();
+}
+
+void timer_tick(void)
+{
+	timer_ticks++;
+	ktest_watchdog_tick();
+}
