@@ -135,8 +135,13 @@ $(KERNEL): $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms0.o linker.ld tools/mksyms.py
 $(KERNEL32): $(KERNEL)
 	$(Q)$(OBJCOPY) -O elf32-i386 $< $@
 
+# The command line is baked into the ISO's grub.cfg: a new CMDLINE rebuilds it.
+$(BUILD)/.cmdline: FORCE
+	$(Q)mkdir -p $(BUILD)
+	$(Q)echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+
 iso: $(ISO)
-$(ISO): $(KERNEL) boot/grub.cfg
+$(ISO): $(KERNEL) boot/grub.cfg $(BUILD)/.cmdline
 	@$(if $(Q),echo "  ISO     $@")
 	$(Q)rm -rf $(BUILD)/isodir && mkdir -p $(BUILD)/isodir/boot/grub
 	$(Q)cp $(KERNEL) $(BUILD)/isodir/boot/kernel.elf

@@ -58,9 +58,14 @@ trap_common:
         push r15
         cld                             ; the C ABI wants DF clear
 
-        ; Fake frame: [rsp] = interrupted RBP, [rsp+8] = interrupted RIP.
-        ; 15 registers + vector + error = 17 slots; RIP is slot 17.
-        push qword [rsp + 17 * 8]
+        ; Fake frame: [rsp] = interrupted RBP, [rsp+8] = interrupted RIP + 1.
+        ; 15 registers + vector + error = 17 slots; RIP is slot 17. The +1:
+        ; a backtrace shows each return address minus one (to name the call
+        ; instruction, not the one after it); here the saved RIP is the
+        ; faulting instruction itself, so +1 makes that come out right.
+        mov rax, [rsp + 17 * 8]
+        inc rax
+        push rax
         push rbp
         mov rbp, rsp
         lea rdi, [rsp + 16]             ; argument: the struct trap_frame

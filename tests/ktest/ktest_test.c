@@ -1,0 +1,33 @@
+/*
+ * tests/ktest/ktest_test.c - the test runner's own pieces: glob selection
+ * and the checks' verdicts.
+ */
+#include <ktest.h>
+
+KTEST(ktest, glob_matching)
+{
+	KT_EXPECT(ktest_glob_match("*", "lib.printf"));
+	KT_EXPECT(ktest_glob_match("lib.*", "lib.printf"));
+	KT_EXPECT(!ktest_glob_match("lib.*", "mm.pmm"));
+	KT_EXPECT(ktest_glob_match("*.printf_*", "lib.printf_signed"));
+	KT_EXPECT(ktest_glob_match("lib.?tring", "lib.string"));
+	KT_EXPECT(!ktest_glob_match("lib.?tring", "lib.strin"));
+	KT_EXPECT(ktest_glob_match("[lm]*", "mm.x"));
+	KT_EXPECT(!ktest_glob_match("[!lm]*", "mm.x"));
+	KT_EXPECT(ktest_glob_match("[a-c]tx", "ctx"));
+	KT_EXPECT(!ktest_glob_match("lib", "lib.printf"));
+	KT_EXPECT(ktest_glob_match("a**b", "ab"));
+}
+
+KTEST(ktest, checks_return_verdicts)
+{
+	/* A passing check returns true and records nothing. */
+	KT_EXPECT(ktest_check(true, "true", __FILE__, __LINE__));
+	KT_EXPECT(ktest_check_eq(true, "1", "1", 1, 1, __FILE__, __LINE__));
+}
+
+KTEST(ktest, skip_is_reported_as_skip)
+{
+	KT_SKIP("shows that KT_SKIP leaves the case and reports SKIP");
+	KT_EXPECT(false);	/* never reached */
+}

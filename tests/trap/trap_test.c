@@ -1,0 +1,75 @@
+/*
+ * tests/trap/trap_test.c - an unexpected exception is reported, by name.
+ *
+ * Each case provokes one exception on purpose. The kernel has no handler for
+ * it, so the trap report (name, error code, registers, backtrace) ends in a
+ * panic whose message names the exception: that is what the cases check.
+ * Each runs in a boot of its own.
+ */
+#include <ktest.h>
+#include <arch.h>
+
+/* An address no page table maps: far above the identity map of RAM. */
+#define UNMAPPED_ADDR 0x00007ead00000000UL
+
+KTEST_EXPECT_PANIC(trap, invalid_opcode_reported, "invalid opcode (#UD)")
+{
+	__asm__ volatile("ud2");
+}
+
+KTEST_EXPECT_PANIC(trap, page_fault_reported, "page fault (#PF)")
+{
+	volatile uint64_t *p = (volatile uint64_t *)UNMAPPED_ADDR;
+	*p = 1;
+}
+
+KTEST_EXPECT_PANIC(trap, divide_error_reported, "divide error (#DE)")
+{
+	volatile uint64_t zero = 0, one = 1;
+	volatile uint64_t r = one / zero;
+	(void)r;
+}
+
+KTEST_EXPECT_PANIC(trap, breakpoint_reported, "breakpoint (#BP)")
+{
+	__asm__ volatile("int3");
+}
+
+KTEST_EXPECT_PANIC(trap, general_protection_reported, "general protection fault (#GP)")
+{
+	/* a non-canonical address: bits 63..47 are not all equal */
+	volatile uint64_t *p = (volatile uint64_t *)0x8000000000000000UL;
+	*p = 1;
+}
+
+/* Recurses until the stack runs into its guard page (the limit is only
+ * there to tell gcc the recursion ends: no kernel stack is that deep). */
+static __attribute__((noinline)) uint64_t recurse(volatile uint64_t depth)
+{
+	volatile char pad[256];
+	pad[0] = (char)depth;
+	if (depth > (1UL << 40))
+		return 0;
+	return recurse(depth + 1) + pad[0];
+}
+
+KTEST_EXPECT_PANIC(trap, stack_overflow_is_double_fault, "double fault (#DF)")
+{
+	recurse(0);
+}
+
+/* The trap report names the function the fault happened in. */
+static __attribute__((noinline)) void faulting_function(void)
+{
+	__asm__ volatile("ud2");
+}
+
+KTEST_EXPECT_PANIC(trap, report_names_faulting_function, "at faulting_function+0x")
+{
+	faulting_function();
+}
+
+KTEST(trap, interrupts_on_while_tests_run)
+{
+	KT_EXPECT(arch_irq_enabled());
+}
