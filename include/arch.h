@@ -33,6 +33,20 @@ static inline bool arch_irq_enabled(void)
 static inline void arch_cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 /* Waits for the next interrupt (call with interrupts enabled). */
 static inline void arch_wait_for_interrupt(void) { __asm__ volatile("hlt" ::: "memory"); }
+/* Enables interrupts and halts as one step: an interrupt that arrives
+ * between the check before it and the halt still wakes the CPU (sti's
+ * one-instruction shadow). */
+static inline void arch_safe_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+
+/* A cheap, monotonic timestamp (the TSC); arch_timestamp_to_ns converts one
+ * to clock_ns() time. */
+static inline uint64_t arch_timestamp(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+uint64_t arch_timestamp_to_ns(uint64_t ts);
 
 /* Early set-up: console first, then descriptor tables and traps. */
 void arch_console_init(void);

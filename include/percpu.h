@@ -2,22 +2,46 @@
  * percpu.h - the per-CPU data block.
  *
  * Each CPU has one struct cpu; the GS base register points at it, and its
- * first field points at itself, so this_cpu() is one load (%gs:0) and needs
- * no lock: only its own CPU writes most fields.
+ * first field points at itself. Fields are read with one %gs-relative load
+ * (cpu_id(), curthread), so a preemption cannot split the read. Only its
+ * own CPU writes most fields; the run queue is shared under its lock.
  */
 #ifndef PERCPU_H
 #define PERCPU_H
 
 #include <kernel.h>
+#include <list.h>
+#include <spinlock.h>
 
 #define MAX_CPUS 16
+#define NPRIO 3			/* = PRIO_COUNT in thread.h */
+
+struct thread;
+
+/* A CPU's runnable threads, one FIFO per priority. */
+struct runqueue {
+	struct spinlock lock;		/* taken raw: interrupts off, no preemption count */
+	struct list queue[NPRIO];
+	volatile int nr_queued;		/* threads on the queues (not the running one) */
+};
 
 struct cpu {
 	struct cpu *self;	/* must stay first: this_cpu() reads %gs:0 */
 	int id;			/* 0 .. cpu_count()-1, 0 is the boot CPU */
 	uint32_t apic_id;
-	bool online;
-	int trap_depth;		/* nested traps in progress (for panic reports) */
+	volatile bool online;
+	int trap_depth;		/* nested traps in progress */
+	struct thread *thread;	/* running now */
+	struct thread *idle;	/* runs when the run queue is empty */
+	volatile bool need_resched;	/* switch at the next chance */
+	struct runqueue rq;
+
+	/* counters, for tests and the monitor */
+	uint64_t ticks;
+	uint64_t switches;
+	uint64_t preemptions;
+	uint64_t ipis_resched;
+	uint64_t irqs;
 };
 
 extern struct cpu cpus[MAX_CPUS];
@@ -29,10 +53,12 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
-/* The CPU the caller runs on. */
+/* The CPU the caller runs on (may be stale at once unless preemption is off). */
 static inline int cpu_id(void)
 {
-	return this_cpu()->id;
+	int id;
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(offsetof(struct cpu, id)));
+	return id;
 }
 
 int cpu_count(void);

@@ -26,4 +26,10 @@ unsigned long spin_lock_irqsave(struct spinlock *l);
 void spin_unlock_irqrestore(struct spinlock *l, unsigned long flags);
 bool spin_held(const struct spinlock *l);
 
+/* Without the preemption count and the held-lock record: for the scheduler's
+ * run queues only, always with interrupts off. */
+void spin_lock_raw(struct spinlock *l);
+void spin_unlock_raw(struct spinlock *l);
+bool spin_trylock_raw(struct spinlock *l);
+
 #endif

@@ -6,7 +6,7 @@
 
 #include <kernel.h>
 
-#define TIMER_HZ 100
+#define TIMER_HZ 1000
 
 /* Nanoseconds since boot; monotonic on every CPU. */
 uint64_t clock_ns(void);

@@ -6,10 +6,16 @@
  * file and line, runs them, prints KTAP version 1 on the console (one
  * subtest level per suite) and powers the machine off with the verdict.
  *
- * Leaving a case early (a failed KT_ASSERT, KT_SKIP, the watchdog) is a
- * longjmp back to the runner, so the checks work from helper functions too.
- * The watchdog runs from the timer tick; it cannot stop a case that spins
- * with interrupts off, which the host harness's boot timeout catches.
+ * Each case runs in a thread of its own ("ktest"); the runner waits for it
+ * with a timeout (ktest.timeout=). A case that overruns is reported as
+ * TIMEOUT and abandoned (its thread is left as it is; the next case runs).
+ * Leaving a case early (a failed KT_ASSERT, KT_SKIP) is a longjmp back to
+ * the start of the case's thread, so the checks work from helper functions
+ * too; a KT_ASSERT that fails in a thread the case created ends that thread
+ * instead (thread_exit), and the case is marked failed. If a case keeps its
+ * CPU from the runner (interrupts or preemption off, with one CPU), the
+ * tick notices the deadline passed long ago and ends the run with a
+ * TIMEOUT rather than hanging.
  *
  * KTEST_EXPECT_PANIC cases end the boot they run in, so they run only when
  * the glob selects that one case; in a larger selection they are reported
@@ -22,6 +28,8 @@
 #include <printf.h>
 #include <printk.h>
 #include <string.h>
+#include <sync.h>
+#include <thread.h>
 
 #define KTEST_MAX 2048
 
@@ -33,12 +41,14 @@ static uint64_t ktest_timeout_s = 10;
 CMDLINE_UINT("ktest.timeout", ktest_timeout_s, 1, 3600, "seconds before a test is reported as TIMEOUT");
 
 static const struct ktest *selected[KTEST_MAX];
-static struct arch_jmpbuf leave_jb;
+static struct arch_jmpbuf *leave_jb;	/* in the current case thread's frame */
 static const struct ktest *current;
 static int current_index;		/* KTAP number within the suite */
 static bool current_failed, current_skipped;
 static const char *skip_reason;
 static volatile uint64_t deadline_ns;	/* 0: no watchdog armed */
+static struct thread *case_thread;	/* the thread running the current case */
+static struct semaphore case_done;
 static int totals_pass, totals_fail, totals_skip;
 
 const char *ktest_glob(void)
@@ -134,7 +144,11 @@ void ktest_leave(void)
 {
 	if (!current)
 		panic("ktest_leave: KT_ASSERT failed outside a running test");
-	arch_longjmp(&leave_jb);
+	if (curthread != case_thread) {
+		printk("    # (in thread %s, which now exits)\n", curthread->name);
+		thread_exit();
+	}
+	arch_longjmp(leave_jb);
 }
 
 void ktest_skip(const char *why)
@@ -154,16 +168,27 @@ void ktest_log(const char *fmt, ...)
 	printk("    # %s\n", buf);
 }
 
+/* Grace the runner gets past a deadline before the tick gives up on it. */
+#define RUNNER_GRACE_NS 2000000000ULL
+
+static __noreturn void finish(bool ok);
+
 void ktest_watchdog_tick(void)
 {
-	if (!deadline_ns || !current || arch_clock_ns() < deadline_ns)
+	uint64_t d = deadline_ns;
+	if (!d || !current || arch_clock_ns() < d + RUNNER_GRACE_NS)
 		return;
+	/* The runner should have reported a TIMEOUT by now: the case holds
+	 * the CPU it needs. Nothing else can run; end the boot with a verdict. */
 	deadline_ns = 0;
-	current_failed = true;
-	printk("    # %s.%s: TIMEOUT after %lu s\n", current->suite, current->name,
+	printk("    # %s.%s: TIMEOUT after %lu s, and the case does not let the runner run "
+	       "(interrupts or preemption off?); ending the run\n",
+	       current->suite, current->name,
 	       current->timeout_s ? current->timeout_s : ktest_timeout_s);
-	this_cpu()->trap_depth = 0;	/* the interrupted trap is abandoned */
-	arch_longjmp(&leave_jb);
+	printk("    not ok %d %s # TIMEOUT\n", current_index, current->name);
+	printk("not ok 1 %s\n", current->suite);
+	totals_fail++;
+	finish(false);
 }
 
 static void print_result(int n, const struct ktest *t, bool failed, bool skipped,
@@ -214,7 +239,19 @@ static void on_panic(const char *msg)
 	finish(false);
 }
 
-/* Runs one case in the runner's frame; leaving early comes back here. */
+/* The body of a case's thread. */
+static void case_main(void *arg)
+{
+	const struct ktest *t = arg;
+	struct arch_jmpbuf jb;
+	leave_jb = &jb;
+	if (arch_setjmp(&jb) == 0)
+		t->fn();
+	if (current == t)	/* not abandoned after a TIMEOUT */
+		sem_post(&case_done);
+}
+
+/* Runs one case in a thread of its own and waits for it, or its deadline. */
 static void run_one(const struct ktest *t, int n, bool alone)
 {
 	if (t->panic_text && !alone) {
@@ -231,13 +268,19 @@ static void run_one(const struct ktest *t, int n, bool alone)
 	skip_reason = NULL;
 	uint64_t tmo = t->timeout_s ? t->timeout_s : ktest_timeout_s;
 
-	if (arch_setjmp(&leave_jb) == 0) {
-		deadline_ns = arch_clock_ns() + tmo * 1000000000ULL;
-		arch_irq_enable();
-		t->fn();
-	}
+	sem_init(&case_done, 0, "ktest.case_done");
+	deadline_ns = arch_clock_ns() + tmo * 1000000000ULL;
+	case_thread = thread_create("ktest", case_main, (void *)t, THREAD_FPU);
+	bool done = sem_timedwait(&case_done, tmo * 1000000000ULL);
 	deadline_ns = 0;
-	arch_irq_enable();	/* a longjmp from the watchdog left them off */
+	if (done) {
+		thread_join(case_thread);
+	} else {
+		current_failed = true;
+		printk("    # %s.%s: TIMEOUT after %lu s (the case's thread is abandoned)\n",
+		       t->suite, t->name, tmo);
+	}
+	case_thread = NULL;
 	if (t->panic_text && !current_skipped) {
 		printk("    # %s.%s: returned without the expected panic ('%s')\n", t->suite,
 		       t->name, t->panic_text);

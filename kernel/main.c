@@ -18,6 +18,7 @@
 #include <percpu.h>
 #include <printk.h>
 #include <timer.h>
+#include <sched.h>
 #include <arch/lapic.h>
 
 #define KERNEL_NAME    "ctxkern"
@@ -57,6 +58,7 @@ void kmain(uint32_t magic, uint32_t info)
 	paging_init();
 	kmem_init();
 	pmm_print_summary();
+	sched_init();
 
 	arch_timer_init();
 	lapic_timer_start(TIMER_HZ);

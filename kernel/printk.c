@@ -13,6 +13,7 @@
 #include <spinlock.h>
 #include <arch.h>
 #include <percpu.h>
+#include <thread.h>
 
 static struct spinlock console_lock = SPINLOCK_INIT("console");
 static volatile int panicking;		/* number of panics in progress */
@@ -72,7 +73,8 @@ void panic(const char *fmt, ...)
 	va_end(ap);
 
 	printk("\npanic: %s\n", msg);
-	printk("  on CPU %d\n", cpu_id());
+	struct thread *t = this_cpu()->thread;
+	printk("  on CPU %d, thread %s\n", cpu_id(), t ? t->name : "(none yet)");
 	arch_backtrace_here();
 	if (panic_hook)
 		panic_hook(msg);	/* the test runner: gives the verdict, never returns */

@@ -2,12 +2,14 @@
  * kernel/timer.c - the periodic tick and clock_ns().
  *
  * The architecture calls timer_tick() TIMER_HZ times a second on each CPU,
- * with interrupts off. For now the tick drives the test watchdog; the
- * scheduler's quantum hangs off it too.
+ * with interrupts off. It drives the scheduler (quanta, sleep timeouts)
+ * on every CPU and the test watchdog on the boot CPU.
  */
 #include <timer.h>
 #include <arch.h>
 #include <ktest.h>
+#include <percpu.h>
+#include <sched.h>
 
 volatile uint64_t timer_ticks;
 
@@ -18,6 +20,9 @@ uint64_t clock_ns(void)
 
 void timer_tick(void)
 {
-	timer_ticks++;
-	ktest_watchdog_tick();
+	if (cpu_id() == 0) {
+		timer_ticks++;
+		ktest_watchdog_tick();
+	}
+	sched_tick();
 }

@@ -126,7 +126,12 @@ void lapic_timer_start(uint32_t hz)
 
 uint64_t arch_clock_ns(void)
 {
-	uint64_t d = rdtsc() - tsc_at_boot;
+	return arch_timestamp_to_ns(rdtsc());
+}
+
+uint64_t arch_timestamp_to_ns(uint64_t tsc)
+{
+	uint64_t d = tsc - tsc_at_boot;
 	/* d * 1e6 / tsc_per_ms without overflowing for ~5 hours at 1 GHz */
 	return (d / tsc_per_ms) * 1000000 + (d % tsc_per_ms) * 1000000 / tsc_per_ms;
 }

@@ -14,6 +14,7 @@
 #include <arch/trap.h>
 #include <arch/lapic.h>
 #include <percpu.h>
+#include <sched.h>
 #include <printk.h>
 #include <string.h>
 
@@ -162,10 +163,15 @@ void trap_dispatch(struct trap_frame *tf)
 		/* no EOI for a spurious interrupt */
 	} else {
 		lapic_eoi();
+		this_cpu()->irqs++;
 		if (handlers[v])
 			handlers[v](tf);
 		else
 			printk("trap: interrupt on vector %lu with no handler (ignored)\n", v);
+		/* The end of an interrupt is where preemption happens. */
+		this_cpu()->trap_depth--;
+		sched_irq_exit();
+		return;
 	}
 	this_cpu()->trap_depth--;
 }

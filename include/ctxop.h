@@ -1,0 +1,76 @@
+/*
+ * ctxop.h - per-thread context operations (illumos's ctxops).
+ *
+ * A context op is a set of handlers that run at every switch of one thread:
+ * ct_save as it leaves a CPU, ct_restore as it comes back. A thread's ops
+ * form a stack: save runs newest first, restore oldest first, so state
+ * layered over other state (a vCPU's guest FPU over the thread's own FPU)
+ * is put away before what it sits on, and brought back after it.
+ *
+ *   struct ctxop *op = ctxop_allocate(&tpl, arg);   // may sleep
+ *   ctxop_attach(curthread, op);                    // never sleeps
+ *   ...
+ *   ctxop_detach(curthread, op);                    // unlink, keep op
+ *   ctxop_free(op);                                 // runs ct_free(arg, 0)
+ *
+ * or ctxop_install / ctxop_remove, which allocate and attach, or find,
+ * detach and free, in one call. Misuse panics naming the call: a template
+ * revision other than CTXOP_TPL_REV, attaching an op that is already on a
+ * chain, detaching one that is not on that thread's chain, allocating with
+ * preemption disabled or a spinlock held.
+ *
+ * Lifecycle hooks: ct_lwp_create(parent, child) for each op of a thread
+ * that creates a thread (both struct thread *); ct_exit(arg) in the exiting
+ * thread; ct_free(arg, 0) when the thread is freed, or when an unattached
+ * op is freed. ct_fork is for process fork (no processes yet).
+ */
+#ifndef CTXOP_H
+#define CTXOP_H
+
+#include <kernel.h>
+
+struct thread;
+
+#define CTXOP_TPL_REV 1
+
+struct ctxop_template {
+	uint32_t ct_rev;
+	void (*ct_save)(void *arg);
+	void (*ct_restore)(void *arg);
+	void (*ct_fork)(void *parent, void *child);
+	void (*ct_lwp_create)(void *parent, void *child);
+	void (*ct_exit)(void *arg);
+	void (*ct_free)(void *arg, int isexec);
+};
+
+struct ctxop {
+	struct ctxop_template tpl;	/* a copy: the caller's may go away */
+	void *arg;
+	struct ctxop *next;		/* toward older ops (save order) */
+	struct ctxop *prev;		/* toward newer ops; head->prev is the oldest */
+	struct thread *owner;		/* NULL while not attached */
+	uint64_t save_tsc;		/* when ct_save last ran (TSC; see below) */
+	uint64_t restore_tsc;
+};
+
+struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg);
+void ctxop_free(struct ctxop *op);
+void ctxop_attach(struct thread *t, struct ctxop *op);
+void ctxop_detach(struct thread *t, struct ctxop *op);
+void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg);
+int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg);
+
+/* When op last saved / restored, in clock_ns() time; 0 if never. */
+uint64_t ctxop_last_save_ns(const struct ctxop *op);
+uint64_t ctxop_last_restore_ns(const struct ctxop *op);
+/* Number of ops on t's chain. */
+int ctxop_count(const struct thread *t);
+
+/* Called by the scheduler and the thread code only. */
+void ctxop_save(struct thread *t);
+void ctxop_restore(struct thread *t);
+void ctxop_lwp_create(struct thread *parent, struct thread *child);
+void ctxop_exit(struct thread *t);
+void ctxop_free_all(struct thread *t);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * sched.h - the scheduler's internal interface (kernel/sched.c), for the
+ * thread code, the synchronisation primitives and the timer.
+ *
+ * Blocking protocol, used by every primitive that sleeps:
+ *
+ *   sched_assert_can_sleep("mutex_lock");     // before taking any spinlock
+ *   lock the primitive's spinlock;
+ *   queue yourself where a waker will find you;
+ *   sched_prepare_sleep();                    // state RUNNING -> SLEEPING
+ *   unlock;
+ *   schedule();                               // returns once woken
+ *
+ * A wakeup between the unlock and schedule() is not lost: it has already
+ * made the state RUNNABLE and queued the thread, and schedule() then just
+ * returns (or runs it again at once).
+ */
+#ifndef SCHED_H
+#define SCHED_H
+
+#include <thread.h>
+
+void sched_init(void);				/* boot CPU, before threads */
+void sched_init_ap(int cpu);			/* each AP, on its boot stack */
+__noreturn void sched_idle_loop(void);		/* becomes this CPU's idle thread */
+
+/* Picks the next thread and switches to it; returns when the caller runs again. */
+void schedule(void);
+/* Panics, naming `caller` and the lock, if the current thread may not sleep. */
+void sched_assert_can_sleep(const char *caller);
+void sched_prepare_sleep(void);
+/* SLEEPING -> RUNNABLE and queued; false if t was not asleep. Any context. */
+bool sched_wakeup(struct thread *t);
+/* Makes a new thread runnable on a CPU chosen for balance. */
+void sched_add_new(struct thread *t);
+/* Called from the timer tick on every CPU, interrupts off. */
+void sched_tick(void);
+/* Called at the end of an interrupt: switches if a reschedule is pending. */
+void sched_irq_exit(void);
+/* The resched IPI's handler. */
+void sched_ipi_resched(void);
+
+/* Second half of a switch, in the thread switched to (thread_start too). */
+void sched_finish_switch(struct thread *prev);
+void sched_set_priority(struct thread *t, int prio);
+/* thread.c: adds t to the list of all threads; an idle thread for a CPU. */
+void thread_register(struct thread *t);
+struct thread *thread_create_idle(int cpu);
+
+/* Quantum in ticks (from sched.quantum_us). */
+extern uint64_t sched_quantum_ticks;
+extern uint64_t sched_quantum_us;
+/* Sleep timeouts (kernel/sched.c): arms/cancels a wakeup at an absolute time. */
+void sched_timeout_arm(struct thread *t, uint64_t wake_at_ns);
+void sched_timeout_cancel(struct thread *t);
+void sched_timeouts_expire(uint64_t now_ns);
+
+#endif

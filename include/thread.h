@@ -1,0 +1,120 @@
+/*
+ * thread.h - kernel threads (kernel/thread.c) and the scheduler calls a
+ * thread makes (kernel/sched.c).
+ *
+ * A thread is a kernel stack, a saved stack pointer and a little state.
+ * It runs fn(arg); returning from fn is the same as thread_exit(). Its
+ * creator must thread_join it: join waits for the exit and frees the
+ * thread (stack, struct, context ops).
+ *
+ * Preemption: the tick preempts a thread whose quantum is used up, unless
+ * it has preemption disabled (kpreempt_disable, or holding a spinlock);
+ * then the switch happens at the outermost kpreempt_enable. A thread may
+ * sleep only with preemption enabled and no spinlock held; doing otherwise
+ * panics, naming the lock or the caller.
+ */
+#ifndef THREAD_H
+#define THREAD_H
+
+#include <kernel.h>
+#include <list.h>
+#include <percpu.h>
+
+struct ctxop;
+
+/* thread_create flags */
+#define THREAD_FPU      (1u << 0)	/* may use x87/SSE/AVX; state kept across switches */
+#define THREAD_IDLE     (1u << 8)	/* internal: a CPU's idle thread */
+
+/* Priorities: higher runs first; equal ones share the CPU round-robin. */
+enum thread_prio {
+	PRIO_LOW = 0,
+	PRIO_NORMAL = 1,
+	PRIO_HIGH = 2,
+	PRIO_COUNT = 3,
+};
+
+enum thread_state {
+	TS_RUNNABLE,		/* on a run queue */
+	TS_RUNNING,		/* on a CPU */
+	TS_SLEEPING,		/* waiting for a wakeup or a timeout */
+	TS_ZOMBIE,		/* exited, waiting for join */
+};
+
+#define THREAD_NAME_MAX 24
+#define THREAD_LOCKS_TRACKED 4
+
+struct thread {
+	uint64_t saved_rsp;		/* arch_switch's save slot: keep first */
+	uint64_t id;
+	char name[THREAD_NAME_MAX];
+	volatile int state;		/* enum thread_state; changed with CAS */
+	int prio;			/* enum thread_prio */
+	int cpu;			/* CPU it runs on, or last ran on */
+	int bound_cpu;			/* -1 when it may run anywhere */
+	unsigned flags;
+	volatile int on_cpu;		/* 1 while its registers are live on a CPU */
+	int preempt_count;		/* > 0: no involuntary switch */
+	int ticks_left;			/* of the current quantum */
+	/* the spinlocks it holds, innermost last (for messages) */
+	const char *locks_held[THREAD_LOCKS_TRACKED];
+	int nlocks_held;
+
+	void (*fn)(void *);
+	void *arg;
+	uint8_t *stack;			/* lowest usable byte */
+	size_t stack_size;
+
+	struct list rq_link;		/* on a run queue */
+	struct list all_link;		/* on the list of all threads */
+	struct list timer_link;		/* on the sleep-timeout list */
+	uint64_t wake_at_ns;
+	volatile bool timed_out;
+	struct thread *joiner;		/* sleeping in thread_join */
+
+	struct ctxop *ctxops;		/* newest context op, or NULL */
+
+	/* counters, for tests and the monitor */
+	uint64_t switches_in;
+	uint64_t preemptions;
+};
+
+/* The thread running on this CPU (one %gs-relative load, so a preemption
+ * cannot split it). */
+static inline struct thread *curthread_get(void)
+{
+	struct thread *t;
+	__asm__ volatile("mov %%gs:%c1, %0" : "=r"(t) : "i"(offsetof(struct cpu, thread)));
+	return t;
+}
+#define curthread (curthread_get())
+
+/* Creates a runnable thread at PRIO_NORMAL; may sleep (allocates). */
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, unsigned flags);
+/* As thread_create, bound to `cpu` (-1: any) at priority `prio` from the
+ * start: for tests and benchmarks that need a thread to run nowhere else. */
+struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
+				unsigned flags, int cpu, int prio);
+/* Waits for t to exit, then frees it. Each thread is joined exactly once. */
+void thread_join(struct thread *t);
+__noreturn void thread_exit(void);
+/* Gives the CPU to another runnable thread of equal or higher priority. */
+void thread_yield(void);
+/* Sleeps at least ns nanoseconds. */
+void thread_sleep(uint64_t ns);
+/* Binds the caller to `cpu` and moves it there; -1 unbinds. */
+void thread_bind(int cpu);
+/* Sets t's priority (enum thread_prio); takes effect at its next switch. */
+void thread_set_priority(struct thread *t, int prio);
+void kpreempt_disable(void);
+void kpreempt_enable(void);
+/* Nanoseconds since boot, monotonic on every CPU (timer.h). */
+uint64_t clock_ns(void);
+
+/* For the monitor and gdb: walks every thread. */
+void thread_print_all(void);
+/* Finds a thread by name or id (the monitor's `ctxops <thread>`). */
+struct thread *thread_find(const char *name_or_id);
+const char *thread_state_name(int state);
+
+#endif

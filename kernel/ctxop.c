@@ -1,0 +1,253 @@
+/*
+ * kernel/ctxop.c - context-op chains.
+ *
+ * Theory
+ *   Some state belongs to a thread but lives in the CPU: FPU registers,
+ *   a guest's FPU while a vCPU runs, segment bases. A context op lets the
+ *   owner of such state save it when the thread leaves a CPU and restore
+ *   it when the thread comes back. Ops stack: an op attached later may
+ *   hold state layered over an earlier one's (the guest FPU is loaded over
+ *   the thread's FPU), so save runs newest first and restore oldest first.
+ *   Before illumos 12477, restore also ran newest first: the thread's FPU
+ *   restore then ran after the vCPU's and overwrote the guest's registers.
+ *
+ * The ring
+ *   t->ctxops points at the newest op. Ops form a circular doubly linked
+ *   list: following next goes newest to oldest, so save walks from the
+ *   head along next; head->prev is the oldest, so restore walks from there
+ *   along prev. A thread with no ops has t->ctxops == NULL, and the switch
+ *   pays one test on each side (sched.c).
+ *
+ * Invariants
+ *   - op->owner is the thread whose ring holds op, or NULL.
+ *   - The ring is changed only with preemption disabled (illumos 12478),
+ *     by the thread itself or on a thread that is not running; the switch
+ *     reads it with interrupts off. So a tick never sees a half-linked ring.
+ *   - Allocation (which may sleep) is separate from attach (which never
+ *     does, illumos 13915/13917): a vCPU allocates once and attaches and
+ *     detaches around each run.
+ *
+ * Timestamps are raw TSC values (one rdtsc per switch side, shared by all
+ * of a thread's ops); ctxop_last_*_ns converts them to clock_ns() time.
+ */
+#include <ctxop.h>
+#include <arch.h>
+#include <bugs.h>
+#include <mm.h>
+#include <printk.h>
+#include <sched.h>
+#include <string.h>
+#include <thread.h>
+#include <timer.h>
+
+BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
+BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
+
+struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
+{
+	if (!tpl)
+		panic("ctxop_allocate: NULL template");
+	if (tpl->ct_rev != CTXOP_TPL_REV)
+		panic("ctxop_allocate: template revision %u, expected %u (CTXOP_TPL_REV)",
+		      tpl->ct_rev, CTXOP_TPL_REV);
+	sched_assert_can_sleep("ctxop_allocate");
+	struct ctxop *op = kmem_zalloc(sizeof(*op), KM_SLEEP);
+	op->tpl = *tpl;
+	op->arg = arg;
+	return op;
+}
+
+void ctxop_free(struct ctxop *op)
+{
+	if (!op)
+		panic("ctxop_free: NULL op");
+	if (op->owner)
+		panic("ctxop_free: op %p is still attached to thread %s; detach it first",
+		      op, op->owner->name);
+	if (op->tpl.ct_free)
+		op->tpl.ct_free(op->arg, 0);
+	kmem_free(op);
+}
+
+/* Detach may touch a ring only from its own thread or while it is off-CPU. */
+static void check_owner_quiet(const char *fn, struct thread *t)
+{
+	if (t != curthread && t->on_cpu)
+		panic("%s: thread %s is running on CPU %d; only the thread itself may "
+		      "change its ring while it runs", fn, t->name, t->cpu);
+}
+
+void ctxop_attach(struct thread *t, struct ctxop *op)
+{
+	if (!t || !op)
+		panic("ctxop_attach: NULL %s", t ? "op" : "thread");
+	if (op->owner)
+		panic("ctxop_attach: op %p is already attached to thread %s", op,
+		      op->owner->name);
+	check_owner_quiet("ctxop_attach", t);
+
+	bool protect = !bug_on(ctxop_attach_unprotected);
+	if (protect)
+		kpreempt_disable();
+	struct ctxop *head = t->ctxops;
+	if (!head) {
+		op->next = op->prev = op;
+	} else {
+		/* new head: in front of the old head, behind the oldest */
+		op->next = head;
+		op->prev = head->prev;
+		head->prev->next = op;
+		head->prev = op;
+	}
+	op->owner = t;
+	t->ctxops = op;
+	if (protect)
+		kpreempt_enable();
+}
+
+void ctxop_detach(struct thread *t, struct ctxop *op)
+{
+	if (!t || !op)
+		panic("ctxop_detach: NULL %s", t ? "op" : "thread");
+	if (op->owner != t)
+		panic("ctxop_detach: op %p is not on thread %s's chain (it is %s)", op,
+		      t->name, op->owner ? op->owner->name : "not attached");
+	check_owner_quiet("ctxop_detach", t);
+
+	kpreempt_disable();
+	if (op->next == op) {
+		t->ctxops = NULL;		/* it was the only one */
+	} else {
+		op->prev->next = op->next;
+		op->next->prev = op->prev;
+		if (t->ctxops == op)
+			t->ctxops = op->next;	/* the next older becomes newest */
+	}
+	op->next = op->prev = NULL;
+	op->owner = NULL;
+	kpreempt_enable();
+}
+
+void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg)
+{
+	ctxop_attach(t, ctxop_allocate(tpl, arg));
+}
+
+static bool same_handlers(const struct ctxop_template *a, const struct ctxop_template *b)
+{
+	return a->ct_save == b->ct_save && a->ct_restore == b->ct_restore &&
+	       a->ct_fork == b->ct_fork && a->ct_lwp_create == b->ct_lwp_create &&
+	       a->ct_exit == b->ct_exit && a->ct_free == b->ct_free;
+}
+
+int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg)
+{
+	struct ctxop *head = t->ctxops, *found = NULL;
+	if (head) {
+		struct ctxop *op = head;
+		do {
+			if (op->arg == arg && same_handlers(&op->tpl, tpl)) {
+				found = op;
+				break;
+			}
+			op = op->next;
+		} while (op != head);
+	}
+	if (!found)
+		return 0;
+	ctxop_detach(t, found);
+	ctxop_free(found);
+	return 1;
+}
+
+int ctxop_count(const struct thread *t)
+{
+	int n = 0;
+	const struct ctxop *head = t->ctxops, *op = head;
+	if (head) {
+		do {
+			n++;
+			op = op->next;
+		} while (op != head);
+	}
+	return n;
+}
+
+/* ---- called at every switch, interrupts off ---- */
+
+void ctxop_save(struct thread *t)
+{
+	struct ctxop *head = t->ctxops, *op = head;
+	uint64_t now = arch_timestamp();
+	do {				/* newest to oldest */
+		op->save_tsc = now;
+		if (op->tpl.ct_save)
+			op->tpl.ct_save(op->arg);
+		op = op->next;
+	} while (op != head);
+}
+
+void ctxop_restore(struct thread *t)
+{
+	struct ctxop *head = t->ctxops;
+	uint64_t now = arch_timestamp();
+	if (unlikely(bug_on(ctxop_restore_order))) {
+		struct ctxop *op = head;	/* the pre-12477 order: newest first */
+		do {
+			op->restore_tsc = now;
+			if (op->tpl.ct_restore)
+				op->tpl.ct_restore(op->arg);
+			op = op->next;
+		} while (op != head);
+		return;
+	}
+	struct ctxop *oldest = head->prev, *op = oldest;
+	do {				/* oldest to newest */
+		op->restore_tsc = now;
+		if (op->tpl.ct_restore)
+			op->tpl.ct_restore(op->arg);
+		op = op->prev;
+	} while (op != oldest);
+}
+
+/* ---- lifecycle: oldest first, like restore ---- */
+
+#define FOR_EACH_OLDEST_FIRST(t, op)                                          \
+	for (struct ctxop *op##_first = (t)->ctxops ? (t)->ctxops->prev : NULL, \
+			  *op = op##_first;                                     \
+	     op; op = op->prev == op##_first ? NULL : op->prev)
+
+void ctxop_lwp_create(struct thread *parent, struct thread *child)
+{
+	if (!parent)
+		return;
+	FOR_EACH_OLDEST_FIRST(parent, op)
+		if (op->tpl.ct_lwp_create)
+			op->tpl.ct_lwp_create(parent, child);
+}
+
+void ctxop_exit(struct thread *t)
+{
+	FOR_EACH_OLDEST_FIRST(t, op)
+		if (op->tpl.ct_exit)
+			op->tpl.ct_exit(op->arg);
+}
+
+void ctxop_free_all(struct thread *t)
+{
+	while (t->ctxops) {
+		struct ctxop *op = t->ctxops->prev;	/* oldest */
+		ctxop_detach(t, op);
+		ctxop_free(op);
+	}
+}
+
+uint64_t ctxop_last_save_ns(const struct ctxop *op)
+{
+	return op->save_tsc ? arch_timestamp_to_ns(op->save_tsc) : 0;
+}
+
+uint64_t ctxop_last_restore_ns(const struct ctxop *op)
+{
+	return op->restore_tsc ? arch_timestamp_to_ns(op->restore_tsc) : 0;
+}

@@ -1,0 +1,480 @@
+/*
+ * kernel/sched.c - a preemptive, per-CPU, priority round-robin scheduler.
+ *
+ * Design
+ *   Each CPU has a run queue: one FIFO per priority (PRIO_LOW..PRIO_HIGH).
+ *   schedule() runs the head of the highest non-empty FIFO, or the CPU's
+ *   idle thread when all are empty. A running thread that is preempted or
+ *   yields goes to the tail of its FIFO, so equal priorities share the CPU
+ *   round-robin. Higher priorities always win (no aging: a spinning
+ *   high-priority thread starves lower ones, which a test shows).
+ *
+ *   Preemption: the tick counts down the running thread's quantum
+ *   (sched.quantum_us); at zero it asks for a reschedule, which happens on
+ *   the way out of the interrupt, unless the thread has preemption disabled
+ *   (kpreempt_disable, or a spinlock held): then at the outermost
+ *   kpreempt_enable.
+ *
+ *   Placement: a new thread goes to the CPU with the fewest threads; a
+ *   woken one goes back to its last CPU unless another is idle; an idle
+ *   CPU steals a waiting unbound thread from the busiest queue. A bound
+ *   thread only ever runs on its CPU. A wakeup for another CPU sends it a
+ *   reschedule IPI when it should switch now.
+ *
+ * Invariants
+ *   - A thread is on at most one run queue, and only in state RUNNABLE.
+ *   - state changes SLEEPING -> RUNNABLE only by compare-and-swap, so of a
+ *     timeout and a wakeup racing for one sleeper exactly one queues it.
+ *   - on_cpu is 1 from the moment a CPU picks a thread until the next
+ *     thread on that CPU has finished switching away from it; no other CPU
+ *     resumes the thread (nor frees it) before on_cpu is 0 again.
+ *   - The run-queue lock is taken with interrupts off and held across the
+ *     switch; the next thread releases it (finish_switch).
+ *   - Lock order: any primitive's lock, then the timeout lock, then a run
+ *     queue lock; never two run queue locks at once.
+ *
+ * The seam for context ops (docs/ctxop.md): the switch-out of prev runs
+ * its save ops just before arch_switch, the switch-in of next runs its
+ * restore ops in finish_switch; a thread without ops pays one test each.
+ */
+#include <sched.h>
+#include <arch.h>
+#include <cmdline.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <printf.h>
+#include <printk.h>
+#include <smp.h>
+#include <string.h>
+#include <timer.h>
+
+uint64_t sched_quantum_us = 10000;
+CMDLINE_UINT("sched.quantum_us", sched_quantum_us, 1000, 1000000,
+	     "scheduler time slice in microseconds (the tick is 1 ms)");
+uint64_t sched_quantum_ticks;
+
+extern struct thread *arch_switch(struct thread *prev, struct thread *next);
+
+/* ---- run queues (lock held, interrupts off) ---- */
+
+static void rq_enqueue(struct cpu *c, struct thread *t)
+{
+	t->state = TS_RUNNABLE;
+	list_add_tail(&c->rq.queue[t->prio], &t->rq_link);
+	c->rq.nr_queued++;
+}
+
+static struct thread *rq_pick(struct cpu *c)
+{
+	for (int p = NPRIO - 1; p >= 0; p--) {
+		struct list *q = &c->rq.queue[p];
+		if (!list_empty(q)) {
+			struct thread *t = list_entry(q->next, struct thread, rq_link);
+			list_remove(&t->rq_link);
+			c->rq.nr_queued--;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* Highest priority waiting on c, or -1. */
+static int rq_top_prio(struct cpu *c)
+{
+	for (int p = NPRIO - 1; p >= 0; p--)
+		if (!list_empty(&c->rq.queue[p]))
+			return p;
+	return -1;
+}
+
+/* Runnable load of c: waiting threads plus the running one unless idle. */
+static int cpu_load(struct cpu *c)
+{
+	struct thread *t = c->thread;
+	return c->rq.nr_queued + (t && !(t->flags & THREAD_IDLE) ? 1 : 0);
+}
+
+static int least_loaded_cpu(int prefer)
+{
+	int best = prefer, best_load = cpu_load(&cpus[prefer]);
+	for (int i = 0; i < cpu_count(); i++) {
+		if (!cpus[i].online)
+			continue;
+		int l = cpu_load(&cpus[i]);
+		if (l < best_load) {
+			best = i;
+			best_load = l;
+		}
+	}
+	return best;
+}
+
+/* Where t should run next. */
+static int target_cpu(struct thread *t, bool is_new)
+{
+	if (t->bound_cpu >= 0)
+		return t->bound_cpu;
+	if (is_new)
+		return least_loaded_cpu(t->cpu);
+	/* back where its cache is, unless that CPU is busy and another idles */
+	if (cpu_load(&cpus[t->cpu]) == 0)
+		return t->cpu;
+	int other = least_loaded_cpu(t->cpu);
+	return cpu_load(&cpus[other]) == 0 ? other : t->cpu;
+}
+
+/* Queues t on cpu `target` and makes that CPU notice. Interrupts off. */
+static void enqueue_on(int target, struct thread *t)
+{
+	struct cpu *c = &cpus[target];
+	spin_lock_raw(&c->rq.lock);
+	t->cpu = target;
+	rq_enqueue(c, t);
+	struct thread *running = c->thread;
+	bool preempt = !running || (running->flags & THREAD_IDLE) || t->prio > running->prio;
+	spin_unlock_raw(&c->rq.lock);
+	if (!preempt)
+		return;
+	if (target == cpu_id())
+		c->need_resched = true;
+	else
+		smp_send_resched(target);
+}
+
+/* ---- the switch ---- */
+
+/*
+ * Second half of a switch, run by the thread switched to, on its CPU, with
+ * interrupts off and the run-queue lock still held from schedule().
+ */
+void sched_finish_switch(struct thread *prev)
+{
+	struct cpu *c = this_cpu();
+	struct thread *me = c->thread;
+	spin_unlock_raw(&c->rq.lock);
+
+	/* prev was leaving for another CPU (thread_bind): queue it there. Its
+	 * registers are saved now, but on_cpu stays 1 until after this, so the
+	 * other CPU waits for us before resuming it. */
+	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE))
+		enqueue_on(prev->bound_cpu, prev);
+	__atomic_store_n(&prev->on_cpu, 0, __ATOMIC_RELEASE);
+
+	if (me->ctxops)
+		ctxop_restore(me);
+}
+
+void schedule(void)
+{
+	unsigned long flags = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct thread *prev = c->thread;
+
+	spin_lock_raw(&c->rq.lock);
+	c->need_resched = false;
+	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE)) {
+		if (prev->bound_cpu < 0 || prev->bound_cpu == c->id)
+			rq_enqueue(c, prev);	/* else finish_switch moves it */
+	}
+	struct thread *next = rq_pick(c);
+	if (!next)
+		next = c->idle;
+	if (next == prev) {
+		prev->state = TS_RUNNING;
+		prev->ticks_left = (int)sched_quantum_ticks;
+		spin_unlock_raw(&c->rq.lock);
+		arch_irq_restore(flags);
+		return;
+	}
+
+	/* next may still be switching out on the CPU that queued it here */
+	while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+		arch_cpu_relax();
+	next->on_cpu = 1;
+	next->state = TS_RUNNING;
+	next->cpu = c->id;
+	next->ticks_left = (int)sched_quantum_ticks;
+	next->switches_in++;
+	c->thread = next;
+	c->switches++;
+
+	if (prev->ctxops)
+		ctxop_save(prev);
+	prev = arch_switch(prev, next);
+	sched_finish_switch(prev);
+	arch_irq_restore(flags);
+}
+
+void sched_set_priority(struct thread *t, int prio)
+{
+	unsigned long flags = arch_irq_save();
+	struct cpu *c = &cpus[t->cpu];
+	spin_lock_raw(&c->rq.lock);
+	if (t->state == TS_RUNNABLE && list_linked(&t->rq_link) && t->cpu == c->id) {
+		list_remove(&t->rq_link);	/* move to its new FIFO */
+		c->rq.nr_queued--;
+		t->prio = prio;
+		rq_enqueue(c, t);
+	} else {
+		t->prio = prio;
+	}
+	spin_unlock_raw(&c->rq.lock);
+	if (t == c->thread && rq_top_prio(c) > prio && c == this_cpu())
+		c->need_resched = true;
+	arch_irq_restore(flags);
+	if (t == curthread && t->preempt_count == 0 && this_cpu()->need_resched)
+		schedule();
+}
+
+/* ---- sleeping and waking ---- */
+
+void sched_assert_can_sleep(const char *caller)
+{
+	struct thread *t = curthread;
+	if (this_cpu()->trap_depth > 0)
+		panic("%s: sleeping in an interrupt handler (thread %s)", caller, t->name);
+	if (t->preempt_count > 0) {
+		if (t->nlocks_held > 0)
+			panic("%s: sleeping while holding spinlock '%s' (thread %s)", caller,
+			      t->locks_held[MIN(t->nlocks_held, THREAD_LOCKS_TRACKED) - 1],
+			      t->name);
+		panic("%s: sleeping with preemption disabled (thread %s, count %d)", caller,
+		      t->name, t->preempt_count);
+	}
+	if (t->flags & THREAD_IDLE)
+		panic("%s: the idle thread must not sleep", caller);
+}
+
+void sched_prepare_sleep(void)
+{
+	struct thread *t = curthread;
+	t->timed_out = false;
+	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_RUNNING }, TS_SLEEPING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		panic("sched_prepare_sleep: thread %s is %s, not running", t->name,
+		      thread_state_name(t->state));
+}
+
+bool sched_wakeup(struct thread *t)
+{
+	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_SLEEPING }, TS_RUNNABLE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	unsigned long flags = arch_irq_save();
+	enqueue_on(target_cpu(t, false), t);
+	arch_irq_restore(flags);
+	return true;
+}
+
+void sched_add_new(struct thread *t)
+{
+	unsigned long flags = arch_irq_save();
+	enqueue_on(target_cpu(t, true), t);
+	arch_irq_restore(flags);
+}
+
+/* ---- timeouts: one list, sorted by wake time ---- */
+
+static struct spinlock timeout_lock = SPINLOCK_INIT("sched.timeouts");
+static struct list timeouts = LIST_INIT(timeouts);
+
+void sched_timeout_arm(struct thread *t, uint64_t wake_at_ns)
+{
+	unsigned long flags = spin_lock_irqsave(&timeout_lock);
+	t->wake_at_ns = wake_at_ns;
+	struct list *pos;
+	list_for_each(pos, &timeouts) {
+		if (list_entry(pos, struct thread, timer_link)->wake_at_ns > wake_at_ns)
+			break;
+	}
+	list__insert(&t->timer_link, pos->prev, pos);
+	spin_unlock_irqrestore(&timeout_lock, flags);
+}
+
+void sched_timeout_cancel(struct thread *t)
+{
+	unsigned long flags = spin_lock_irqsave(&timeout_lock);
+	list_remove(&t->timer_link);
+	spin_unlock_irqrestore(&timeout_lock, flags);
+}
+
+void sched_timeouts_expire(uint64_t now)
+{
+	if (list_empty(&timeouts) || !spin_trylock_raw(&timeout_lock))
+		return;		/* another CPU is on it this tick */
+	while (!list_empty(&timeouts)) {
+		struct thread *t = list_entry(timeouts.next, struct thread, timer_link);
+		if (t->wake_at_ns > now)
+			break;
+		list_remove(&t->timer_link);
+		t->timed_out = true;
+		sched_wakeup(t);
+	}
+	spin_unlock_raw(&timeout_lock);
+}
+
+/* ---- the tick and preemption ---- */
+
+void sched_tick(void)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->thread;
+	c->ticks++;
+	sched_timeouts_expire(clock_ns());
+	if (!t)
+		return;
+	if (t->flags & THREAD_IDLE) {
+		if (c->rq.nr_queued)
+			c->need_resched = true;
+		return;
+	}
+	if (--t->ticks_left <= 0) {
+		/* only worth a switch if someone of equal or higher priority waits */
+		if (rq_top_prio(c) >= t->prio)
+			c->need_resched = true;
+		else
+			t->ticks_left = (int)sched_quantum_ticks;
+	}
+}
+
+void sched_irq_exit(void)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->thread;
+	if (!c->need_resched || !t || t->preempt_count > 0 || c->trap_depth > 0)
+		return;
+	t->preemptions++;
+	c->preemptions++;
+	schedule();
+}
+
+void sched_ipi_resched(void)
+{
+	this_cpu()->ipis_resched++;
+	this_cpu()->need_resched = true;
+}
+
+void kpreempt_disable(void)
+{
+	struct thread *t = curthread;
+	if (t) {
+		t->preempt_count++;
+		__asm__ volatile("" ::: "memory");
+	}
+}
+
+void kpreempt_enable(void)
+{
+	struct thread *t = curthread;
+	if (!t)
+		return;
+	__asm__ volatile("" ::: "memory");
+	if (t->preempt_count <= 0)
+		panic("kpreempt_enable: not disabled (thread %s, count %d)", t->name,
+		      t->preempt_count);
+	if (--t->preempt_count == 0 && this_cpu()->need_resched && arch_irq_enabled() &&
+	    this_cpu()->trap_depth == 0)
+		schedule();
+}
+
+/* ---- idle ---- */
+
+/* Moves one waiting unbound thread from the busiest CPU to this one. */
+static bool steal(struct cpu *me)
+{
+	struct cpu *victim = NULL;
+	int most = 0;
+	for (int i = 0; i < cpu_count(); i++) {
+		if (&cpus[i] != me && cpus[i].online && cpus[i].rq.nr_queued > most) {
+			victim = &cpus[i];
+			most = cpus[i].rq.nr_queued;
+		}
+	}
+	if (!victim || !spin_trylock_raw(&victim->rq.lock))
+		return false;
+	struct thread *got = NULL;
+	for (int p = NPRIO - 1; p >= 0 && !got; p--) {
+		struct list *pos;
+		list_for_each(pos, &victim->rq.queue[p]) {
+			struct thread *t = list_entry(pos, struct thread, rq_link);
+			if (t->bound_cpu < 0) {
+				list_remove(&t->rq_link);
+				victim->rq.nr_queued--;
+				got = t;
+				break;
+			}
+		}
+	}
+	spin_unlock_raw(&victim->rq.lock);
+	if (!got)
+		return false;
+	spin_lock_raw(&me->rq.lock);
+	got->cpu = me->id;
+	rq_enqueue(me, got);
+	spin_unlock_raw(&me->rq.lock);
+	return true;
+}
+
+void sched_idle_loop(void)
+{
+	struct cpu *c = this_cpu();
+	for (;;) {
+		arch_irq_disable();
+		if (c->rq.nr_queued || c->need_resched || (cpu_count() > 1 && steal(c))) {
+			arch_irq_enable();
+			schedule();
+			continue;
+		}
+		arch_safe_halt();	/* sti; hlt: no wakeup slips in between */
+	}
+}
+
+/* ---- set-up ---- */
+
+static struct thread boot_threads[MAX_CPUS];
+
+static void rq_init(struct cpu *c)
+{
+	spin_init(&c->rq.lock, "runqueue");
+	for (int p = 0; p < NPRIO; p++)
+		list_init(&c->rq.queue[p]);
+}
+
+/* The code running now on this CPU becomes a thread named `name`. */
+static struct thread *adopt_boot_context(int cpu, const char *name, unsigned flags)
+{
+	struct thread *t = &boot_threads[cpu];
+	memset(t, 0, sizeof(*t));
+	strlcpy(t->name, name, sizeof(t->name));
+	t->state = TS_RUNNING;
+	t->prio = flags & THREAD_IDLE ? PRIO_LOW : PRIO_NORMAL;
+	t->cpu = cpu;
+	t->bound_cpu = flags & THREAD_IDLE ? cpu : -1;
+	t->flags = flags;
+	t->on_cpu = 1;
+	t->ticks_left = (int)sched_quantum_ticks;
+	list_init(&t->rq_link);
+	list_init(&t->timer_link);
+	thread_register(t);
+	cpus[cpu].thread = t;
+	return t;
+}
+
+void sched_init(void)
+{
+	sched_quantum_ticks = sched_quantum_us * TIMER_HZ / 1000000;
+	if (sched_quantum_ticks == 0)
+		sched_quantum_ticks = 1;
+	rq_init(&cpus[0]);
+	cpus[0].online = true;
+	adopt_boot_context(0, "main", 0);
+	cpus[0].idle = thread_create_idle(0);
+}
+
+void sched_init_ap(int cpu)
+{
+	rq_init(&cpus[cpu]);
+	char name[THREAD_NAME_MAX];
+	snprintf(name, sizeof(name), "idle%d", cpu);
+	cpus[cpu].idle = adopt_boot_context(cpu, name, THREAD_IDLE);
+}

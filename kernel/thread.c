@@ -1,0 +1,300 @@
+/*
+ * kernel/thread.c - creating, running, joining and freeing kernel threads.
+ *
+ * A thread owns a struct thread (kmem) and a kernel stack of STACK_PAGES
+ * pages from the page allocator, the lowest of which is unmapped: a stack
+ * overflow faults on it (then double-faults onto the IST stack and is
+ * reported) instead of overwriting whatever lies below.
+ *
+ * Life cycle:  thread_create -> RUNNABLE <-> RUNNING <-> SLEEPING
+ *              -> ZOMBIE (thread_exit) -> freed by thread_join.
+ *
+ * A new thread's stack holds one frame that arch_switch can "return"
+ * through into thread_entry_asm, which calls thread_start(prev): finish
+ * the switch, enable interrupts, run fn(arg), exit.
+ *
+ * Join: the joiner sleeps until the thread is a zombie and has left its
+ * CPU (on_cpu == 0), since an exiting thread is still on its own stack
+ * while it switches away for the last time. Context ops: lwp_create runs
+ * in the creator for each of its ops, exit in the exiting thread, free
+ * when the thread is freed (kernel/ctxop.c).
+ */
+#include <thread.h>
+#include <sched.h>
+#include <arch.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <printf.h>
+#include <printk.h>
+#include <string.h>
+
+#define STACK_ORDER 3			/* 8 pages: one guard page, 28 KiB of stack */
+#define STACK_PAGES (1u << STACK_ORDER)
+#define INIT_MXCSR  0x1F80		/* all exceptions masked, round to nearest */
+#define INIT_FCW    0x037F		/* the same for x87, 64-bit precision */
+
+static struct spinlock threads_lock = SPINLOCK_INIT("threads");
+static struct list all_threads = LIST_INIT(all_threads);
+static uint64_t next_id;
+/* Serialises thread_exit's wakeup with thread_join's check. */
+static struct spinlock join_lock = SPINLOCK_INIT("thread.join");
+
+extern void thread_entry_asm(void);
+
+const char *thread_state_name(int state)
+{
+	static const char *const names[] = { "runnable", "running", "sleeping", "zombie" };
+	return state >= 0 && state <= TS_ZOMBIE ? names[state] : "?";
+}
+
+void thread_register(struct thread *t)
+{
+	unsigned long flags = spin_lock_irqsave(&threads_lock);
+	t->id = next_id++;
+	list_add_tail(&all_threads, &t->all_link);
+	spin_unlock_irqrestore(&threads_lock, flags);
+}
+
+/* The words arch_switch pops for a thread that has never run. */
+struct first_frame {
+	uint32_t mxcsr;
+	uint16_t fcw;
+	uint16_t pad;
+	uint64_t r15, r14, r13, r12, rbx, rbp;
+	uint64_t ret;			/* thread_entry_asm */
+	uint64_t align;			/* keeps thread_start's frame 16-aligned */
+};
+
+static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *arg,
+				   unsigned flags)
+{
+	struct thread *t = kmem_zalloc(sizeof(*t), KM_SLEEP);
+	uint64_t stack = pmm_alloc_pages(STACK_ORDER);
+	if (!stack)
+		panic("thread_create: out of memory for the stack of '%s'", name);
+	paging_unmap(stack);		/* the guard page */
+	paging_register_guard(stack);
+
+	strlcpy(t->name, name, sizeof(t->name));
+	t->fn = fn;
+	t->arg = arg;
+	t->flags = flags;
+	t->prio = PRIO_NORMAL;
+	t->bound_cpu = -1;
+	t->cpu = cpu_id();
+	t->stack = (uint8_t *)(stack + PAGE_SIZE);
+	t->stack_size = (STACK_PAGES - 1) * PAGE_SIZE;
+	t->state = TS_RUNNABLE;
+	list_init(&t->rq_link);
+	list_init(&t->timer_link);
+
+	struct first_frame *ff = (struct first_frame *)(t->stack + t->stack_size) - 1;
+	memset(ff, 0, sizeof(*ff));
+	ff->mxcsr = INIT_MXCSR;
+	ff->fcw = INIT_FCW;
+	ff->ret = (uint64_t)thread_entry_asm;
+	t->saved_rsp = (uint64_t)ff;
+	thread_register(t);
+	return t;
+}
+
+struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
+				unsigned flags, int cpu, int prio)
+{
+	if (!fn)
+		panic("thread_create: NULL function for thread '%s'", name ? name : "?");
+	if (flags & ~THREAD_FPU)
+		panic("thread_create: unknown flags 0x%x for thread '%s'", flags, name);
+	if (cpu < -1 || cpu >= cpu_count())
+		panic("thread_create: no CPU %d for thread '%s'", cpu, name);
+	if (prio < PRIO_LOW || prio >= PRIO_COUNT)
+		panic("thread_create: bad priority %d for thread '%s'", prio, name);
+	sched_assert_can_sleep("thread_create");
+	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags);
+	t->bound_cpu = cpu;
+	t->prio = prio;
+	if (cpu >= 0)
+		t->cpu = cpu;
+	ctxop_lwp_create(curthread, t);
+	sched_add_new(t);
+	return t;
+}
+
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, unsigned flags)
+{
+	return thread_create_on(name, fn, arg, flags, -1, PRIO_NORMAL);
+}
+
+/* An idle thread for `cpu` that has never run: it starts in the idle loop. */
+static void idle_main(void *arg)
+{
+	(void)arg;
+	sched_idle_loop();
+}
+
+struct thread *thread_create_idle(int cpu)
+{
+	char name[THREAD_NAME_MAX];
+	snprintf(name, sizeof(name), "idle%d", cpu);
+	struct thread *t = thread_alloc(name, idle_main, NULL, THREAD_IDLE);
+	t->prio = PRIO_LOW;
+	t->bound_cpu = cpu;
+	t->cpu = cpu;
+	t->state = TS_RUNNING;		/* never on a run queue */
+	return t;
+}
+
+/* C entry of every new thread (from thread_entry_asm). */
+void thread_start(struct thread *prev)
+{
+	sched_finish_switch(prev);
+	arch_irq_enable();
+	struct thread *t = curthread;
+	t->fn(t->arg);
+	thread_exit();
+}
+
+void thread_exit(void)
+{
+	struct thread *t = curthread;
+	if (t->flags & THREAD_IDLE)
+		panic("thread_exit: the idle thread %s must not exit", t->name);
+	sched_assert_can_sleep("thread_exit");
+	ctxop_exit(t);
+
+	/* Interrupts stay off from here to the final switch, so the wakeup of
+	 * the joiner cannot preempt us half-way out. */
+	arch_irq_disable();
+	spin_lock_raw(&join_lock);
+	t->state = TS_ZOMBIE;
+	if (t->joiner)
+		sched_wakeup(t->joiner);
+	spin_unlock_raw(&join_lock);
+	schedule();
+	panic("thread_exit: zombie %s was scheduled again", t->name);
+}
+
+static void thread_free(struct thread *t)
+{
+	ctxop_free_all(t);
+	unsigned long flags = spin_lock_irqsave(&threads_lock);
+	list_remove(&t->all_link);
+	spin_unlock_irqrestore(&threads_lock, flags);
+	uint64_t stack = (uint64_t)t->stack - PAGE_SIZE;
+	paging_unregister_guard(stack);
+	paging_map(stack, stack, PAGE_WRITE);	/* give the guard page back */
+	pmm_free_pages(stack, STACK_ORDER);
+	kmem_free(t);
+}
+
+void thread_join(struct thread *t)
+{
+	struct thread *me = curthread;
+	sched_assert_can_sleep("thread_join");
+	if (t == me)
+		panic("thread_join: thread %s joins itself", me->name);
+	if (t->flags & THREAD_IDLE)
+		panic("thread_join: %s is an idle thread", t->name);
+
+	unsigned long flags = spin_lock_irqsave(&join_lock);
+	if (t->joiner && t->joiner != me)
+		panic("thread_join: %s already has a joiner (%s)", t->name, t->joiner->name);
+	while (t->state != TS_ZOMBIE) {
+		t->joiner = me;
+		sched_prepare_sleep();
+		spin_unlock_irqrestore(&join_lock, flags);
+		schedule();
+		flags = spin_lock_irqsave(&join_lock);
+	}
+	spin_unlock_irqrestore(&join_lock, flags);
+	while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+		arch_cpu_relax();	/* its last switch is finishing */
+	thread_free(t);
+}
+
+void thread_yield(void)
+{
+	sched_assert_can_sleep("thread_yield");
+	schedule();
+}
+
+void thread_sleep(uint64_t ns)
+{
+	struct thread *t = curthread;
+	sched_assert_can_sleep("thread_sleep");
+	uint64_t wake = clock_ns() + ns;
+	while (clock_ns() < wake) {
+		unsigned long flags = arch_irq_save();
+		sched_prepare_sleep();
+		sched_timeout_arm(t, wake);
+		arch_irq_restore(flags);
+		schedule();
+		sched_timeout_cancel(t);
+	}
+}
+
+void thread_bind(int cpu)
+{
+	struct thread *t = curthread;
+	if (cpu < -1 || cpu >= cpu_count() || (cpu >= 0 && !cpus[cpu].online))
+		panic("thread_bind: no CPU %d (thread %s; %d CPUs online)", cpu, t->name,
+		      cpu_count());
+	sched_assert_can_sleep("thread_bind");
+	t->bound_cpu = cpu;
+	if (cpu >= 0 && cpu_id() != cpu)
+		schedule();		/* leaves for `cpu` (see finish_switch) */
+	if (cpu >= 0 && cpu_id() != cpu)
+		panic("thread_bind: %s is on CPU %d, not %d", t->name, cpu_id(), cpu);
+}
+
+void thread_set_priority(struct thread *t, int prio)
+{
+	if (prio < PRIO_LOW || prio >= PRIO_COUNT)
+		panic("thread_set_priority: bad priority %d for %s", prio, t->name);
+	if (t->flags & THREAD_IDLE)
+		panic("thread_set_priority: %s is an idle thread", t->name);
+	sched_set_priority(t, prio);
+}
+
+void thread_print_all(void)
+{
+	static const char *const prio_names[] = { "low", "normal", "high" };
+	unsigned long flags = spin_lock_irqsave(&threads_lock);
+	printk("  %4s %-20s %-9s %3s %-6s %5s %10s\n", "id", "name", "state", "cpu", "prio",
+	       "bound", "switches");
+	struct list *pos;
+	list_for_each(pos, &all_threads) {
+		struct thread *t = list_entry(pos, struct thread, all_link);
+		char bound[8] = "-";
+		if (t->bound_cpu >= 0)
+			snprintf(bound, sizeof(bound), "%d", t->bound_cpu);
+		printk("  %4lu %-20s %-9s %3d %-6s %5s %10lu\n", t->id, t->name,
+		       thread_state_name(t->state), t->cpu, prio_names[t->prio], bound,
+		       t->switches_in);
+	}
+	spin_unlock_irqrestore(&threads_lock, flags);
+}
+
+struct thread *thread_find(const char *key)
+{
+	uint64_t id = 0;
+	bool numeric = *key != '\0';
+	for (const char *p = key; *p; p++) {
+		if (*p < '0' || *p > '9')
+			numeric = false;
+		else
+			id = id * 10 + (uint64_t)(*p - '0');
+	}
+	struct thread *found = NULL;
+	unsigned long flags = spin_lock_irqsave(&threads_lock);
+	struct list *pos;
+	list_for_each(pos, &all_threads) {
+		struct thread *t = list_entry(pos, struct thread, all_link);
+		if ((numeric && t->id == id) || strcmp(t->name, key) == 0) {
+			found = t;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&threads_lock, flags);
+	return found;
+}

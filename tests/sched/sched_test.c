@@ -1,0 +1,374 @@
+/*
+ * tests/sched/sched_test.c - threads and the scheduler.
+ *
+ * Most cases bind their threads to one CPU so that the order of events on
+ * it is the scheduler's doing alone; they run the same with 1 or 16 CPUs.
+ */
+#include <ktest.h>
+#include <arch.h>
+#include <mm.h>
+#include <sched.h>
+#include <string.h>
+#include <sync.h>
+#include <thread.h>
+#include <timer.h>
+
+#define MS 1000000ULL
+
+/* ---- life cycle ---- */
+
+static volatile int ran_with;
+
+static void set_flag(void *arg)
+{
+	ran_with = (int)(uintptr_t)arg;
+}
+
+KTEST(sched, create_runs_function_and_join_waits)
+{
+	ran_with = 0;
+	struct thread *t = thread_create("setter", set_flag, (void *)42, 0);
+	thread_join(t);
+	KT_EXPECT_EQ(ran_with, 42);
+}
+
+static void exit_early(void *arg)
+{
+	*(volatile int *)arg = 1;
+	thread_exit();
+	*(volatile int *)arg = 2;	/* never reached */
+}
+
+KTEST(sched, thread_exit_ends_the_thread)
+{
+	volatile int v = 0;
+	thread_join(thread_create("exiter", exit_early, (void *)&v, 0));
+	KT_EXPECT_EQ(v, 1);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+KTEST_TIMEOUT(sched, create_join_10000_no_leak, 120)
+{
+	struct kmem_stats before, after;
+	uint64_t pages_before = pmm_free_count();
+	kmem_stats(&before);
+	for (int i = 0; i < 10000; i++)
+		thread_join(thread_create("short", nothing, NULL, 0));
+	kmem_stats(&after);
+	KT_EXPECT_EQ(after.objects_in_use, before.objects_in_use);
+	KT_EXPECT_EQ(after.bytes_in_use, before.bytes_in_use);
+	KT_EXPECT_EQ(pmm_free_count(), pages_before);
+	KT_EXPECT(after.allocs - before.allocs >= 10000);
+}
+
+/* ---- round-robin order ---- */
+
+#define RR_THREADS 3
+#define RR_ROUNDS 20
+
+static int rr_log[RR_THREADS * RR_ROUNDS];
+static volatile int rr_n;
+
+static void rr_worker(void *arg)
+{
+	for (int i = 0; i < RR_ROUNDS; i++) {
+		rr_log[__atomic_fetch_add(&rr_n, 1, __ATOMIC_SEQ_CST)] = (int)(uintptr_t)arg;
+		thread_yield();
+	}
+}
+
+KTEST(sched, yield_is_round_robin)
+{
+	int cpu = cpu_count() - 1;
+	struct thread *t[RR_THREADS];
+	rr_n = 0;
+	/* on their CPU, at high priority until all exist, so none starts early */
+	thread_bind(cpu);
+	thread_set_priority(curthread, PRIO_HIGH);
+	for (int i = 0; i < RR_THREADS; i++)
+		t[i] = thread_create_on("rr", rr_worker, (void *)(uintptr_t)i, 0, cpu, PRIO_NORMAL);
+	thread_set_priority(curthread, PRIO_NORMAL);
+	for (int i = 0; i < RR_THREADS; i++)
+		thread_join(t[i]);
+	thread_bind(-1);
+	KT_ASSERT_EQ(rr_n, RR_THREADS * RR_ROUNDS);
+	for (int i = 0; i < RR_THREADS * RR_ROUNDS; i++)
+		KT_ASSERT_EQ(rr_log[i], i % RR_THREADS);
+}
+
+/* ---- preemption ---- */
+
+static volatile bool stop;
+
+static void spinner(void *arg)
+{
+	volatile uint64_t *count = arg;
+	while (!stop)
+		(*count)++;
+}
+
+KTEST(sched, spinners_that_never_yield_are_preempted)
+{
+	int cpu = cpu_count() - 1;
+	volatile uint64_t a = 0, b = 0;
+	stop = false;
+	struct thread *ta = thread_create_on("spin-a", spinner, (void *)&a, 0, cpu, PRIO_NORMAL);
+	struct thread *tb = thread_create_on("spin-b", spinner, (void *)&b, 0, cpu, PRIO_NORMAL);
+	thread_sleep(100 * MS);		/* several quanta */
+	stop = true;
+	thread_join(ta);
+	thread_join(tb);
+	KT_EXPECT(a > 0);
+	KT_EXPECT(b > 0);
+	KT_LOG("spin counts %lu and %lu", (uint64_t)a, (uint64_t)b);
+}
+
+/* ---- priorities ---- */
+
+static volatile uint64_t high_done_at, low_started_at;
+
+static void high_spin(void *arg)
+{
+	uint64_t until = clock_ns() + 50 * MS;	/* hog the CPU, never yield */
+	while (clock_ns() < until)
+		;
+	high_done_at = clock_ns();
+	(void)arg;
+}
+
+static void low_note(void *arg)
+{
+	low_started_at = clock_ns();
+	(void)arg;
+}
+
+KTEST(sched, higher_priority_runs_first_and_is_not_preempted_by_lower)
+{
+	int cpu = cpu_count() - 1;
+	high_done_at = low_started_at = 0;
+	thread_set_priority(curthread, PRIO_HIGH);
+	thread_bind(cpu);
+	/* the low one is queued first: priority, not order, must decide */
+	struct thread *lo = thread_create_on("low", low_note, NULL, 0, cpu, PRIO_LOW);
+	struct thread *hi = thread_create_on("high", high_spin, NULL, 0, cpu, PRIO_HIGH);
+	thread_set_priority(curthread, PRIO_NORMAL);
+	thread_join(hi);
+	thread_join(lo);
+	thread_bind(-1);
+	KT_ASSERT(high_done_at != 0 && low_started_at != 0);
+	KT_EXPECT(low_started_at >= high_done_at);
+}
+
+/* ---- binding ---- */
+
+static void check_bound(void *arg)
+{
+	int cpu = (int)(uintptr_t)arg;
+	for (int i = 0; i < 50; i++) {
+		if (cpu_id() != cpu)
+			KT_EXPECT_EQ(cpu_id(), cpu);
+		if (i % 10 == 0)
+			thread_sleep(1 * MS);
+		else
+			thread_yield();
+	}
+}
+
+KTEST(sched, binding_holds_on_every_cpu)
+{
+	struct thread *t[MAX_CPUS];
+	int n = cpu_count();
+	for (int c = 0; c < n; c++)
+		t[c] = thread_create_on("bound", check_bound, (void *)(uintptr_t)c, 0, c, PRIO_NORMAL);
+	for (int c = 0; c < n; c++)
+		thread_join(t[c]);
+	/* and the calling thread moves when it binds itself */
+	for (int c = n - 1; c >= 0; c--) {
+		thread_bind(c);
+		KT_EXPECT_EQ(cpu_id(), c);
+		thread_yield();
+		KT_EXPECT_EQ(cpu_id(), c);
+	}
+	thread_bind(-1);
+}
+
+/* ---- sleep ---- */
+
+KTEST(sched, sleep_lasts_at_least_the_time_asked)
+{
+	static const uint64_t asks[] = { 1 * MS, 5 * MS, 20 * MS };
+	for (size_t i = 0; i < ARRAY_SIZE(asks); i++) {
+		uint64_t t0 = clock_ns();
+		thread_sleep(asks[i]);
+		uint64_t took = clock_ns() - t0;
+		KT_EXPECT(took >= asks[i]);
+		/* within three ticks of the tick-granular deadline */
+		KT_EXPECT(took < asks[i] + 3 * MS + 3 * (1000000000ULL / TIMER_HZ));
+		KT_LOG("asked %lu ns, slept %lu ns", asks[i], took);
+	}
+}
+
+/* ---- kpreempt_disable ---- */
+
+static volatile bool competitor_ran;
+
+static void competitor(void *arg)
+{
+	competitor_ran = true;
+	(void)arg;
+}
+
+KTEST(sched, kpreempt_disable_nests_and_defers_the_switch)
+{
+	int cpu = cpu_count() - 1;
+	thread_bind(cpu);
+	competitor_ran = false;
+	thread_set_priority(curthread, PRIO_HIGH);
+	struct thread *c = thread_create_on("competitor", competitor, NULL, 0, cpu, PRIO_NORMAL);
+	kpreempt_disable();
+	kpreempt_disable();
+	/* now the competitor may run; then several quanta pass */
+	thread_set_priority(curthread, PRIO_NORMAL);
+	uint64_t until = clock_ns() + 3 * sched_quantum_us * 1000;
+	while (clock_ns() < until)
+		;
+	kpreempt_enable();		/* still disabled once: no switch */
+	KT_EXPECT(!competitor_ran);
+	KT_EXPECT(this_cpu()->need_resched);
+	kpreempt_enable();		/* outermost: the switch happens now */
+	KT_EXPECT(competitor_ran);
+	thread_join(c);
+	thread_bind(-1);
+}
+
+/* ---- registers across switches ---- */
+
+extern uint64_t sched_regs_check(void (*fn)(void *), void *arg);
+
+static void yield_many(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		thread_yield();
+}
+
+static void spin_until_preempted(void *arg)
+{
+	struct thread *me = curthread;
+	uint64_t before = me->preemptions;
+	while (__atomic_load_n(&me->preemptions, __ATOMIC_RELAXED) < before + 3)
+		;
+	(void)arg;
+}
+
+static void clobber_loop(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		__asm__ volatile("mov $-1, %%rbx; mov $-1, %%r12; mov $-1, %%r13;"
+				 "mov $-1, %%r14; mov $-1, %%r15"
+				 ::: "rbx", "r12", "r13", "r14", "r15");
+		thread_yield();
+	}
+}
+
+KTEST(sched, callee_saved_registers_survive_yield_and_preemption)
+{
+	int cpu = cpu_count() - 1;
+	thread_bind(cpu);
+	stop = false;
+	struct thread *c = thread_create_on("clobber", clobber_loop, NULL, 0, cpu, PRIO_NORMAL);
+	uint64_t switches = curthread->switches_in;
+	KT_EXPECT_EQ(sched_regs_check(yield_many, NULL), 0);
+	KT_EXPECT(curthread->switches_in > switches);
+	KT_EXPECT_EQ(sched_regs_check(spin_until_preempted, NULL), 0);
+	stop = true;
+	thread_join(c);
+	thread_bind(-1);
+}
+
+static uint32_t get_mxcsr(void)
+{
+	uint32_t v;
+	__asm__ volatile("stmxcsr %0" : "=m"(v));
+	return v;
+}
+
+static void set_mxcsr(uint32_t v)
+{
+	__asm__ volatile("ldmxcsr %0" ::"m"(v));
+}
+
+static uint16_t get_fcw(void)
+{
+	uint16_t v;
+	__asm__ volatile("fnstcw %0" : "=m"(v));
+	return v;
+}
+
+static void set_fcw(uint16_t v)
+{
+	__asm__ volatile("fldcw %0" ::"m"(v));
+}
+
+#define MXCSR_ROUND_UP   0x5F80		/* default masks, rounding toward +inf */
+#define MXCSR_ROUND_ZERO 0x7F80
+#define FCW_ROUND_DOWN   0x077F
+#define FCW_ROUND_ZERO   0x0F7F
+
+static void other_rounding(void *arg)
+{
+	(void)arg;
+	set_mxcsr(MXCSR_ROUND_ZERO);
+	set_fcw(FCW_ROUND_ZERO);
+	for (int i = 0; i < 20; i++)
+		thread_yield();
+}
+
+KTEST(sched, fpu_control_words_survive_switches)
+{
+	int cpu = cpu_count() - 1;
+	thread_bind(cpu);
+	uint32_t mx = get_mxcsr();
+	uint16_t cw = get_fcw();
+	set_mxcsr(MXCSR_ROUND_UP);
+	set_fcw(FCW_ROUND_DOWN);
+	struct thread *o = thread_create_on("rounding", other_rounding, NULL, 0, cpu, PRIO_NORMAL);
+	for (int i = 0; i < 20; i++)
+		thread_yield();
+	uint32_t mx_after = get_mxcsr();
+	uint16_t cw_after = get_fcw();
+	thread_join(o);
+	set_mxcsr(mx);
+	set_fcw(cw);
+	thread_bind(-1);
+	KT_EXPECT_EQ(mx_after, MXCSR_ROUND_UP);
+	KT_EXPECT_EQ(cw_after, FCW_ROUND_DOWN);
+}
+
+/* ---- misuse ---- */
+
+KTEST_EXPECT_PANIC(sched, sleep_with_preemption_disabled_panics,
+		   "thread_sleep: sleeping with preemption disabled")
+{
+	kpreempt_disable();
+	thread_sleep(1 * MS);
+}
+
+static struct spinlock held_lock = SPINLOCK_INIT("test.held_lock");
+
+KTEST_EXPECT_PANIC(sched, sleep_holding_spinlock_names_it,
+		   "sleeping while holding spinlock 'test.held_lock'")
+{
+	spin_lock(&held_lock);
+	thread_yield();
+}
+
+KTEST_EXPECT_PANIC(sched, bind_to_missing_cpu_panics, "thread_bind: no CPU 99")
+{
+	thread_bind(99);
+}
