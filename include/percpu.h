@@ -22,6 +22,7 @@ struct thread;
 struct runqueue {
 	struct spinlock lock;		/* taken raw: interrupts off, no preemption count */
 	struct list queue[NPRIO];
+	uint32_t nonempty;		/* bit p set iff queue[p] is not empty */
 	volatile int nr_queued;		/* threads on the queues (not the running one) */
 };
 

@@ -27,9 +27,29 @@ void spin_unlock_irqrestore(struct spinlock *l, unsigned long flags);
 bool spin_held(const struct spinlock *l);
 
 /* Without the preemption count and the held-lock record: for the scheduler's
- * run queues only, always with interrupts off. */
-void spin_lock_raw(struct spinlock *l);
-void spin_unlock_raw(struct spinlock *l);
-bool spin_trylock_raw(struct spinlock *l);
+ * run queues only, always with interrupts off. Inline: they are on the path
+ * of every context switch. */
+
+/* The raw forms record no owner and check nothing (each check costs
+ * instructions on both sides of every switch), so they cannot diagnose a
+ * recursive lock or an unlock of a free one; the scheduler, their main
+ * user, is written not to do either. */
+static inline bool spin_trylock_raw(struct spinlock *l)
+{
+	return !__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline void spin_lock_raw(struct spinlock *l)
+{
+	while (!spin_trylock_raw(l)) {
+		while (l->locked)
+			__asm__ volatile("pause" ::: "memory");
+	}
+}
+
+static inline void spin_unlock_raw(struct spinlock *l)
+{
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
 
 #endif

@@ -61,30 +61,35 @@ static void rq_enqueue(struct cpu *c, struct thread *t)
 {
 	t->state = TS_RUNNABLE;
 	list_add_tail(&c->rq.queue[t->prio], &t->rq_link);
+	c->rq.nonempty |= 1u << t->prio;
 	c->rq.nr_queued++;
 }
 
+static void rq_remove(struct cpu *c, struct thread *t)
+{
+	list_remove(&t->rq_link);
+	if (list_empty(&c->rq.queue[t->prio]))
+		c->rq.nonempty &= ~(1u << t->prio);
+	c->rq.nr_queued--;
+}
+
+/* Takes the head of the highest non-empty FIFO, or returns NULL. */
 static struct thread *rq_pick(struct cpu *c)
 {
-	for (int p = NPRIO - 1; p >= 0; p--) {
-		struct list *q = &c->rq.queue[p];
-		if (!list_empty(q)) {
-			struct thread *t = list_entry(q->next, struct thread, rq_link);
-			list_remove(&t->rq_link);
-			c->rq.nr_queued--;
-			return t;
-		}
-	}
-	return NULL;
+	uint32_t mask = c->rq.nonempty;
+	if (!mask)
+		return NULL;
+	int p = 31 - __builtin_clz(mask);
+	struct thread *t = list_entry(c->rq.queue[p].next, struct thread, rq_link);
+	rq_remove(c, t);
+	return t;
 }
 
 /* Highest priority waiting on c, or -1. */
 static int rq_top_prio(struct cpu *c)
 {
-	for (int p = NPRIO - 1; p >= 0; p--)
-		if (!list_empty(&c->rq.queue[p]))
-			return p;
-	return -1;
+	uint32_t mask = c->rq.nonempty;
+	return mask ? 31 - __builtin_clz(mask) : -1;
 }
 
 /* Runnable load of c: waiting threads plus the running one unless idle. */
@@ -147,7 +152,7 @@ static void enqueue_on(int target, struct thread *t)
  * Second half of a switch, run by the thread switched to, on its CPU, with
  * interrupts off and the run-queue lock still held from schedule().
  */
-void sched_finish_switch(struct thread *prev)
+static inline __attribute__((always_inline)) void finish_switch(struct thread *prev)
 {
 	struct cpu *c = this_cpu();
 	struct thread *me = c->thread;
@@ -162,6 +167,11 @@ void sched_finish_switch(struct thread *prev)
 
 	if (me->ctxops)
 		ctxop_restore(me);
+}
+
+void sched_finish_switch(struct thread *prev)
+{
+	finish_switch(prev);
 }
 
 void schedule(void)
@@ -201,7 +211,7 @@ void schedule(void)
 	if (prev->ctxops)
 		ctxop_save(prev);
 	prev = arch_switch(prev, next);
-	sched_finish_switch(prev);
+	finish_switch(prev);
 	arch_irq_restore(flags);
 }
 
@@ -211,8 +221,7 @@ void sched_set_priority(struct thread *t, int prio)
 	struct cpu *c = &cpus[t->cpu];
 	spin_lock_raw(&c->rq.lock);
 	if (t->state == TS_RUNNABLE && list_linked(&t->rq_link) && t->cpu == c->id) {
-		list_remove(&t->rq_link);	/* move to its new FIFO */
-		c->rq.nr_queued--;
+		rq_remove(c, t);		/* move to its new FIFO */
 		t->prio = prio;
 		rq_enqueue(c, t);
 	} else {
@@ -398,8 +407,7 @@ static bool steal(struct cpu *me)
 		list_for_each(pos, &victim->rq.queue[p]) {
 			struct thread *t = list_entry(pos, struct thread, rq_link);
 			if (t->bound_cpu < 0) {
-				list_remove(&t->rq_link);
-				victim->rq.nr_queued--;
+				rq_remove(victim, t);
 				got = t;
 				break;
 			}

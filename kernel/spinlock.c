@@ -24,30 +24,10 @@ void spin_init(struct spinlock *l, const char *name)
 	l->name = name;
 }
 
-bool spin_trylock_raw(struct spinlock *l)
-{
-	if (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
-		return false;
-	l->owner_cpu = cpu_id();
-	return true;
-}
-
-void spin_lock_raw(struct spinlock *l)
-{
-	if (l->locked && l->owner_cpu == cpu_id())
-		panic("spin_lock: lock '%s' already held by this CPU (%d)", l->name, cpu_id());
-	while (!spin_trylock_raw(l)) {
-		while (l->locked)
-			arch_cpu_relax();
-	}
-}
-
-void spin_unlock_raw(struct spinlock *l)
+static void check_held(struct spinlock *l)
 {
 	if (!l->locked)
 		panic("spin_unlock: lock '%s' is not held", l->name);
-	l->owner_cpu = -1;
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
 static void note_held(struct spinlock *l)
@@ -74,6 +54,7 @@ bool spin_trylock(struct spinlock *l)
 		kpreempt_enable();
 		return false;
 	}
+	l->owner_cpu = cpu_id();
 	note_held(l);
 	return true;
 }
@@ -81,12 +62,17 @@ bool spin_trylock(struct spinlock *l)
 void spin_lock(struct spinlock *l)
 {
 	kpreempt_disable();
+	if (l->locked && l->owner_cpu == cpu_id())
+		panic("spin_lock: lock '%s' already held by this CPU (%d)", l->name, cpu_id());
 	spin_lock_raw(l);
+	l->owner_cpu = cpu_id();
 	note_held(l);
 }
 
 void spin_unlock(struct spinlock *l)
 {
+	check_held(l);
+	l->owner_cpu = -1;
 	spin_unlock_raw(l);
 	note_released();
 	kpreempt_enable();
@@ -103,6 +89,8 @@ void spin_unlock_irqrestore(struct spinlock *l, unsigned long flags)
 {
 	/* interrupts back on before the preemption count drops, so a
 	 * reschedule asked for meanwhile happens here, not at the next tick */
+	check_held(l);
+	l->owner_cpu = -1;
 	spin_unlock_raw(l);
 	note_released();
 	arch_irq_restore(flags);

@@ -214,7 +214,10 @@ void thread_join(struct thread *t)
 
 void thread_yield(void)
 {
-	sched_assert_can_sleep("thread_yield");
+	struct thread *t = curthread;
+	/* the checks of sched_assert_can_sleep, inline: yield is a hot path */
+	if (unlikely(t->preempt_count || this_cpu()->trap_depth))
+		sched_assert_can_sleep("thread_yield");
 	schedule();
 }
 
