@@ -51,6 +51,8 @@ uint64_t arch_timestamp_to_ns(uint64_t ts);
 /* Early set-up: console first, then descriptor tables and traps. */
 void arch_console_init(void);
 void arch_console_putc(char c);
+/* Calls cb(c) from the interrupt handler for each character received. */
+void arch_console_rx_enable(void (*cb)(char c));
 void arch_cpu_init(void);
 
 /* Ends the QEMU run with a verdict (isa-debug-exit); halts if that fails. */

@@ -19,6 +19,8 @@
 #include <printk.h>
 #include <timer.h>
 #include <sched.h>
+#include <monitor.h>
+#include <thread.h>
 #include <arch/lapic.h>
 
 #define KERNEL_NAME    "ctxkern"
@@ -67,7 +69,8 @@ void kmain(uint32_t magic, uint32_t info)
 	if (ktest_glob()[0])
 		ktest_run(ktest_glob());
 
-	printk("ready. No ktest= on the command line, so nothing to run; idling.\n");
+	monitor_start();
+	/* The boot thread has nothing left to do: leave the CPU to the others. */
 	for (;;)
-		arch_wait_for_interrupt();
+		thread_sleep(1000000000ULL);
 }

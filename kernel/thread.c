@@ -271,9 +271,11 @@ void thread_print_all(void)
 		char bound[8] = "-";
 		if (t->bound_cpu >= 0)
 			snprintf(bound, sizeof(bound), "%d", t->bound_cpu);
-		printk("  %4lu %-20s %-9s %3d %-6s %5s %10lu\n", t->id, t->name,
-		       thread_state_name(t->state), t->cpu, prio_names[t->prio], bound,
-		       t->switches_in);
+		/* an idle thread stays "running" while off its CPU: say "idle" */
+		const char *state = (t->flags & THREAD_IDLE) && cpus[t->cpu].thread != t
+					    ? "idle" : thread_state_name(t->state);
+		printk("  %4lu %-20s %-9s %3d %-6s %5s %10lu\n", t->id, t->name, state, t->cpu,
+		       prio_names[t->prio], bound, t->switches_in);
 	}
 	spin_unlock_irqrestore(&threads_lock, flags);
 }

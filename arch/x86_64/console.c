@@ -10,6 +10,9 @@
 #include <arch.h>
 #include <arch/x86.h>
 #include <string.h>
+#include <arch/trap.h>
+#include <arch/ioapic.h>
+#include <arch/lapic.h>
 
 #define COM1            0x3F8
 #define UART_DATA       0	/* DLAB=0: transmit/receive */
@@ -89,6 +92,31 @@ static void vga_putc(char c)
 		if (++vga_row == VGA_ROWS)
 			vga_scroll();
 	}
+}
+
+#define LSR_DATA_READY 0x01
+#define IER_RX_AVAILABLE 0x01
+#define COM1_ISA_IRQ 4
+
+static void (*rx_callback)(char c);
+
+static bool uart_interrupt(struct trap_frame *tf)
+{
+	(void)tf;
+	while (inb(COM1 + UART_LSR) & LSR_DATA_READY) {
+		char c = (char)inb(COM1 + UART_DATA);
+		if (rx_callback)
+			rx_callback(c);
+	}
+	return true;
+}
+
+void arch_console_rx_enable(void (*cb)(char c))
+{
+	rx_callback = cb;
+	trap_register(VEC_UART, uart_interrupt);
+	ioapic_route(COM1_ISA_IRQ, VEC_UART, lapic_id(), false, false);
+	outb(COM1 + UART_IER, IER_RX_AVAILABLE);
 }
 
 void arch_console_putc(char c)

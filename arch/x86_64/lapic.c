@@ -15,6 +15,7 @@
 #include <arch/x86.h>
 #include <arch/lapic.h>
 #include <arch/trap.h>
+#include <arch/ioapic.h>
 #include <printk.h>
 
 #define LAPIC_ID        0x020
@@ -109,6 +110,7 @@ static void calibrate(void)
 void arch_timer_init(void)
 {
 	pic_disable();
+	ioapic_init(0, 0);
 	lapic_init_this_cpu();
 	tsc_at_boot = rdtsc();
 	calibrate();

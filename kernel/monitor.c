@@ -1,0 +1,172 @@
+/*
+ * kernel/monitor.c - a small command monitor on the serial console.
+ *
+ * Booted without ktest=, the kernel starts a "monitor" thread. The UART's
+ * receive interrupt puts characters into a ring and posts a semaphore; the
+ * thread takes them one by one through the line editor and runs each
+ * completed line. Commands are declared where their subsystem lives
+ * (MONITOR_COMMAND) and gathered by the linker; `help` lists them.
+ *
+ * The ring is single-producer (the interrupt) single-consumer (the
+ * thread); a full ring drops characters and counts them.
+ */
+#include <monitor.h>
+#include <arch.h>
+#include <cmdline.h>
+#include <mm.h>
+#include <percpu.h>
+#include <printk.h>
+#include <string.h>
+#include <sync.h>
+#include <thread.h>
+
+#define RX_RING 256
+#define CTRL_U 0x15
+#define BACKSPACE 0x08
+#define DEL 0x7F
+
+extern const struct monitor_cmd __monitor_cmds_start[], __monitor_cmds_end[];
+
+static char rx_ring[RX_RING];
+static volatile unsigned rx_head, rx_tail;	/* head: next write; tail: next read */
+static volatile uint64_t rx_dropped;
+static struct semaphore rx_sem;
+
+static void rx_char(char c)
+{
+	unsigned next = (rx_head + 1) % RX_RING;
+	if (next == rx_tail) {
+		rx_dropped++;
+		return;
+	}
+	rx_ring[rx_head] = c;
+	rx_head = next;
+	sem_post(&rx_sem);
+}
+
+static void echo_console(const char *s)
+{
+	printk("%s", s);
+}
+
+bool line_editor_feed(struct line_editor *ed, char c, void (*echo)(const char *s))
+{
+	if (c == '\r' || c == '\n') {
+		ed->line[ed->len] = '\0';
+		ed->len = 0;
+		if (echo)
+			echo("\n");
+		return true;
+	}
+	if (c == BACKSPACE || c == DEL) {
+		if (ed->len > 0) {
+			ed->len--;
+			if (echo)
+				echo("\b \b");
+		}
+		return false;
+	}
+	if (c == CTRL_U) {
+		while (ed->len > 0) {
+			ed->len--;
+			if (echo)
+				echo("\b \b");
+		}
+		return false;
+	}
+	if ((unsigned char)c < ' ' || ed->len >= MONITOR_LINE_MAX - 1)
+		return false;		/* other control characters; a full line */
+	ed->line[ed->len++] = c;
+	if (echo) {
+		char s[2] = { c, 0 };
+		echo(s);
+	}
+	return false;
+}
+
+bool monitor_run(const char *line)
+{
+	while (*line == ' ')
+		line++;
+	if (!*line)
+		return true;
+	size_t n = 0;
+	while (line[n] && line[n] != ' ')
+		n++;
+	const char *args = line + n;
+	while (*args == ' ')
+		args++;
+	for (const struct monitor_cmd *c = __monitor_cmds_start; c < __monitor_cmds_end; c++) {
+		if (strlen(c->name) == n && strncmp(c->name, line, n) == 0) {
+			c->fn(args);
+			return true;
+		}
+	}
+	printk("unknown command '%.*s'; 'help' lists the commands\n", (int)n, line);
+	return false;
+}
+
+static void monitor_main(void *arg)
+{
+	(void)arg;
+	static struct line_editor ed;
+	printk("monitor: type 'help' for commands\n> ");
+	for (;;) {
+		sem_wait(&rx_sem);
+		char c = rx_ring[rx_tail];
+		rx_tail = (rx_tail + 1) % RX_RING;
+		if (line_editor_feed(&ed, c, echo_console)) {
+			monitor_run(ed.line);
+			printk("> ");
+		}
+	}
+}
+
+void monitor_start(void)
+{
+	sem_init(&rx_sem, 0, "monitor.rx");
+	thread_create("monitor", monitor_main, NULL, 0);
+	arch_console_rx_enable(rx_char);
+}
+
+/* ---- the basic commands ---- */
+
+static void cmd_help(const char *args)
+{
+	(void)args;
+	printk("commands:\n");
+	for (const struct monitor_cmd *c = __monitor_cmds_start; c < __monitor_cmds_end; c++)
+		printk("  %-10s %s\n", c->name, c->help);
+	printk("kernel command-line keys:\n");
+	cmdline_print_options();
+}
+MONITOR_COMMAND("help", "this list", cmd_help);
+
+static void cmd_threads(const char *args)
+{
+	(void)args;
+	thread_print_all();
+}
+MONITOR_COMMAND("threads", "every thread: name, state, CPU, priority, binding", cmd_threads);
+
+static void cmd_cpus(const char *args)
+{
+	(void)args;
+	printk("  %3s %7s %-12s %10s %10s %10s %10s\n", "cpu", "apic id", "running", "ticks",
+	       "switches", "preempts", "irqs");
+	for (int i = 0; i < cpu_count(); i++) {
+		struct cpu *c = &cpus[i];
+		printk("  %3d %7u %-12s %10lu %10lu %10lu %10lu\n", c->id, c->apic_id,
+		       c->thread ? c->thread->name : "-", c->ticks, c->switches, c->preemptions,
+		       c->irqs);
+	}
+}
+MONITOR_COMMAND("cpus", "every CPU: APIC ID, running thread, counters", cmd_cpus);
+
+static void cmd_mem(const char *args)
+{
+	(void)args;
+	pmm_print_summary();
+	kmem_print_stats();
+}
+MONITOR_COMMAND("mem", "memory map, free pages, heap caches", cmd_mem);
