@@ -63,6 +63,8 @@ int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg);
 /* When op last saved / restored, in clock_ns() time; 0 if never. */
 uint64_t ctxop_last_save_ns(const struct ctxop *op);
 uint64_t ctxop_last_restore_ns(const struct ctxop *op);
+/* Prints t's ops newest first, with handler names and timestamps. */
+void ctxop_print(struct thread *t);
 /* Number of ops on t's chain. */
 int ctxop_count(const struct thread *t);
 

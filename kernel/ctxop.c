@@ -39,6 +39,9 @@
 #include <string.h>
 #include <thread.h>
 #include <timer.h>
+#include <trace.h>
+#include <ksyms.h>
+#include <monitor.h>
 
 BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
 BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
@@ -179,33 +182,43 @@ void ctxop_save(struct thread *t)
 {
 	struct ctxop *head = t->ctxops, *op = head;
 	uint64_t now = arch_timestamp();
+	bool traced = trace_on(TRACE_CTXOP);
 	do {				/* newest to oldest */
 		op->save_tsc = now;
+		if (traced)
+			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
 		if (op->tpl.ct_save)
 			op->tpl.ct_save(op->arg);
 		op = op->next;
 	} while (op != head);
 }
 
+/* Runs one restore handler (and its trace event). */
+static inline void restore_one(struct thread *t, struct ctxop *op, uint64_t now, bool traced)
+{
+	op->restore_tsc = now;
+	if (traced)
+		trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
+	if (op->tpl.ct_restore)
+		op->tpl.ct_restore(op->arg);
+}
+
 void ctxop_restore(struct thread *t)
 {
 	struct ctxop *head = t->ctxops;
 	uint64_t now = arch_timestamp();
+	bool traced = trace_on(TRACE_CTXOP);
 	if (unlikely(bug_on(ctxop_restore_order))) {
 		struct ctxop *op = head;	/* the pre-12477 order: newest first */
 		do {
-			op->restore_tsc = now;
-			if (op->tpl.ct_restore)
-				op->tpl.ct_restore(op->arg);
+			restore_one(t, op, now, traced);
 			op = op->next;
 		} while (op != head);
 		return;
 	}
 	struct ctxop *oldest = head->prev, *op = oldest;
 	do {				/* oldest to newest */
-		op->restore_tsc = now;
-		if (op->tpl.ct_restore)
-			op->tpl.ct_restore(op->arg);
+		restore_one(t, op, now, traced);
 		op = op->prev;
 	} while (op != oldest);
 }
@@ -251,3 +264,50 @@ uint64_t ctxop_last_restore_ns(const struct ctxop *op)
 {
 	return op->restore_tsc ? arch_timestamp_to_ns(op->restore_tsc) : 0;
 }
+
+/* ---- observability: the monitor's `ctxops <thread>` ---- */
+
+static void print_handler(const char *what, void *fn)
+{
+	char name[96] = "-";
+	if (fn)
+		ksym_format((uint64_t)fn, name, sizeof(name));
+	printk("      %-11s %s\n", what, name);
+}
+
+void ctxop_print(struct thread *t)
+{
+	int n = ctxop_count(t);
+	printk("thread %lu '%s': %d context op%s, newest first\n", t->id, t->name, n,
+	       n == 1 ? "" : "s");
+	struct ctxop *head = t->ctxops, *op = head;
+	int i = 0;
+	if (!head)
+		return;
+	do {
+		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i++, op,
+		       op->arg, ctxop_last_save_ns(op), ctxop_last_restore_ns(op));
+		print_handler("save", (void *)op->tpl.ct_save);
+		print_handler("restore", (void *)op->tpl.ct_restore);
+		print_handler("fork", (void *)op->tpl.ct_fork);
+		print_handler("lwp_create", (void *)op->tpl.ct_lwp_create);
+		print_handler("exit", (void *)op->tpl.ct_exit);
+		print_handler("free", (void *)op->tpl.ct_free);
+		op = op->next;
+	} while (op != head);
+}
+
+static void cmd_ctxops(const char *args)
+{
+	if (!*args) {
+		printk("usage: ctxops <thread name or id>  ('threads' lists them)\n");
+		return;
+	}
+	struct thread *t = thread_find(args);
+	if (!t) {
+		printk("ctxops: no thread '%s'\n", args);
+		return;
+	}
+	ctxop_print(t);
+}
+MONITOR_COMMAND("ctxops", "a thread's context ops, newest first: ctxops <thread>", cmd_ctxops);

@@ -19,6 +19,7 @@
 #include <printk.h>
 #include <timer.h>
 #include <sched.h>
+#include <trace.h>
 #include <monitor.h>
 #include <thread.h>
 #include <arch/lapic.h>
@@ -54,6 +55,7 @@ void kmain(uint32_t magic, uint32_t info)
 	bugs_init();
 	cmdline_init(bootinfo.cmdline);
 	bugs_apply();
+	trace_init();
 	bugs_print(false);
 
 	pmm_init();
