@@ -50,6 +50,8 @@ struct thread *thread_create_idle(int cpu);
 /* Quantum in ticks (from sched.quantum_us). */
 extern uint64_t sched_quantum_ticks;
 extern uint64_t sched_quantum_us;
+/* Changes the quantum at run time (tests); at least one tick. */
+void sched_set_quantum_us(uint64_t us);
 /* Sleep timeouts (kernel/sched.c): arms/cancels a wakeup at an absolute time. */
 void sched_timeout_arm(struct thread *t, uint64_t wake_at_ns);
 void sched_timeout_cancel(struct thread *t);

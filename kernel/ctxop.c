@@ -80,6 +80,21 @@ static void check_owner_quiet(const char *fn, struct thread *t)
 		      "change its ring while it runs", fn, t->name, t->cpu);
 }
 
+/*
+ * With bug=ctxop_attach_unprotected, a preemption between the two halves of
+ * the link above finds the ring torn: the oldest op already points at the
+ * new one, but the head does not know it yet. On hardware that window is a
+ * few instructions wide. Under QEMU's TCG an interrupt is taken only between
+ * translated blocks, and these stores sit in one block, so the reproduction
+ * widens the window with a short loop (each iteration ends a block). Only
+ * the bug switch runs this.
+ */
+static __attribute__((noinline)) void attach_race_window(void)
+{
+	for (volatile int i = 0; i < 200; i++)
+		;
+}
+
 void ctxop_attach(struct thread *t, struct ctxop *op)
 {
 	if (!t || !op)
@@ -100,6 +115,8 @@ void ctxop_attach(struct thread *t, struct ctxop *op)
 		op->next = head;
 		op->prev = head->prev;
 		head->prev->next = op;
+		if (!protect)
+			attach_race_window();
 		head->prev = op;
 	}
 	op->owner = t;

@@ -235,6 +235,13 @@ void sched_set_priority(struct thread *t, int prio)
 		schedule();
 }
 
+void sched_set_quantum_us(uint64_t us)
+{
+	uint64_t ticks = us * TIMER_HZ / 1000000;
+	sched_quantum_us = us;
+	sched_quantum_ticks = ticks ? ticks : 1;
+}
+
 /* ---- sleeping and waking ---- */
 
 void sched_assert_can_sleep(const char *caller)
