@@ -46,6 +46,12 @@
 BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
 BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
 
+/* Stands in for a missing save or restore handler. */
+static void ctxop_nop(void *arg)
+{
+	(void)arg;
+}
+
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 {
 	if (!tpl)
@@ -57,6 +63,11 @@ struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 	struct ctxop *op = kmem_zalloc(sizeof(*op), KM_SLEEP);
 	op->tpl = *tpl;
 	op->arg = arg;
+	/* the switch calls these without testing for NULL */
+	if (!op->tpl.ct_save)
+		op->tpl.ct_save = ctxop_nop;
+	if (!op->tpl.ct_restore)
+		op->tpl.ct_restore = ctxop_nop;
 	return op;
 }
 
@@ -153,9 +164,16 @@ void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg
 	ctxop_attach(t, ctxop_allocate(tpl, arg));
 }
 
+/* Handler of an op as the caller gave it (NULL where ctxop_nop stands in). */
+static void (*given(void (*fn)(void *)))(void *)
+{
+	return fn == ctxop_nop ? NULL : fn;
+}
+
+/* Does op's template hold the handlers of b? */
 static bool same_handlers(const struct ctxop_template *a, const struct ctxop_template *b)
 {
-	return a->ct_save == b->ct_save && a->ct_restore == b->ct_restore &&
+	return given(a->ct_save) == b->ct_save && given(a->ct_restore) == b->ct_restore &&
 	       a->ct_fork == b->ct_fork && a->ct_lwp_create == b->ct_lwp_create &&
 	       a->ct_exit == b->ct_exit && a->ct_free == b->ct_free;
 }
@@ -195,49 +213,56 @@ int ctxop_count(const struct thread *t)
 
 /* ---- called at every switch, interrupts off ---- */
 
+/*
+ * The walks below run at every switch of a thread with ops, interrupts
+ * off. They are written for few instructions per op: the trace test is
+ * hoisted out of the loop (two loops), and a template's missing save or
+ * restore handler was replaced by ctxop_nop at allocation, so the loop
+ * calls without testing.
+ */
 void ctxop_save(struct thread *t)
 {
 	struct ctxop *head = t->ctxops, *op = head;
 	uint64_t now = arch_timestamp();
-	bool traced = trace_on(TRACE_CTXOP);
+	if (unlikely(trace_on(TRACE_CTXOP))) {
+		do {
+			op->save_tsc = now;
+			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
+			op->tpl.ct_save(op->arg);
+			op = op->next;
+		} while (op != head);
+		return;
+	}
 	do {				/* newest to oldest */
 		op->save_tsc = now;
-		if (traced)
-			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
-		if (op->tpl.ct_save)
-			op->tpl.ct_save(op->arg);
+		op->tpl.ct_save(op->arg);
 		op = op->next;
 	} while (op != head);
-}
-
-/* Runs one restore handler (and its trace event). */
-static inline void restore_one(struct thread *t, struct ctxop *op, uint64_t now, bool traced)
-{
-	op->restore_tsc = now;
-	if (traced)
-		trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
-	if (op->tpl.ct_restore)
-		op->tpl.ct_restore(op->arg);
 }
 
 void ctxop_restore(struct thread *t)
 {
 	struct ctxop *head = t->ctxops;
 	uint64_t now = arch_timestamp();
-	bool traced = trace_on(TRACE_CTXOP);
-	if (unlikely(bug_on(ctxop_restore_order))) {
-		struct ctxop *op = head;	/* the pre-12477 order: newest first */
+	/* oldest to newest: start at the oldest, walk toward newer ops;
+	 * the bug switch walks from the newest the other way, as before 12477 */
+	bool reversed = unlikely(bug_on(ctxop_restore_order));
+	struct ctxop *first = reversed ? head : head->prev, *op = first;
+	if (unlikely(trace_on(TRACE_CTXOP) || reversed)) {
 		do {
-			restore_one(t, op, now, traced);
-			op = op->next;
-		} while (op != head);
+			op->restore_tsc = now;
+			if (trace_on(TRACE_CTXOP))
+				trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
+			op->tpl.ct_restore(op->arg);
+			op = reversed ? op->next : op->prev;
+		} while (op != first);
 		return;
 	}
-	struct ctxop *oldest = head->prev, *op = oldest;
-	do {				/* oldest to newest */
-		restore_one(t, op, now, traced);
+	do {
+		op->restore_tsc = now;
+		op->tpl.ct_restore(op->arg);
 		op = op->prev;
-	} while (op != oldest);
+	} while (op != first);
 }
 
 /* ---- lifecycle: oldest first, like restore ---- */
@@ -304,8 +329,8 @@ void ctxop_print(struct thread *t)
 	do {
 		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i++, op,
 		       op->arg, ctxop_last_save_ns(op), ctxop_last_restore_ns(op));
-		print_handler("save", (void *)op->tpl.ct_save);
-		print_handler("restore", (void *)op->tpl.ct_restore);
+		print_handler("save", (void *)given(op->tpl.ct_save));
+		print_handler("restore", (void *)given(op->tpl.ct_restore));
 		print_handler("fork", (void *)op->tpl.ct_fork);
 		print_handler("lwp_create", (void *)op->tpl.ct_lwp_create);
 		print_handler("exit", (void *)op->tpl.ct_exit);
