@@ -18,9 +18,13 @@ void pmm_init(void);
 uint64_t pmm_alloc_page(void);
 /* 2^order contiguous pages aligned to their size, or 0. */
 uint64_t pmm_alloc_pages(unsigned order);
+#define PMM_MAX_ORDER 18	/* the largest block: 2^18 pages, 1 GiB */
 /* Panics on a page that is not allocated (double free) or not RAM. */
 void pmm_free_page(uint64_t pa);
 void pmm_free_pages(uint64_t pa, unsigned order);
+/* True if pa's page is managed RAM and allocated right now (kmem's sanity
+ * check before it trusts memory a pointer leads to). */
+bool pmm_page_allocated(uint64_t pa);
 uint64_t pmm_free_count(void);		/* pages */
 uint64_t pmm_total_count(void);		/* usable pages the allocator manages */
 /* Prints the memory map summary (the boot line and the monitor's `mem`). */
@@ -43,10 +47,25 @@ bool paging_is_mapped(uint64_t va);
 /* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */
 int paging_flags(uint64_t va);
 
+/* Stack guard pages: a registered page is unmapped, so running off the end of
+ * a stack faults there, and the trap report can say "stack overflow".
+ * Registering unmaps va's page; unregistering maps it back (identity, RW,
+ * no-exec). At most PAGING_MAX_GUARDS at once; the boot stack's is one. */
+#define PAGING_MAX_GUARDS 64
+void paging_register_guard(uint64_t va);
+void paging_unregister_guard(uint64_t va);
+/* True if addr lies in a registered guard page (the trap code asks). */
+bool arch_stack_guard_hit(uint64_t addr);
+
 /* ---- kernel heap (kernel/mm/kmem.c) ---- */
 
 #define KM_SLEEP   0x0	/* may wait for memory; never returns NULL */
 #define KM_NOSLEEP 0x1	/* may return NULL; never waits */
+
+/* Objects of up to KMEM_MAX_SMALL bytes come from size caches; larger ones
+ * are whole pages. kmem_alloc(0) returns a unique pointer, to be freed. */
+#define KMEM_MAX_SMALL 2048
+#define KMEM_MAX_ALIGN PAGE_SIZE
 
 void kmem_init(void);
 void *kmem_alloc(size_t size, int flags);

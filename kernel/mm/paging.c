@@ -1,0 +1,493 @@
+/*
+ * kernel/mm/paging.c - the kernel's page tables.
+ *
+ * Design
+ * ------
+ * The kernel runs identity-mapped: virtual address == physical address.
+ * boot.asm maps the first 4 GiB with 2 MiB pages, all writable and
+ * executable. paging_init replaces those tables with ones that say what
+ * each page is for:
+ *
+ *     0 .. 4 KiB                 not mapped: a NULL dereference faults
+ *     kernel text                read + execute              (4 KiB pages)
+ *     kernel rodata              read only, no-execute       (4 KiB pages)
+ *     kernel data and bss        read + write, no-execute    (4 KiB pages)
+ *     boot_stack_guard           not mapped: a boot stack overflow faults
+ *     LAPIC and IOAPIC pages     read + write, no-execute, uncached
+ *     everything else            read + write, no-execute
+ *
+ * "Everything else" runs from 0 to max(4 GiB, top of usable RAM): all of
+ * RAM (so a physical page from pmm.c can be used at its own address) and
+ * the 32-bit MMIO hole below 4 GiB. A 2 MiB stretch whose pages all get
+ * the same permissions is one 2 MiB page; any other gets a page table of
+ * 4 KiB pages. That keeps the TLB footprint small: only the stretches
+ * holding page 0 and the kernel image, and the two APIC stretches, are
+ * split.
+ *
+ * No-execute needs EFER.NXE, which boot.asm sets when the CPU has NX
+ * (boot_has_nx == 1); without it the NX bit is reserved and must never be
+ * set, so then everything mapped is executable. With CR4.PGE (when the CPU
+ * has it) the kernel image is mapped global: it is the same in every
+ * address space there will ever be, so its TLB entries survive CR3 loads.
+ *
+ * After paging_init, paging_map / paging_unmap change single 4 KiB pages,
+ * splitting a 2 MiB (or 1 GiB) page into 512 smaller ones with the same
+ * permissions first when they must. Page tables are never freed.
+ *
+ * Invariants
+ * ----------
+ *   - a table entry is written with one 64-bit store, and a new table is
+ *     complete (zeroed, or filled with a split page's entries) before the
+ *     entry pointing at it is written. So a walker that takes no lock sees
+ *     either the old mapping or the new one, never half a table;
+ *   - non-leaf entries are P|W and never NX: the leaf alone decides;
+ *   - every page table lives in identity-mapped RAM, so a walker can read
+ *     a table at the physical address its parent entry holds.
+ *
+ * Locking: paging_lock (interrupts off) serializes changes to the tables
+ * and to the guard registry; it is taken before pmm's lock (page tables
+ * come from pmm). Lookups (paging_is_mapped, paging_flags,
+ * arch_stack_guard_hit) take no lock, because the trap and backtrace code
+ * call them, possibly while this CPU holds paging_lock; the invariants
+ * above make that safe. Nothing here sleeps.
+ *
+ * SMP (later): a change must also be shot down from the other CPUs' TLBs;
+ * today invlpg on this CPU is enough.
+ */
+#include <mm.h>
+#include <bootinfo.h>
+#include <printk.h>
+#include <spinlock.h>
+#include <arch/lapic.h>
+#include <arch/mmu.h>
+#include <arch/x86.h>
+
+#define IOAPIC_DEFAULT_BASE 0xFEC00000UL
+#define IDENTITY_MAP_MIN    GiB(4)	/* at least the low 4 GiB: RAM and MMIO */
+#define BOOT_MAPPED_END     GiB(4)	/* what boot.asm's tables map */
+#define MAX_LAYOUT_REGIONS  8
+
+/* boot.asm: 1 if the CPU has NX (and EFER.NXE is on), else 0. */
+extern int boot_has_nx;
+/* boot.asm: the page below the boot stack. */
+extern char boot_stack_guard[];
+
+static struct spinlock paging_lock = SPINLOCK_INIT("paging");
+static bool paging_ready;		/* our tables are in CR3 */
+static uint64_t pte_nx;			/* PTE_NX if the CPU has NX, else 0 */
+static uint64_t pte_global;		/* PTE_G if the CPU has PGE, else 0 */
+
+/* Registered guard pages; 0 is an empty slot. Read without the lock. */
+static uint64_t guard_pages[PAGING_MAX_GUARDS];
+
+/* ---- reading the tables (no lock) ---- */
+
+static bool cpu_has_nx(void)
+{
+	return boot_has_nx == 1;
+}
+
+static uint64_t *active_pml4(void)
+{
+	return (uint64_t *)(read_cr3() & CR3_ADDR_MASK);
+}
+
+static uint64_t entry_read(const uint64_t *e)
+{
+	return __atomic_load_n(e, __ATOMIC_RELAXED);
+}
+
+static void entry_write(uint64_t *e, uint64_t v)
+{
+	__atomic_store_n(e, v, __ATOMIC_RELEASE);
+}
+
+/* True if entry e at `level` maps a page itself (rather than a table). */
+static bool entry_is_leaf(uint64_t e, int level)
+{
+	return level == PT_LEVEL_PT ||
+	       ((level == PT_LEVEL_PD || level == PT_LEVEL_PDPT) && (e & PTE_PS));
+}
+
+/* What a lookup found: the leaf entry and the permissions of all levels. */
+struct mapping {
+	uint64_t leaf;
+	int level;
+	bool writable;		/* W at every level */
+	bool executable;	/* NX at no level (or no NX at all) */
+};
+
+/*
+ * Walks the tables CR3 points at (the boot ones or ours) for va, honouring
+ * large pages. Returns false if va is not mapped or not canonical. Takes no
+ * lock; safe in any context.
+ */
+static bool lookup(uint64_t va, struct mapping *m)
+{
+	if (!va_is_canonical(va))
+		return false;
+	const uint64_t *table = active_pml4();
+	bool writable = true, nx = false;
+	for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+		uint64_t e = entry_read(&table[PT_INDEX(va, level)]);
+		if (!(e & PTE_P))
+			return false;
+		writable = writable && (e & PTE_W);
+		nx = nx || (cpu_has_nx() && (e & PTE_NX));
+		if (entry_is_leaf(e, level)) {
+			m->leaf = e;
+			m->level = level;
+			m->writable = writable;
+			m->executable = !nx;
+			return true;
+		}
+		table = (const uint64_t *)(e & PTE_ADDR_MASK);
+	}
+	return false;		/* not reached: level 1 is always a leaf */
+}
+
+/*
+ * paging_is_mapped: true if reading va will not fault. Works before and
+ * after paging_init; takes no lock (the backtrace code calls it from traps).
+ */
+bool paging_is_mapped(uint64_t va)
+{
+	struct mapping m;
+	return lookup(va, &m);
+}
+
+/*
+ * paging_flags: PAGE_WRITE / PAGE_EXEC / PAGE_NOCACHE of the mapping of va,
+ * or -1 if va is not mapped. No lock; a snapshot.
+ */
+int paging_flags(uint64_t va)
+{
+	struct mapping m;
+	if (!lookup(va, &m))
+		return -1;
+	int flags = 0;
+	if (m.writable)
+		flags |= PAGE_WRITE;
+	if (m.executable)
+		flags |= PAGE_EXEC;
+	if (m.leaf & PTE_PCD)
+		flags |= PAGE_NOCACHE;
+	return flags;
+}
+
+/* ---- changing the tables (paging_lock held) ---- */
+
+/* A zeroed page for a table. Before our tables are loaded it must lie in the
+ * boot mapping, where we can write it. */
+static uint64_t alloc_table(void)
+{
+	uint64_t pa = pmm_alloc_page();
+	if (!pa)
+		panic("paging: out of memory for a page table");
+	if (!paging_ready && pa + PAGE_SIZE > BOOT_MAPPED_END)
+		panic("paging: page table at 0x%lx is beyond the boot mapping", pa);
+	return pa;
+}
+
+/* Entry bits of a leaf with the given PAGE_* flags. */
+static uint64_t leaf_bits(unsigned flags)
+{
+	uint64_t bits = PTE_P;
+	if (flags & PAGE_WRITE)
+		bits |= PTE_W;
+	if (!(flags & PAGE_EXEC))
+		bits |= pte_nx;
+	if (flags & PAGE_NOCACHE)
+		bits |= PTE_UNCACHED;
+	return bits;
+}
+
+/*
+ * Replaces the large-page entry *e at `level` (PD: 2 MiB, PDPT: 1 GiB) with
+ * a table of 512 entries mapping the same memory with the same attributes.
+ * The TLB may keep the old large translation for a while; it is identical,
+ * and callers invlpg the address they go on to change.
+ */
+static void split_large_page(uint64_t *e, int level)
+{
+	uint64_t old = entry_read(e);
+	uint64_t base = old & (level == PT_LEVEL_PD ? PTE_ADDR_MASK_2M : PTE_ADDR_MASK_1G);
+	/* attribute bits: all but the address, PS and the large-page PAT bit */
+	uint64_t attrs = old & ~(PTE_ADDR_MASK | PTE_PS);
+	int child = level - 1;
+	if (child == PT_LEVEL_PT) {
+		if (old & PTE_PAT_LARGE)
+			attrs |= PTE_PAT;		/* the PAT bit moves to bit 7 */
+	} else {
+		attrs |= PTE_PS;			/* 1 GiB -> 512 x 2 MiB */
+		if (old & PTE_PAT_LARGE)
+			attrs |= PTE_PAT_LARGE;
+	}
+
+	uint64_t table_pa = alloc_table();
+	uint64_t *table = (uint64_t *)table_pa;
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		table[i] = (base + i * PT_LEVEL_SIZE(child)) | attrs;
+	entry_write(e, table_pa | PTE_P | PTE_W);
+}
+
+enum walk_mode {
+	WALK_SPLIT,		/* split large pages on the way; missing tables: stop */
+	WALK_CREATE,		/* also allocate missing tables */
+};
+
+/*
+ * The entry for va at `level` under pml4, splitting large pages above that
+ * level; with WALK_CREATE also allocating missing tables. Returns NULL if a
+ * table is missing and mode is WALK_SPLIT.
+ */
+static uint64_t *walk(uint64_t *pml4, uint64_t va, int level, enum walk_mode mode)
+{
+	uint64_t *table = pml4;
+	for (int l = PT_LEVEL_PML4; l > level; l--) {
+		uint64_t *e = &table[PT_INDEX(va, l)];
+		uint64_t v = entry_read(e);
+		if (!(v & PTE_P)) {
+			if (mode != WALK_CREATE)
+				return NULL;
+			entry_write(e, alloc_table() | PTE_P | PTE_W);
+		} else if (entry_is_leaf(v, l)) {
+			split_large_page(e, l);
+		}
+		table = (uint64_t *)(entry_read(e) & PTE_ADDR_MASK);
+	}
+	return &table[PT_INDEX(va, level)];
+}
+
+static void map_locked(uint64_t va, uint64_t pa, unsigned flags)
+{
+	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_CREATE);
+	entry_write(pte, pa | leaf_bits(flags));
+	invlpg(va);
+}
+
+static void unmap_locked(uint64_t va)
+{
+	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_SPLIT);
+	if (pte) {
+		entry_write(pte, 0);
+		invlpg(va);
+	}
+}
+
+/*
+ * paging_map: maps the 4 KiB page at va to pa with PAGE_* flags (no-execute
+ * unless PAGE_EXEC), replacing any mapping there. Panics on a misaligned or
+ * non-canonical address, unknown flags, or no memory for page tables.
+ * Takes paging_lock (then pmm's); never sleeps.
+ */
+void paging_map(uint64_t va, uint64_t pa, unsigned flags)
+{
+	if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE) || !va_is_canonical(va))
+		panic("paging_map: bad address va 0x%lx pa 0x%lx (page-aligned, canonical)",
+		      va, pa);
+	if (flags & ~(PAGE_WRITE | PAGE_EXEC | PAGE_NOCACHE))
+		panic("paging_map: unknown flags 0x%x", flags);
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	map_locked(va, pa, flags);
+	spin_unlock_irqrestore(&paging_lock, irq);
+}
+
+/*
+ * paging_unmap: unmaps the 4 KiB page holding va (nothing if it is not
+ * mapped). May split a large page, so may allocate a page table (panics if
+ * there is none). Takes paging_lock; never sleeps.
+ */
+void paging_unmap(uint64_t va)
+{
+	if (!va_is_canonical(va))
+		return;
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	unmap_locked(ALIGN_DOWN(va, PAGE_SIZE));
+	spin_unlock_irqrestore(&paging_lock, irq);
+}
+
+/* ---- guard pages ---- */
+
+/*
+ * paging_register_guard: unmaps the page holding va and records it, so a
+ * fault there is reported as a stack overflow. Panics if the registry is
+ * full, va is page 0, or the page is registered already. Takes paging_lock.
+ */
+void paging_register_guard(uint64_t va)
+{
+	va = ALIGN_DOWN(va, PAGE_SIZE);
+	if (!va)
+		panic("paging_register_guard: page 0 cannot be a guard page");
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	int slot = -1;
+	for (int i = 0; i < PAGING_MAX_GUARDS; i++) {
+		if (guard_pages[i] == va) {
+			spin_unlock_irqrestore(&paging_lock, irq);
+			panic("paging_register_guard: 0x%lx is registered already", va);
+		}
+		if (!guard_pages[i] && slot < 0)
+			slot = i;
+	}
+	if (slot < 0) {
+		spin_unlock_irqrestore(&paging_lock, irq);
+		panic("paging_register_guard: more than %d guard pages", PAGING_MAX_GUARDS);
+	}
+	unmap_locked(va);
+	__atomic_store_n(&guard_pages[slot], va, __ATOMIC_RELEASE);
+	spin_unlock_irqrestore(&paging_lock, irq);
+}
+
+/*
+ * paging_unregister_guard: forgets the guard page holding va and maps it
+ * again (identity, RW, no-execute), e.g. when a thread's stack is freed.
+ * Panics if it was not registered. Takes paging_lock.
+ */
+void paging_unregister_guard(uint64_t va)
+{
+	va = ALIGN_DOWN(va, PAGE_SIZE);
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	for (int i = 0; i < PAGING_MAX_GUARDS; i++) {
+		if (va && guard_pages[i] == va) {
+			__atomic_store_n(&guard_pages[i], 0, __ATOMIC_RELEASE);
+			map_locked(va, va, PAGE_WRITE);
+			spin_unlock_irqrestore(&paging_lock, irq);
+			return;
+		}
+	}
+	spin_unlock_irqrestore(&paging_lock, irq);
+	panic("paging_unregister_guard: 0x%lx is not a guard page", va);
+}
+
+/*
+ * arch_stack_guard_hit: true if addr is in a registered guard page. For the
+ * trap code: no lock, any context.
+ */
+bool arch_stack_guard_hit(uint64_t addr)
+{
+	for (int i = 0; i < PAGING_MAX_GUARDS; i++) {
+		uint64_t g = __atomic_load_n(&guard_pages[i], __ATOMIC_ACQUIRE);
+		if (g && addr - g < PAGE_SIZE)
+			return true;
+	}
+	return false;
+}
+
+/* ---- building the kernel's tables ---- */
+
+/* A stretch of the identity map with its own leaf bits (0: not mapped). */
+struct layout_region {
+	uint64_t start, end;
+	uint64_t bits;
+};
+
+static struct layout_region layout[MAX_LAYOUT_REGIONS];
+static int nlayout;
+static uint64_t default_bits;		/* RAM and MMIO: P|W|NX */
+
+static void layout_add(uint64_t start, uint64_t end, uint64_t bits)
+{
+	KASSERT(nlayout < MAX_LAYOUT_REGIONS);
+	layout[nlayout++] = (struct layout_region){ start, end, bits };
+}
+
+/* Leaf bits of the page at pa: the first region holding it wins. */
+static uint64_t layout_bits(uint64_t pa)
+{
+	for (int i = 0; i < nlayout; i++)
+		if (pa >= layout[i].start && pa < layout[i].end)
+			return layout[i].bits;
+	return default_bits;
+}
+
+/* True if all of [start, start + 2 MiB) gets the same bits: no region
+ * begins or ends strictly inside it. */
+static bool layout_uniform(uint64_t start)
+{
+	uint64_t end = start + LARGE_PAGE_SIZE;
+	for (int i = 0; i < nlayout; i++) {
+		if (layout[i].start > start && layout[i].start < end)
+			return false;
+		if (layout[i].end > start && layout[i].end < end)
+			return false;
+	}
+	return true;
+}
+
+static uint64_t top_of_ram(void)
+{
+	uint64_t top = 0;
+	for (int i = 0; i < bootinfo.nmmap; i++)
+		if (bootinfo.mmap[i].type == MMAP_USABLE)
+			top = MAX(top, bootinfo.mmap[i].base + bootinfo.mmap[i].len);
+	return top;
+}
+
+/*
+ * paging_init: builds the kernel's tables (see the top of this file) from
+ * pmm pages, loads CR3, turns on global pages if the CPU has them, and
+ * registers the boot stack's guard page. Boot CPU, once, after pmm_init.
+ */
+void paging_init(void)
+{
+	pte_nx = cpu_has_nx() ? PTE_NX : 0;
+	bool has_pge = cpuid(CPUID_LEAF_FEATURES, 0).edx & CPUID_1_EDX_PGE;
+	pte_global = has_pge ? PTE_G : 0;
+	default_bits = PTE_P | PTE_W | pte_nx;
+
+	uint64_t guard = (uint64_t)boot_stack_guard;
+	/* first match wins: the holes go first */
+	layout_add(0, PAGE_SIZE, 0);
+	layout_add(guard, guard + PAGE_SIZE, 0);
+	layout_add((uint64_t)__text_start, (uint64_t)__text_end, PTE_P | pte_global);
+	layout_add((uint64_t)__rodata_start, (uint64_t)__rodata_end,
+		   PTE_P | pte_global | pte_nx);
+	layout_add((uint64_t)__data_start, (uint64_t)__kernel_end,
+		   PTE_P | PTE_W | pte_global | pte_nx);
+	layout_add(LAPIC_DEFAULT_BASE, LAPIC_DEFAULT_BASE + PAGE_SIZE,
+		   PTE_P | PTE_W | pte_nx | PTE_UNCACHED);
+	layout_add(IOAPIC_DEFAULT_BASE, IOAPIC_DEFAULT_BASE + PAGE_SIZE,
+		   PTE_P | PTE_W | pte_nx | PTE_UNCACHED);
+
+	uint64_t top = MAX(IDENTITY_MAP_MIN, ALIGN_UP(top_of_ram(), LARGE_PAGE_SIZE));
+	uint64_t *pml4 = (uint64_t *)alloc_table();
+	uint64_t nlarge = 0, nsmall = 0, ntables = 1;
+	uint64_t free_before = pmm_free_count();
+
+	for (uint64_t chunk = 0; chunk < top; chunk += LARGE_PAGE_SIZE) {
+		uint64_t *pde = walk(pml4, chunk, PT_LEVEL_PD, WALK_CREATE);
+		if (layout_uniform(chunk)) {
+			uint64_t bits = layout_bits(chunk);
+			if (bits) {
+				*pde = chunk | bits | PTE_PS;
+				nlarge++;
+			}
+			continue;
+		}
+		uint64_t pt_pa = alloc_table();
+		uint64_t *pt = (uint64_t *)pt_pa;
+		for (unsigned i = 0; i < PT_ENTRIES; i++) {
+			uint64_t pa = chunk + i * PAGE_SIZE;
+			uint64_t bits = layout_bits(pa);
+			if (bits) {
+				pt[i] = pa | bits;
+				nsmall++;
+			}
+		}
+		*pde = pt_pa | PTE_P | PTE_W;
+	}
+	ntables += free_before - pmm_free_count();
+
+	write_cr3((uint64_t)pml4);
+	paging_ready = true;
+	if (has_pge)
+		write_cr4(read_cr4() | CR4_PGE);
+
+	/* The layout left it unmapped already; recording it is what remains. */
+	guard_pages[0] = guard;
+
+	printk("paging: 0x0-0x%lx identity-mapped: %lu x 2 MiB + %lu x 4 KiB pages, "
+	       "%lu tables; NX %s, global pages %s\n",
+	       top - 1, nlarge, nsmall, ntables, pte_nx ? "on" : "off (CPU lacks it)",
+	       has_pge ? "on" : "off (CPU lacks it)");
+}
