@@ -163,9 +163,9 @@ debug: $(ISO)
 		-cdrom $(ISO) -s -S $(QEMU_ARGS)
 
 # The harness builds what it needs (with these same variables) and boots it.
-test: all iso
+test: all
 	$(Q)$(PYTHON) tests/harness/run.py --build $(BUILD) $(if $(T),--filter '$(T)') \
-		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS=$(EXTRA_TESTS)'
+		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)"'
 
 bench: all
 	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')

@@ -47,7 +47,10 @@
  *     "use after free" if someone wrote to it after freeing it;
  *   - an allocated slot is filled with 0xbaddcafe (so reading memory you
  *     never initialized shows up), and the bytes past the size asked for
- *     are a redzone: kmem_free panics with "buffer overrun" if they changed.
+ *     are a redzone: kmem_free panics with "buffer overrun" if they changed;
+ *   - large allocations are filled with 0xbaddcafe too, and with 0xdeadbeef
+ *     when freed (a stale reader sees it until pmm hands the pages out
+ *     again); they have no redzone and no use-after-free check.
  *
  * Counters: bytes_in_use is the sum of the sizes asked for by live objects,
  * objects_in_use their number, allocs and frees the totals since boot.
@@ -102,6 +105,7 @@
 #define KMEM_POISON_UNINIT 0xbaddcafeu	/* allocated, not yet written; redzone */
 
 #define BITS_PER_WORD      64
+#define BITS_PER_BYTE      8
 
 struct kmem_cache;
 
@@ -172,7 +176,7 @@ static size_t pattern_mismatch(const void *obj, size_t from, size_t to, uint32_t
 {
 	const uint8_t *b = obj;
 	for (size_t i = from; i < to; i++)
-		if (b[i] != (uint8_t)(pattern >> (8 * (i % sizeof(pattern)))))
+		if (b[i] != (uint8_t)(pattern >> (BITS_PER_BYTE * (i % sizeof(pattern)))))
 			return i;
 	return to;
 }
@@ -254,12 +258,10 @@ static struct kmem_slab *slab_create(struct kmem_cache *c)
 	return s;
 }
 
-/* Gives an empty slab, already off every list, back to pmm. Its header is
- * wiped first so that stale pointers into it are not trusted. No lock. */
+/* Gives an empty slab back to pmm; slot_release has taken it off its
+ * cache's lists and wiped its header. Called without kmem_lock. */
 static void slab_destroy(struct kmem_slab *s)
 {
-	s->magic = 0;
-	s->self = NULL;
 	pmm_free_pages((uint64_t)s, KMEM_SLAB_ORDER);
 }
 
@@ -344,6 +346,9 @@ static struct kmem_slab *slot_release(struct kmem_slab *s, unsigned i)
 	list_remove(&c->empty, victim);
 	c->nempty--;
 	c->nslabs--;
+	/* wiped now, under the lock: from here on slab_of no longer trusts it */
+	victim->magic = 0;
+	victim->self = NULL;
 	return victim;
 }
 
@@ -361,9 +366,12 @@ static struct kmem_slab *slab_of(uint64_t a)
 	struct kmem_slab *s = (struct kmem_slab *)base;
 	if (s->magic != KMEM_SLAB_MAGIC || s->self != s)
 		return NULL;
-	bool ours = s->cache == &desc_cache ||
-		    (s->cache >= &caches[0] && s->cache < &caches[KMEM_NCLASSES]);
-	return ours ? s : NULL;
+	if (s->cache == &desc_cache)
+		return s;
+	for (unsigned i = 0; i < KMEM_NCLASSES; i++)
+		if (s->cache == &caches[i])
+			return s;
+	return NULL;
 }
 
 /* ---- large allocations ---- */
@@ -405,8 +413,9 @@ static unsigned large_order(size_t size)
 	return order;
 }
 
-/* 2^order pages for `size` bytes, recorded in the hash table; NULL if there
- * is no memory. Takes kmem_lock for the bookkeeping only. */
+/* 2^order pages for `size` bytes, recorded in the hash table and filled
+ * with the uninitialized pattern; NULL if there is no memory. Takes
+ * kmem_lock for the bookkeeping only. */
 static void *large_alloc(size_t size)
 {
 	unsigned order = large_order(size);
@@ -435,6 +444,8 @@ static void *large_alloc(size_t size)
 	large_count++;
 	large_pages += 1UL << order;
 	spin_unlock_irqrestore(&kmem_lock, irq);
+	/* like a slot: uninitialized memory reads as 0xbaddcafe, not zero */
+	pattern_fill((void *)pa, PAGE_SIZE << order, KMEM_POISON_UNINIT);
 	return (void *)pa;
 }
 
@@ -469,8 +480,8 @@ static void *alloc_common(size_t size, size_t need, int flags, const char *who)
 	if (!p) {
 		if (flags & KM_NOSLEEP)
 			return NULL;
-		panic("%s: out of memory (%zu bytes, KM_SLEEP); once there are threads this "
-		      "will wait for memory instead", who, size);
+		panic("kmem_alloc: out of memory (%zu bytes, KM_SLEEP, via %s); once there "
+		      "are threads this will wait for memory instead", size, who);
 	}
 
 	unsigned long irq = spin_lock_irqsave(&kmem_lock);
@@ -634,9 +645,11 @@ void kmem_init(void)
 	kmem_ready = true;
 }
 
+#define KMEM_STATS_ROW "  %-16s %6s %6s %9s %9s %10s %10s\n"
+
 static void print_cache(const struct kmem_cache *c)
 {
-	printk("  %-16s %5u %6lu %9lu %9lu %10lu %10lu\n", c->name, c->objsize, c->nslabs,
+	printk("  %-16s %6u %6lu %9lu %9lu %10lu %10lu\n", c->name, c->objsize, c->nslabs,
 	       c->in_use, c->nslabs * c->nobj, c->allocs, c->frees);
 }
 
@@ -655,8 +668,8 @@ void kmem_print_stats(void)
 	uint64_t lcount = large_count, lpages = large_pages;
 	spin_unlock_irqrestore(&kmem_lock, irq);
 
-	printk("kmem: %-16s %5s %6s %9s %9s %10s %10s\n", "cache", "size", "slabs", "in use",
-	       "slots", "allocs", "frees");
+	printk("kmem: size caches (slabs of %lu KiB):\n", KMEM_SLAB_SIZE / KiB(1));
+	printk(KMEM_STATS_ROW, "cache", "size", "slabs", "in use", "slots", "allocs", "frees");
 	for (unsigned i = 0; i <= KMEM_NCLASSES; i++)
 		print_cache(&snap[i]);
 	printk("kmem: large allocations: %lu live, %lu pages (%lu KiB)\n", lcount, lpages,

@@ -486,8 +486,8 @@ void paging_init(void)
 	/* The layout left it unmapped already; recording it is what remains. */
 	guard_pages[0] = guard;
 
-	printk("paging: 0-%lu GiB identity-mapped: %lu x 2 MiB + %lu x 4 KiB pages, "
+	printk("paging: 0x0-0x%lx identity-mapped: %lu x 2 MiB + %lu x 4 KiB pages, "
 	       "%lu tables; NX %s, global pages %s\n",
-	       top / GiB(1), nlarge, nsmall, ntables, pte_nx ? "on" : "off (CPU lacks it)",
+	       top - 1, nlarge, nsmall, ntables, pte_nx ? "on" : "off (CPU lacks it)",
 	       has_pge ? "on" : "off (CPU lacks it)");
 }

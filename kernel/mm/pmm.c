@@ -67,7 +67,9 @@
 #define BOOT_MAPPED_END  GiB(4)		/* what boot.asm's page tables map */
 #define PHYS_ADDR_LIMIT  (1UL << 52)	/* the architecture's largest physical address */
 #define BITS_PER_WORD    64
-#define ALL_ONES         (~0UL)
+#define BITS_PER_BYTE    8
+#define ALL_ONES         (~0UL)		/* a bitmap word of 64 pages none free */
+#define ALL_ONES_BYTE    0xFF
 
 /* A run of managed page frames, physical addresses, [start, end), page-aligned. */
 struct pmm_range {
@@ -281,7 +283,7 @@ void pmm_init(void)
 
 	/* 4: the bitmap, in the lowest range that holds it (and is mapped now) */
 	max_pfn = ranges[nranges - 1].end / PAGE_SIZE;
-	bitmap_bytes = ALIGN_UP(ALIGN_UP(max_pfn, BITS_PER_WORD) / 8, PAGE_SIZE);
+	bitmap_bytes = ALIGN_UP(ALIGN_UP(max_pfn, BITS_PER_WORD) / BITS_PER_BYTE, PAGE_SIZE);
 	uint64_t where = 0;
 	for (int i = 0; i < nranges && !where; i++)
 		if (ranges[i].end - ranges[i].start >= bitmap_bytes &&
@@ -294,7 +296,7 @@ void pmm_init(void)
 	bitmap = (uint64_t *)where;
 
 	/* Everything "not free", then the managed ranges free. */
-	memset(bitmap, 0xFF, bitmap_bytes);
+	memset(bitmap, ALL_ONES_BYTE, bitmap_bytes);
 	for (int i = 0; i < nranges; i++)
 		bits_assign(ranges[i].start / PAGE_SIZE,
 			    (ranges[i].end - ranges[i].start) / PAGE_SIZE, false);
@@ -323,12 +325,16 @@ uint64_t pmm_alloc_pages(unsigned order)
 	unsigned long flags = spin_lock_irqsave(&pmm_lock);
 	uint64_t pfn = find_free_block(n);
 	if (pfn == max_pfn) {
+		if (n == 1)
+			search_hint = max_pfn;	/* not a single page is free */
 		spin_unlock_irqrestore(&pmm_lock, flags);
 		return 0;
 	}
 	bits_assign(pfn, n, true);
 	nfree -= n;
-	if (pfn <= search_hint && search_hint < pfn + n)
+	if (n == 1)
+		search_hint = pfn + 1;	/* a page-by-page search: none free below pfn */
+	else if (pfn <= search_hint && search_hint < pfn + n)
 		search_hint = pfn + n;	/* the lowest free page was in the block */
 	spin_unlock_irqrestore(&pmm_lock, flags);
 
@@ -438,11 +444,13 @@ static const char *mmap_type_name(uint32_t type)
 static void print_size(uint64_t bytes)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const unsigned unit_shift = 10;		/* each unit is 1024 of the last */
+	const uint64_t tenths_per_unit = 10;
 	unsigned u = 0;
-	while (u + 1 < ARRAY_SIZE(units) && bytes >= (1UL << (10 * (u + 1))))
+	while (u + 1 < ARRAY_SIZE(units) && bytes >= (1UL << (unit_shift * (u + 1))))
 		u++;
-	uint64_t unit = 1UL << (10 * u);
-	uint64_t whole = bytes / unit, tenths = (bytes % unit) * 10 / unit;
+	uint64_t unit = 1UL << (unit_shift * u);
+	uint64_t whole = bytes / unit, tenths = (bytes % unit) * tenths_per_unit / unit;
 	if (tenths)
 		printk("%lu.%lu %s", whole, tenths, units[u]);
 	else

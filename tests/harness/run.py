@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""run.py - the host side of `make test`: plan the boots, run them, judge.
+
+`make test` builds build/kernel.elf (+ kernel32.elf, kernel.iso) and calls
+
+    python3 tests/harness/run.py --build build [--filter GLOB] [--verbose]
+                                 --make-args 'OPT=-O2 EXTRA_TESTS=...'
+
+What happens, in order:
+
+ 1. The case list.  elfindex.py reads the section .ktest_index of
+    build/kernel.elf: every case's "suite.name" and whether it is a
+    KTEST_EXPECT_PANIC case.  --filter (a shell glob, fnmatch rules, the
+    same rules as the kernel's ktest=) selects among them.
+
+ 2. The plan.  For every configuration of configs.py (qemu64, max, grub,
+    ...) the harness plans boots (see configs.py):
+      main boot        ktest=GLOB: every selected case; the kernel reports
+                       the EXPECT_PANIC ones as "# SKIP expects a panic:
+                       runs in a boot of its own"
+      one boot per     ktest=suite.name: the case runs alone, panics, and
+      EXPECT_PANIC     the kernel's panic hook prints its verdict.  This
+      case             result replaces the SKIP of the main boot.
+    A boot "owns" the cases whose result it must deliver.
+
+ 3. The boots run in parallel, one QEMU per host core (a thread pool: each
+    thread starts a QEMU and reads its serial port).  qemu.py runs a boot
+    with a timeout; ktap.py parses its output line by line, so a verdict is
+    printed the moment the kernel prints it:
+
+        [max] PASS  lib.printf_signed (0.01 s)
+        [max] SKIP  demo.skip1: not on this cpu
+        [max] FAIL  demo.fail1 (0.02 s)
+                    demo.fail1: EXPECTATION FAILED at tests/demo.c:4 ...
+
+ 4. The judgement of a boot when it ends.  Every owned case without a
+    result fails with "missing result: the boot ended before it ran" and the
+    way the boot ended (timeout, triple fault, panic, ...).  A boot that
+    did not end through isa-debug-exit (QEMU exit 33 or 35), or that said
+    "failure" (35) although all its cases passed (a panic outside a test,
+    "no test matches", a "Bail out!"), and whose failure no case explains,
+    fails as a pseudo-test "(boot).<boot name>", so the final counts never
+    hide a bad boot.  Configurations with `checks` (grub) also report
+    "(boot).banner" and the like: lines the boot log must contain.
+
+ 5. The report (report.py): the failures again in one place, a table of
+    configurations x suites, build/test-results.xml (JUnit) and
+    build/test-results.json, and as the very last line
+
+        N passed, N failed, N skipped
+
+    counted over configuration x case.  The exit status is 0 only if
+    nothing failed and every boot ended through isa-debug-exit.
+
+Logs: build/harness/<config>/<boot>.log holds the serial output of each boot
+(<boot> is "main" or the suite.name of an EXPECT_PANIC case).  --verbose
+prints each of them whole.  --list lists the cases, --config picks rows.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import fnmatch
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import configs as configs_mod        # noqa: E402
+import elfindex                      # noqa: E402
+import ktap                          # noqa: E402
+import qemu                          # noqa: E402
+import report                        # noqa: E402
+from configs import Config           # noqa: E402
+from elfindex import Case            # noqa: E402
+from report import TestRecord        # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(HERE))      # the repository
+TAIL_LINES = 30
+PANIC_SKIP = "expects a panic: runs in a boot of its own"
+BOOT_SUITE = "(boot)"          # pseudo-suite for boot-level verdicts
+
+
+def rel(path: str) -> str:
+    """A path as short as possible for messages (relative to the repo)."""
+    r = os.path.relpath(os.path.abspath(path), ROOT)
+    return path if r.startswith("..") else r
+
+
+# ------------------------------------------------------------------ printing
+
+_print_lock = threading.Lock()
+
+
+def say(*lines: str) -> None:
+    """Prints lines together (boots run in parallel: no interleaving)."""
+    with _print_lock:
+        try:
+            for line in lines:
+                print(line)
+            sys.stdout.flush()
+        except BrokenPipeError:      # `run.py | head`: keep going, print nothing
+            sys.stdout = open(os.devnull, "w")
+
+
+def indent(lines: List[str], prefix: str = "        ") -> List[str]:
+    return [prefix + line for line in lines]
+
+
+# ---------------------------------------------------------------------- plan
+
+@dataclass
+class Boot:
+    """One QEMU run, planned and then filled in."""
+    config: Config
+    name: str                       # "main" or the suite.name of its panic case
+    glob: str                       # ktest=<glob>
+    owned: List[Case]               # the cases whose results it must deliver
+    deferred: List[str]             # cases it reports as skipped; another boot owns them
+    build_dir: str
+    log_path: str
+    parser: ktap.KtapParser = field(default_factory=ktap.KtapParser)
+    results: Dict[str, ktap.Result] = field(default_factory=dict)
+    run: Optional[qemu.BootRun] = None
+    records: List[TestRecord] = field(default_factory=list)
+
+    @property
+    def kernel_elf(self) -> str:
+        return os.path.join(self.build_dir, "kernel.elf")
+
+    @property
+    def label(self) -> str:
+        return f"[{self.config.name}]"
+
+
+def plan_boots(cfg: Config, cases: List[Case], glob: str, build_dir: str,
+               harness_dir: str) -> List[Boot]:
+    # In the kernel's order (suite, then file and line; the index is in
+    # file and line order within each object file), so that "missing"
+    # cases are listed in the order the kernel would have run them.
+    selected = sorted((c for c in cases if fnmatch.fnmatchcase(c.full, glob)),
+                      key=lambda c: c.suite)
+    if not selected:
+        return []
+    logdir = os.path.join(harness_dir, cfg.name)
+    alone = len(selected) == 1     # the kernel runs a panic case only when alone
+    boots: List[Boot] = []
+    panic_cases = [c for c in selected if c.expects_panic and cfg.panic_boots and not alone]
+    main_owned = [c for c in selected if c not in panic_cases]
+    if main_owned or cfg.checks:
+        boots.append(Boot(cfg, "main", glob, main_owned, [c.full for c in panic_cases],
+                          build_dir, os.path.join(logdir, "main.log")))
+    for c in panic_cases:
+        boots.append(Boot(cfg, c.full, c.full, [c], [], build_dir,
+                          os.path.join(logdir, c.full + ".log")))
+    return boots
+
+
+# ---------------------------------------------------------------- one boot
+
+def failure_message(r: ktap.Result) -> str:
+    """One line for the recap: the kernel's own "suite.name: ..." diagnostic
+    (without that prefix), plus the panic message if there was one."""
+    prefix = r.full + ": "
+    own = [d[len(prefix):] for d in r.diagnostics if d.startswith(prefix)]
+    panics = [d.strip() for d in r.diagnostics if d.startswith("panic:")]
+    msg = own[0] if own else (r.diagnostics[0].strip() if r.diagnostics
+                              else "the kernel reported not ok")
+    if panics and panics[0][len("panic:"):].strip() not in msg:
+        msg += f" ({panics[0]})"
+    return msg
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, qemu_bin: str):
+        self.args = args
+        self.qemu_bin = qemu_bin
+        self.grub_cfg = os.path.join(ROOT, "boot", "grub.cfg")
+
+    def qemu_cmd(self, boot: Boot) -> List[str]:
+        cfg = boot.config
+        cmd = [self.qemu_bin] + configs_mod.QEMU_COMMON + ["-serial", "stdio"] + cfg.qemu_args
+        if cfg.boot == "iso":
+            return cmd + ["-cdrom", boot.log_path[:-len(".log")] + ".iso"]
+        words = [f"ktest={boot.glob}"] + cfg.cmdline.split()
+        return cmd + ["-kernel", os.path.join(boot.build_dir, "kernel32.elf"),
+                      "-append", " ".join(words)]
+
+    def run(self, boot: Boot) -> Boot:
+        cfg = boot.config
+        cmd = self.qemu_cmd(boot)
+        if self.args.verbose:
+            say(f"{boot.label} boot {boot.name}: {' '.join(shlex.quote(w) for w in cmd)}"
+                + (f"  (grub.cfg: ktest={boot.glob} {cfg.cmdline})".rstrip()
+                   if cfg.boot == "iso" else ""))
+        error = None
+        if cfg.boot == "iso":
+            iso = boot.log_path[:-len(".log")] + ".iso"
+            error = qemu.make_iso(boot.kernel_elf, self.grub_cfg,
+                                  [f"ktest={boot.glob}"] + cfg.cmdline.split(),
+                                  boot.log_path[:-len(".log")] + "-iso", iso)
+        if error:
+            boot.run = qemu.BootRun(cmd=cmd, log_path=boot.log_path, error=error)
+        else:
+            boot.parser = ktap.KtapParser(time.monotonic())
+            boot.run = qemu.run_boot(cmd, boot.log_path, self.args.timeout,
+                                     lambda line, now: self.on_line(boot, line, now))
+        self.finish(boot)
+        return boot
+
+    def on_line(self, boot: Boot, line: str, now: float) -> None:
+        r = boot.parser.feed(line, now)
+        if r is None:
+            return
+        if r.full in boot.deferred and r.status == "skip" and r.skip_reason.startswith(PANIC_SKIP):
+            return                       # its own boot reports it
+        if r.full in boot.results:
+            # Two cases with the same suite.name (static functions in two
+            # files): the kernel runs both.  Never let the second hide a failure.
+            if r.status == "fail":
+                for rec in boot.records:
+                    if rec.full == r.full and rec.status != "fail":
+                        rec.status = "fail"
+                        rec.message = "a second case with this name failed: " + failure_message(r)
+                        rec.diagnostics += ["(a second case with the same name:)"] + r.diagnostics
+                        say(f"{boot.label} FAIL  {rec.full}: {rec.message}")
+            return
+        boot.results[r.full] = r
+        owned = any(c.full == r.full for c in boot.owned)
+        rec = TestRecord(boot.config.name, r.suite, r.name, r.status, r.duration_s,
+                         list(r.diagnostics), rel(boot.log_path))
+        if r.status == "skip":
+            rec.message = r.skip_reason
+            if r.skip_reason.startswith(PANIC_SKIP) and not boot.config.panic_boots:
+                rec.message = (f"expects a panic: needs a boot of its own, which "
+                               f"configuration {boot.config.name} does not run")
+        elif r.status == "fail":
+            rec.message = failure_message(r)
+        if not owned:
+            rec.diagnostics.insert(0, "(a case the harness did not expect from this boot)")
+        boot.records.append(rec)
+        self.print_record(boot, rec)
+
+    def print_record(self, boot: Boot, rec: TestRecord) -> None:
+        if rec.status == "pass":
+            say(f"{boot.label} PASS  {rec.full} ({rec.duration_s:.2f} s)")
+        elif rec.status == "skip":
+            say(f"{boot.label} SKIP  {rec.full}: {rec.message}")
+        else:
+            diag = report.symbolize(rec.diagnostics, boot.kernel_elf, ROOT)
+            say(f"{boot.label} FAIL  {rec.full} ({rec.duration_s:.2f} s)", *indent(diag))
+
+    def finish(self, boot: Boot) -> None:
+        """The judgement once the boot is over (see the module docstring)."""
+        run = boot.run
+        if qemu.interrupted():
+            return                   # Ctrl-C: no verdicts on killed boots
+        ending = run.ending()
+        lines = [ktap.clean_line(x) for x in run.lines]
+        tail = report.symbolize(lines[-TAIL_LINES:], boot.kernel_elf, ROOT)
+        new: List[TestRecord] = []
+
+        # Owned cases with no result.  Why the boot stopped early: its
+        # ending, plus what the kernel said last (a suite line "not ok 1 x #
+        # the boot ended in a panic; ...", a Bail out!) and the last result.
+        why = [f"boot '{boot.name}' ended: {ending}"]
+        if boot.parser.suite_results and boot.parser.suite_results[-1][2]:
+            s_name, _, s_dir = boot.parser.suite_results[-1]
+            why.append(f"the kernel said after suite {s_name}: {s_dir}")
+        if boot.parser.bail_out:
+            why.append(f"Bail out! {boot.parser.bail_out}")
+        if boot.parser.results:
+            last = boot.parser.results[-1]
+            why.append(f"the last result was {last.full}: {last.status}")
+        # The first missing case of the suite that was running is (most
+        # likely: the kernel orders a suite by file, then line) the one that
+        # was running when the boot ended: it gets the output since the last
+        # result.
+        running_suite = boot.parser.suite
+        pending = boot.parser.pending_output()
+        for c in boot.owned:
+            if c.full in boot.results:
+                continue
+            if running_suite is not None and c.suite == running_suite:
+                running_suite = None
+                diag = ["missing result: the boot ended before it reported "
+                        "(most likely while this test ran)"] + why
+                if pending:
+                    diag += ["output since the previous result:"] + ["  " + p for p in pending]
+            else:
+                diag = ["missing result: the boot ended before it ran"] + why
+            new.append(TestRecord(boot.config.name, c.suite, c.name, "fail", 0.0, diag,
+                                  rel(boot.log_path), f"missing result ({ending})"))
+
+        # Lines the boot must print (grub: banner, memory map).
+        for cname, rx, what in boot.config.checks:
+            found = any(re.search(rx, x) for x in lines)
+            if found:
+                new.append(TestRecord(boot.config.name, BOOT_SUITE, cname, "pass", 0.0, [],
+                                      rel(boot.log_path)))
+            else:
+                new.append(TestRecord(boot.config.name, BOOT_SUITE, cname, "fail", 0.0,
+                                      [f"the boot log has no line matching /{rx}/: {what}",
+                                       f"boot ended: {ending}"],
+                                      rel(boot.log_path), f"missing from the boot log: {what}"))
+
+        # A bad ending that no failed case explains.
+        any_fail = any(r.status == "fail" for r in boot.records + new)
+        bad = None
+        if not run.via_debug_exit:
+            bad = ending
+        elif run.exit_code == qemu.EXIT_FAIL:
+            bad = "the kernel reported a failure (exit 35) although no test failed"
+            if boot.parser.bail_out:
+                bad += f": Bail out! {boot.parser.bail_out}"
+            else:
+                hint = next((x for x in lines if "no test matches" in x or
+                             x.startswith("panic:")), None)
+                if hint:
+                    bad += f": {hint.strip()}"
+        if bad and not any_fail:
+            new.append(TestRecord(boot.config.name, BOOT_SUITE, boot.name, "fail",
+                                  run.duration_s, [bad], rel(boot.log_path), bad))
+
+        for rec in new:
+            if rec.status == "fail":
+                rec.tail = tail
+        for rec in boot.records:
+            if rec.status == "fail":
+                rec.tail = tail
+
+        out: List[str] = []
+        shown = None                 # diagnostics already printed: not again
+        for rec in new:
+            if rec.status == "pass":
+                out.append(f"{boot.label} PASS  {rec.full}")
+            elif rec.diagnostics == shown:
+                out.append(f"{boot.label} FAIL  {rec.full}: the same")
+            else:
+                out.append(f"{boot.label} FAIL  {rec.full}")
+                out += indent(report.symbolize(rec.diagnostics, boot.kernel_elf, ROOT))
+                shown = rec.diagnostics
+        boot.records += new
+        failed = any(r.status == "fail" for r in boot.records)
+        if failed or not run.via_debug_exit:
+            out.append(f"{boot.label} boot '{boot.name}' (ktest={boot.glob}) ended after "
+                       f"{run.duration_s:.1f} s: {ending}")
+            if run.stderr.strip() and not run.via_debug_exit:
+                out.append("    QEMU's stderr:")
+                out += indent(run.stderr.strip().splitlines()[-10:], "    | ")
+            if lines:
+                out.append(f"    last {min(TAIL_LINES, len(lines))} serial lines of "
+                           f"{rel(boot.log_path)}:")
+                out += indent(tail, "    | ")
+            else:
+                out.append(f"    (no serial output at all; {rel(boot.log_path)} is empty)")
+        if self.args.verbose:
+            out.append(f"{boot.label} ----- {rel(boot.log_path)} "
+                       f"({len(lines)} lines; {ending}) -----")
+            out += report.symbolize(lines, boot.kernel_elf, ROOT)
+            out.append(f"{boot.label} ----- end of {rel(boot.log_path)} -----")
+        if out:
+            say(*out)
+
+
+def recap(failures: List[TestRecord]) -> List[str]:
+    """One line per failure; the cases a boot never reached, which share one
+    message, as one line per boot."""
+    out: List[str] = []
+    groups: Dict[tuple, List[TestRecord]] = {}
+    for r in failures:
+        groups.setdefault((r.config, r.boot_log, r.message), []).append(r)
+    done = set()
+    for r in failures:
+        key = (r.config, r.boot_log, r.message)
+        if key in done:
+            continue
+        g = groups[key]
+        if len(g) > 3 and r.message.startswith("missing result"):
+            done.add(key)
+            names = ", ".join(x.full for x in g[:4]) + (", ..." if len(g) > 4 else "")
+            out.append(f"  [{r.config}] {len(g)} cases: {names}: {r.message}   (log: {r.boot_log})")
+        else:
+            out.append(f"  [{r.config}] {r.full}: {r.message}   (log: {r.boot_log})")
+    return out
+
+
+# -------------------------------------------------------------------- builds
+
+def parse_make_args(s: str) -> Dict[str, str]:
+    """'OPT=-O2 EXTRA_TESTS=a.c b.c' -> {"OPT": "-O2", "EXTRA_TESTS": "a.c b.c"}.
+    The Makefile does not quote the value of EXTRA_TESTS, so a word without
+    NAME= belongs to the variable before it.  Quoted values work too."""
+    out: Dict[str, str] = {}
+    last = None
+    for word in shlex.split(s or ""):
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", word, re.S)
+        if m:
+            last = m.group(1)
+            out[last] = m.group(2)
+        elif last is not None:
+            out[last] = (out[last] + " " + word).strip()
+        else:
+            raise SystemExit(f"run.py: --make-args: '{word}' is not NAME=value")
+    return out
+
+
+def build_variant(build: str, variant: str, make_vars: Dict[str, str],
+                  make_args: Dict[str, str]) -> str:
+    """Builds a variant kernel (e.g. OPT=-O0) into <build>/<variant>/ with make."""
+    bdir = os.path.join(build, variant)
+    vars_ = dict(make_args)
+    vars_.update(make_vars)
+    vars_["BUILD"] = os.path.abspath(bdir)
+    cmd = ["make", "-C", ROOT, f"-j{os.cpu_count() or 1}"] + \
+        [f"{k}={v}" for k, v in vars_.items()] + ["all"]
+    # Called from `make test`, the environment carries the outer make's
+    # command-line variables (MAKEFLAGS): they must not leak into this build.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    say(f"harness: building {rel(bdir)} ({' '.join(f'{k}={v}' for k, v in make_vars.items())})")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    if p.returncode != 0:
+        say(p.stdout.decode("utf-8", "replace"),
+            f"run.py: building the {variant} kernel failed: {' '.join(shlex.quote(c) for c in cmd)}")
+        raise SystemExit(1)
+    return bdir
+
+
+# ---------------------------------------------------------------------- main
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Boot the kernel's tests under QEMU on every configuration and judge them.")
+    p.add_argument("--build", default="build", help="build directory (default: build)")
+    p.add_argument("--filter", default="*", metavar="GLOB",
+                   help="run only the cases whose suite.name matches (default: *)")
+    p.add_argument("--verbose", action="store_true", help="print every boot's whole log")
+    p.add_argument("--make-args", default="",
+                   help="make variables of this build (OPT=.. EXTRA_TESTS=..), "
+                        "reused for the variant builds of configs.py")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="seconds before a boot is killed and reported as a timeout (default 60)")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                   help="boots at a time (default: the number of cores)")
+    p.add_argument("--config", action="append", metavar="NAME",
+                   help="run only this configuration (repeat, or NAME,NAME)")
+    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    return p.parse_args(argv)
+
+
+def main(argv: List[str]) -> int:
+    args = parse_args(argv)
+    build = args.build
+    kernel = os.path.join(build, "kernel.elf")
+    if not os.path.exists(kernel):
+        print(f"run.py: {kernel} does not exist: run `make` first (or `make test`, "
+              "which builds it)", file=sys.stderr)
+        return 1
+    try:
+        all_cases = elfindex.read_cases(kernel)
+    except elfindex.ElfError as e:
+        print(f"run.py: {e}", file=sys.stderr)
+        return 1
+    for full in elfindex.duplicates(kernel):
+        print(f"run.py: warning: two cases are named {full}; rename one (their results "
+              "cannot be told apart)", file=sys.stderr)
+
+    if args.list:
+        for c in all_cases:
+            if fnmatch.fnmatchcase(c.full, args.filter):
+                print(c.full + ("   (expects a panic)" if c.expects_panic else ""))
+        return 0
+
+    cfgs = configs_mod.CONFIGS
+    if args.config:
+        names = [n for a in args.config for n in a.split(",") if n]
+        unknown = [n for n in names if n not in [c.name for c in cfgs]]
+        if unknown:
+            print(f"run.py: no configuration {', '.join(unknown)}; there are: "
+                  f"{', '.join(c.name for c in cfgs)}", file=sys.stderr)
+            return 1
+        cfgs = [c for c in cfgs if c.name in names]
+
+    if not any(fnmatch.fnmatchcase(c.full, args.filter) for c in all_cases):
+        print(f"run.py: no test matches '{args.filter}': {kernel} has {len(all_cases)} "
+              f"case(s); `python3 tests/harness/run.py --list` lists them", file=sys.stderr)
+        print("0 passed, 0 failed, 0 skipped")
+        return 1
+
+    qemu_bin = qemu.find_qemu()
+    if not qemu_bin:
+        print("run.py: qemu-system-x86_64 is not installed: run tools/install-deps.sh "
+              "(or `make deps`)", file=sys.stderr)
+        return 1
+
+    # Variant builds (e.g. OPT=-O0) first: they need make, the boots do not.
+    make_args = parse_make_args(args.make_args)
+    build_dirs: Dict[tuple, str] = {}
+    harness_dir = os.path.join(build, "harness")
+    boots: List[Boot] = []
+    for cfg in cfgs:
+        bdir = build
+        if cfg.variant:
+            key = (cfg.variant, tuple(sorted(cfg.make_vars.items())))
+            if key not in build_dirs:
+                build_dirs[key] = build_variant(build, cfg.variant, cfg.make_vars, make_args)
+            bdir = build_dirs[key]
+        cases = elfindex.read_cases(os.path.join(bdir, "kernel.elf")) if cfg.variant else all_cases
+        shutil.rmtree(os.path.join(harness_dir, cfg.name), ignore_errors=True)
+        os.makedirs(os.path.join(harness_dir, cfg.name), exist_ok=True)
+        boots += plan_boots(cfg, cases, args.filter, bdir, harness_dir)
+
+    nsel = sum(fnmatch.fnmatchcase(c.full, args.filter) for c in all_cases)
+    say(f"harness: {nsel} case(s) matching '{args.filter}' x {len(cfgs)} configuration(s) "
+        f"({', '.join(c.name for c in cfgs)}): {len(boots)} boot(s), "
+        f"{max(1, args.jobs)} at a time, timeout {args.timeout:g} s each")
+
+    start = time.monotonic()
+    runner = Runner(args, qemu_bin)
+    # The main boots first: they take longest, so they should not start last.
+    order = sorted(boots, key=lambda b: b.name != "main")
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    futures = [pool.submit(runner.run, b) for b in order]
+    try:
+        for fut in concurrent.futures.as_completed(futures):
+            fut.result()
+    except KeyboardInterrupt:
+        for fut in futures:
+            fut.cancel()             # the boots not started yet
+        qemu.kill_all()              # and those running
+        pool.shutdown(wait=True)
+        print("\nrun.py: interrupted; QEMU processes killed", file=sys.stderr)
+        return 130
+    except BaseException:
+        qemu.kill_all()              # a bug in the harness: leave no QEMU behind
+        raise
+    pool.shutdown(wait=True)
+    wall = time.monotonic() - start
+
+    # The final records, in a stable order: configuration, suite, index order.
+    cfg_pos = {c.name: i for i, c in enumerate(cfgs)}
+    case_pos = {c.full: i for i, c in enumerate(all_cases)}
+    records = [r for b in boots for r in b.records]
+    records.sort(key=lambda r: (cfg_pos.get(r.config, 99), r.suite == BOOT_SUITE, r.suite,
+                                case_pos.get(r.full, 1 << 30), r.name))
+
+    failures = [r for r in records if r.status == "fail"]
+    if failures:
+        say("", f"Failures ({len(failures)}):", *recap(failures))
+    width = shutil.get_terminal_size((120, 24)).columns
+    say("", report.summary_table(records, [c.name for c in cfgs], width))
+
+    os.makedirs(build, exist_ok=True)
+    xml_path = os.path.join(build, "test-results.xml")
+    json_path = os.path.join(build, "test-results.json")
+    report.write_junit(records, xml_path)
+    report.write_json(records, json_path)
+    bad_boots = [b for b in boots if not b.run or not b.run.via_debug_exit]
+    npass = sum(r.status == "pass" for r in records)
+    nskip = sum(r.status == "skip" for r in records)
+    say(f"results: {rel(xml_path)}, {rel(json_path)}; logs: {rel(harness_dir)}/<config>/; "
+        f"wall time {wall:.1f} s"
+        + (f"; {len(bad_boots)} boot(s) did not end through isa-debug-exit" if bad_boots else ""))
+    say(f"{npass} passed, {len(failures)} failed, {nskip} skipped")
+    return 0 if not failures and not bad_boots else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

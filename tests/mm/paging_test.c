@@ -1,0 +1,200 @@
+/*
+ * tests/mm/paging_test.c - the kernel page tables (kernel/mm/paging.c).
+ *
+ * The *_faults cases end their boot in the trap handler's panic, which
+ * names the exception: "unexpected trap: page fault (#PF) at ...".
+ */
+#include <ktest.h>
+#include <bootinfo.h>
+#include <mm.h>
+
+#define LAPIC_PAGE      0xFEE00000UL
+#define IOAPIC_PAGE     0xFEC00000UL
+#define HIGHER_HALF_VA  0xFFFF900000000000UL	/* nothing is mapped there */
+#define NON_CANONICAL   0x0000800000000000UL
+#define RET_OPCODE      0xC3
+#define SPLIT_PAGE      5	/* a page in the middle of a 2 MiB block */
+#define LARGE_ORDER     9	/* 2^9 pages: one 2 MiB block */
+
+extern int boot_has_nx;
+extern char boot_stack_guard[], boot_stack_bottom[];
+
+static const uint64_t rodata_word = 0x0123456789abcdefUL;
+static uint64_t data_word = 1;
+static uint64_t bss_word;
+static uint8_t data_code[16] = { RET_OPCODE };
+
+static uint64_t launder(uint64_t v)
+{
+	__asm__ volatile("" : "+r"(v));
+	return v;
+}
+
+static void text_function(void)
+{
+	__asm__ volatile("");
+}
+
+/* PAGE_EXEC is expected off for data only when the CPU can enforce it. */
+static int no_exec(void)
+{
+	return boot_has_nx ? 0 : PAGE_EXEC;
+}
+
+KTEST(mm, paging_kernel_image_permissions)
+{
+	uint64_t stack_var = 0;
+	KT_EXPECT_EQ(paging_flags((uint64_t)text_function), PAGE_EXEC);
+	KT_EXPECT_EQ(paging_flags((uint64_t)__text_start), PAGE_EXEC);
+	KT_EXPECT_EQ(paging_flags((uint64_t)__text_end - 1), PAGE_EXEC);
+	KT_EXPECT_EQ(paging_flags((uint64_t)&rodata_word), no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)__rodata_start), no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)&data_word), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)&bss_word), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)__bss_end - 1), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)&stack_var), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags((uint64_t)launder((uint64_t)&stack_var)), PAGE_WRITE | no_exec());
+	if (!boot_has_nx)
+		KT_LOG("this CPU has no NX: data and rodata are executable");
+}
+
+KTEST(mm, paging_null_and_guard_unmapped)
+{
+	KT_EXPECT(!paging_is_mapped(0));
+	KT_EXPECT(!paging_is_mapped(PAGE_SIZE - 1));
+	KT_EXPECT_EQ(paging_flags(0), -1);
+	KT_EXPECT(paging_is_mapped(PAGE_SIZE));
+
+	uint64_t guard = (uint64_t)boot_stack_guard;
+	KT_EXPECT(!paging_is_mapped(guard));
+	KT_EXPECT(!paging_is_mapped(guard + PAGE_SIZE - 1));
+	KT_EXPECT(paging_is_mapped(guard - 1));
+	KT_EXPECT(paging_is_mapped((uint64_t)boot_stack_bottom));
+	KT_EXPECT(arch_stack_guard_hit(guard));
+	KT_EXPECT(arch_stack_guard_hit(guard + 100));
+	KT_EXPECT(!arch_stack_guard_hit(guard - 1));
+	KT_EXPECT(!arch_stack_guard_hit(guard + PAGE_SIZE));
+
+	KT_EXPECT(!paging_is_mapped(NON_CANONICAL));
+	KT_EXPECT(!paging_is_mapped(HIGHER_HALF_VA));
+}
+
+KTEST(mm, paging_ram_and_mmio_mapped)
+{
+	for (int i = 0; i < bootinfo.nmmap; i++) {
+		const struct boot_mmap_entry *e = &bootinfo.mmap[i];
+		if (e->type != MMAP_USABLE || e->len < PAGE_SIZE)
+			continue;
+		uint64_t first = MAX(e->base, PAGE_SIZE);
+		uint64_t last = e->base + e->len - 1;
+		KT_EXPECT(paging_is_mapped(first));
+		KT_EXPECT(paging_is_mapped(last));
+	}
+	/* RAM the allocator hands out: read-write, no-exec, cached */
+	uint64_t pa = pmm_alloc_page();
+	KT_ASSERT(pa != 0);
+	KT_EXPECT_EQ(paging_flags(pa), PAGE_WRITE | no_exec());
+	pmm_free_page(pa);
+
+	/* the APICs: uncached */
+	KT_EXPECT_EQ(paging_flags(LAPIC_PAGE), PAGE_WRITE | PAGE_NOCACHE | no_exec());
+	KT_EXPECT_EQ(paging_flags(IOAPIC_PAGE), PAGE_WRITE | PAGE_NOCACHE | no_exec());
+	/* the rest of the low 4 GiB: mapped */
+	KT_EXPECT(paging_is_mapped(GiB(3)));
+	KT_EXPECT(paging_is_mapped(GiB(4) - 1));
+}
+
+KTEST(mm, paging_map_and_unmap)
+{
+	uint64_t pa = pmm_alloc_page();
+	KT_ASSERT(pa != 0);
+	uint64_t va = HIGHER_HALF_VA;
+	KT_EXPECT(!paging_is_mapped(va));
+
+	paging_map(va, pa, PAGE_WRITE);
+	KT_EXPECT(paging_is_mapped(va));
+	KT_EXPECT_EQ(paging_flags(va), PAGE_WRITE | no_exec());
+	*(volatile uint64_t *)(va + 8) = 0xfeedfacecafef00dUL;
+	KT_EXPECT_EQ(*(volatile uint64_t *)(pa + 8), 0xfeedfacecafef00dUL);
+
+	paging_map(va, pa, PAGE_EXEC);		/* remapping changes the rights */
+	KT_EXPECT_EQ(paging_flags(va), PAGE_EXEC);
+	paging_map(va, pa, PAGE_WRITE | PAGE_NOCACHE);
+	KT_EXPECT_EQ(paging_flags(va), PAGE_WRITE | PAGE_NOCACHE | no_exec());
+
+	paging_unmap(va);
+	KT_EXPECT(!paging_is_mapped(va));
+	KT_EXPECT_EQ(paging_flags(va), -1);
+	paging_unmap(va);			/* unmapping twice is harmless */
+	pmm_free_page(pa);
+}
+
+/* Unmapping one page of a 2 MiB mapping splits it; the rest stays as it was. */
+KTEST(mm, paging_split_large_page)
+{
+	uint64_t block = pmm_alloc_pages(LARGE_ORDER);
+	KT_ASSERT(block != 0);
+	uint64_t victim = block + SPLIT_PAGE * PAGE_SIZE;
+	*(volatile uint64_t *)(victim + PAGE_SIZE) = 77;
+
+	paging_unmap(victim);
+	KT_EXPECT(!paging_is_mapped(victim));
+	KT_EXPECT_EQ(paging_flags(victim - PAGE_SIZE), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags(victim + PAGE_SIZE), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags(block), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(paging_flags(block + MiB(2) - 1), PAGE_WRITE | no_exec());
+	KT_EXPECT_EQ(*(volatile uint64_t *)(victim + PAGE_SIZE), 77);
+
+	paging_map(victim, victim, PAGE_WRITE);
+	KT_EXPECT_EQ(paging_flags(victim), PAGE_WRITE | no_exec());
+	*(volatile uint64_t *)victim = 78;
+	KT_EXPECT_EQ(*(volatile uint64_t *)victim, 78);
+	pmm_free_pages(block, LARGE_ORDER);
+}
+
+KTEST(mm, paging_guard_registry)
+{
+	uint64_t pa = pmm_alloc_page();
+	KT_ASSERT(pa != 0);
+	KT_EXPECT(!arch_stack_guard_hit(pa));
+	paging_register_guard(pa + 12);		/* any address in the page */
+	KT_EXPECT(!paging_is_mapped(pa));
+	KT_EXPECT(arch_stack_guard_hit(pa + PAGE_SIZE - 1));
+	paging_unregister_guard(pa);
+	KT_EXPECT(!arch_stack_guard_hit(pa));
+	KT_EXPECT_EQ(paging_flags(pa), PAGE_WRITE | no_exec());
+	*(volatile uint64_t *)pa = 5;
+	pmm_free_page(pa);
+}
+
+KTEST_EXPECT_PANIC(mm, null_deref_faults, "page fault")
+{
+	volatile uint64_t *p = (volatile uint64_t *)launder(0);
+	KT_LOG("read NULL: %lu", *p);
+}
+
+KTEST_EXPECT_PANIC(mm, write_to_text_faults, "page fault")
+{
+	volatile uint8_t *code = (volatile uint8_t *)launder((uint64_t)text_function);
+	*code = RET_OPCODE;
+}
+
+KTEST_EXPECT_PANIC(mm, write_to_rodata_faults, "page fault")
+{
+	volatile uint64_t *p = (volatile uint64_t *)launder((uint64_t)&rodata_word);
+	*p = 0;
+}
+
+KTEST_EXPECT_PANIC(mm, exec_data_faults, "page fault")
+{
+	if (!boot_has_nx)
+		KT_SKIP("this CPU has no NX: data is executable");
+	void (*fn)(void) = (void (*)(void))launder((uint64_t)data_code);
+	fn();
+}
+
+KTEST_EXPECT_PANIC(mm, guard_page_write_faults, "page fault")
+{
+	volatile uint64_t *p = (volatile uint64_t *)launder((uint64_t)boot_stack_guard);
+	*p = 1;
+}
