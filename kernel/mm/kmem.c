@@ -70,20 +70,26 @@
  * Locking: one spinlock (kmem_lock, interrupts off) guards every cache, the
  * hash table and the counters; pmm's lock nests inside it. Pages are taken
  * from and given back to pmm outside kmem_lock where that is simple (new
- * slabs, large blocks). Nothing here sleeps.
+ * slabs, large blocks). Only a KM_SLEEP allocation that finds memory
+ * exhausted sleeps (below).
  *
- * KM_SLEEP vs KM_NOSLEEP: there is no scheduler yet, so nothing can wait
- * for memory to be freed. KM_NOSLEEP returns NULL when memory is exhausted;
- * KM_SLEEP, which promises never to return NULL, panics ("kmem_alloc: out
- * of memory"). Once threads exist KM_SLEEP will instead sleep until memory
- * is freed, and so must not be used from interrupt handlers.
+ * KM_SLEEP vs KM_NOSLEEP: KM_NOSLEEP returns NULL when memory is exhausted.
+ * KM_SLEEP promises never to return NULL: when memory runs out it sleeps,
+ * retrying every millisecond for up to KMEM_SLEEP_MAX_MS, so that other
+ * threads can free some; only then does it panic ("kmem_alloc: out of
+ * memory"). A caller that may not sleep (preemption disabled, a spinlock
+ * held, an interrupt handler, or before the scheduler starts) panics at
+ * once, saying so: it should have used KM_NOSLEEP.
  */
 #include <mm.h>
+#include <percpu.h>
 #include <printf.h>
+#include <thread.h>
 #include <printk.h>
 #include <spinlock.h>
 #include <string.h>
 
+#define KMEM_SLEEP_MAX_MS  2000	/* KM_SLEEP waits this long for memory */
 #define KMEM_MIN_SHIFT     4		/* smallest class: 16 bytes */
 #define KMEM_MAX_SHIFT     11		/* largest class: 2048 bytes */
 #define KMEM_NCLASSES      (KMEM_MAX_SHIFT - KMEM_MIN_SHIFT + 1)
@@ -203,7 +209,7 @@ static struct kmem_slab **slab_list(struct kmem_cache *c, uint32_t nfree)
 	return &c->partial;
 }
 
-static void list_push(struct kmem_slab **head, struct kmem_slab *s)
+static void slab_list_push(struct kmem_slab **head, struct kmem_slab *s)
 {
 	s->prev = NULL;
 	s->next = *head;
@@ -212,7 +218,7 @@ static void list_push(struct kmem_slab **head, struct kmem_slab *s)
 	*head = s;
 }
 
-static void list_remove(struct kmem_slab **head, struct kmem_slab *s)
+static void slab_list_remove(struct kmem_slab **head, struct kmem_slab *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
@@ -229,8 +235,8 @@ static void slab_relist(struct kmem_cache *c, struct kmem_slab *s, uint32_t old_
 	struct kmem_slab **from = slab_list(c, old_nfree), **to = slab_list(c, s->nfree);
 	if (from == to)
 		return;
-	list_remove(from, s);
-	list_push(to, s);
+	slab_list_remove(from, s);
+	slab_list_push(to, s);
 	if (from == &c->empty)
 		c->nempty--;
 	if (to == &c->empty)
@@ -281,7 +287,7 @@ static void *slot_take(struct kmem_cache *c, size_t req)
 			spin_unlock_irqrestore(&kmem_lock, irq);
 			return NULL;
 		}
-		list_push(&c->empty, fresh);
+		slab_list_push(&c->empty, fresh);
 		c->nslabs++;
 		c->nempty++;
 	}
@@ -343,7 +349,7 @@ static struct kmem_slab *slot_release(struct kmem_slab *s, unsigned i)
 	struct kmem_slab *victim = c->empty;
 	while (victim->next)
 		victim = victim->next;
-	list_remove(&c->empty, victim);
+	slab_list_remove(&c->empty, victim);
 	c->nempty--;
 	c->nslabs--;
 	/* wiped now, under the lock: from here on slab_of no longer trusts it */
@@ -469,20 +475,30 @@ static void *alloc_common(size_t size, size_t need, int flags, const char *who)
 		panic("%s: unknown flags 0x%x", who, flags);
 
 	void *p;
-	if (need <= KMEM_MAX_SMALL) {
-		struct kmem_cache *c = &caches[class_index(need)];
-		p = slot_take(c, size);
-		if (p)
-			slot_prepare(c, p);
-	} else {
-		p = large_alloc(size);
+	for (int waited_ms = 0;; waited_ms++) {
+		if (need <= KMEM_MAX_SMALL) {
+			struct kmem_cache *c = &caches[class_index(need)];
+			p = slot_take(c, size);
+			if (p)
+				slot_prepare(c, p);
+		} else {
+			p = large_alloc(size);
+		}
+		if (p || (flags & KM_NOSLEEP))
+			break;
+		struct thread *t = curthread;
+		if (!t || t->preempt_count > 0 || this_cpu()->trap_depth > 0)
+			panic("kmem_alloc: out of memory (%zu bytes, KM_SLEEP, via %s), and the "
+			      "caller cannot sleep to wait for memory (%s); use KM_NOSLEEP there",
+			      size, who, !t ? "no threads yet" : t->preempt_count ?
+			      "preemption disabled or a spinlock held" : "interrupt handler");
+		if (waited_ms == KMEM_SLEEP_MAX_MS)
+			panic("kmem_alloc: out of memory (%zu bytes, KM_SLEEP, via %s); waited "
+			      "%d ms for memory to be freed", size, who, KMEM_SLEEP_MAX_MS);
+		thread_sleep(1000000);
 	}
-	if (!p) {
-		if (flags & KM_NOSLEEP)
-			return NULL;
-		panic("kmem_alloc: out of memory (%zu bytes, KM_SLEEP, via %s); once there "
-		      "are threads this will wait for memory instead", size, who);
-	}
+	if (!p)
+		return NULL;
 
 	unsigned long irq = spin_lock_irqsave(&kmem_lock);
 	totals.bytes_in_use += size;
@@ -496,8 +512,8 @@ static void *alloc_common(size_t size, size_t need, int flags, const char *who)
  * kmem_alloc: `size` bytes, aligned to at least 16 (to its class size for
  * small objects, to a page for large ones), not zeroed (it holds
  * 0xbaddcafe). KM_NOSLEEP: NULL if memory is exhausted; KM_SLEEP: never
- * NULL (panics for now, see above). size 0 gives a unique pointer. Takes
- * kmem_lock and pmm's; never sleeps yet.
+ * NULL (sleeps for memory, see above). size 0 gives a unique pointer. Takes
+ * kmem_lock and pmm's; KM_SLEEP may sleep.
  */
 void *kmem_alloc(size_t size, int flags)
 {

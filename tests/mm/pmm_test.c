@@ -3,6 +3,8 @@
  */
 #include <ktest.h>
 #include <mm.h>
+#include <sync.h>
+#include <thread.h>
 
 #define ZEROED_PAGES   64	/* pages checked for zero fill and distinctness */
 #define MAX_TEST_ORDER 10	/* 4 MiB blocks */
@@ -161,5 +163,67 @@ KTEST_EXPECT_PANIC(mm, kmem_sleep_out_of_memory, "kmem_alloc: out of memory")
 {
 	while (pmm_alloc_page())
 		;
+	kmem_alloc(4 * PAGE_SIZE, KM_SLEEP);
+}
+
+/* ---- KM_SLEEP waits for memory once there are threads ---- */
+
+/* Takes every free page, chained through their first words; returns the chain. */
+static uint64_t hog_all_pages(void)
+{
+	uint64_t chain = 0, pa;
+	while ((pa = pmm_alloc_page())) {
+		*(uint64_t *)pa = chain;
+		chain = pa;
+	}
+	return chain;
+}
+
+static void free_chain(uint64_t chain)
+{
+	while (chain) {
+		uint64_t next = *(uint64_t *)chain;
+		pmm_free_page(chain);
+		chain = next;
+	}
+}
+
+static volatile uint64_t hogged;
+static struct semaphore hog_done;
+
+static void release_later(void *arg)
+{
+	(void)arg;
+	sem_wait(&hog_done);
+	thread_sleep(20000000);		/* 20 ms */
+	free_chain(hogged);
+}
+
+KTEST(mm, kmem_sleep_waits_for_memory_to_be_freed)
+{
+	struct kmem_stats before, after;
+	sem_init(&hog_done, 0, "test.hog_done");
+	kmem_stats(&before);
+	struct thread *t = thread_create("releaser", release_later, NULL, 0);
+	hogged = hog_all_pages();
+	KT_ASSERT_EQ(pmm_free_count(), 0);
+	KT_EXPECT(kmem_alloc(4 * PAGE_SIZE, KM_NOSLEEP) == NULL);
+	sem_post(&hog_done);
+	uint64_t t0 = clock_ns();
+	void *p = kmem_alloc(4 * PAGE_SIZE, KM_SLEEP);	/* sleeps until the release */
+	uint64_t waited = clock_ns() - t0;
+	thread_join(t);
+	KT_EXPECT(p != NULL);
+	KT_EXPECT(waited >= 20000000);
+	kmem_free(p);
+	kmem_stats(&after);
+	KT_EXPECT_EQ(after.objects_in_use, before.objects_in_use);
+	KT_EXPECT_EQ(after.bytes_in_use, before.bytes_in_use);
+}
+
+KTEST_EXPECT_PANIC(mm, kmem_sleep_out_of_memory_cannot_sleep, "caller cannot sleep")
+{
+	hog_all_pages();
+	kpreempt_disable();
 	kmem_alloc(4 * PAGE_SIZE, KM_SLEEP);
 }
