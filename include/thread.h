@@ -74,6 +74,9 @@ struct thread {
 
 	struct ctxop *ctxops;		/* newest context op, or NULL */
 
+	bool killed;			/* ended by a fault (trap_kill_thread) */
+	const char *kill_reason;
+
 	/* counters, for tests and the monitor */
 	uint64_t switches_in;
 	uint64_t preemptions;
@@ -97,6 +100,9 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 				unsigned flags, int cpu, int prio);
 /* Waits for t to exit, then frees it. Each thread is joined exactly once. */
 void thread_join(struct thread *t);
+/* As thread_join; returns true if t was killed by a fault rather than
+ * exiting (and, if reason is not NULL, why). */
+bool thread_join_status(struct thread *t, const char **reason);
 __noreturn void thread_exit(void);
 /* Gives the CPU to another runnable thread of equal or higher priority. */
 void thread_yield(void);

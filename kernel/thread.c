@@ -174,6 +174,8 @@ void thread_exit(void)
 	panic("thread_exit: zombie %s was scheduled again", t->name);
 }
 
+static void thread_join_keep(struct thread *t);
+
 static void thread_free(struct thread *t)
 {
 	ctxop_free_all(t);
@@ -187,7 +189,24 @@ static void thread_free(struct thread *t)
 	kmem_free(t);
 }
 
+bool thread_join_status(struct thread *t, const char **reason)
+{
+	thread_join_keep(t);
+	bool killed = t->killed;
+	if (reason)
+		*reason = t->kill_reason;
+	thread_free(t);
+	return killed;
+}
+
 void thread_join(struct thread *t)
+{
+	thread_join_keep(t);
+	thread_free(t);
+}
+
+/* Waits until t is a zombie that has left its CPU; does not free it. */
+static void thread_join_keep(struct thread *t)
 {
 	struct thread *me = curthread;
 	sched_assert_can_sleep("thread_join");
@@ -209,7 +228,6 @@ void thread_join(struct thread *t)
 	spin_unlock_irqrestore(&join_lock, flags);
 	while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
 		arch_cpu_relax();	/* its last switch is finishing */
-	thread_free(t);
 }
 
 void thread_yield(void)

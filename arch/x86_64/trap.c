@@ -15,6 +15,8 @@
 #include <arch/lapic.h>
 #include <percpu.h>
 #include <sched.h>
+#include <thread.h>
+#include <ksyms.h>
 #include <printk.h>
 #include <string.h>
 
@@ -150,6 +152,35 @@ static __noreturn void trap_fatal(struct trap_frame *tf)
 		panic("unexpected trap: %s at %s (probably a kernel stack overflow)",
 		      trap_name(tf->vector), where);
 	panic("unexpected trap: %s at %s", trap_name(tf->vector), where);
+}
+
+/* Where a killed thread's trap returns to: it exits on its own stack. */
+static __noreturn void thread_killed_entry(void)
+{
+	thread_exit();
+}
+
+bool trap_kill_thread(struct trap_frame *tf, const char *why)
+{
+	struct thread *t = curthread;
+	struct cpu *c = this_cpu();
+	/* Only a plain thread, trapping in its own code: not the idle thread,
+	 * not inside an interrupt handler, not holding a lock. */
+	if (!t || (t->flags & THREAD_IDLE) || c->trap_depth != 1 || t->preempt_count != 0 ||
+	    !(tf->rflags & RFLAGS_IF))
+		return false;
+	char where[96];
+	ksym_format(tf->rip, where, sizeof(where));
+	printk("trap: %s in thread %lu '%s' at %s: %s; the thread is killed, the kernel goes on\n",
+	       trap_name(tf->vector), t->id, t->name, where, why);
+	t->killed = true;
+	t->kill_reason = why;
+	/* Return from the trap into thread_killed_entry, on the same stack,
+	 * aligned as if it had been called. */
+	tf->rip = (uint64_t)thread_killed_entry;
+	tf->rsp = ALIGN_DOWN(tf->rsp, 16) - 8;
+	tf->rbp = 0;
+	return true;
 }
 
 void trap_dispatch(struct trap_frame *tf)

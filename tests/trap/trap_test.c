@@ -8,6 +8,7 @@
  */
 #include <ktest.h>
 #include <arch.h>
+#include <string.h>
 
 /* An address no page table maps: far above the identity map of RAM. */
 #define UNMAPPED_ADDR 0x00007ead00000000UL
@@ -72,4 +73,43 @@ KTEST_EXPECT_PANIC(trap, report_names_faulting_function, "at faulting_function+0
 KTEST(trap, interrupts_on_while_tests_run)
 {
 	KT_EXPECT(arch_irq_enabled());
+}
+
+/* ---- a fault can end just the thread that caused it ---- */
+
+#include <arch/trap.h>
+#include <thread.h>
+
+static bool kill_on_breakpoint(struct trap_frame *tf)
+{
+	return trap_kill_thread(tf, "test: breakpoint kills the thread");
+}
+
+static volatile bool after_int3;
+
+static void hits_breakpoint(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("int3");
+	after_int3 = true;		/* never reached: the thread was killed */
+}
+
+static void exits_normally(void *arg)
+{
+	(void)arg;
+}
+
+KTEST(trap, fault_kills_only_its_thread)
+{
+	after_int3 = false;
+	trap_register(T_BP, kill_on_breakpoint);
+	const char *why = NULL;
+	struct thread *t = thread_create("int3er", hits_breakpoint, NULL, 0);
+	bool killed = thread_join_status(t, &why);
+	trap_register(T_BP, NULL);
+	KT_EXPECT(killed);
+	KT_EXPECT(!after_int3);
+	KT_EXPECT(why && strstr(why, "breakpoint kills"));
+	/* the kernel goes on: threads still run and exit normally */
+	KT_EXPECT(!thread_join_status(thread_create("normal", exits_normally, NULL, 0), NULL));
 }

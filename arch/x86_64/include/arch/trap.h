@@ -47,6 +47,17 @@ enum {
 typedef bool (*trap_handler_fn)(struct trap_frame *tf);
 void trap_register(int vector, trap_handler_fn fn);
 
+/*
+ * For an exception handler: ends the current thread instead of the kernel,
+ * when the fault is the thread's own doing (an FPU instruction in a thread
+ * without THREAD_FPU, an unmasked SIMD exception). Prints why, marks the
+ * thread killed, and makes the trap return into thread_exit() on the
+ * thread's stack. Returns false (do not kill; report the trap as fatal)
+ * when the thread cannot be ended safely: the idle thread, inside an
+ * interrupt handler, holding a lock, or with interrupts off.
+ */
+bool trap_kill_thread(struct trap_frame *tf, const char *why);
+
 /* Prints the exception's name, error code, every register, CR2 for #PF. */
 void trap_dump(const struct trap_frame *tf);
 const char *trap_name(uint64_t vector);
