@@ -38,9 +38,10 @@ struct ktest {
 
 /*
  * Besides the descriptor (in .ktest.<suite>, gathered by the linker), each
- * case leaves a line "suite.name<TAB>P|-" in the non-loaded section
+ * case leaves a line "suite.name<TAB>P|-<TAB>timeout" in the non-loaded section
  * .ktest_index, so the host harness can list the cases from the ELF file
- * without booting it.
+ * without booting it (timeout: seconds, 0 for the default; the harness
+ * gives a boot with a long case more time).
  */
 #define KTEST__DEFINE(suite, name, ptext, kind, tmo)                            \
 	static void ktest_fn_##suite##_##name(void);                            \
@@ -50,7 +51,7 @@ struct ktest {
 			__FILE__, __LINE__, tmo                                  \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
-		".ascii \"" #suite "." #name "\\t" kind "\\n\"\n\t"                 \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\n\"\n\t"      \
 		".popsection");                                                  \
 	static void ktest_fn_##suite##_##name(void)
 

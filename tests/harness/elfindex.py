@@ -57,6 +57,7 @@ class Case:
     suite: str
     name: str
     expects_panic: bool
+    timeout_s: int = 0      # KTEST_TIMEOUT's seconds; 0: the kernel's default
 
     @property
     def full(self) -> str:
@@ -165,14 +166,16 @@ def read_cases(path: str) -> List[Case]:
         line = line.strip("\0")
         if not line:
             continue
-        full, sep, kind = line.partition("\t")
+        # "suite.name<TAB>kind<TAB>timeout" (older kernels: no timeout field)
+        full, sep, rest = line.partition("\t")
+        kind, _, tmo = rest.partition("\t")
         suite, dot, name = full.partition(".")
-        if not sep or not dot or kind not in ("P", "-"):
+        if not sep or not dot or kind not in ("P", "-") or (tmo and not tmo.isdigit()):
             raise ElfError(f"{path}: .ktest_index line {lineno} is malformed: {line!r}")
         if full in seen:
             continue  # the same case twice (a header included twice?): list it once
         seen.add(full)
-        cases.append(Case(suite, name, kind == "P"))
+        cases.append(Case(suite, name, kind == "P", int(tmo or 0)))
     return cases
 
 

@@ -118,6 +118,11 @@ def indent(lines: List[str], prefix: str = "        ") -> List[str]:
 
 # ---------------------------------------------------------------------- plan
 
+# The kernel's watchdog per case unless KTEST_TIMEOUT says otherwise
+# (ktest.timeout= on the kernel command line; kernel/ktest.c).
+KERNEL_DEFAULT_TIMEOUT_S = 10
+
+
 @dataclass
 class Boot:
     """One QEMU run, planned and then filled in."""
@@ -212,10 +217,18 @@ class Runner:
             boot.run = qemu.BootRun(cmd=cmd, log_path=boot.log_path, error=error)
         else:
             boot.parser = ktap.KtapParser(time.monotonic())
-            boot.run = qemu.run_boot(cmd, boot.log_path, self.args.timeout,
+            boot.run = qemu.run_boot(cmd, boot.log_path, self.boot_timeout(boot),
                                      lambda line, now: self.on_line(boot, line, now))
         self.finish(boot)
         return boot
+
+    def boot_timeout(self, boot: Boot) -> float:
+        """--timeout, plus what the longest KTEST_TIMEOUT case of the boot
+        may take beyond the kernel's default 10 s per case (only the
+        longest: a boot is rarely slow in two long cases at once)."""
+        extra = max((c.timeout_s - KERNEL_DEFAULT_TIMEOUT_S for c in boot.owned
+                     if c.timeout_s > KERNEL_DEFAULT_TIMEOUT_S), default=0)
+        return self.args.timeout + extra
 
     def on_line(self, boot: Boot, line: str, now: float) -> None:
         r = boot.parser.feed(line, now)

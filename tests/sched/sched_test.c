@@ -231,10 +231,11 @@ KTEST(sched, kpreempt_disable_nests_and_defers_the_switch)
 	struct thread *c = thread_create_on("competitor", competitor, NULL, 0, cpu, PRIO_NORMAL);
 	kpreempt_disable();
 	kpreempt_disable();
-	/* now the competitor may run; then several quanta pass */
+	/* now the competitor may run: spin until the tick asks for a switch
+	 * (the quantum runs out), which must be deferred */
 	thread_set_priority(curthread, PRIO_NORMAL);
-	uint64_t until = clock_ns() + 3 * sched_quantum_us * 1000;
-	while (clock_ns() < until)
+	uint64_t until = clock_ns() + 2000 * MS;
+	while (!this_cpu()->need_resched && clock_ns() < until)
 		;
 	kpreempt_enable();		/* still disabled once: no switch */
 	KT_EXPECT(!competitor_ran);
