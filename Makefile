@@ -39,17 +39,22 @@ CFLAGS  := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector \
 	   -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	   -fno-strict-aliasing -g $(OPT) -Wall -Wextra -Werror \
 	   -Wno-unused-parameter $(INCLUDES)
-NASMFLAGS := -f elf64 -g -F dwarf
+NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/guests/
 LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	   --no-warn-rwx-segments -T linker.ld
 
 # Sources: every .c and .asm under these directories. tests/ holds the
 # in-kernel suites (tests/harness is host-side Python).
-SRC_DIRS := boot arch/$(ARCH) kernel kernel/mm lib \
+SRC_DIRS := boot arch/$(ARCH) kernel kernel/mm kernel/vmm lib \
 	    $(filter-out tests/harness,$(wildcard tests/*))
 C_SRCS   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 ASM_SRCS := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.asm))
 OBJS     := $(C_SRCS:%.c=$(BUILD)/%.o) $(ASM_SRCS:%.asm=$(BUILD)/%.asm.o)
+
+# The sample guests (arch/x86_64/guests/*.asm) are flat binaries, loaded
+# at guest-physical 0x1000; guest_images.asm includes them into the kernel.
+GUEST_DIR  := arch/$(ARCH)/guests
+GUEST_BINS := $(patsubst $(GUEST_DIR)/%.asm,$(BUILD)/guests/%.bin,$(wildcard $(GUEST_DIR)/*.asm))
 
 # Test files from outside the tree: each is compiled with the kernel's flags
 # into build/extra/, named after its absolute path so two a.c do not clash.
@@ -103,6 +108,13 @@ $(BUILD)/%.asm.o: %.asm $(BUILD)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NASM    $<")
 	$(Q)$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
+
+$(BUILD)/guests/%.bin: $(GUEST_DIR)/%.asm $(GUEST_DIR)/abi.inc $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $<")
+	$(Q)$(NASM) -f bin -I$(GUEST_DIR)/ -o $@ $<
+
+$(BUILD)/arch/$(ARCH)/guest_images.asm.o: $(GUEST_BINS)
 
 define extra_rule
 $(BUILD)/extra/$(subst /,_,$(1:.c=.o)): $(1) $(BUILD)/.flags | $(BUILD)/.deps-ok

@@ -1,0 +1,490 @@
+/*
+ * arch/x86_64/svm.c - the AMD SVM backend of the vmm (vmm_backend.h).
+ *
+ * Theory
+ *   SVM runs a guest with one instruction, VMRUN, given the physical
+ *   address of a VMCB: a page holding what the guest may do without the
+ *   host (the intercepts) and the guest's registers. The guest runs until
+ *   something it may not do happens; then the CPU writes the reason into
+ *   the VMCB (EXITCODE, EXITINFO1/2) and returns to the host right after
+ *   its VMRUN: a #VMEXIT. svm_vmrun.asm is that trip; this file sets up
+ *   the VMCBs, the nested page tables and the CPUs, and turns each exit
+ *   into the core's backend-neutral struct vm_exit.
+ *
+ * What a guest may not do (the intercepts)
+ *   HLT, any I/O port (the I/O permission map has every bit set), any MSR
+ *   (the MSR map likewise), VMMCALL (our hypercall), every SVM instruction
+ *   and XSETBV, and shutdown (a triple fault). Physical interrupts, NMI,
+ *   SMI and INIT exit too, with V_INTR_MASKING: the host's timer and IPIs
+ *   always get the CPU back, however the guest sets its own IF. That is
+ *   what lets a spinning guest be preempted, and a rendezvous kick (an
+ *   IPI) force a running vCPU out.
+ *
+ * Memory: nested paging
+ *   The guest's "physical" addresses go through a second set of page
+ *   tables (nCR3), in the host's 4-level format, that map guest-physical
+ *   [0, mem_size) onto the VM's kernel pages and nothing else: any other
+ *   access exits with #NPF (exit code 0x400), which the core reports as a
+ *   fault and stops the VM. Nested-table entries need the U bit: the CPU
+ *   checks every guest access against them as a user access.
+ *
+ * Per CPU
+ *   EFER.SVME must be set and MSR VM_HSAVE_PA must point at a page for the
+ *   host's state on each CPU that runs a guest. Both happen the first time
+ *   a vCPU runs on that CPU (interrupts off), so CPUs brought up later need
+ *   no hook. Each CPU also has a page for the host's VMSAVE state.
+ *
+ * ASIDs
+ *   Guest TLB entries are tagged with the VMCB's ASID, so the host's and
+ *   each guest's translations can coexist. There are few ASIDs (QEMU has
+ *   16), so each CPU hands them out in generations, as Linux's KVM does:
+ *   a vCPU that arrives on a CPU, or whose ASID is from an older generation
+ *   there, takes the next free one; when they run out, a new generation
+ *   starts with a full flush (TLB_CONTROL = 1) and numbering restarts at 1.
+ *   An ASID given out within a generation has never been used on that CPU
+ *   since the last flush, so it needs no flush of its own. The first run
+ *   on each CPU starts its first generation, with a flush.
+ *
+ * QEMU 7.2's TCG, the platform here, has no next-RIP save: the exit does
+ *   not say how long the instruction was. Our intercepted instructions
+ *   have one encoding each (HLT 1 byte, VMMCALL 3 bytes), and for I/O the
+ *   CPU gives the next RIP in EXITINFO2.
+ *
+ * Invariants
+ *   - A VMCB is touched by its vCPU's thread only, and never while that
+ *     vCPU is in the guest.
+ *   - vcpu_run runs with interrupts off from the ASID choice to the exit,
+ *     so it stays on one CPU; a migration between two runs is seen as a
+ *     CPU change and gets a fresh ASID.
+ *   - The clean bits are always 0: the CPU may cache nothing of a VMCB
+ *     between runs, so no field can go stale when a vCPU changes CPU.
+ */
+#include <vmm_backend.h>
+#include <arch.h>
+#include <mm.h>
+#include <percpu.h>
+#include <printk.h>
+#include <spinlock.h>
+#include <string.h>
+#include <arch/mmu.h>
+#include <arch/svm.h>
+#include <arch/x86.h>
+
+#define EFER_LMA        (1UL << 10)
+#define CR0_ET          (1UL << 4)
+#define RFLAGS_FIXED    (1UL << 1)	/* bit 1 of RFLAGS is always 1 */
+#define DR6_INIT        0xFFFF0FF0UL
+#define DR7_INIT        0x400UL
+#define PAT_POWER_ON    0x0007040600070406UL	/* WB, WT, UC-, UC, twice */
+#define GUEST_CS        0x08
+#define GUEST_DS        0x10
+#define TSS_LIMIT       0x67
+
+#define FXSAVE_SIZE     512
+#define FXSAVE_FCW      0	/* offsets in the FXSAVE image */
+#define FXSAVE_MXCSR    24
+#define INIT_FCW        0x037F
+#define INIT_MXCSR      0x1F80
+
+/* Nested page tables a VM may need: PML4, PDPT, PD and up to 8 page tables
+ * (16 MiB of guest memory at most). */
+#define NPT_MAX_TABLES  11
+#define VM_MEM_MAX      (8 * PT_LEVEL_SIZE(PT_LEVEL_PD) / 512 * 512)
+#define NPT_ENTRY_BITS  (PTE_P | PTE_W | PTE_U)
+
+struct svm_cpu {
+	bool enabled;			/* EFER.SVME and VM_HSAVE_PA set on it */
+	uint64_t hsave_pa;		/* VMRUN's host save area */
+	uint64_t host_vmcb_pa;		/* the host's VMSAVE/VMLOAD state */
+	uint32_t next_asid;		/* the next ASID of this generation */
+	uint64_t generation;		/* starts at 0: nothing handed out yet */
+};
+
+struct svm_vm {
+	uint64_t pml4;			/* nCR3 */
+	uint64_t tables[NPT_MAX_TABLES];
+	int ntables;
+};
+
+struct svm_vcpu {
+	struct vmcb *vmcb;		/* identity-mapped: also its physical address */
+	struct svm_gprs gprs;
+	int asid_cpu;			/* the CPU its ASID belongs to, -1 for none */
+	uint64_t asid_generation;
+};
+
+static struct svm_cpu svm_cpus[MAX_CPUS];
+static uint32_t svm_nasid;		/* ASIDs 1 .. svm_nasid - 1 are usable */
+static uint64_t iopm_pa, msrpm_pa;	/* shared by all VMCBs: every bit set */
+static bool svm_ready;
+static struct spinlock svm_init_lock = SPINLOCK_INIT("svm.init");
+
+/* ---- can this machine do it? ---- */
+
+/* svm_probe: NULL if SVM with nested paging is usable, else why not. */
+static const char *svm_probe(void)
+{
+	if (cpuid(0x80000000, 0).eax < CPUID_SVM_FEATURES)
+		return "the CPU has no CPUID leaf 8000_000Ah, so no AMD SVM (QEMU: use -cpu max)";
+	if (!(cpuid(CPUID_EXT_FEATURES, 0).ecx & CPUID_EXT_ECX_SVM))
+		return "the CPU has no AMD SVM (CPUID 8000_0001h ECX.SVM = 0; QEMU: use -cpu max)";
+	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS)
+		return "SVM is disabled by the firmware (MSR VM_CR.SVMDIS = 1)";
+	struct cpuid_regs r = cpuid(CPUID_SVM_FEATURES, 0);
+	if (!(r.edx & CPUID_SVM_EDX_NP))
+		return "SVM without nested paging (CPUID 8000_000Ah EDX.NP = 0; QEMU's "
+		       "-cpu qemu64 lacks it: use -cpu max)";
+	if (r.ebx < 2)
+		return "SVM reports no usable ASID (CPUID 8000_000Ah EBX < 2)";
+	return NULL;
+}
+
+/* Allocates what every VM shares, once: the permission maps and the per-
+ * CPU pages. From vm_init (process context); never sleeps. */
+static int svm_global_init(void)
+{
+	spin_lock(&svm_init_lock);
+	if (svm_ready) {
+		spin_unlock(&svm_init_lock);
+		return 0;
+	}
+	svm_nasid = cpuid(CPUID_SVM_FEATURES, 0).ebx;
+	iopm_pa = pmm_alloc_pages(2);		/* 16 KiB block for the 12 KiB map */
+	msrpm_pa = pmm_alloc_pages(1);
+	bool ok = iopm_pa && msrpm_pa;
+	for (int c = 0; c < MAX_CPUS && ok; c++) {
+		svm_cpus[c].hsave_pa = pmm_alloc_page();
+		svm_cpus[c].host_vmcb_pa = pmm_alloc_page();
+		ok = svm_cpus[c].hsave_pa && svm_cpus[c].host_vmcb_pa;
+	}
+	if (!ok) {
+		spin_unlock(&svm_init_lock);
+		return -VM_ENOMEM;	/* a boot this short of pages is lost anyway */
+	}
+	/* A set bit intercepts: every port and every MSR. */
+	memset((void *)iopm_pa, 0xFF, SVM_IOPM_SIZE);
+	memset((void *)msrpm_pa, 0xFF, SVM_MSRPM_SIZE);
+	svm_ready = true;
+	spin_unlock(&svm_init_lock);
+	return 0;
+}
+
+/* Turns SVM on for the calling CPU. Interrupts off. */
+static void svm_enable_this_cpu(struct svm_cpu *pc)
+{
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, pc->hsave_pa);
+	pc->enabled = true;
+}
+
+/* ---- nested page tables ---- */
+
+static uint64_t npt_table(struct svm_vm *sv)
+{
+	if (sv->ntables == NPT_MAX_TABLES)
+		return 0;
+	uint64_t pa = pmm_alloc_page();		/* zeroed: nothing present */
+	if (pa)
+		sv->tables[sv->ntables++] = pa;
+	return pa;
+}
+
+/* Maps guest-physical page gpa to host page hpa. */
+static int npt_map(struct svm_vm *sv, uint64_t gpa, uint64_t hpa)
+{
+	uint64_t *table = (uint64_t *)sv->pml4;
+	for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+		uint64_t *e = &table[PT_INDEX(gpa, level)];
+		if (!(*e & PTE_P)) {
+			uint64_t next = npt_table(sv);
+			if (!next)
+				return -VM_ENOMEM;
+			*e = next | NPT_ENTRY_BITS;
+		}
+		table = (uint64_t *)(*e & PTE_ADDR_MASK);
+	}
+	table[PT_INDEX(gpa, PT_LEVEL_PT)] = hpa | NPT_ENTRY_BITS;
+	return 0;
+}
+
+static void svm_vm_fini(struct vm *vm)
+{
+	struct svm_vm *sv = vm->backend;
+	if (!sv)
+		return;
+	for (int i = 0; i < sv->ntables; i++)
+		pmm_free_page(sv->tables[i]);
+	kmem_free(sv);
+	vm->backend = NULL;
+}
+
+/* svm_vm_init: nested page tables mapping guest-physical [0, mem_size)
+ * onto the VM's pages, 4 KiB at a time. */
+static int svm_vm_init(struct vm *vm)
+{
+	int err = svm_global_init();
+	if (err)
+		return err;
+	if (vm->mem_size > VM_MEM_MAX)
+		return -VM_EINVAL;
+	struct svm_vm *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
+	vm->backend = sv;
+	sv->pml4 = npt_table(sv);
+	if (!sv->pml4) {
+		svm_vm_fini(vm);
+		return -VM_ENOMEM;
+	}
+	for (uint64_t off = 0; off < vm->mem_size; off += PAGE_SIZE) {
+		err = npt_map(sv, off, vm->mem_pa + off);
+		if (err) {
+			svm_vm_fini(vm);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- vCPUs ---- */
+
+static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t limit)
+{
+	s->selector = sel;
+	s->attrib = attrib;
+	s->limit = limit;
+	s->base = 0;
+}
+
+/*
+ * svm_vcpu_init: a VMCB for a guest in 32-bit protected mode with paging
+ * off and flat 4 GiB segments, set straight in the save area (the guest
+ * needs no GDT of its own: it never reloads a segment register), SSE
+ * enabled (CR4.OSFXSR), no IDT (an exception becomes a triple fault, which
+ * exits as SHUTDOWN).
+ */
+static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
+{
+	struct svm_vcpu *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
+	uint64_t page = pmm_alloc_page();
+	if (!page) {
+		kmem_free(sv);
+		return -VM_ENOMEM;
+	}
+	sv->vmcb = (struct vmcb *)page;
+	sv->asid_cpu = -1;
+	v->backend = sv;
+
+	struct vmcb_control *c = &sv->vmcb->control;
+	c->intercept1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI | SVM_INTERCEPT_SMI |
+			SVM_INTERCEPT_INIT | SVM_INTERCEPT_HLT | SVM_INTERCEPT_IOIO |
+			SVM_INTERCEPT_MSR | SVM_INTERCEPT_SHUTDOWN | SVM_INTERCEPT_INVLPGA;
+	c->intercept2 = SVM_INTERCEPT2_VMRUN | SVM_INTERCEPT2_VMMCALL | SVM_INTERCEPT2_VMLOAD |
+			SVM_INTERCEPT2_VMSAVE | SVM_INTERCEPT2_STGI | SVM_INTERCEPT2_CLGI |
+			SVM_INTERCEPT2_SKINIT | SVM_INTERCEPT2_XSETBV;
+	c->iopm_base_pa = iopm_pa;
+	c->msrpm_base_pa = msrpm_pa;
+	c->v_intr = SVM_V_INTR_MASKING;
+	c->np_enable = SVM_NP_ENABLE;
+	c->n_cr3 = ((struct svm_vm *)v->vm->backend)->pml4;
+	c->clean_bits = 0;
+
+	struct vmcb_save *s = &sv->vmcb->save;
+	set_seg(&s->cs, GUEST_CS, SVM_ATTR_CODE32, 0xFFFFFFFF);
+	set_seg(&s->ds, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
+	set_seg(&s->es, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
+	set_seg(&s->ss, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
+	set_seg(&s->fs, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
+	set_seg(&s->gs, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
+	set_seg(&s->tr, 0, SVM_ATTR_TSS32_BUSY, TSS_LIMIT);
+	set_seg(&s->ldtr, 0, 0, 0);		/* no LDT */
+	set_seg(&s->gdtr, 0, 0, 0);
+	set_seg(&s->idtr, 0, 0, 0);
+	s->cpl = 0;
+	s->efer = EFER_SVME;		/* VMRUN refuses a guest EFER without it */
+	s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
+	s->cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
+	s->cr3 = 0;
+	s->dr6 = DR6_INIT;
+	s->dr7 = DR7_INIT;
+	s->g_pat = PAT_POWER_ON;
+	s->rflags = RFLAGS_FIXED;
+	s->rip = boot->entry;
+	s->rsp = boot->stack;
+	s->rax = 0;
+	sv->gprs.rbx = boot->bx;
+	sv->gprs.rcx = boot->cx;
+	sv->gprs.rdx = boot->dx;
+	sv->gprs.rsi = boot->si;
+	sv->gprs.rdi = boot->di;
+	return 0;
+}
+
+static void svm_vcpu_fini(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->backend;
+	if (!sv)
+		return;
+	pmm_free_page((uint64_t)sv->vmcb);
+	kmem_free(sv);
+	v->backend = NULL;
+}
+
+/* Gives sv an ASID valid on this CPU (see "ASIDs" above). Interrupts off. */
+static void assign_asid(struct svm_vcpu *sv, struct svm_cpu *pc, int cpu)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	if (sv->asid_cpu == cpu && sv->asid_generation == pc->generation) {
+		c->tlb_control = SVM_TLB_DO_NOTHING;
+		return;
+	}
+	c->tlb_control = SVM_TLB_DO_NOTHING;
+	if (pc->generation == 0 || pc->next_asid >= svm_nasid) {
+		pc->generation++;
+		pc->next_asid = 1;
+		c->tlb_control = SVM_TLB_FLUSH_ALL;
+	}
+	c->asid = pc->next_asid++;
+	sv->asid_cpu = cpu;
+	sv->asid_generation = pc->generation;
+}
+
+static uint32_t io_bytes(uint64_t info1)
+{
+	if (info1 & SVM_IOIO_SZ32)
+		return 4;
+	if (info1 & SVM_IOIO_SZ16)
+		return 2;
+	return 1;
+}
+
+/* Turns the VMCB's exit fields into the core's record. */
+static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *s = &sv->vmcb->save;
+	/* a guest outside long mode sees only the low halves of registers */
+	uint64_t mask = s->efer & EFER_LMA ? ~0UL : 0xFFFFFFFFUL;
+	memset(exit, 0, sizeof(*exit));
+	exit->code = c->exit_code;
+	exit->rip = s->rip;
+	exit->next_rip = s->rip;
+	switch (c->exit_code) {
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+	case SVM_EXIT_INIT:
+		exit->reason = VM_EXIT_INTR;	/* the guest resumes where it was */
+		break;
+	case SVM_EXIT_HLT:
+		exit->reason = VM_EXIT_HLT;
+		exit->next_rip = s->rip + SVM_HLT_LEN;
+		break;
+	case SVM_EXIT_IOIO: {
+		uint64_t info = c->exit_info1;
+		uint32_t bytes = io_bytes(info);
+		exit->reason = VM_EXIT_IO;
+		exit->next_rip = c->exit_info2;
+		exit->io.port = (uint16_t)(info >> SVM_IOIO_PORT_SHIFT);
+		exit->io.bytes = (uint8_t)bytes;
+		exit->io.in = info & SVM_IOIO_TYPE_IN;
+		exit->io.string = info & SVM_IOIO_STR;
+		exit->io.value = (uint32_t)(s->rax & (bytes == 4 ? 0xFFFFFFFFu : (1u << (8 * bytes)) - 1));
+		break;
+	}
+	case SVM_EXIT_VMMCALL:
+		exit->reason = VM_EXIT_HYPERCALL;
+		exit->next_rip = s->rip + SVM_VMMCALL_LEN;
+		exit->hc.nr = s->rax & mask;
+		exit->hc.a0 = sv->gprs.rbx & mask;
+		exit->hc.a1 = sv->gprs.rcx & mask;
+		exit->hc.a2 = sv->gprs.rdx & mask;
+		break;
+	case SVM_EXIT_NPF:
+		exit->reason = VM_EXIT_NPF;
+		exit->npf.gpa = c->exit_info2;
+		exit->npf.error = c->exit_info1;
+		break;
+	case SVM_EXIT_SHUTDOWN:
+		exit->reason = VM_EXIT_SHUTDOWN;
+		break;
+	case SVM_EXIT_INVALID:
+		exit->reason = VM_EXIT_INVALID;
+		break;
+	default:
+		exit->reason = VM_EXIT_OTHER;
+		break;
+	}
+}
+
+/* svm_vcpu_run: one trip into the guest (interrupts off throughout). */
+static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
+{
+	struct svm_vcpu *sv = v->backend;
+	int cpu = cpu_id();
+	struct svm_cpu *pc = &svm_cpus[cpu];
+	if (arch_irq_enabled())
+		panic("svm_vcpu_run: %s: called with interrupts on", v->name);
+	if (!pc->enabled)
+		svm_enable_this_cpu(pc);
+	assign_asid(sv, pc, cpu);
+	svm_vmrun(&sv->gprs, (uint64_t)sv->vmcb, pc->host_vmcb_pa);
+	decode_exit(sv, exit);
+}
+
+static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64_t value)
+{
+	struct vmcb_save *s = &((struct svm_vcpu *)v->backend)->vmcb->save;
+	s->rip = exit->next_rip;
+	if (exit->reason == VM_EXIT_IO && exit->io.in) {
+		uint64_t mask = exit->io.bytes == 4 ? 0xFFFFFFFFUL : (1UL << (8 * exit->io.bytes)) - 1;
+		s->rax = (s->rax & ~mask) | (value & mask);
+	} else if (exit->reason == VM_EXIT_HYPERCALL) {
+		s->rax = value;
+	}
+}
+
+static uint64_t svm_vcpu_rip(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->backend;
+	return sv ? sv->vmcb->save.rip : 0;
+}
+
+/* ---- the guest's FPU: FXSAVE images (x87 and SSE; our guests use no AVX,
+ * and with CR4.OSXSAVE clear they cannot) ---- */
+
+static void svm_fpu_init(void *area)
+{
+	memset(area, 0, FXSAVE_SIZE);
+	*(uint16_t *)((uint8_t *)area + FXSAVE_FCW) = INIT_FCW;
+	*(uint32_t *)((uint8_t *)area + FXSAVE_MXCSR) = INIT_MXCSR;
+}
+
+static void svm_fpu_save(void *area)
+{
+	__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[FXSAVE_SIZE])area));
+}
+
+static void svm_fpu_load(const void *area)
+{
+	__asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[FXSAVE_SIZE])area));
+}
+
+static const struct vmm_backend svm_backend = {
+	.name = "svm",
+	.probe = svm_probe,
+	.vm_init = svm_vm_init,
+	.vm_fini = svm_vm_fini,
+	.vcpu_init = svm_vcpu_init,
+	.vcpu_fini = svm_vcpu_fini,
+	.vcpu_run = svm_vcpu_run,
+	.vcpu_complete = svm_vcpu_complete,
+	.vcpu_rip = svm_vcpu_rip,
+	.fpu_area_size = FXSAVE_SIZE,
+	.fpu_init = svm_fpu_init,
+	.fpu_save = svm_fpu_save,
+	.fpu_load = svm_fpu_load,
+};
+
+const struct vmm_backend *arch_vmm_backend(void)
+{
+	return &svm_backend;
+}

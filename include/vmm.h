@@ -1,0 +1,299 @@
+/*
+ * vmm.h - virtual machines: VMs, vCPUs and their threads, guest memory,
+ * exits, suspend/resume and the vCPU rendezvous (kernel/vmm/, docs/vmm.md).
+ *
+ *   struct vm_config cfg = { .nvcpus = 2, .image = &vm_guest_hello };
+ *   struct vm *vm;
+ *   if (vm_create(&cfg, &vm) < 0) ...         // e.g. no SVM: says why
+ *   vm_start(vm);
+ *   vm_wait(vm, 5 * NS_PER_S);                // every vCPU stopped
+ *   printk("%u\n", vm->vcpus[0].result);
+ *   vm_destroy(vm);
+ *
+ * A VM is guest memory (kernel pages, behind nested page tables, so a guest
+ * touches only its own), one or more vCPUs, and a lock. Each vCPU has a
+ * kernel thread of its own (THREAD_FPU) that runs vm_run: handle a pending
+ * rendezvous or suspend, enter the guest, handle the exit, repeat, until
+ * the vCPU stops. The portable core reaches the hardware only through the
+ * backend ops of vmm_backend.h (AMD SVM on x86-64).
+ *
+ * The guest talks to the host through I/O ports and hypercalls, below; the
+ * sample guests that use them are in vmm_guests.h.
+ */
+#ifndef VMM_H
+#define VMM_H
+
+#include <kernel.h>
+#include <bitset.h>
+#include <sync.h>
+
+struct thread;
+struct ctxop;
+
+#define VM_MAX_VCPUS  512		/* vCPU sets are multi-word bitsets */
+#define VM_NAME_MAX   16
+#define VM_MAX_IO     4			/* I/O port handlers a config may add */
+
+/* ---- the guest's view: memory layout, ports, hypercalls ----
+ * (the guests' own copy is arch/x86_64/guests/abi.inc: keep them in step) */
+
+#define VM_GUEST_CODE_GPA   0x1000	/* the image is copied here; the vCPUs start here */
+#define VM_GUEST_CODE_MAX   0x7000
+#define VM_GUEST_MBOX_GPA   0x8000	/* one 64-byte mailbox per vCPU, for the guest's */
+#define VM_GUEST_MBOX_SIZE  64		/* counters, read by the host (vm_mailbox) */
+#define VM_GUEST_STACK_GPA  0x10000	/* vCPU i's stack is the STACK_SIZE bytes */
+#define VM_GUEST_STACK_SIZE 512		/* from STACK_GPA + i * STACK_SIZE */
+
+#define VMM_PORT_CONSOLE 0xE9		/* out: a character; the host prints lines as [vm0.1] ... */
+#define VMM_PORT_RESULT  0x600		/* out: a 32-bit result; the vCPU stops */
+#define VMM_PORT_EVENT   0x601		/* in: the event posted to this vCPU, or 0; clears it */
+
+/* Hypercall number in EAX; arguments in EBX, ECX, EDX; result in EAX. */
+#define VMM_HC_EXIT       0		/* ebx: result; the vCPU stops, as with the result port */
+#define VMM_HC_NOP        1		/* returns 0 at once (an exit round trip) */
+#define VMM_HC_RENDEZVOUS 2		/* ebx: GPA of a vCPU set, ecx: its size in bits,
+					   edx: an argument; runs a rendezvous over the set;
+					   returns 0, or VMM_HC_EINVAL for a bad set */
+#define VMM_HC_EINVAL     0xFFFFFFEAu	/* -22 */
+#define VMM_HC_ENOSYS     0xFFFFFFDAu	/* -38: no such hypercall */
+
+/* ---- exits: one backend-neutral record per exit ---- */
+
+enum vm_exit_reason {
+	VM_EXIT_INTR,		/* a host interrupt (timer, IPI, kick) forced it */
+	VM_EXIT_HLT,
+	VM_EXIT_IO,
+	VM_EXIT_HYPERCALL,
+	VM_EXIT_NPF,		/* guest-physical access outside the guest's memory */
+	VM_EXIT_SHUTDOWN,	/* the guest triple-faulted */
+	VM_EXIT_INVALID,	/* the CPU refused to enter the guest: bad guest state */
+	VM_EXIT_OTHER,		/* an exit the backend did not ask for */
+	VM_EXIT_NR
+};
+
+struct vm_exit {
+	enum vm_exit_reason reason;
+	uint64_t rip;		/* guest RIP of the instruction that exited */
+	uint64_t next_rip;	/* where the guest goes on once the exit is handled */
+	uint64_t code;		/* the backend's own exit code, for messages */
+	union {
+		struct {
+			uint16_t port;
+			uint8_t bytes;	/* 1, 2 or 4 */
+			bool in;
+			bool string;	/* INS/OUTS (not supported: a fault) */
+			uint32_t value;	/* OUT: what the guest wrote */
+		} io;
+		struct {
+			uint64_t nr, a0, a1, a2;
+		} hc;
+		struct {
+			uint64_t gpa;
+			uint64_t error;	/* the backend's error code (write, fetch, ...) */
+		} npf;
+	};
+};
+
+/* ---- vCPUs ---- */
+
+/*
+ * The vCPU state machine (after bhyve). Changes happen under the vCPU's
+ * lock (vcpu->wq.lock); vcpu_set_state panics on any other transition.
+ *
+ *   IDLE ──vm_run──> FROZEN ──enter──> RUNNING ──exit──> FROZEN ──> IDLE
+ *                      │  ^                                  (vm_run returns)
+ *                 halt │  │ event, kick
+ *                      v  │
+ *                    SLEEPING
+ */
+enum vcpu_state {
+	VCPU_IDLE,		/* its thread is not in vm_run */
+	VCPU_FROZEN,		/* in vm_run, in the host: handling an exit, parked, ... */
+	VCPU_RUNNING,		/* in the guest, or entering it with interrupts off */
+	VCPU_SLEEPING,		/* halted in the guest; sleeps until an event */
+};
+
+enum vcpu_stop {
+	VCPU_STOP_NONE,		/* not stopped */
+	VCPU_STOP_RESULT,	/* the guest gave its result (port or hypercall) */
+	VCPU_STOP_DEACTIVATED,	/* vcpu_deactivate or vm_destroy took it out */
+	VCPU_STOP_FAULT,	/* the VM stopped on a fault (vm->fault says which) */
+};
+
+struct vcpu_stats {
+	uint64_t exits[VM_EXIT_NR];	/* by reason */
+	uint64_t rendezvous;		/* times the run loop found a rendezvous pending */
+	uint64_t spurious;		/* ... of which this vCPU was not a target */
+	uint64_t rendezvous_funcs;	/* rendezvous functions run on this vCPU */
+	uint64_t sleeps;		/* halts that slept */
+	uint64_t kicks;			/* IPIs sent to force it out of the guest */
+	uint64_t fpu_saves;		/* vmm_savectx runs: switches inside vm_run */
+};
+
+struct vcpu {
+	struct vm *vm;
+	int id;				/* 0 .. vm->nvcpus - 1 */
+	char name[VM_NAME_MAX];		/* "vm0.1": also its thread's name */
+	struct thread *thread;
+
+	/* Under wq.lock (taken with interrupts off); the vCPU sleeps on wq. */
+	struct waitq wq;
+	volatile int state;		/* enum vcpu_state */
+	int hostcpu;			/* the CPU it runs guest code on, while RUNNING */
+	bool event_pending;
+	uint32_t event;
+
+	/* The vCPU's own thread only. */
+	void *backend;			/* the backend's per-vCPU state (VMCB, ...) */
+	struct vm_exit exit;		/* the last exit */
+	struct ctxop *fpu_op;		/* guest FPU context op, attached for each vm_run */
+	void *guest_fpu, *host_fpu;	/* save areas, 64-byte aligned */
+	bool fpu_loaded;		/* the guest's FPU is in the registers */
+	char con[120];			/* console line being built */
+	int con_len;
+
+	/* Set once, when it stops (vm_wait, vcpu_wait). */
+	volatile int stop;		/* enum vcpu_stop */
+	uint32_t result;		/* with VCPU_STOP_RESULT */
+	struct vcpu_stats stats;	/* written by its own thread only */
+};
+
+/* ---- VMs ---- */
+
+struct vcpuset {
+	uint64_t bits[BITSET_WORDS(VM_MAX_VCPUS)];
+};
+
+/* A rendezvous function: runs once on each target vCPU, in that vCPU's own
+ * thread, with the VM's lock held (it must not sleep or take it). */
+typedef void (*vm_rendezvous_fn)(struct vcpu *v, void *arg);
+
+/* An I/O port handler: returns the value of an IN (ignored for OUT). It
+ * runs in the vCPU's thread and may sleep. */
+typedef uint32_t (*vm_io_fn)(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg);
+
+/* A guest program (vmm_guests.h): its bytes, copied to VM_GUEST_CODE_GPA. */
+struct vm_image {
+	const char *name;
+	const uint8_t *start, *end;
+};
+
+struct vm_config {
+	const char *name;		/* NULL: "vm<N>" */
+	int nvcpus;			/* 1 .. VM_MAX_VCPUS */
+	size_t mem_size;		/* bytes; 0: code, mailboxes and the stacks */
+	const struct vm_image *image;
+	uint32_t args[3];		/* every vCPU starts with EBX, ECX, EDX = these, */
+					/* ESI = its id, EDI = nvcpus, ESP = its stack top */
+	struct {
+		uint16_t port;
+		vm_io_fn fn;
+		void *arg;
+	} io[VM_MAX_IO];		/* extra ports (port 0 ends the list) */
+	/* The body of each vCPU thread; NULL runs vm_run until the vCPU stops.
+	 * One that is given must call vm_run itself (tests wrap it). */
+	void (*vcpu_main)(struct vcpu *v);
+	/* VMM_HC_RENDEZVOUS: NULL runs vm_smp_rendezvous with a function that
+	 * only counts; a test gives its own to check each rendezvous. */
+	void (*hc_rendezvous)(struct vcpu *v, const struct vcpuset *dest, uint32_t arg);
+	bool quiet;			/* do not print the guests' console lines */
+	void *priv;			/* for the creator */
+};
+
+struct vm {
+	int id;
+	char name[VM_NAME_MAX];
+	int nvcpus;
+	struct vcpu *vcpus;
+	struct vm_config cfg;
+
+	uint64_t mem_pa;		/* guest memory: contiguous kernel pages */
+	size_t mem_size;		/* guest-physical 0 .. mem_size-1 is mapped */
+	unsigned mem_order;
+	void *backend;			/* the backend's per-VM state (nested page tables) */
+
+	/* The VM's lock, and what it guards. */
+	struct mutex lock;
+	struct condvar rendezvous_cv;	/* rendezvous participants wait here */
+	struct condvar state_cv;	/* suspend, resume, stops */
+	struct vcpuset active;		/* vCPUs that may still run */
+	struct vcpuset rv_req;		/* rendezvous: targets (read unlocked: own bit) */
+	struct vcpuset rv_done;		/* rendezvous: those that ran func */
+	vm_rendezvous_fn volatile rv_func;	/* non-NULL while one is in flight */
+	void *rv_arg;
+	uint64_t rv_count;		/* rendezvous completed */
+	volatile bool started;		/* vm_start opened the gate */
+	volatile bool suspended;	/* vm_suspend: vCPUs park in the host */
+	int nrun;			/* vCPUs inside vm_run */
+	int nparked;			/* ... of which parked by a suspend */
+	int nstopped;			/* vCPUs stopped for good */
+	volatile bool dying;		/* vm_destroy has begun */
+
+	bool faulted;
+	char fault[160];		/* what stopped the VM, once faulted */
+
+	struct list link;		/* on the list of all VMs (the monitor's vms) */
+};
+
+/* Errors of vm_create (negative). */
+#define VM_ENOTSUP 1			/* the machine cannot run guests (vmm_unavailable) */
+#define VM_EINVAL  2			/* a bad config */
+#define VM_ENOMEM  3
+
+/* NULL if this machine can run guests; else one line saying why not. */
+const char *vmm_unavailable(void);
+
+/* Creates a VM and a thread per vCPU, which waits for vm_start (so the
+ * creator may fill guest memory and mailboxes first); returns 0 and sets
+ * *out, or a negative VM_E* after printing why. May sleep. */
+int vm_create(const struct vm_config *cfg, struct vm **out);
+/* Lets the vCPUs run. */
+void vm_start(struct vm *vm);
+/* Stops every vCPU, joins their threads and frees the VM. May sleep. */
+void vm_destroy(struct vm *vm);
+/* Waits until every vCPU has stopped; false on timeout (0: no timeout). */
+bool vm_wait(struct vm *vm, uint64_t timeout_ns);
+/* Waits until vCPU v has stopped; false on timeout (0: no timeout). */
+bool vcpu_wait(struct vcpu *v, uint64_t timeout_ns);
+/* Parks every vCPU in the host (none runs guest code when it returns);
+ * vm_resume lets them go on. May sleep. */
+void vm_suspend(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* Runs v in the calling thread, which must be v's own, until v stops;
+ * returns why (enum vcpu_stop). May sleep. */
+int vm_run(struct vcpu *v);
+/* Takes v out of the VM's active set: it stops at its next chance and no
+ * rendezvous waits for it any more. Any thread; may sleep. */
+void vcpu_deactivate(struct vcpu *v);
+/* Gives a halted vCPU an event (the guest reads it from VMM_PORT_EVENT) and
+ * wakes it. Any thread. */
+void vcpu_post_event(struct vcpu *v, uint32_t event);
+/* Reads v's state without a lock (a snapshot). */
+const char *vcpu_state_name(int state);
+const char *vm_exit_name(int reason);
+
+/*
+ * Runs func(target, arg) once on every vCPU of dest that is still active,
+ * each in its own thread, and returns when all have (after bhyve's
+ * vm_smp_rendezvous). `vcpu` is the caller, from its own thread: it takes
+ * part, running func itself if it is in dest. If another rendezvous is in
+ * flight, the caller helps finish it and starts over. Returns 0. May
+ * sleep; not with the VM's lock held.
+ */
+int vm_smp_rendezvous(struct vcpu *vcpu, const struct vcpuset *dest, vm_rendezvous_fn func,
+		      void *arg);
+/* The same, from a thread that is not one of vm's vCPUs. */
+int vm_smp_rendezvous_host(struct vm *vm, const struct vcpuset *dest, vm_rendezvous_fn func,
+			   void *arg);
+
+/* Host pointer to guest-physical [gpa, gpa+len), or NULL if outside. */
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, size_t len);
+/* vCPU v's 64-byte mailbox in guest memory (VM_GUEST_MBOX_GPA). */
+volatile uint32_t *vm_mailbox(struct vcpu *v);
+/* Sum of one exit counter over the VM's vCPUs. */
+uint64_t vm_exits(struct vm *vm, int reason);
+/* Prints every VM, its vCPUs, their states and exit counters (`vms`). */
+void vm_print_all(void);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * vmm_backend.h - the seam between the portable vmm core (kernel/vmm/) and
+ * the hardware virtualization of an architecture (arch/x86_64/svm.c).
+ *
+ * The core never touches a VMCB, a nested page table or an instruction: it
+ * calls these ops, which arch_vmm_backend() returns once. The backend sees
+ * struct vm and struct vcpu (vmm.h) and keeps its own state behind their
+ * `backend` pointers. Unless said otherwise an op is called from the vCPU's
+ * own thread (vcpu ops) or from vm_create/vm_destroy (vm ops), may sleep,
+ * and returns 0 or a negative VM_E* error.
+ */
+#ifndef VMM_BACKEND_H
+#define VMM_BACKEND_H
+
+#include <vmm.h>
+
+/* Where and how a vCPU starts (the guest's registers at reset). */
+struct vcpu_boot {
+	uint64_t entry;		/* first instruction (guest-physical) */
+	uint64_t stack;		/* initial stack pointer */
+	uint64_t bx, cx, dx, si, di;
+};
+
+struct vmm_backend {
+	const char *name;
+	/* NULL if the machine can run guests, else one line saying why not. */
+	const char *(*probe)(void);
+	/* Maps guest-physical [0, vm->mem_size) onto vm->mem_pa (and nothing else). */
+	int (*vm_init)(struct vm *vm);
+	void (*vm_fini)(struct vm *vm);
+	int (*vcpu_init)(struct vcpu *v, const struct vcpu_boot *boot);
+	void (*vcpu_fini)(struct vcpu *v);
+	/*
+	 * Enters the guest once and describes the exit in *exit. Called and
+	 * returns with interrupts off: a host interrupt that arrives meanwhile
+	 * ends the guest's turn (VM_EXIT_INTR) and is taken when the caller
+	 * enables interrupts again. Never sleeps.
+	 */
+	void (*vcpu_run)(struct vcpu *v, struct vm_exit *exit);
+	/* Finishes an exit: the guest resumes at exit->next_rip, and an IN or
+	 * a hypercall returns `value` in the accumulator. */
+	void (*vcpu_complete)(struct vcpu *v, const struct vm_exit *exit, uint64_t value);
+	/* The guest's instruction pointer (for messages and the monitor). */
+	uint64_t (*vcpu_rip)(struct vcpu *v);
+
+	/* Guest FPU: an area of fpu_area_size bytes, 64-byte aligned. fpu_init
+	 * fills it with the architectural init state; fpu_save / fpu_load move
+	 * the registers of this CPU to / from it (interrupts off, never sleep). */
+	size_t fpu_area_size;
+	void (*fpu_init)(void *area);
+	void (*fpu_save)(void *area);
+	void (*fpu_load)(const void *area);
+};
+
+/* The architecture's backend (never NULL; its probe says if it works). */
+const struct vmm_backend *arch_vmm_backend(void);
+
+#endif

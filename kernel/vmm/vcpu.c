@@ -1,0 +1,522 @@
+/*
+ * kernel/vmm/vcpu.c - a vCPU's life: the run loop, its states, its exits,
+ * halting, and the guest's FPU kept in the registers through a context op.
+ *
+ * The run loop (vm_run), after bhyve's vm_run + svm_vmrun
+ *
+ *   for (;;) {
+ *       not active any more?          -> stop, leave
+ *       rendezvous pending for me?    -> take part (rendezvous.c), again
+ *       VM suspended?                 -> park until resumed, again
+ *       interrupts off; state RUNNING; look again at all three; enter
+ *       the guest; state FROZEN; interrupts on (the host interrupt that
+ *       ended the guest's turn, if any, is taken here: the tick may
+ *       preempt us right now);
+ *       handle the exit
+ *   }
+ *
+ * Why look twice. Another thread asks for our attention by setting its
+ * request (a rendezvous bit, the suspend flag, the active set) and then
+ * kicking us (vcpu_notify): under our lock it reads our state, and sends
+ * an IPI to the CPU we run guest code on if we are RUNNING there, or
+ * wakes us if we are SLEEPING. We set RUNNING under the same lock and only
+ * then look at the requests. Either its look at our state comes after our
+ * store (it sees RUNNING and sends the IPI, which exits the guest at once,
+ * or is held pending until VMRUN opens GIF and then exits it) or before
+ * (and then its request is visible to our second look). No kick is lost.
+ *
+ * States: IDLE (not in vm_run), FROZEN (in vm_run, in the host), RUNNING
+ * (in the guest, or about to enter with interrupts off), SLEEPING (halted
+ * in the guest, asleep in the host). vcpu_set_state allows only the
+ * transitions of the diagram in vmm.h and panics on any other.
+ *
+ * HLT. A halted guest sleeps on its vCPU's wait queue until an event is
+ * posted for it (vcpu_post_event), a rendezvous or a suspend is pending
+ * for it, or it is taken out of the active set. Only an event completes
+ * the HLT (the guest then goes on after it); for anything else the HLT is
+ * left where it is, the loop does the work, and the guest re-executes the
+ * HLT and sleeps again.
+ *
+ * The guest's FPU (illumos 12477; docs/ctxop.md)
+ *   A guest's x87/SSE registers are loaded once when its thread enters
+ *   vm_run and stay in the CPU for the whole loop, exits included: no save
+ *   and restore per exit. If the thread is switched out meanwhile (the tick
+ *   after an exit, a sleep in HLT, a rendezvous wait), the context op that
+ *   vm_run attached saves them: vmm_savectx stores the guest's registers
+ *   and puts the host thread's back, so the thread's own FPU op, older on
+ *   the chain and run after ours on the way out, saves the host's values;
+ *   on the way back the thread's FPU op restores the host's values first,
+ *   and vmm_restorectx, run after it, stashes them and loads the guest's
+ *   again. The op is allocated once per vCPU, attached for each vm_run and
+ *   detached, not freed, on leaving. Attach and the first load happen with
+ *   preemption disabled, so "attached" and "guest registers loaded" are
+ *   one and the same. With the chain's restore order reversed
+ *   (bug=ctxop_restore_order) the thread's restore runs last and
+ *   overwrites the guest's registers with the host's: the FPU tests of
+ *   tests/vmm/ see exactly that.
+ *
+ * Counters: stats is written only by the vCPU's own thread (and by its
+ * context op, which runs on that thread's behalf), so it needs no lock;
+ * readers get a snapshot. `kicks` is the exception: others bump it under
+ * the vCPU's lock.
+ */
+#include "vmm_impl.h"
+#include <arch.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <printf.h>
+#include <printk.h>
+#include <sched.h>
+#include <smp.h>
+#include <string.h>
+#include <thread.h>
+
+#define FPU_ALIGN 64		/* XSAVE wants 64; FXSAVE 16 */
+
+static const char *const state_names[] = { "idle", "frozen", "running", "sleeping" };
+
+const char *vcpu_state_name(int state)
+{
+	return state >= VCPU_IDLE && state <= VCPU_SLEEPING ? state_names[state] : "?";
+}
+
+static const char *const exit_names[VM_EXIT_NR] = {
+	[VM_EXIT_INTR] = "intr",
+	[VM_EXIT_HLT] = "hlt",
+	[VM_EXIT_IO] = "io",
+	[VM_EXIT_HYPERCALL] = "hypercall",
+	[VM_EXIT_NPF] = "npf",
+	[VM_EXIT_SHUTDOWN] = "shutdown",
+	[VM_EXIT_INVALID] = "invalid",
+	[VM_EXIT_OTHER] = "other",
+};
+
+const char *vm_exit_name(int reason)
+{
+	return reason >= 0 && reason < VM_EXIT_NR ? exit_names[reason] : "?";
+}
+
+bool vcpu_active(const struct vcpu *v)
+{
+	return bitset_test(v->vm->active.bits, (unsigned)v->id);
+}
+
+/* ---- states ---- */
+
+static bool legal_transition(int from, int to)
+{
+	switch (from) {
+	case VCPU_IDLE:
+		return to == VCPU_FROZEN;
+	case VCPU_FROZEN:
+		return to == VCPU_IDLE || to == VCPU_RUNNING || to == VCPU_SLEEPING;
+	case VCPU_RUNNING:
+	case VCPU_SLEEPING:
+		return to == VCPU_FROZEN;
+	}
+	return false;
+}
+
+/* With v->wq.lock held. RUNNING records the CPU the guest will run on. */
+static void set_state_locked(struct vcpu *v, int to)
+{
+	if (!legal_transition(v->state, to))
+		panic("vcpu_set_state: %s: %s -> %s is not a legal transition", v->name,
+		      vcpu_state_name(v->state), vcpu_state_name(to));
+	v->state = to;
+	v->hostcpu = to == VCPU_RUNNING ? cpu_id() : -1;
+}
+
+static void vcpu_set_state(struct vcpu *v, int to)
+{
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	set_state_locked(v, to);
+	spin_unlock_irqrestore(&v->wq.lock, flags);
+}
+
+void vcpu_notify(struct vcpu *v)
+{
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	if (v->state == VCPU_RUNNING && v->hostcpu != cpu_id()) {
+		/* in its guest on another CPU: any interrupt makes it exit */
+		v->stats.kicks++;
+		smp_kick(v->hostcpu);
+	} else if (v->state == VCPU_SLEEPING) {
+		waitq_wake_all_locked(&v->wq);
+	}
+	/* RUNNING on this CPU: it is not in its guest now (that runs with
+	 * interrupts off, and we are running), and will look before entering. */
+	spin_unlock_irqrestore(&v->wq.lock, flags);
+}
+
+void vcpu_post_event(struct vcpu *v, uint32_t event)
+{
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	v->event = event;
+	v->event_pending = true;
+	spin_unlock_irqrestore(&v->wq.lock, flags);
+	vcpu_notify(v);
+}
+
+/* The event port: the posted event, or 0; clears it. */
+static uint32_t take_event(struct vcpu *v)
+{
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	uint32_t e = v->event_pending ? v->event : 0;
+	v->event_pending = false;
+	spin_unlock_irqrestore(&v->wq.lock, flags);
+	return e;
+}
+
+/* Something other than an event that needs the loop's attention? */
+static bool work_pending(struct vcpu *v)
+{
+	return vcpu_rendezvous_pending(v) || v->vm->suspended || !vcpu_active(v);
+}
+
+/*
+ * The guest executed HLT: sleeps until there is an event or other work
+ * (see the theory above). Returns true if the HLT is complete (an event
+ * came), false to leave the guest at its HLT.
+ */
+static bool vcpu_halt(struct vcpu *v)
+{
+	bool slept = false;
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	while (!v->event_pending && !work_pending(v)) {
+		set_state_locked(v, VCPU_SLEEPING);
+		slept = true;
+		waitq_wait_locked(&v->wq, &flags, 0, "vcpu_halt");
+		set_state_locked(v, VCPU_FROZEN);
+	}
+	bool done = v->event_pending;
+	spin_unlock_irqrestore(&v->wq.lock, flags);
+	if (slept)
+		v->stats.sleeps++;
+	return done;
+}
+
+/* ---- stopping ---- */
+
+/* v stops for good: out of the active set (so no rendezvous waits for it)
+ * and counted as stopped. v's thread; vm->lock not held. */
+static void vcpu_stop(struct vcpu *v, int why)
+{
+	struct vm *vm = v->vm;
+	mutex_lock(&vm->lock);
+	bitset_clear(vm->active.bits, (unsigned)v->id);
+	vm_rendezvous_recheck_locked(vm);
+	v->stop = why;
+	vm->nstopped++;
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+}
+
+void vm_fault(struct vcpu *v, const char *fmt, ...)
+{
+	struct vm *vm = v->vm;
+	char msg[sizeof(vm->fault)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	mutex_lock(&vm->lock);
+	bool first = !vm->faulted;
+	if (first) {
+		vm->faulted = true;
+		snprintf(vm->fault, sizeof(vm->fault), "%s: %s", v->name, msg);
+	}
+	bitset_zero(vm->active.bits, VM_MAX_VCPUS);
+	vm_rendezvous_recheck_locked(vm);
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+	if (first)
+		printk("vmm: %s stopped: %s: %s; the host goes on\n", vm->name, v->name, msg);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_notify(&vm->vcpus[i]);
+	vcpu_stop(v, VCPU_STOP_FAULT);
+}
+
+static void vcpu_result(struct vcpu *v, uint32_t result)
+{
+	v->result = result;
+	vcpu_stop(v, VCPU_STOP_RESULT);
+}
+
+/* ---- exits ---- */
+
+static void console_out(struct vcpu *v, char c)
+{
+	if (c != '\n')
+		v->con[v->con_len++] = c;
+	if (c == '\n' || v->con_len == (int)sizeof(v->con)) {
+		if (!v->vm->cfg.quiet)
+			printk("[%s] %.*s\n", v->name, v->con_len, v->con);
+		v->con_len = 0;
+	}
+}
+
+static void handle_io(struct vcpu *v, struct vm_exit *e)
+{
+	const struct vm_config *cfg = &v->vm->cfg;
+	uint32_t value = 0;
+	if (e->io.string) {
+		vm_fault(v, "string I/O (INS/OUTS) on port 0x%x at rip 0x%lx is not supported",
+			 e->io.port, e->rip);
+		return;
+	}
+	switch (e->io.port) {
+	case VMM_PORT_CONSOLE:
+		if (!e->io.in)
+			console_out(v, (char)e->io.value);
+		break;
+	case VMM_PORT_RESULT:
+		if (!e->io.in) {
+			vmm_be->vcpu_complete(v, e, 0);
+			vcpu_result(v, e->io.value);
+			return;
+		}
+		break;
+	case VMM_PORT_EVENT:
+		if (e->io.in)
+			value = take_event(v);
+		break;
+	default:
+		for (int i = 0; i < VM_MAX_IO && cfg->io[i].port; i++) {
+			if (cfg->io[i].port == e->io.port) {
+				value = cfg->io[i].fn(v, e->io.port, e->io.in, e->io.value,
+						      cfg->io[i].arg);
+				vmm_be->vcpu_complete(v, e, value);
+				return;
+			}
+		}
+		vm_fault(v, "%s port 0x%x, which nothing handles, at rip 0x%lx",
+			 e->io.in ? "IN from" : "OUT to", e->io.port, e->rip);
+		return;
+	}
+	vmm_be->vcpu_complete(v, e, value);
+}
+
+static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
+{
+	uint64_t ret;
+	switch (e->hc.nr) {
+	case VMM_HC_EXIT:
+		vmm_be->vcpu_complete(v, e, 0);
+		vcpu_result(v, (uint32_t)e->hc.a0);
+		return;
+	case VMM_HC_NOP:
+		ret = 0;
+		break;
+	case VMM_HC_RENDEZVOUS:
+		ret = vm_hc_rendezvous(v, e->hc.a0, e->hc.a1, e->hc.a2);
+		break;
+	default:
+		ret = VMM_HC_ENOSYS;
+		break;
+	}
+	vmm_be->vcpu_complete(v, e, ret);
+}
+
+static void handle_exit(struct vcpu *v, struct vm_exit *e)
+{
+	switch (e->reason) {
+	case VM_EXIT_INTR:
+		break;			/* taken when interrupts came back on */
+	case VM_EXIT_HLT:
+		if (vcpu_halt(v))
+			vmm_be->vcpu_complete(v, e, 0);
+		break;
+	case VM_EXIT_IO:
+		handle_io(v, e);
+		break;
+	case VM_EXIT_HYPERCALL:
+		handle_hypercall(v, e);
+		break;
+	case VM_EXIT_NPF:
+		vm_fault(v, "nested page fault: %s guest-physical 0x%lx, outside its %lu KiB "
+			 "of memory, at rip 0x%lx (error 0x%lx)",
+			 e->npf.error & 0x10 ? "instruction fetch from" :
+			 e->npf.error & 0x2 ? "write to" : "read of",
+			 e->npf.gpa, v->vm->mem_size / 1024, e->rip, e->npf.error);
+		break;
+	case VM_EXIT_SHUTDOWN:
+		vm_fault(v, "the guest shut down (a triple fault) at rip 0x%lx", e->rip);
+		break;
+	case VM_EXIT_INVALID:
+		vm_fault(v, "the CPU refused the guest's state (VMRUN failed)");
+		break;
+	default:
+		vm_fault(v, "unexpected exit, code 0x%lx, at rip 0x%lx", e->code, e->rip);
+		break;
+	}
+}
+
+/* ---- the guest's FPU ---- */
+
+/* The vCPU thread leaves its CPU inside vm_run: the guest's registers to
+ * their area, the host thread's back in the CPU for its own FPU op. */
+static void vmm_savectx(void *arg)
+{
+	struct vcpu *v = arg;
+	vmm_be->fpu_save(v->guest_fpu);
+	vmm_be->fpu_load(v->host_fpu);
+	v->stats.fpu_saves++;
+}
+
+/* ... and comes back: the thread's FPU op has restored the host's values;
+ * stash them and load the guest's. */
+static void vmm_restorectx(void *arg)
+{
+	struct vcpu *v = arg;
+	vmm_be->fpu_save(v->host_fpu);
+	vmm_be->fpu_load(v->guest_fpu);
+}
+
+/* The op is freed with its thread if that ended without detaching it. */
+static void vmm_freectx(void *arg, int isexec)
+{
+	(void)isexec;
+	((struct vcpu *)arg)->fpu_op = NULL;
+}
+
+static const struct ctxop_template vmm_ctxop_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = vmm_savectx,
+	.ct_restore = vmm_restorectx,
+	.ct_free = vmm_freectx,
+};
+
+int vcpu_fpu_init(struct vcpu *v)
+{
+	v->guest_fpu = kmem_alloc_aligned(vmm_be->fpu_area_size, FPU_ALIGN, KM_SLEEP);
+	v->host_fpu = kmem_alloc_aligned(vmm_be->fpu_area_size, FPU_ALIGN, KM_SLEEP);
+	vmm_be->fpu_init(v->guest_fpu);
+	vmm_be->fpu_init(v->host_fpu);
+	v->fpu_op = ctxop_allocate(&vmm_ctxop_tpl, v);
+	return 0;
+}
+
+void vcpu_fpu_fini(struct vcpu *v)
+{
+	if (v->fpu_op)
+		ctxop_free(v->fpu_op);
+	if (v->guest_fpu)
+		kmem_free(v->guest_fpu);
+	if (v->host_fpu)
+		kmem_free(v->host_fpu);
+	v->guest_fpu = v->host_fpu = NULL;
+}
+
+/* Enters the FPU critical section: op attached and guest registers loaded,
+ * as one step that no preemption can split. */
+static void guest_fpu_enter(struct vcpu *v)
+{
+	kpreempt_disable();
+	ctxop_attach(curthread, v->fpu_op);
+	vmm_be->fpu_save(v->host_fpu);
+	vmm_be->fpu_load(v->guest_fpu);
+	v->fpu_loaded = true;
+	kpreempt_enable();
+}
+
+static void guest_fpu_leave(struct vcpu *v)
+{
+	kpreempt_disable();
+	vmm_be->fpu_save(v->guest_fpu);
+	vmm_be->fpu_load(v->host_fpu);
+	v->fpu_loaded = false;
+	ctxop_detach(curthread, v->fpu_op);
+	kpreempt_enable();
+}
+
+/* ---- the loop ---- */
+
+/* Parks v while the VM is suspended; a rendezvous for v or losing its
+ * place in the active set ends the wait. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	mutex_lock(&vm->lock);
+	vm->nparked++;
+	cv_broadcast(&vm->state_cv);
+	while (vm->suspended && vcpu_active(v) && !vcpu_rendezvous_pending(v))
+		cv_wait(&vm->state_cv, &vm->lock);
+	vm->nparked--;
+	mutex_unlock(&vm->lock);
+}
+
+int vm_run(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (curthread != v->thread)
+		panic("vm_run: %s must run in its own thread, not in %s", v->name,
+		      curthread->name);
+	vcpu_set_state(v, VCPU_FROZEN);
+	mutex_lock(&vm->lock);
+	vm->nrun++;
+	mutex_unlock(&vm->lock);
+	guest_fpu_enter(v);
+
+	while (v->stop == VCPU_STOP_NONE) {
+		if (!vcpu_active(v)) {
+			vcpu_stop(v, vm->faulted ? VCPU_STOP_FAULT : VCPU_STOP_DEACTIVATED);
+			break;
+		}
+		if (vcpu_rendezvous_pending(v)) {
+			v->stats.rendezvous++;
+			if (!bitset_test(vm->rv_req.bits, (unsigned)v->id))
+				v->stats.spurious++;	/* only with the bug switch */
+			vm_handle_rendezvous(vm, v);
+			continue;
+		}
+		if (vm->suspended) {
+			vcpu_park(v);
+			continue;
+		}
+
+		arch_irq_disable();
+		vcpu_set_state(v, VCPU_RUNNING);
+		if (work_pending(v)) {		/* the second look (see the top) */
+			vcpu_set_state(v, VCPU_FROZEN);
+			arch_irq_enable();
+			continue;
+		}
+		vmm_be->vcpu_run(v, &v->exit);
+		vcpu_set_state(v, VCPU_FROZEN);
+		arch_irq_enable();		/* a pending host interrupt is taken here */
+
+		v->stats.exits[v->exit.reason]++;
+		handle_exit(v, &v->exit);
+	}
+
+	guest_fpu_leave(v);
+	if (v->con_len)
+		console_out(v, '\n');		/* what the guest left unfinished */
+	mutex_lock(&vm->lock);
+	vm->nrun--;
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+	vcpu_set_state(v, VCPU_IDLE);
+	return v->stop;
+}
+
+/* A vCPU thread: waits for vm_start, then runs the vCPU until it stops. */
+void vcpu_thread_main(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	mutex_lock(&vm->lock);
+	while (!vm->started)
+		cv_wait(&vm->state_cv, &vm->lock);
+	mutex_unlock(&vm->lock);
+	if (vm->dying) {
+		vcpu_stop(v, VCPU_STOP_DEACTIVATED);	/* destroyed before it started */
+		return;
+	}
+	if (vm->cfg.vcpu_main)
+		vm->cfg.vcpu_main(v);
+	else
+		vm_run(v);
+}

@@ -1,0 +1,396 @@
+/*
+ * kernel/vmm/vm.c - virtual machines: creation, memory, vCPU threads,
+ * suspend and resume, destruction, and the monitor's `vms`.
+ *
+ * Theory (the longer version, with figures, is docs/vmm.md)
+ *
+ *   A VM is guest memory, vCPUs and a lock. The memory is a block of
+ *   contiguous kernel pages; the backend maps guest-physical [0, size) onto
+ *   it with nested page tables and maps nothing else, so a guest can touch
+ *   its own memory and no other, and any other access is an exit the core
+ *   reports as a fault. Each vCPU has a kernel thread (THREAD_FPU) that
+ *   runs vm_run (vcpu.c): handle a pending rendezvous or suspend, enter the
+ *   guest, handle the exit, repeat.
+ *
+ *   The core is portable: everything that knows SVM, VMCBs or x86 is
+ *   behind struct vmm_backend (vmm_backend.h), which arch_vmm_backend()
+ *   gives; where the machine cannot run guests, its probe says why, and
+ *   vm_create prints that and fails with -VM_ENOTSUP.
+ *
+ *   The VM's lock (vm->lock, a mutex) guards the active set, the
+ *   rendezvous state (rendezvous.c), the suspend flag and the counts of
+ *   vCPUs in vm_run, parked and stopped. Each vCPU has its own spinlock
+ *   (vcpu->wq.lock) for its state and events (vcpu.c). Lock order: the
+ *   VM's lock, then a vCPU's; never two vCPUs' locks at once.
+ *
+ * Life of a VM
+ *   vm_create     memory, nested tables, a VMCB and FPU areas per vCPU, and
+ *                 one thread per vCPU, which waits at the start gate;
+ *   vm_start      opens the gate: the vCPUs enter their guests;
+ *   vm_suspend    parks every vCPU in the host; vm_resume lets them go;
+ *   vm_wait       waits until every vCPU has stopped (result, fault, or
+ *                 taken out of the active set);
+ *   vm_destroy    takes every vCPU out, wakes them, joins the threads,
+ *                 frees it all.
+ *
+ * Invariants
+ *   - A vCPU not in the active set never enters its guest again; it leaves
+ *     vm_run at its next look at the loop's top, and no rendezvous waits
+ *     for it (the request is masked with the active set).
+ *   - vm->nparked <= vm->nrun: a vCPU parks only inside vm_run.
+ *   - Guest memory and the backend's structures live until vm_destroy has
+ *     joined every vCPU thread.
+ */
+#include "vmm_impl.h"
+#include <arch.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <monitor.h>
+#include <printf.h>
+#include <printk.h>
+#include <string.h>
+#include <thread.h>
+#include <timer.h>
+
+#define VM_MEM_LIMIT MiB(16)		/* what one VM may ask for */
+
+const struct vmm_backend *vmm_be;
+
+static struct mutex vms_lock = { WAITQ_INIT(vms_lock.wq, "vms"), NULL, "vms" };
+static struct list all_vms = LIST_INIT(all_vms);
+static int next_vm_id;
+
+/* ---- can we? ---- */
+
+const char *vmm_unavailable(void)
+{
+	static const char *why;
+	static volatile bool probed;
+	if (!probed) {
+		const struct vmm_backend *be = arch_vmm_backend();
+		why = be->probe();
+		if (!why)
+			vmm_be = be;
+		probed = true;
+	}
+	return why;
+}
+
+/* ---- guest memory ---- */
+
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, size_t len)
+{
+	if (gpa >= vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return (void *)(vm->mem_pa + gpa);	/* RAM is identity-mapped (mm.h) */
+}
+
+volatile uint32_t *vm_mailbox(struct vcpu *v)
+{
+	return vm_gpa_ptr(v->vm, VM_GUEST_MBOX_GPA + (uint64_t)v->id * VM_GUEST_MBOX_SIZE,
+			  VM_GUEST_MBOX_SIZE);
+}
+
+/* The smallest memory that holds the code, the mailboxes and every stack. */
+static size_t min_mem_size(int nvcpus)
+{
+	return ALIGN_UP(VM_GUEST_STACK_GPA + (uint64_t)nvcpus * VM_GUEST_STACK_SIZE, PAGE_SIZE);
+}
+
+static unsigned order_for(size_t bytes)
+{
+	unsigned order = 0;
+	while ((PAGE_SIZE << order) < bytes)
+		order++;
+	return order;
+}
+
+/* ---- creation ---- */
+
+static int config_error(const char *what)
+{
+	printk("vm_create: %s\n", what);
+	return -VM_EINVAL;
+}
+
+static int check_config(const struct vm_config *cfg)
+{
+	if (!cfg || cfg->nvcpus < 1 || cfg->nvcpus > VM_MAX_VCPUS)
+		return config_error("the number of vCPUs must be 1 .. VM_MAX_VCPUS (512)");
+	if (!cfg->image || cfg->image->end <= cfg->image->start)
+		return config_error("no guest image");
+	if ((size_t)(cfg->image->end - cfg->image->start) > VM_GUEST_CODE_MAX)
+		return config_error("the guest image is larger than VM_GUEST_CODE_MAX");
+	if (cfg->mem_size && (!IS_ALIGNED(cfg->mem_size, PAGE_SIZE) ||
+			      cfg->mem_size < min_mem_size(cfg->nvcpus) ||
+			      cfg->mem_size > VM_MEM_LIMIT))
+		return config_error("mem_size must be whole pages, hold the stacks, and be at "
+				    "most 16 MiB");
+	return 0;
+}
+
+/* Frees what vm_create built, in reverse; safe on a half-built VM whose
+ * threads were never created. */
+static void vm_free(struct vm *vm)
+{
+	for (int i = 0; vm->vcpus && i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		vcpu_fpu_fini(v);
+		if (v->backend)
+			vmm_be->vcpu_fini(v);
+	}
+	if (vm->backend)
+		vmm_be->vm_fini(vm);
+	if (vm->mem_pa)
+		pmm_free_pages(vm->mem_pa, vm->mem_order);
+	if (vm->vcpus)
+		kmem_free(vm->vcpus);
+	kmem_free(vm);
+}
+
+static int vcpu_setup(struct vm *vm, int id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	v->vm = vm;
+	v->id = id;
+	snprintf(v->name, sizeof(v->name), "%s.%d", vm->name, id);
+	waitq_init(&v->wq, "vcpu");
+	v->state = VCPU_IDLE;
+	v->hostcpu = -1;
+	struct vcpu_boot boot = {
+		.entry = VM_GUEST_CODE_GPA,
+		.stack = VM_GUEST_STACK_GPA + (uint64_t)(id + 1) * VM_GUEST_STACK_SIZE,
+		.bx = vm->cfg.args[0],
+		.cx = vm->cfg.args[1],
+		.dx = vm->cfg.args[2],
+		.si = (uint64_t)id,
+		.di = (uint64_t)vm->nvcpus,
+	};
+	int err = vmm_be->vcpu_init(v, &boot);
+	if (err)
+		return err;
+	return vcpu_fpu_init(v);
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	const char *why = vmm_unavailable();
+	if (why) {
+		printk("vm_create: this machine cannot run virtual machines: %s\n", why);
+		return -VM_ENOTSUP;
+	}
+	int err = check_config(cfg);
+	if (err)
+		return err;
+
+	struct vm *vm = kmem_zalloc(sizeof(*vm), KM_SLEEP);
+	vm->cfg = *cfg;
+	vm->nvcpus = cfg->nvcpus;
+	mutex_lock(&vms_lock);
+	vm->id = next_vm_id++;
+	mutex_unlock(&vms_lock);
+	if (cfg->name)
+		strlcpy(vm->name, cfg->name, sizeof(vm->name));
+	else
+		snprintf(vm->name, sizeof(vm->name), "vm%d", vm->id);
+	mutex_init(&vm->lock, "vm");
+	cv_init(&vm->rendezvous_cv, "vm.rendezvous");
+	cv_init(&vm->state_cv, "vm.state");
+	list_init(&vm->link);
+
+	vm->mem_size = cfg->mem_size ? cfg->mem_size : min_mem_size(cfg->nvcpus);
+	vm->mem_order = order_for(vm->mem_size);
+	vm->mem_pa = pmm_alloc_pages(vm->mem_order);	/* zero-filled */
+	vm->vcpus = kmem_zalloc(sizeof(struct vcpu) * (size_t)vm->nvcpus, KM_SLEEP);
+	err = vm->mem_pa ? vmm_be->vm_init(vm) : -VM_ENOMEM;
+	for (int i = 0; i < vm->nvcpus && !err; i++)
+		err = vcpu_setup(vm, i);
+	if (err) {
+		printk("vm_create: %s: out of memory (%lu KiB of guest memory, %d vCPUs)\n",
+		       vm->name, vm->mem_size / 1024, vm->nvcpus);
+		vm_free(vm);
+		return err;
+	}
+	memcpy(vm_gpa_ptr(vm, VM_GUEST_CODE_GPA, VM_GUEST_CODE_MAX), cfg->image->start,
+	       (size_t)(cfg->image->end - cfg->image->start));
+	bitset_fill(vm->active.bits, (unsigned)vm->nvcpus, VM_MAX_VCPUS);
+
+	mutex_lock(&vms_lock);
+	list_add_tail(&all_vms, &vm->link);
+	mutex_unlock(&vms_lock);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vm->vcpus[i].thread = thread_create(vm->vcpus[i].name, vcpu_thread_main,
+						    &vm->vcpus[i], THREAD_FPU);
+	*out = vm;
+	return 0;
+}
+
+void vm_start(struct vm *vm)
+{
+	mutex_lock(&vm->lock);
+	vm->started = true;
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+}
+
+/* ---- waiting, suspending ---- */
+
+/* Waits on vm->state_cv (lock held) until done(arg) or the deadline (0:
+ * none); returns done(arg). */
+static bool wait_state(struct vm *vm, bool (*done)(struct vm *, void *), void *arg,
+		       uint64_t timeout_ns)
+{
+	uint64_t deadline = timeout_ns ? clock_ns() + timeout_ns : 0;
+	while (!done(vm, arg)) {
+		uint64_t now = clock_ns();
+		if (deadline && now >= deadline)
+			break;
+		cv_timedwait(&vm->state_cv, &vm->lock, deadline ? deadline - now : 0);
+	}
+	return done(vm, arg);
+}
+
+static bool all_stopped(struct vm *vm, void *arg)
+{
+	(void)arg;
+	return vm->nstopped == vm->nvcpus;
+}
+
+static bool vcpu_stopped(struct vm *vm, void *arg)
+{
+	(void)vm;
+	return ((struct vcpu *)arg)->stop != VCPU_STOP_NONE;
+}
+
+static bool all_parked(struct vm *vm, void *arg)
+{
+	(void)arg;
+	return vm->nparked == vm->nrun;
+}
+
+bool vm_wait(struct vm *vm, uint64_t timeout_ns)
+{
+	mutex_lock(&vm->lock);
+	bool ok = wait_state(vm, all_stopped, NULL, timeout_ns);
+	mutex_unlock(&vm->lock);
+	return ok;
+}
+
+bool vcpu_wait(struct vcpu *v, uint64_t timeout_ns)
+{
+	mutex_lock(&v->vm->lock);
+	bool ok = wait_state(v->vm, vcpu_stopped, v, timeout_ns);
+	mutex_unlock(&v->vm->lock);
+	return ok;
+}
+
+/*
+ * vm_suspend: every vCPU in vm_run parks at the top of its loop (vcpu.c);
+ * the kick gets those in the guest or asleep in HLT there at once. Returns
+ * when all of them are parked. A parked vCPU still takes part in a
+ * rendezvous, so a rendezvous in flight cannot keep a suspend waiting.
+ */
+void vm_suspend(struct vm *vm)
+{
+	mutex_lock(&vm->lock);
+	vm->suspended = true;
+	mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_notify(&vm->vcpus[i]);
+	mutex_lock(&vm->lock);
+	wait_state(vm, all_parked, NULL, 0);
+	mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	mutex_lock(&vm->lock);
+	vm->suspended = false;
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+}
+
+void vcpu_deactivate(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	mutex_lock(&vm->lock);
+	bitset_clear(vm->active.bits, (unsigned)v->id);
+	vm_rendezvous_recheck_locked(vm);
+	cv_broadcast(&vm->state_cv);		/* it may be parked */
+	mutex_unlock(&vm->lock);
+	vcpu_notify(v);				/* or in its guest, or asleep */
+}
+
+/* ---- destruction ---- */
+
+void vm_destroy(struct vm *vm)
+{
+	mutex_lock(&vm->lock);
+	vm->dying = true;
+	vm->started = true;			/* let unstarted threads through the gate */
+	vm->suspended = false;
+	bitset_zero(vm->active.bits, VM_MAX_VCPUS);
+	vm_rendezvous_recheck_locked(vm);
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_notify(&vm->vcpus[i]);
+	for (int i = 0; i < vm->nvcpus; i++)
+		thread_join(vm->vcpus[i].thread);
+
+	mutex_lock(&vms_lock);
+	list_remove(&vm->link);
+	mutex_unlock(&vms_lock);
+	vm_free(vm);
+}
+
+/* ---- counters and the monitor ---- */
+
+uint64_t vm_exits(struct vm *vm, int reason)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < vm->nvcpus; i++)
+		n += vm->vcpus[i].stats.exits[reason];
+	return n;
+}
+
+static const char *const stop_names[] = { "-", "result", "deactivated", "fault" };
+
+void vm_print_all(void)
+{
+	mutex_lock(&vms_lock);
+	if (list_empty(&all_vms))
+		printk("no virtual machines%s%s\n", vmm_unavailable() ? ": " : "",
+		       vmm_unavailable() ? vmm_unavailable() : "");
+	struct list *pos;
+	list_for_each(pos, &all_vms) {
+		struct vm *vm = list_entry(pos, struct vm, link);
+		printk("%s: %d vCPU%s, %lu KiB at 0x%lx, %s%s, %lu rendezvous%s%s\n", vm->name,
+		       vm->nvcpus, vm->nvcpus == 1 ? "" : "s", vm->mem_size / 1024, vm->mem_pa,
+		       vm->started ? "started" : "not started", vm->suspended ? ", suspended" : "",
+		       vm->rv_count, vm->faulted ? ", stopped on a fault: " : "",
+		       vm->faulted ? vm->fault : "");
+		printk("  %-10s %-8s %-11s %8s %8s %8s %8s %8s %6s %6s %8s %8s\n", "vcpu", "state",
+		       "stop", "intr", "hlt", "io", "hcall", "faults", "rv", "spur", "sleeps",
+		       "fpusave");
+		for (int i = 0; i < vm->nvcpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+			const struct vcpu_stats *s = &v->stats;
+			uint64_t faults = s->exits[VM_EXIT_NPF] + s->exits[VM_EXIT_SHUTDOWN] +
+					  s->exits[VM_EXIT_INVALID] + s->exits[VM_EXIT_OTHER];
+			printk("  %-10s %-8s %-11s %8lu %8lu %8lu %8lu %8lu %6lu %6lu %8lu %8lu\n",
+			       v->name, vcpu_state_name(v->state), stop_names[v->stop],
+			       s->exits[VM_EXIT_INTR], s->exits[VM_EXIT_HLT], s->exits[VM_EXIT_IO],
+			       s->exits[VM_EXIT_HYPERCALL], faults, s->rendezvous, s->spurious,
+			       s->sleeps, s->fpu_saves);
+		}
+	}
+	mutex_unlock(&vms_lock);
+}
+
+static void cmd_vms(const char *args)
+{
+	(void)args;
+	vm_print_all();
+}
+MONITOR_COMMAND("vms", "virtual machines: vCPUs, states, exit counters", cmd_vms);

@@ -1,0 +1,43 @@
+/*
+ * kernel/vmm/vmm_impl.h - what the files of the vmm core share among
+ * themselves (vm.c, vcpu.c, rendezvous.c); not for anyone else.
+ */
+#ifndef VMM_IMPL_H
+#define VMM_IMPL_H
+
+#include <vmm.h>
+#include <vmm_backend.h>
+
+/* The backend, once vmm_unavailable() has said it works. */
+extern const struct vmm_backend *vmm_be;
+
+/* vcpu.c */
+/* Sets up / tears down the guest FPU areas and context op of v (may sleep). */
+int vcpu_fpu_init(struct vcpu *v);
+void vcpu_fpu_fini(struct vcpu *v);
+/* Makes v notice new work: an IPI if it runs guest code on another CPU, a
+ * wakeup if it sleeps in HLT. Any thread; never sleeps. */
+void vcpu_notify(struct vcpu *v);
+/* True while v is in the VM's active set (a lock-free snapshot). */
+bool vcpu_active(const struct vcpu *v);
+/* Stops the whole VM because of v's fault: records why, takes every vCPU
+ * out of the active set, wakes them all. v's thread; may sleep. */
+void vm_fault(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
+/* The body of a vCPU thread (vm.c starts it). */
+void vcpu_thread_main(void *arg);
+
+/* rendezvous.c */
+/* Is a rendezvous pending for v? (v's own bit; bug=rendezvous_spurious:
+ * any rendezvous at all.) Lock-free. */
+bool vcpu_rendezvous_pending(struct vcpu *v);
+/* Takes part in the rendezvous in flight, if any, and waits until it is
+ * complete. v may be NULL (a host thread). Sleeps; not with vm->lock. */
+void vm_handle_rendezvous(struct vm *vm, struct vcpu *v);
+/* With vm->lock held, after the active set shrank: drops the inactive
+ * vCPUs from the rendezvous in flight and completes it if that was all
+ * it waited for. */
+void vm_rendezvous_recheck_locked(struct vm *vm);
+/* The hypercall VMM_HC_RENDEZVOUS (v's thread): returns the guest's EAX. */
+uint64_t vm_hc_rendezvous(struct vcpu *v, uint64_t gpa, uint64_t nbits, uint64_t arg);
+
+#endif
