@@ -51,7 +51,7 @@ int paging_flags(uint64_t va);
  * a stack faults there, and the trap report can say "stack overflow".
  * Registering unmaps va's page; unregistering maps it back (identity, RW,
  * no-exec). At most PAGING_MAX_GUARDS at once; the boot stack's is one. */
-#define PAGING_MAX_GUARDS 64
+#define PAGING_MAX_GUARDS 1024	/* one per thread: a VM of 512 vCPUs has 512 threads */
 void paging_register_guard(uint64_t va);
 void paging_unregister_guard(uint64_t va);
 /* True if addr lies in a registered guard page (the trap code asks). */
