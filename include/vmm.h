@@ -122,10 +122,12 @@ enum vcpu_stop {
 
 struct vcpu_stats {
 	uint64_t exits[VM_EXIT_NR];	/* by reason */
-	uint64_t rendezvous;		/* times the run loop found a rendezvous pending */
+	uint64_t rendezvous;		/* times the run loop found a rendezvous pending
+					   (one visit may take part in several) */
 	uint64_t spurious;		/* ... of which this vCPU was not a target */
 	uint64_t rendezvous_funcs;	/* rendezvous functions run on this vCPU */
-	uint64_t sleeps;		/* halts that slept */
+	uint64_t rendezvous_helps;	/* as initiator, found one in flight and helped */
+	uint64_t sleeps;		/* HLTs that went to sleep */
 	uint64_t kicks;			/* IPIs sent to force it out of the guest */
 	uint64_t fpu_saves;		/* vmm_savectx runs: switches inside vm_run */
 };
@@ -267,7 +269,7 @@ int vm_run(struct vcpu *v);
  * rendezvous waits for it any more. Any thread; may sleep. */
 void vcpu_deactivate(struct vcpu *v);
 /* Gives a halted vCPU an event (the guest reads it from VMM_PORT_EVENT) and
- * wakes it. Any thread. */
+ * wakes it. One slot: an event not yet read is replaced. Any thread. */
 void vcpu_post_event(struct vcpu *v, uint32_t event);
 /* Reads v's state without a lock (a snapshot). */
 const char *vcpu_state_name(int state);

@@ -57,6 +57,7 @@ enum vm_worker_mbox {
 enum { WORKER_COMPUTE = 0, WORKER_HALT = 1, WORKER_BLOCK = 2 };
 #define WORKER_FPU_CHECK  1u	/* check XMM4-7 after every 1024 additions */
 #define WORKER_HOST_CHECK 2u	/* OUT to VM_GUEST_PORT_CHECK every MB_PERIOD */
+#define WORKER_STAY       4u	/* after the last rendezvous, compute on (no result) */
 
 /* XMM4-7 of worker vCPU `id` hold 16 dwords, dword k = VM_WORKER_PATTERN(id, k). */
 #define VM_WORKER_PATTERN(id, k) (((uint32_t)(id) << 16) | 0xA500u | (uint32_t)(k))

@@ -129,6 +129,8 @@ static int rendezvous(struct vm *vm, struct vcpu *v, const struct vcpuset *dest,
 		if (!vm->rv_func)
 			break;
 		mutex_unlock(&vm->lock);
+		if (v)
+			v->stats.rendezvous_helps++;
 		vm_handle_rendezvous(vm, v);	/* help the one in flight, then again */
 	}
 	bitset_and(vm->rv_req.bits, dest->bits, vm->active.bits, (unsigned)vm->nvcpus);

@@ -184,15 +184,15 @@ static bool vcpu_halt(struct vcpu *v)
 	bool slept = false;
 	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
 	while (!v->event_pending && !work_pending(v)) {
-		set_state_locked(v, VCPU_SLEEPING);
+		if (!slept)
+			v->stats.sleeps++;	/* once per HLT that sleeps */
 		slept = true;
+		set_state_locked(v, VCPU_SLEEPING);
 		waitq_wait_locked(&v->wq, &flags, 0, "vcpu_halt");
 		set_state_locked(v, VCPU_FROZEN);
 	}
 	bool done = v->event_pending;
 	spin_unlock_irqrestore(&v->wq.lock, flags);
-	if (slept)
-		v->stats.sleeps++;
 	return done;
 }
 

@@ -8,7 +8,8 @@
 ;                 host checks the same registers from outside, and, while
 ;                 MB_RV_COUNT is not 0, a rendezvous hypercall. When the
 ;                 count runs out it reports its error count (0: all well)
-;                 through the result port and stops.
+;                 through the result port and stops, or (FLAG_STAY) goes on
+;                 computing, so that it stays a target for the others.
 ;   MODE_HALT     sleeps in HLT for ever, counting the events it is woken
 ;                 with (and checking XMM4-7 after each wakeup, if asked).
 ;   MODE_BLOCK    one OUT to PORT_BLOCK first (the host may hold it there),
@@ -105,6 +106,8 @@ main_loop:
         je main_loop
         call rendezvous
         dec dword MB(MB_RV_COUNT)
+        jnz main_loop
+        test dword MB(MB_FLAGS), FLAG_STAY
         jnz main_loop
 
         mov eax, MB(MB_FPU_ERR)         ; done: report the errors seen

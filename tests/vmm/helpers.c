@@ -1,0 +1,241 @@
+/*
+ * tests/vmm/helpers.c - helpers for the vmm tests (vmm_test.h).
+ */
+#include "vmm_test.h"
+#include <ctxop.h>
+#include <mm.h>
+#include <sched.h>
+#include <string.h>
+#include <thread.h>
+#include <timer.h>
+
+void vmt_require(void)
+{
+	const char *why = vmm_unavailable();
+	if (why)
+		KT_SKIP(why);
+}
+
+struct vm *vmt_create(const struct vm_config *cfg)
+{
+	struct vm *vm = NULL;
+	KT_ASSERT_EQ(vm_create(cfg, &vm), 0);
+	return vm;
+}
+
+bool vmt_wait_state(struct vcpu *v, int state, uint64_t timeout_ns)
+{
+	uint64_t end = clock_ns() + timeout_ns;
+	while (v->state != state) {
+		if (clock_ns() >= end)
+			return false;
+		thread_sleep(MS / 4);
+	}
+	return true;
+}
+
+uint64_t vmt_spare_gpa(int nvcpus)
+{
+	return ALIGN_UP(VM_GUEST_STACK_GPA + (uint64_t)nvcpus * VM_GUEST_STACK_SIZE, PAGE_SIZE);
+}
+
+void vmt_worker(struct vcpu *v, int mode, uint32_t flags, uint32_t rv_count, uint32_t period)
+{
+	volatile uint32_t *mb = vm_mailbox(v);
+	mb[MB_MODE] = (uint32_t)mode;
+	mb[MB_FLAGS] = flags;
+	mb[MB_RV_COUNT] = rv_count;
+	mb[MB_PERIOD] = period;
+}
+
+void vmt_worker_dest(struct vcpu *v, uint64_t gpa, const struct vcpuset *s)
+{
+	size_t bytes = BITSET_WORDS(v->vm->nvcpus) * sizeof(uint64_t);
+	void *p = vm_gpa_ptr(v->vm, gpa, bytes);
+	KT_ASSERT(p != NULL);
+	memcpy(p, s->bits, bytes);
+	volatile uint32_t *mb = vm_mailbox(v);
+	mb[MB_DEST_GPA] = (uint32_t)gpa;
+	mb[MB_DEST_BITS] = (uint32_t)v->vm->nvcpus;
+}
+
+uint64_t vmt_mbox_sum(struct vm *vm, int from, int to, int word)
+{
+	uint64_t n = 0;
+	for (int i = from; i < to; i++)
+		n += vm_mailbox(&vm->vcpus[i])[word];
+	return n;
+}
+
+/* ---- checked rendezvous ---- */
+
+struct vmt_rv_totals vmt_totals;
+
+void vmt_rv_reset(void)
+{
+	memset((void *)&vmt_totals, 0, sizeof(vmt_totals));
+}
+
+/* Runs with the VM's lock held, in the target's thread. */
+void vmt_rv_fn(struct vcpu *v, void *arg)
+{
+	struct vmt_rv *rv = arg;
+	unsigned id = (unsigned)v->id;
+	if (!bitset_test(rv->dest.bits, id))
+		rv->strays++;
+	if (bitset_test(rv->ran.bits, id))
+		rv->dups++;
+	bitset_set(rv->ran.bits, id);
+	vmt_totals.runs[id]++;
+	if (rv->initiator >= 0 && rv->initiator < 16)
+		vmt_totals.pair[rv->initiator][id]++;
+}
+
+void vmt_rv_end(struct vm *vm, struct vmt_rv *rv)
+{
+	/* every target still active must have run it; the ones taken out
+	 * meanwhile may or may not have */
+	struct vcpuset must;
+	bitset_and(must.bits, rv->dest.bits, vm->active.bits, VM_MAX_VCPUS);
+	bool missed = !bitset_subset(must.bits, rv->ran.bits, VM_MAX_VCPUS);
+	if (rv->dups || rv->strays || missed)
+		__atomic_fetch_add(&vmt_totals.errors, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&vmt_totals.rendezvous, 1, __ATOMIC_RELAXED);
+}
+
+void vmt_hc_checked(struct vcpu *v, const struct vcpuset *dest, uint32_t arg)
+{
+	(void)arg;
+	struct vmt_rv rv = { .dest = *dest, .initiator = v->id };
+	bitset_zero(rv.ran.bits, VM_MAX_VCPUS);
+	vm_smp_rendezvous(v, dest, vmt_rv_fn, &rv);
+	vmt_rv_end(v->vm, &rv);
+}
+
+void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest)
+{
+	struct vmt_rv rv = { .dest = *dest, .initiator = -1 };
+	bitset_zero(rv.ran.bits, VM_MAX_VCPUS);
+	vm_smp_rendezvous_host(vm, dest, vmt_rv_fn, &rv);
+	vmt_rv_end(vm, &rv);
+}
+
+/* ---- FPU ---- */
+
+void vmt_xmm_pattern(uint32_t seed, uint32_t out[64])
+{
+	uint32_t x = seed * 0x9E3779B1u + 0x7F4A7C15u;
+	for (int i = 0; i < 64; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		out[i] = x;
+	}
+}
+
+/* Two FPU threads on one CPU, each with its own values in XMM0-15, hand
+ * the CPU to each other; true if each finds its own values afterwards. */
+static volatile int probe_turn;
+static volatile bool probe_ok[2];
+
+static void probe_thread(void *arg)
+{
+	int me = (int)(uintptr_t)arg;
+	uint32_t mine[64], got[64];
+	vmt_xmm_pattern(0xF0F0 + (uint32_t)me, mine);
+	test_xmm_load(mine);
+	for (int round = 0; round < 4; round++) {
+		while (probe_turn != me)
+			thread_yield();
+		probe_turn = 1 - me;
+		thread_yield();
+	}
+	test_xmm_store(got);
+	probe_ok[me] = memcmp(mine, got, sizeof(mine)) == 0;
+}
+
+bool vmt_thread_fpu_present(void)
+{
+#if __has_include(<fpu.h>)
+	return true;		/* the FPU subsystem is in the tree: never skip */
+#else
+	/* Not under that name: ask the switch itself whether it keeps an FPU
+	 * thread's registers. */
+	int cpu = cpu_count() - 1;
+	probe_turn = 0;
+	probe_ok[0] = probe_ok[1] = false;
+	struct thread *a = thread_create_on("fpuprobe0", probe_thread, (void *)0, THREAD_FPU,
+					    cpu, PRIO_NORMAL);
+	struct thread *b = thread_create_on("fpuprobe1", probe_thread, (void *)1, THREAD_FPU,
+					    cpu, PRIO_NORMAL);
+	thread_join(a);
+	thread_join(b);
+	return probe_ok[0] && probe_ok[1];
+#endif
+}
+
+#define FXSAVE_SIZE 512
+
+struct model_fpu {
+	uint8_t area[FXSAVE_SIZE];
+};
+
+static void model_save(void *arg)
+{
+	__asm__ volatile("fxsave64 %0" : "=m"(((struct model_fpu *)arg)->area));
+}
+
+static void model_restore(void *arg)
+{
+	__asm__ volatile("fxrstor64 %0" ::"m"(((struct model_fpu *)arg)->area));
+}
+
+static void model_free(void *arg, int isexec)
+{
+	(void)isexec;
+	kmem_free(arg);
+}
+
+static const struct ctxop_template model_fpu_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = model_save,
+	.ct_restore = model_restore,
+	.ct_free = model_free,
+};
+
+/* On the creating thread: the new FPU thread gets its model op, in the
+ * architectural init state (FCW 0x037F, MXCSR 0x1F80, registers zero). */
+static void model_lwp_create(void *parent, void *child)
+{
+	(void)parent;
+	struct thread *t = child;
+	if (!(t->flags & THREAD_FPU))
+		return;
+	struct model_fpu *m = kmem_alloc_aligned(sizeof(*m), 64, KM_SLEEP);
+	memset(m, 0, sizeof(*m));
+	*(uint16_t *)&m->area[0] = 0x037F;
+	*(uint32_t *)&m->area[24] = 0x1F80;
+	ctxop_install(t, &model_fpu_tpl, m);
+}
+
+static const struct ctxop_template propagate_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_lwp_create = model_lwp_create,
+};
+
+void vmt_model_fpu_install(void)
+{
+	ctxop_install(curthread, &propagate_tpl, NULL);
+}
+
+void vmt_model_fpu_remove(void)
+{
+	KT_EXPECT_EQ(ctxop_remove(curthread, &propagate_tpl, NULL), 1);
+}
+
+uint64_t vmt_quantum_set(uint64_t us)
+{
+	uint64_t old = sched_quantum_us;
+	sched_set_quantum_us(us);
+	return old;
+}

@@ -1,0 +1,411 @@
+/*
+ * tests/vmm/vmm_test.c - virtual machines: a guest boots, prints and
+ * computes; exits are counted by reason; HLT sleeps until an event; a
+ * guest's access outside its memory is a reported fault that leaves the
+ * host unharmed; suspend and resume; misuse; and the guest FPU kept across
+ * host context switches by the vCPU's context op (illumos 12477), with the
+ * bug=ctxop_restore_order detector.
+ *
+ * Every case skips, saying why, where the machine cannot run guests (no
+ * SVM, or SVM without nested paging, as with -cpu qemu64).
+ */
+#include "vmm_test.h"
+#include <arch.h>
+#include <bugs.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <string.h>
+#include <thread.h>
+#include <timer.h>
+
+/* "hello from vCPU <id>\n" + "sse ok\n": one I/O exit per character */
+static uint64_t hello_chars(int id)
+{
+	return strlen("hello from vCPU \n") + (id >= 10 ? 2 : 1) + strlen("sse ok\n");
+}
+
+KTEST(vmm, guest_boots_prints_and_computes)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 2, .image = &vm_guest_hello };
+	struct vm *vm = vmt_create(&cfg);
+	KT_EXPECT_EQ(vm->vcpus[0].state, VCPU_IDLE);	/* waits for vm_start */
+	vm_start(vm);
+	KT_EXPECT(vm_wait(vm, 5 * NS_PER_S));
+	for (int i = 0; i < 2; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		KT_EXPECT_EQ(v->stop, VCPU_STOP_RESULT);
+		/* the guest checked its own SSE sum and the NOP hypercalls */
+		KT_EXPECT_EQ(v->result, VM_HELLO_OK | (uint32_t)i);
+		KT_EXPECT_EQ(v->state, VCPU_IDLE);
+	}
+	KT_EXPECT(!vm->faulted);
+	vm_destroy(vm);
+}
+
+KTEST(vmm, exits_counted_by_reason)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 3, .image = &vm_guest_hello, .quiet = true };
+	struct vm *vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_EXPECT(vm_wait(vm, 5 * NS_PER_S));
+	for (int i = 0; i < 3; i++) {
+		const struct vcpu_stats *s = &vm->vcpus[i].stats;
+		KT_EXPECT_EQ(s->exits[VM_EXIT_IO], hello_chars(i) + 1);	/* + the result */
+		KT_EXPECT_EQ(s->exits[VM_EXIT_HYPERCALL], 3);
+		KT_EXPECT_EQ(s->exits[VM_EXIT_HLT], 0);
+		KT_EXPECT_EQ(s->exits[VM_EXIT_NPF], 0);
+		KT_EXPECT_EQ(s->exits[VM_EXIT_SHUTDOWN], 0);
+		KT_EXPECT_EQ(s->exits[VM_EXIT_OTHER], 0);
+	}
+	KT_EXPECT_EQ(vm_exits(vm, VM_EXIT_HYPERCALL), 9);
+	KT_LOG("intr exits (host ticks during the run): %lu", vm_exits(vm, VM_EXIT_INTR));
+	vm_destroy(vm);
+}
+
+KTEST(vmm, hlt_sleeps_until_an_event)
+{
+	vmt_require();
+	/* the halt guest: two events, then their sum as the result */
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_halt, .args = { 2 } };
+	struct vm *vm = vmt_create(&cfg);
+	struct vcpu *v = &vm->vcpus[0];
+	vm_start(vm);
+	KT_ASSERT(vmt_wait_state(v, VCPU_SLEEPING, 2 * NS_PER_S));
+	KT_EXPECT_EQ(v->thread->state, TS_SLEEPING);	/* asleep, not spinning */
+	thread_sleep(20 * MS);
+	KT_EXPECT_EQ(v->stats.exits[VM_EXIT_HLT], 1);	/* no busy loop of HLT exits */
+	KT_EXPECT_EQ(v->state, VCPU_SLEEPING);
+
+	vcpu_post_event(v, 0x1200);
+	/* an event is one slot, not a queue: wait until the guest has read
+	 * this one and halted again before posting the next */
+	uint64_t end = clock_ns() + 2 * NS_PER_S;
+	while (!(v->stats.exits[VM_EXIT_HLT] == 2 && v->state == VCPU_SLEEPING) &&
+	       clock_ns() < end)
+		thread_sleep(MS / 4);
+	KT_ASSERT_EQ(v->stats.exits[VM_EXIT_HLT], 2);
+	KT_EXPECT_EQ(v->stop, VCPU_STOP_NONE);		/* one more to go */
+	vcpu_post_event(v, 0x34);
+	KT_EXPECT(vcpu_wait(v, 2 * NS_PER_S));
+	KT_EXPECT_EQ(v->stop, VCPU_STOP_RESULT);
+	KT_EXPECT_EQ(v->result, 0x1234);
+	KT_EXPECT_EQ(v->stats.exits[VM_EXIT_HLT], 2);	/* each HLT slept once */
+	KT_EXPECT_EQ(v->stats.sleeps, 2);
+	vm_destroy(vm);
+}
+
+KTEST(vmm, event_posted_before_hlt_is_not_lost)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_halt, .args = { 1 } };
+	struct vm *vm = vmt_create(&cfg);
+	vcpu_post_event(&vm->vcpus[0], 7);	/* before the guest even starts */
+	vm_start(vm);
+	KT_EXPECT(vcpu_wait(&vm->vcpus[0], 2 * NS_PER_S));
+	KT_EXPECT_EQ(vm->vcpus[0].result, 7);
+	KT_EXPECT_EQ(vm->vcpus[0].stats.sleeps, 0);	/* the HLT completed at once */
+	vm_destroy(vm);
+}
+
+/* A guest reads guest-physical `gpa`; returns the VM, stopped. */
+static struct vm *run_fault_guest(uint64_t gpa)
+{
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_fault, .args = { (uint32_t)gpa } };
+	struct vm *vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_EXPECT(vm_wait(vm, 2 * NS_PER_S));
+	return vm;
+}
+
+KTEST(vmm, access_outside_guest_memory_is_a_reported_fault)
+{
+	vmt_require();
+	/* a sentinel in host memory, and the host's free page count */
+	volatile uint64_t *sentinel = kmem_alloc(sizeof(uint64_t), KM_SLEEP);
+	*sentinel = 0x5AFE5AFE5AFE5AFEULL;
+	static const uint64_t outside[] = {
+		0x10000000,		/* far away */
+		0,			/* placeholder: just past the end (below) */
+		0xFEE00000,		/* where the host's local APIC is */
+	};
+	for (unsigned k = 0; k < ARRAY_SIZE(outside); k++) {
+		uint64_t gpa = outside[k];
+		if (k == 1)
+			gpa = ALIGN_UP(VM_GUEST_STACK_GPA + VM_GUEST_STACK_SIZE, PAGE_SIZE);
+		struct vm *vm = run_fault_guest(gpa);
+		struct vcpu *v = &vm->vcpus[0];
+		KT_EXPECT_EQ(v->stop, VCPU_STOP_FAULT);
+		KT_EXPECT(vm->faulted);
+		KT_EXPECT(strstr(vm->fault, "nested page fault") != NULL);
+		KT_EXPECT_EQ(v->stats.exits[VM_EXIT_NPF], 1);
+		KT_EXPECT_EQ(v->stats.exits[VM_EXIT_IO], 0);	/* never got past the read */
+		KT_LOG("reported: %s", vm->fault);
+		vm_destroy(vm);
+	}
+	KT_EXPECT_EQ(*sentinel, 0x5AFE5AFE5AFE5AFEULL);
+	kmem_free((void *)sentinel);
+
+	/* the same guest reading its own memory is fine, and the host still
+	 * runs guests after the faults */
+	struct vm *vm = run_fault_guest(VM_GUEST_MBOX_GPA);
+	KT_EXPECT_EQ(vm->vcpus[0].stop, VCPU_STOP_RESULT);
+	KT_EXPECT_EQ(vm->vcpus[0].result, 0);
+	KT_EXPECT(!vm->faulted);
+	vm_destroy(vm);
+}
+
+KTEST(vmm, fault_stops_every_vcpu_of_the_vm)
+{
+	vmt_require();
+	/* vCPU 1 touches an unhandled port (a guest bug); vCPU 0 computes for
+	 * ever and must be stopped with it */
+	struct vm_config cfg = { .nvcpus = 2, .image = &vm_guest_worker };
+	struct vm *vm = vmt_create(&cfg);
+	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, 0, 0);
+	vmt_worker(&vm->vcpus[1], WORKER_BLOCK, 0, 0, 0);	/* no handler for the port */
+	vm_start(vm);
+	KT_EXPECT(vm_wait(vm, 2 * NS_PER_S));
+	KT_EXPECT_EQ(vm->vcpus[1].stop, VCPU_STOP_FAULT);
+	KT_EXPECT_EQ(vm->vcpus[0].stop, VCPU_STOP_FAULT);
+	KT_EXPECT(strstr(vm->fault, "port 0x701, which nothing handles") != NULL);
+	KT_LOG("reported: %s", vm->fault);
+	vm_destroy(vm);
+}
+
+KTEST(vmm, suspend_parks_every_vcpu_and_resume_lets_them_go)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 4, .image = &vm_guest_worker };
+	struct vm *vm = vmt_create(&cfg);
+	for (int i = 0; i < 3; i++)
+		vmt_worker(&vm->vcpus[i], WORKER_COMPUTE, WORKER_FPU_CHECK, 0, 0);
+	vmt_worker(&vm->vcpus[3], WORKER_HALT, 0, 0, 0);
+	vm_start(vm);
+	KT_ASSERT(vmt_wait_state(&vm->vcpus[3], VCPU_SLEEPING, 2 * NS_PER_S));
+	thread_sleep(10 * MS);
+
+	vm_suspend(vm);
+	KT_EXPECT_EQ(vm->nparked, 4);
+	for (int i = 0; i < 4; i++)
+		KT_EXPECT_EQ(vm->vcpus[i].state, VCPU_FROZEN);
+	uint64_t before = vmt_mbox_sum(vm, 0, 3, MB_ITER);
+	thread_sleep(20 * MS);
+	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 3, MB_ITER), before);	/* nobody ran guest code */
+
+	vm_resume(vm);
+	thread_sleep(20 * MS);
+	KT_EXPECT(vmt_mbox_sum(vm, 0, 3, MB_ITER) > before);
+	KT_EXPECT(vmt_wait_state(&vm->vcpus[3], VCPU_SLEEPING, 2 * NS_PER_S));
+	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 4, MB_FPU_ERR), 0);
+	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 4, MB_SUM_ERR), 0);
+	vm_destroy(vm);
+}
+
+KTEST(vmm, destroy_before_start_and_bad_configs)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 3, .image = &vm_guest_hello };
+	struct vm *vm = vmt_create(&cfg);
+	vm_destroy(vm);				/* its threads never ran a guest */
+
+	struct vm *none = NULL;
+	cfg.nvcpus = 0;
+	KT_EXPECT_EQ(vm_create(&cfg, &none), -VM_EINVAL);
+	cfg.nvcpus = VM_MAX_VCPUS + 1;
+	KT_EXPECT_EQ(vm_create(&cfg, &none), -VM_EINVAL);
+	cfg.nvcpus = 1;
+	cfg.image = NULL;
+	KT_EXPECT_EQ(vm_create(&cfg, &none), -VM_EINVAL);
+	cfg.image = &vm_guest_hello;
+	cfg.mem_size = PAGE_SIZE;		/* no room for the stacks */
+	KT_EXPECT_EQ(vm_create(&cfg, &none), -VM_EINVAL);
+	KT_EXPECT(none == NULL);
+}
+
+static void run_in_wrong_thread(struct vcpu *v)
+{
+	(void)v;
+}
+
+KTEST_EXPECT_PANIC(vmm, vm_run_from_another_thread_panics, "vm_run: vm")
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_hello,
+				 .vcpu_main = run_in_wrong_thread };
+	struct vm *vm = vmt_create(&cfg);
+	vm_run(&vm->vcpus[0]);			/* the test's thread is not vm?.0 */
+}
+
+/* ---- the guest FPU across host context switches ----
+ *
+ * Three layers of XMM values must each survive, on every CPU:
+ *   - the guest's: each worker vCPU keeps its own pattern in XMM4-7 and
+ *     checks it itself (MB_FPU_ERR); at VM_GUEST_PORT_CHECK the host also
+ *     reads the real XMM4-7 from inside the exit handler, gives the CPU
+ *     away (thread_yield) and reads them again;
+ *   - the vCPU thread's own (the host layer under the guest's): loaded
+ *     before vm_run, compared after it returns;
+ *   - other FPU threads' (hammers that fill all sixteen registers with
+ *     their own values, spin, and check).
+ * At a 1 ms quantum the threads are also preempted everywhere.
+ */
+
+struct hammer {
+	volatile bool stop;
+	volatile uint64_t port_checks;
+	volatile uint64_t port_bad;		/* XMM4-7 not the guest's, at the port */
+	volatile uint64_t port_bad_after_switch;
+	volatile uint64_t host_layer_bad;	/* a vCPU thread's own values lost */
+	volatile uint64_t hammer_rounds, hammer_bad;
+};
+
+static bool xmm_hold_guest_pattern(int id)
+{
+	uint32_t got[64];
+	test_xmm_store(got);
+	for (int k = 0; k < 16; k++)
+		if (got[16 + k] != VM_WORKER_PATTERN(id, k))	/* XMM4 is dwords 16.. */
+			return false;
+	return true;
+}
+
+static uint32_t check_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
+{
+	struct hammer *h = arg;
+	(void)port, (void)in, (void)value;
+	if (!xmm_hold_guest_pattern(v->id))
+		h->port_bad++;
+	thread_yield();				/* a host switch inside vm_run */
+	if (!xmm_hold_guest_pattern(v->id))
+		h->port_bad_after_switch++;
+	h->port_checks++;
+	return 0;
+}
+
+static void hammer_vcpu_main(struct vcpu *v)
+{
+	struct hammer *h = v->vm->cfg.priv;
+	uint32_t mine[64], got[64];
+	vmt_xmm_pattern(0x1000 + (uint32_t)v->id, mine);
+	test_xmm_load(mine);
+	vm_run(v);
+	test_xmm_store(got);
+	if (memcmp(mine, got, sizeof(mine)) != 0)
+		h->host_layer_bad++;
+}
+
+static void hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	uint32_t mine[64], got[64];
+	vmt_xmm_pattern(0x2000 + (uint32_t)curthread->id, mine);
+	while (!h->stop) {
+		test_xmm_load(mine);
+		for (volatile int i = 0; i < 20000; i++)
+			;			/* long enough to be preempted now and then */
+		test_xmm_store(got);
+		if (memcmp(mine, got, sizeof(mine)) != 0)
+			h->hammer_bad++;
+		h->hammer_rounds++;
+		thread_yield();
+	}
+}
+
+#define HAMMER_VCPUS 2
+#define HAMMER_THREADS 2
+
+/* Runs the guests and the hammers for `ms`; fills *h and the guest errors. */
+static void run_fpu_hammer(struct hammer *h, uint64_t *guest_errors, uint64_t ms)
+{
+	memset((void *)h, 0, sizeof(*h));
+	uint64_t quantum = vmt_quantum_set(1000);
+	struct vm_config cfg = {
+		.nvcpus = HAMMER_VCPUS,
+		.image = &vm_guest_worker,
+		.io = { { VM_GUEST_PORT_CHECK, check_port, h } },
+		.vcpu_main = hammer_vcpu_main,
+		.priv = h,
+	};
+	struct vm *vm = vmt_create(&cfg);
+	for (int i = 0; i < HAMMER_VCPUS; i++)
+		vmt_worker(&vm->vcpus[i], WORKER_COMPUTE, WORKER_FPU_CHECK | WORKER_HOST_CHECK, 0, 4);
+	struct thread *hammers[HAMMER_THREADS];
+	for (int i = 0; i < HAMMER_THREADS; i++)
+		hammers[i] = thread_create("hammer", hammer_thread, (void *)h, THREAD_FPU);
+	vm_start(vm);
+	thread_sleep(ms * MS);
+	h->stop = true;
+	for (int i = 0; i < HAMMER_THREADS; i++)
+		thread_join(hammers[i]);
+	*guest_errors = vmt_mbox_sum(vm, 0, HAMMER_VCPUS, MB_FPU_ERR) +
+			vmt_mbox_sum(vm, 0, HAMMER_VCPUS, MB_SUM_ERR);
+	uint64_t saves = 0;
+	for (int i = 0; i < HAMMER_VCPUS; i++)
+		saves += vm->vcpus[i].stats.fpu_saves;
+	vm_destroy(vm);				/* vm_run returns: host layers checked */
+	vmt_quantum_set(quantum);
+	KT_LOG("%lu port checks, %lu switches inside vm_run, %lu hammer rounds; bad: guest %lu, "
+	       "port %lu/%lu (before/after a switch), vCPU host layer %lu, hammers %lu",
+	       h->port_checks, saves, h->hammer_rounds, *guest_errors, h->port_bad,
+	       h->port_bad_after_switch, h->host_layer_bad, h->hammer_bad);
+	KT_EXPECT(h->port_checks > 20);
+	KT_EXPECT(saves > 20);
+}
+
+static void expect_all_layers_intact(struct hammer *h, uint64_t guest_errors)
+{
+	KT_EXPECT_EQ(guest_errors, 0);
+	KT_EXPECT_EQ(h->port_bad, 0);
+	KT_EXPECT_EQ(h->port_bad_after_switch, 0);
+	KT_EXPECT_EQ(h->host_layer_bad, 0);
+	KT_EXPECT_EQ(h->hammer_bad, 0);
+}
+
+KTEST_TIMEOUT(vmm, guest_fpu_survives_preemption, 20)
+{
+	vmt_require();
+	if (!vmt_thread_fpu_present())
+		KT_SKIP("the thread FPU context op (the FPU subsystem) is not in this tree: an FPU "
+			"thread's own registers are not kept across switches yet, so the host "
+			"layer cannot survive; vmm.guest_fpu_survives_preemption_model_op runs "
+			"the same checks over a model of that op");
+	struct hammer h;
+	uint64_t guest_errors;
+	run_fpu_hammer(&h, &guest_errors, 400);
+	expect_all_layers_intact(&h, guest_errors);
+}
+
+KTEST_TIMEOUT(vmm, guest_fpu_survives_preemption_model_op, 20)
+{
+	vmt_require();
+	struct hammer h;
+	uint64_t guest_errors;
+	vmt_model_fpu_install();
+	run_fpu_hammer(&h, &guest_errors, 400);
+	vmt_model_fpu_remove();
+	expect_all_layers_intact(&h, guest_errors);
+}
+
+KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
+{
+	vmt_require();
+	struct hammer h;
+	uint64_t guest_errors;
+	bool model = !vmt_thread_fpu_present();
+	if (model)
+		vmt_model_fpu_install();
+	bool was = bug_on(ctxop_restore_order);
+	bug_set("ctxop_restore_order", true);
+	run_fpu_hammer(&h, &guest_errors, 300);
+	bug_set("ctxop_restore_order", was);
+	if (model)
+		vmt_model_fpu_remove();
+	KT_LOG("with bug=ctxop_restore_order over the %s thread FPU op",
+	       model ? "model" : "real");
+	/* the thread's restore runs last and puts the host's values over the
+	 * guest's: a switch inside vm_run loses the guest's registers */
+	KT_EXPECT(h.port_bad_after_switch > 0);
+	KT_EXPECT(guest_errors > 0);
+}
