@@ -30,6 +30,23 @@ reproducible to the last digit, which wall-clock timing under emulation
 never is.  It does not show cache misses or pipeline effects: that is the
 price.
 
+WALL-CLOCK FIGURES AND PER-BENCHMARK MACHINES
+
+icount prices every instruction alike: a VMRUN or an XSAVE is "one
+instruction".  A benchmark listed in WALL_CLOCK below also reports
+figures with unit "ns" (from clock_ns()), and is booted twice: under
+-icount, where only its figures in other units are kept (its "ns" ones
+would just repeat the instruction count), and without -icount, where
+clock_ns() is the host's real time and only its "ns" figures are kept.
+Give the two kinds different names ("vmm.exit_roundtrip" in insn,
+"vmm.exit_roundtrip.wall" in ns).  Wall-clock figures vary from run to
+run and with the host's load; the instruction counts do not.
+
+BOOT_ARGS adds QEMU arguments for one benchmark (e.g. -smp 4 for the
+rendezvous ones, so that their vCPU threads can spread over CPUs once the
+kernel starts the APs).  Every benchmark boot has -cpu max (SVM with
+nested paging, XSAVE, AVX).
+
 WHERE BENCHMARKS LIVE
 
   1. Today: test cases of a suite named `bench` (tests/bench/*.c,
@@ -79,6 +96,15 @@ BENCH_RE = re.compile(r"#\s*BENCH\s+(?P<pairs>.*)$")
 ICOUNT = ["-icount", "shift=0,sleep=off"]
 CPU = ["-cpu", "max"]
 
+# Extra QEMU arguments per benchmark case (default: none, one CPU).
+BOOT_ARGS: Dict[str, List[str]] = {
+    "bench.rendezvous_latency": ["-smp", "4"],
+    "bench.rendezvous_spurious": ["-smp", "4"],
+}
+# Cases that also report unit=ns figures, measured in a boot without icount.
+WALL_CLOCK = {"bench.vmm_exit_roundtrip", "bench.rendezvous_latency"}
+WALL_UNIT = "ns"
+
 
 def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
     """None if the line is not a BENCH line; else (figure or None, error)."""
@@ -101,13 +127,26 @@ def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
 
 
 class BenchBoot:
-    def __init__(self, label: str, cmdline: str, log_path: str):
+    """One benchmark boot.  wall=False: under -icount; wall=True: without,
+    keeping only the "ns" figures.  split: the case reports both kinds, so
+    the -icount boot drops its "ns" figures."""
+    def __init__(self, label: str, cmdline: str, log_path: str,
+                 qemu_args: Optional[List[str]] = None, wall: bool = False,
+                 split: bool = False):
         self.label = label
         self.cmdline = cmdline
         self.log_path = log_path
+        self.qemu_args = qemu_args or []
+        self.wall = wall
+        self.split = split
         self.figures: List[dict] = []
         self.errors: List[str] = []
         self.parser = ktap.KtapParser()
+
+    def keep(self, fig: dict) -> bool:
+        if self.wall:
+            return fig["unit"] == WALL_UNIT
+        return not (self.split and fig["unit"] == WALL_UNIT)
 
     def on_line(self, line: str, now: float) -> None:
         r = self.parser.feed(line, now)
@@ -116,15 +155,15 @@ class BenchBoot:
         got = parse_bench_line(line)
         if got:
             fig, err = got
-            if fig:
-                self.figures.append(fig)
-            else:
+            if not fig:
                 self.errors.append(err)
+            elif self.keep(fig):
+                self.figures.append(fig)
 
 
 def run_one(b: BenchBoot, qemu_bin: str, kernel32: str, timeout: float) -> BenchBoot:
-    cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + ICOUNT + \
-        ["-kernel", kernel32, "-append", b.cmdline]
+    cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + \
+        ([] if b.wall else ICOUNT) + b.qemu_args + ["-kernel", kernel32, "-append", b.cmdline]
     run = qemu.run_boot(cmd, b.log_path, timeout, b.on_line)
     if run.exit_code != qemu.EXIT_PASS or run.timed_out or run.error:
         b.errors.append(f"boot ended: {run.ending()} (log: {b.log_path})")
@@ -175,10 +214,21 @@ def main(argv: List[str]) -> int:
                   f"'{BENCH_SUITE}' matches '{args.filter}', and the kernel has no "
                   "bench= key (see the top of tests/harness/bench.py)")
             return finish([], 0)
-        boots = [BenchBoot(c.full, f"ktest={c.full}", os.path.join(logdir, c.full + ".log"))
-                 for c in cases]
+        boots = []
+        for c in cases:
+            extra = BOOT_ARGS.get(c.full, [])
+            split = c.full in WALL_CLOCK
+            boots.append(BenchBoot(c.full, f"ktest={c.full}",
+                                   os.path.join(logdir, c.full + ".log"), extra, False, split))
+            if split:
+                boots.append(BenchBoot(c.full + " (wall clock)", f"ktest={c.full}",
+                                       os.path.join(logdir, c.full + ".wall.log"), extra, True,
+                                       split))
 
-    print(f"bench.py: {len(boots)} boot(s) under {' '.join(ICOUNT)}, {args.jobs} at a time")
+    nwall = sum(1 for b in boots if b.wall)
+    print(f"bench.py: {len(boots) - nwall} boot(s) under {' '.join(ICOUNT)}"
+          + (f" and {nwall} without it, for wall-clock figures" if nwall else "")
+          + f", {args.jobs} at a time")
     sys.stdout.flush()
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -120,6 +120,47 @@ void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest)
 	vmt_rv_end(vm, &rv);
 }
 
+/* ---- spurious exits (FreeBSD D37390) ---- */
+
+uint64_t vmt_spurious_run(int count)
+{
+	const int n = 8;
+	uint64_t quantum = vmt_quantum_set(1000);
+	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker, .quiet = true,
+				 .mem_size = vmt_spare_gpa(n) + PAGE_SIZE,
+				 .hc_rendezvous = vmt_hc_checked };
+	struct vm *vm = vmt_create(&cfg);
+	struct vcpuset targets;
+	bitset_fill(targets.bits, 4, VM_MAX_VCPUS);		/* vCPUs 0-3 */
+	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, (uint32_t)count, 1);
+	vmt_worker_dest(&vm->vcpus[0], vmt_spare_gpa(n), &targets);
+	for (int i = 1; i < n; i++)
+		vmt_worker(&vm->vcpus[i], i == 3 || i == 7 ? WORKER_HALT : WORKER_COMPUTE, 0, 0, 0);
+	vmt_rv_reset();
+	vm_start(vm);
+	KT_EXPECT(vcpu_wait(&vm->vcpus[0], 30 * NS_PER_S));
+	KT_EXPECT_EQ(vm->vcpus[0].result, 0);
+	KT_EXPECT_EQ(vmt_totals.errors, 0);			/* correct either way */
+	KT_EXPECT_EQ(vmt_totals.rendezvous, (uint64_t)count);
+	uint64_t spurious = 0, handled = 0, target_spurious = 0;
+	for (int i = 0; i < n; i++) {
+		const struct vcpu_stats *st = &vm->vcpus[i].stats;
+		if (i < 4) {
+			handled += st->rendezvous;
+			target_spurious += st->spurious;
+		} else {
+			KT_EXPECT_EQ(st->rendezvous_funcs, 0);	/* never on a non-target */
+			spurious += st->spurious;
+		}
+	}
+	KT_EXPECT_EQ(target_spurious, 0);		/* a target is never spurious */
+	KT_LOG("%d rendezvous over vCPUs 0-3: non-targets 4-7 took %lu spurious exits "
+	       "(targets handled %lu)", count, spurious, handled);
+	vm_destroy(vm);
+	vmt_quantum_set(quantum);
+	return spurious;
+}
+
 /* ---- FPU ---- */
 
 void vmt_xmm_pattern(uint32_t seed, uint32_t out[64])

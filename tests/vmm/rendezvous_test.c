@@ -497,46 +497,12 @@ KTEST_TIMEOUT(rendezvous, vcpus_130_on_all_host_cpus, 30)
 	vmt_quantum_set(quantum);
 }
 
-/* ---- spurious exits (FreeBSD D37390) ----
- * vCPU 0 asks for `count` rendezvous over {0, 1, 2, 3}; vCPUs 4..7 compute
- * (and 7 sleeps) and are never targets. Returns the spurious exits of the
- * non-targets. */
-static uint64_t spurious_run(int count)
-{
-	const int n = 8;
-	uint64_t quantum = vmt_quantum_set(1000);
-	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker,
-				 .mem_size = vmt_spare_gpa(n) + PAGE_SIZE,
-				 .hc_rendezvous = vmt_hc_checked };
-	struct vm *vm = vmt_create(&cfg);
-	struct vcpuset targets;
-	set_of(&targets, (int[]){ 0, 1, 2, 3 }, 4);
-	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, (uint32_t)count, 1);
-	vmt_worker_dest(&vm->vcpus[0], vmt_spare_gpa(n), &targets);
-	for (int i = 1; i < n; i++)
-		vmt_worker(&vm->vcpus[i], i == 3 || i == 7 ? WORKER_HALT : WORKER_COMPUTE, 0, 0, 0);
-	vmt_rv_reset();
-	vm_start(vm);
-	KT_EXPECT(vcpu_wait(&vm->vcpus[0], 10 * NS_PER_S));
-	KT_EXPECT_EQ(vm->vcpus[0].result, 0);
-	KT_EXPECT_EQ(vmt_totals.errors, 0);			/* correct either way */
-	KT_EXPECT_EQ(vmt_totals.rendezvous, (uint64_t)count);
-	for (int i = 4; i < n; i++)
-		KT_EXPECT_EQ(vm->vcpus[i].stats.rendezvous_funcs, 0);
-	uint64_t spurious = STAT(vm, 4, n, spurious);
-	KT_LOG("%d rendezvous over vCPUs 0-3: non-targets 4-7 took %lu spurious exits "
-	       "(targets: %lu handled, %lu spurious)", count, spurious,
-	       STAT(vm, 0, 4, rendezvous), STAT(vm, 0, 4, spurious));
-	KT_EXPECT_EQ(STAT(vm, 0, 4, spurious), 0);	/* a target is never spurious */
-	vm_destroy(vm);
-	vmt_quantum_set(quantum);
-	return spurious;
-}
+/* ---- spurious exits (FreeBSD D37390): vmt_spurious_run ---- */
 
 KTEST_TIMEOUT(rendezvous, no_spurious_exits_for_non_targets, 20)
 {
 	vmt_require();
-	KT_EXPECT_EQ(spurious_run(200), 0);
+	KT_EXPECT_EQ(vmt_spurious_run(200), 0);
 }
 
 KTEST_TIMEOUT(rendezvous, spurious_bug_detector_trips, 20)
@@ -544,7 +510,7 @@ KTEST_TIMEOUT(rendezvous, spurious_bug_detector_trips, 20)
 	vmt_require();
 	bool was = bug_on(rendezvous_spurious);
 	bug_set("rendezvous_spurious", true);
-	uint64_t spurious = spurious_run(200);
+	uint64_t spurious = vmt_spurious_run(200);
 	bug_set("rendezvous_spurious", was);
 	KT_EXPECT(spurious > 0);
 }

@@ -54,6 +54,11 @@ void vmt_hc_checked(struct vcpu *v, const struct vcpuset *dest, uint32_t arg);
 /* A checked rendezvous from a host thread. */
 void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest);
 
+/* vCPU 0 of an 8-vCPU VM asks for `count` rendezvous over vCPUs 0-3 (3
+ * asleep in HLT); 4-6 compute and 7 sleeps, never targets. Checks every
+ * rendezvous; returns the spurious exits the non-targets took. */
+uint64_t vmt_spurious_run(int count);
+
 /* ---- FPU ---- */
 void test_xmm_load(const uint32_t in[64]);
 void test_xmm_store(uint32_t out[64]);
