@@ -14,7 +14,7 @@
  *                             over all N, the other N-1 asleep in HLT: from
  *                             the hypercall handler's call to its return
  *   rendezvous.spurious       exits of non-target vCPUs into the rendezvous
- *                             handler over 200 rendezvous (must be 0), and
+ *                             handler over a stream of 100 (must be 0), and
  *   rendezvous.spurious_bug   the same with bug=rendezvous_spurious
  */
 #include "../vmm/vmm_test.h"
@@ -24,7 +24,7 @@
 #include <thread.h>
 #include <timer.h>
 
-#define ROUNDTRIPS 20000
+#define ROUNDTRIPS 10000
 
 static uint64_t run_tsc, run_ns;
 
@@ -104,20 +104,20 @@ KTEST_TIMEOUT(bench, rendezvous_latency, 120)
 	vmt_require();
 	static const int sizes[] = { 1, 4, 16, 64, 130 };
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++)
-		rendezvous_latency(sizes[i], sizes[i] > 16 ? 40 : 200);
+		rendezvous_latency(sizes[i], sizes[i] > 16 ? 20 : 100);
 }
 
-/* ---- spurious exits: the scenario of rendezvous.no_spurious_exits_for_non_targets ---- */
+/* ---- spurious exits: the stream of rendezvous.no_spurious_exits_for_non_targets ---- */
 
 KTEST_TIMEOUT(bench, rendezvous_spurious, 60)
 {
 	vmt_require();
-	const int count = 200;
-	uint64_t off = vmt_spurious_run(count);
+	const int count = 100;
+	uint64_t off = vmt_spurious_stream(count);
 	KT_EXPECT_EQ(off, 0);
 	bool was = bug_on(rendezvous_spurious);
 	bug_set("rendezvous_spurious", true);
-	uint64_t on = vmt_spurious_run(count);
+	uint64_t on = vmt_spurious_stream(count);
 	bug_set("rendezvous_spurious", was);
 	KT_LOG("BENCH name=rendezvous.spurious unit=exits value=%lu rendezvous=%d", off, count);
 	KT_LOG("BENCH name=rendezvous.spurious_bug unit=exits value=%lu rendezvous=%d", on, count);

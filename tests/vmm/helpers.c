@@ -6,6 +6,7 @@
 #include <mm.h>
 #include <sched.h>
 #include <string.h>
+#include <sync.h>
 #include <thread.h>
 #include <timer.h>
 
@@ -122,7 +123,9 @@ void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest)
 
 /* ---- spurious exits (FreeBSD D37390) ---- */
 
-uint64_t vmt_spurious_run(int count)
+/* The stream: vCPU 0 of 8 asks for `count` rendezvous over vCPUs 0-3 (3
+ * asleep in HLT); 4-6 compute and 7 sleeps, never targets. */
+uint64_t vmt_spurious_stream(int count)
 {
 	const int n = 8;
 	uint64_t quantum = vmt_quantum_set(1000);
@@ -142,11 +145,10 @@ uint64_t vmt_spurious_run(int count)
 	KT_EXPECT_EQ(vm->vcpus[0].result, 0);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);			/* correct either way */
 	KT_EXPECT_EQ(vmt_totals.rendezvous, (uint64_t)count);
-	uint64_t spurious = 0, handled = 0, target_spurious = 0;
+	uint64_t spurious = 0, target_spurious = 0;
 	for (int i = 0; i < n; i++) {
 		const struct vcpu_stats *st = &vm->vcpus[i].stats;
 		if (i < 4) {
-			handled += st->rendezvous;
 			target_spurious += st->spurious;
 		} else {
 			KT_EXPECT_EQ(st->rendezvous_funcs, 0);	/* never on a non-target */
@@ -154,8 +156,79 @@ uint64_t vmt_spurious_run(int count)
 		}
 	}
 	KT_EXPECT_EQ(target_spurious, 0);		/* a target is never spurious */
-	KT_LOG("%d rendezvous over vCPUs 0-3: non-targets 4-7 took %lu spurious exits "
-	       "(targets handled %lu)", count, spurious, handled);
+	KT_LOG("a stream of %d rendezvous over vCPUs 0-3: non-targets 4-7 took %lu spurious "
+	       "exits", count, spurious);
+	vm_destroy(vm);
+	vmt_quantum_set(quantum);
+	return spurious;
+}
+
+/* The held rendezvous: target 0 is held in a port handler, so the
+ * rendezvous over 0-2 stays in flight while non-targets 3 and 4 compute
+ * (and exit at every tick) and 5 sleeps. */
+struct held {
+	struct semaphore release;
+	volatile bool blocked;
+	struct vm *vm;
+	struct vcpuset dest;
+};
+
+static uint32_t held_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
+{
+	struct held *h = arg;
+	(void)v, (void)port, (void)in, (void)value;
+	h->blocked = true;
+	sem_wait(&h->release);
+	return 0;
+}
+
+static void held_initiator(void *arg)
+{
+	struct held *h = arg;
+	vmt_host_rendezvous(h->vm, &h->dest);
+}
+
+uint64_t vmt_spurious_held(uint64_t hold_ms)
+{
+	const int n = 6;
+	uint64_t quantum = vmt_quantum_set(1000);
+	struct held h = { .blocked = false };
+	sem_init(&h.release, 0, "test.held");
+	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker, .quiet = true,
+				 .io = { { VM_GUEST_PORT_BLOCK, held_port, &h } } };
+	struct vm *vm = vmt_create(&cfg);
+	h.vm = vm;
+	vmt_worker(&vm->vcpus[0], WORKER_BLOCK, 0, 0, 0);
+	vmt_worker(&vm->vcpus[1], WORKER_COMPUTE, 0, 0, 0);
+	vmt_worker(&vm->vcpus[2], WORKER_HALT, 0, 0, 0);
+	vmt_worker(&vm->vcpus[3], WORKER_COMPUTE, 0, 0, 0);
+	vmt_worker(&vm->vcpus[4], WORKER_COMPUTE, 0, 0, 0);
+	vmt_worker(&vm->vcpus[5], WORKER_HALT, 0, 0, 0);
+	vmt_rv_reset();
+	vm_start(vm);
+	uint64_t end = clock_ns() + 2 * NS_PER_S;
+	while (!(h.blocked && vm->vcpus[5].state == VCPU_SLEEPING) && clock_ns() < end)
+		thread_sleep(MS / 2);
+	KT_ASSERT(h.blocked);
+	bitset_fill(h.dest.bits, 3, VM_MAX_VCPUS);		/* vCPUs 0-2 */
+	struct thread *init = thread_create("initiator", held_initiator, &h, 0);
+	end = clock_ns() + 2 * NS_PER_S;
+	while ((vmt_totals.runs[1] == 0 || vmt_totals.runs[2] == 0) && clock_ns() < end)
+		thread_sleep(MS / 2);
+	thread_sleep(hold_ms * MS);			/* in flight: 3 and 4 keep exiting */
+	uint64_t iters = vmt_mbox_sum(vm, 3, 5, MB_ITER);
+	sem_post(&h.release);
+	thread_join(init);
+	KT_EXPECT_EQ(vmt_totals.errors, 0);
+	KT_EXPECT_EQ(vmt_totals.rendezvous, 1);
+	uint64_t spurious = 0;
+	for (int i = 3; i < n; i++) {
+		KT_EXPECT_EQ(vm->vcpus[i].stats.rendezvous_funcs, 0);
+		spurious += vm->vcpus[i].stats.spurious;
+	}
+	KT_LOG("one rendezvous over vCPUs 0-2 held in flight %lu ms: non-targets took %lu "
+	       "spurious exits (computing ones had done %lu iterations)", hold_ms, spurious,
+	       iters);
 	vm_destroy(vm);
 	vmt_quantum_set(quantum);
 	return spurious;

@@ -373,7 +373,7 @@ KTEST_TIMEOUT(vmm, guest_fpu_survives_preemption, 20)
 			"the same checks over a model of that op");
 	struct hammer h;
 	uint64_t guest_errors;
-	run_fpu_hammer(&h, &guest_errors, 400);
+	run_fpu_hammer(&h, &guest_errors, 250);
 	expect_all_layers_intact(&h, guest_errors);
 }
 
@@ -383,7 +383,7 @@ KTEST_TIMEOUT(vmm, guest_fpu_survives_preemption_model_op, 20)
 	struct hammer h;
 	uint64_t guest_errors;
 	vmt_model_fpu_install();
-	run_fpu_hammer(&h, &guest_errors, 400);
+	run_fpu_hammer(&h, &guest_errors, 250);
 	vmt_model_fpu_remove();
 	expect_all_layers_intact(&h, guest_errors);
 }
@@ -398,7 +398,7 @@ KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
 		vmt_model_fpu_install();
 	bool was = bug_on(ctxop_restore_order);
 	bug_set("ctxop_restore_order", true);
-	run_fpu_hammer(&h, &guest_errors, 300);
+	run_fpu_hammer(&h, &guest_errors, 200);
 	bug_set("ctxop_restore_order", was);
 	if (model)
 		vmt_model_fpu_remove();
