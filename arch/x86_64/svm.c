@@ -87,9 +87,10 @@
 #define INIT_MXCSR      0x1F80
 
 /* Nested page tables a VM may need: PML4, PDPT, PD and up to 8 page tables
- * (16 MiB of guest memory at most). */
-#define NPT_MAX_TABLES  11
-#define VM_MEM_MAX      (8 * PT_LEVEL_SIZE(PT_LEVEL_PD) / 512 * 512)
+ * of 2 MiB each, so 16 MiB of guest memory at most (vm.c's limit too). */
+#define NPT_MAX_PTS     8
+#define NPT_MAX_TABLES  (3 + NPT_MAX_PTS)
+#define VM_MEM_MAX      (NPT_MAX_PTS * PT_LEVEL_SIZE(PT_LEVEL_PD))
 #define NPT_ENTRY_BITS  (PTE_P | PTE_W | PTE_U)
 
 struct svm_cpu {

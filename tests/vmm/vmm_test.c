@@ -14,6 +14,7 @@
 #include <bugs.h>
 #include <ctxop.h>
 #include <mm.h>
+#include <monitor.h>
 #include <string.h>
 #include <thread.h>
 #include <timer.h>
@@ -201,6 +202,18 @@ KTEST(vmm, suspend_parks_every_vcpu_and_resume_lets_them_go)
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 4, MB_FPU_ERR), 0);
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 4, MB_SUM_ERR), 0);
 	vm_destroy(vm);
+}
+
+KTEST(vmm, monitor_lists_vms)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 2, .image = &vm_guest_halt };
+	struct vm *vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_EXPECT(vmt_wait_state(&vm->vcpus[1], VCPU_SLEEPING, 2 * NS_PER_S));
+	KT_EXPECT(monitor_run("vms"));		/* a table: vm, vCPUs, states, exits */
+	vm_destroy(vm);
+	KT_EXPECT(monitor_run("vms"));		/* and "no virtual machines" */
 }
 
 KTEST(vmm, destroy_before_start_and_bad_configs)
