@@ -54,6 +54,8 @@ void arch_console_putc(char c);
 /* Calls cb(c) from the interrupt handler for each character received. */
 void arch_console_rx_enable(void (*cb)(char c));
 void arch_cpu_init(void);
+/* Turns on SSE for this CPU (CR4.OSFXSR, ...); every CPU, at boot. */
+void arch_fpu_cpu_init(void);
 
 /* Ends the QEMU run with a verdict (isa-debug-exit); halts if that fails. */
 __noreturn void arch_poweroff(bool success);

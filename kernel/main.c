@@ -17,6 +17,7 @@
 #include <mm.h>
 #include <percpu.h>
 #include <printk.h>
+#include <smp.h>
 #include <timer.h>
 #include <sched.h>
 #include <trace.h>
@@ -30,13 +31,6 @@
 extern void console_vga_disable(void);
 extern void bugs_apply(void);
 extern const char *ktest_glob(void);
-
-static int ncpus = 1;
-
-int cpu_count(void)
-{
-	return ncpus;
-}
 
 void kmain(uint32_t magic, uint32_t info)
 {
@@ -66,6 +60,7 @@ void kmain(uint32_t magic, uint32_t info)
 
 	arch_timer_init();
 	lapic_timer_start(TIMER_HZ);
+	smp_init();
 	arch_irq_enable();
 
 	if (ktest_glob()[0])

@@ -430,6 +430,12 @@ static bool steal(struct cpu *me)
 	return true;
 }
 
+/* Replaces smp.c's weak default: an AP, once online, idles as a thread. */
+void smp_ap_idle(void)
+{
+	sched_idle_loop();
+}
+
 void sched_idle_loop(void)
 {
 	struct cpu *c = this_cpu();
