@@ -69,6 +69,7 @@ struct thread {
 	struct list all_link;		/* on the list of all threads */
 	struct list timer_link;		/* on the sleep-timeout list */
 	uint64_t wake_at_ns;
+	uint64_t timeout_prev_scan_ns;	/* see sched_timeouts_expire */
 	volatile bool timed_out;
 	struct thread *joiner;		/* sleeping in thread_join */
 
