@@ -38,6 +38,9 @@ WHERE BENCHMARKS LIVE
      QEMU with ktest=bench.<name>, in parallel: a benchmark's figure must not
      depend on which ones ran before it in the same boot.  The case must pass
      (a failing or crashing benchmark is an error, its figures are dropped).
+     A benchmark boots with one CPU; one that needs more skips with
+     KT_SKIP("needs two CPUs") and is booted again with -smp 2 (see
+     NEEDS_CPUS_RE below).
   2. If the kernel ever declares a command-line key `bench` (bench.py finds
      the keys in the ELF's .cmdline_opts table), it boots once with
      bench=GLOB instead and leaves the choice to the kernel, which must print
@@ -78,6 +81,21 @@ BENCH_SUITE = "bench"
 BENCH_RE = re.compile(r"#\s*BENCH\s+(?P<pairs>.*)$")
 ICOUNT = ["-icount", "shift=0,sleep=off"]
 CPU = ["-cpu", "max"]
+# A benchmark boots on one CPU. One that needs more says so by skipping with
+# KT_SKIP("needs two CPUs") (or "needs 4 CPUs"); it is booted again with
+# that many (-smp N). One CPU is the default because, under -icount, every
+# vCPU's instructions advance the one virtual clock: an idle CPU's polling
+# would count in another CPU's figure.
+NEEDS_CPUS_RE = re.compile(r"needs (?:at least )?(\w+) CPUs")
+WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "eight": 8}
+
+
+def cpus_needed(reason: str) -> Optional[int]:
+    m = NEEDS_CPUS_RE.search(reason or "")
+    if not m:
+        return None
+    w = m.group(1)
+    return int(w) if w.isdigit() else WORD_NUMBERS.get(w)
 
 
 def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
@@ -101,18 +119,22 @@ def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
 
 
 class BenchBoot:
-    def __init__(self, label: str, cmdline: str, log_path: str):
+    def __init__(self, label: str, cmdline: str, log_path: str, smp: int = 1):
         self.label = label
         self.cmdline = cmdline
         self.log_path = log_path
+        self.smp = smp
         self.figures: List[dict] = []
         self.errors: List[str] = []
+        self.wants_cpus: Optional[int] = None   # skipped: "needs N CPUs"
         self.parser = ktap.KtapParser()
 
     def on_line(self, line: str, now: float) -> None:
         r = self.parser.feed(line, now)
         if r is not None and r.status == "fail":
             self.errors.append(f"{r.full} failed: " + "; ".join(r.diagnostics[:3]))
+        if r is not None and r.status == "skip":
+            self.wants_cpus = cpus_needed(r.skip_reason)
         got = parse_bench_line(line)
         if got:
             fig, err = got
@@ -124,7 +146,7 @@ class BenchBoot:
 
 def run_one(b: BenchBoot, qemu_bin: str, kernel32: str, timeout: float) -> BenchBoot:
     cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + ICOUNT + \
-        ["-kernel", kernel32, "-append", b.cmdline]
+        ["-smp", str(b.smp), "-kernel", kernel32, "-append", b.cmdline]
     run = qemu.run_boot(cmd, b.log_path, timeout, b.on_line)
     if run.exit_code != qemu.EXIT_PASS or run.timed_out or run.error:
         b.errors.append(f"boot ended: {run.ending()} (log: {b.log_path})")
@@ -183,6 +205,17 @@ def main(argv: List[str]) -> int:
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout), boots))
+            # again, with more CPUs, those that skipped for want of them
+            again = [BenchBoot(b.label, b.cmdline, b.log_path[:-len(".log")] +
+                               f"-smp{b.wants_cpus}.log", b.wants_cpus)
+                     for b in done if b.wants_cpus and b.wants_cpus > b.smp and not b.errors]
+            if again:
+                print(f"bench.py: {len(again)} boot(s) again with more CPUs: " +
+                      ", ".join(f"{b.label} (-smp {b.smp})" for b in again))
+                sys.stdout.flush()
+                rerun = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
+                                      again))
+                done = [b for b in done if b.label not in {a.label for a in again}] + rerun
     except KeyboardInterrupt:
         qemu.kill_all()
         print("\nbench.py: interrupted", file=sys.stderr)
