@@ -49,15 +49,7 @@ STAGE_REAL        equ 1
 STAGE_PROTECTED   equ 2
 STAGE_LONG        equ 3
 
-CR0_PE            equ 1 << 0
-CR0_ET            equ 1 << 4
-CR0_NE            equ 1 << 5
-CR0_WP            equ 1 << 16
-CR0_PG            equ 1 << 31
-CR4_PAE           equ 1 << 5
-MSR_EFER          equ 0xC0000080
-EFER_LME          equ 1 << 8
-EFER_NXE          equ 1 << 11
+%include "boot/x86.inc"
 CPUID_FEATURES    equ 1                 ; leaf 1: EBX[31:24] = initial APIC ID
 APIC_ID_SHIFT     equ 24
 
