@@ -624,3 +624,64 @@ KTEST_TIMEOUT(ctxop, attach_unprotected_bug_detector_trips, 60)
 	KT_LOG("with bug=ctxop_attach_unprotected: %lu breaches in %lu groups", bad, checked);
 	KT_EXPECT(bad > 0);
 }
+
+/* ---- the trace ring sees every save and restore, in stack order ---- */
+
+static volatile bool tr_stop;
+
+static void tr_partner(void *arg)
+{
+	(void)arg;
+	while (!tr_stop)
+		thread_yield();
+}
+
+KTEST(ctxop, trace_ring_records_save_and_restore_groups)
+{
+	struct thread *me = curthread;
+	int cpu = cpu_count() - 1;
+	thread_bind(cpu);
+	tr_stop = false;
+	struct thread *p = thread_create_on("partner", tr_partner, NULL, 0, cpu, PRIO_NORMAL);
+	struct ctxop *ops[3];
+	for (int i = 0; i < 3; i++) {
+		ops[i] = ctxop_allocate(&idx_tpl, (void *)(uintptr_t)i);
+		ctxop_attach(me, ops[i]);
+	}
+	trace_reset();
+	trace_enable(TRACE_CTXOP);
+	for (int i = 0; i < 10; i++)
+		thread_yield();
+	trace_disable(TRACE_CTXOP);
+
+	static struct trace_event ev[TRACE_RING_SIZE];
+	size_t n = trace_read(cpu, ev, ARRAY_SIZE(ev));
+	int saves = 0, restores = 0, bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ev[i].b != me->id)
+			continue;
+		if (ev[i].type == TR_CTXOP_SAVE) {
+			/* a save group: newest (ops[2]) to oldest (ops[0]) */
+			bad += i + 2 >= n || ev[i].a != (uint64_t)ops[2] ||
+			       ev[i + 1].a != (uint64_t)ops[1] || ev[i + 2].a != (uint64_t)ops[0];
+			saves++;
+			i += 2;
+		} else if (ev[i].type == TR_CTXOP_RESTORE) {
+			bad += i + 2 >= n || ev[i].a != (uint64_t)ops[0] ||
+			       ev[i + 1].a != (uint64_t)ops[1] || ev[i + 2].a != (uint64_t)ops[2];
+			restores++;
+			i += 2;
+		}
+	}
+	KT_LOG("%zu events: %d save groups, %d restore groups of this thread", n, saves, restores);
+	KT_EXPECT(saves >= 10);
+	KT_EXPECT(restores >= 10);
+	KT_EXPECT_EQ(bad, 0);
+	for (int i = 0; i < 3; i++) {
+		ctxop_detach(me, ops[i]);
+		ctxop_free(ops[i]);
+	}
+	tr_stop = true;
+	thread_join(p);
+	thread_bind(-1);
+}
