@@ -98,8 +98,10 @@ uint64_t fpu_set_nm_sleep_ns(uint64_t ns);
 bool fpu_thread_has_area(const struct thread *t);
 /* Does this CPU's register file hold t's state, with TS clear? */
 bool fpu_thread_is_live(const struct thread *t);
-/* A debugging aid for tests: sets TS on this CPU, as a switch would, so
- * the next FPU instruction traps. Call with preemption disabled. */
+/* For the #NM benchmark: sets TS on this CPU without saving, so the next
+ * FPU instruction traps and finds the caller's state still loaded (what a
+ * lazy switch leaves behind for a thread that comes back to its CPU).
+ * Interrupts must stay disabled until that FPU instruction. */
 void fpu_debug_set_ts(void);
 /*
  * Makes t look as if it had last run on another CPU, where it changed the

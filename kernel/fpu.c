@@ -410,8 +410,12 @@ enum fpu_policy fpu_set_policy(enum fpu_policy p)
 	 * thread runs with its state loaded */
 	struct cpu *c = this_cpu();
 	struct fpu_ctx *f = c->thread->fpu;
-	if (p == FPU_EAGER && f && f->area && !c->kfpu_open)
-		activate(c, f);
+	if (!c->kfpu_open) {
+		if (p == FPU_EAGER && f && f->area)
+			activate(c, f);
+		else if (!(f && is_live(c, f)) && !c->fpu_ts)
+			ts_set(c);	/* TS set unless the caller holds the FPU */
+	}
 	arch_irq_restore(irq);
 	kpreempt_enable();
 	return old;
@@ -446,11 +450,12 @@ bool fpu_thread_is_live(const struct thread *t)
 
 void fpu_debug_set_ts(void)
 {
-	unsigned long irq = arch_irq_save();
 	struct cpu *c = this_cpu();
+	if (arch_irq_enabled())
+		panic("fpu_debug_set_ts: call with interrupts disabled (thread %s)",
+		      c->thread->name);
 	if (!c->fpu_ts)
 		ts_set(c);
-	arch_irq_restore(irq);
 }
 
 bool fpu_debug_forge_migration(struct thread *t, uint64_t value)

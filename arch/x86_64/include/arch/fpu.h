@@ -79,6 +79,7 @@
 #define FCW_DEFAULT 0x037F		/* FNINIT's: all masked, 64-bit precision, nearest */
 #define FCW_RC_SHIFT 10
 #define FCW_PC_SHIFT 8
+#define FCW_ZM (1u << 2)		/* divide-by-zero mask (IM DM ZM OM UM PM: bits 0-5) */
 #define FSW_EXCEPTIONS 0x3Fu		/* IE DE ZE OE UE PE, same order as MXCSR */
 #define FSW_IE (1u << 0)		/* invalid operation */
 #define FSW_SF (1u << 6)		/* stack fault (with IE) */
