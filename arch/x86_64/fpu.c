@@ -239,6 +239,11 @@ static const struct arch_fpu_mech mechs[FPU_MECH_COUNT] = {
 
 const struct arch_fpu_mech *arch_fpu = &mechs[FPU_MECH_FXSAVE];
 
+const struct arch_fpu_mech *fpu_mech_ops(enum fpu_mech m)
+{
+	return m > FPU_MECH_AUTO && m < FPU_MECH_COUNT ? &mechs[m] : NULL;
+}
+
 size_t arch_fpu_area_size(void)
 {
 	return boot.area_size;

@@ -124,6 +124,11 @@ enum fpu_mech fpu_choose_mech(const struct fpu_features *f, enum fpu_mech req, c
  */
 uint64_t fpu_choose_xcr0(const struct fpu_features *f, enum fpu_mech m);
 
+/* The save/restore pair of mechanism m (not AUTO), whether or not it is
+ * the one chosen: for benchmarks that time each on a buffer of their own. */
+struct arch_fpu_mech;
+const struct arch_fpu_mech *fpu_mech_ops(enum fpu_mech m);
+
 /* The boot's view, for tests: the features CPUID reported, the request,
  * whether it was refused, and what was chosen. */
 struct fpu_boot_info {
