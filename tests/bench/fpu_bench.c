@@ -124,9 +124,9 @@ KTEST(bench, fpu_nm_trap)
 
 /* ---- wall clock: booted without -icount ---- */
 
-#define WALL_REPEAT 7
+#define WALL_REPEAT 5
 #define PAIRS 20000
-#define COPIES 20000
+#define COPIES 2000
 #define COPY_SIZE 4096
 
 static uint8_t copy_a[COPY_SIZE], copy_b[COPY_SIZE];
