@@ -495,7 +495,9 @@ void fpu_print(void)
 	       "restores", "#NM", "first");
 	for (int i = 0; i < cpu_count(); i++) {
 		struct cpu *c = &cpus[i];
-		struct fpu_ctx *o = c->fpu_owner;
+		/* a debugging view: another CPU's owner may be exiting as we
+		 * look (its thread is freed only after join, though) */
+		struct fpu_ctx *o = __atomic_load_n(&c->fpu_owner, __ATOMIC_ACQUIRE);
 		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, o ? o->thread->name : "-",
 		       c->fpu_ts ? "set" : "clr", c->fpu.saves, c->fpu.restores, c->fpu.nm_traps,
 		       c->fpu.first_uses);
