@@ -436,8 +436,17 @@ static bool device_not_available(struct trap_frame *tf)
 {
 	struct thread *t = curthread;
 	struct cpu *c = this_cpu();
-	bool may_sleep = t && (tf->rflags & RFLAGS_IF) && c->trap_depth == 1 &&
-			 t->preempt_count == 0 && !(t->flags & THREAD_IDLE);
+	char where[96];
+	if (c->trap_depth > 1) {
+		/* an interrupt or trap handler: the registers belong to the
+		 * thread it interrupted, whose state must not be loaded here */
+		ksym_format(tf->rip, where, sizeof(where));
+		printk("fpu: FPU/SIMD instruction at %s in an interrupt or trap handler, outside "
+		       "kfpu_begin/kfpu_end\n", where);
+		return false;
+	}
+	bool may_sleep = t && (tf->rflags & RFLAGS_IF) && t->preempt_count == 0 &&
+			 !(t->flags & THREAD_IDLE);
 	switch (fpu_nm_trap(may_sleep)) {
 	case FPU_NM_HANDLED:
 		return true;
@@ -447,7 +456,6 @@ static bool device_not_available(struct trap_frame *tf)
 	default:
 		break;
 	}
-	char where[96];
 	ksym_format(tf->rip, where, sizeof(where));
 	printk("fpu: FPU/SIMD instruction at %s in thread '%s', which was created without "
 	       "THREAD_FPU (and is not in a kfpu_begin/kfpu_end section)\n", where,

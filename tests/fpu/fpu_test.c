@@ -806,6 +806,29 @@ KTEST(fpu, x87_exception_kills_only_its_thread)
 	expect_killed(x87_divider, THREAD_FPU, "x87 floating-point exception: divide by zero");
 }
 
+/* An interrupt or trap handler's FPU instruction (outside a kfpu section)
+ * would use the registers of the thread it interrupted: fatal, not a kill. */
+static bool touching_breakpoint(struct trap_frame *tf)
+{
+	(void)tf;
+	fpu_test_touch();
+	return true;
+}
+
+static void breakpoint_in_plain_thread(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("int3");
+}
+
+KTEST_EXPECT_PANIC(fpu, fpu_use_in_a_trap_handler_panics,
+		   "unexpected trap: device not available (#NM)")
+{
+	trap_register(T_BP, touching_breakpoint);
+	thread_join(thread_create("int3er", breakpoint_in_plain_thread, NULL, 0));
+	trap_register(T_BP, NULL);
+}
+
 /* ---- first use (fpu.alloc=lazy) and the Xen rule ---- */
 
 static volatile bool first_go;
