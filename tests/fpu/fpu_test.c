@@ -872,14 +872,26 @@ KTEST(fpu, first_use_allocates_the_save_area)
  *   holder    loads its image, then keeps checking it between yields;
  *   sleeper   created with fpu.alloc=lazy: its first FPU instruction traps
  *             and the save-area allocation sleeps (fault injection);
- *   newcomer  waits until the sleeper is in #NM, then makes its own first
- *             FPU use: it must see the init state, then keeps its image.
+ *   newcomer  waits until the sleeper is in #NM (its #NM counter moved),
+ *             then makes its own first FPU use: it must see the init
+ *             state, then keeps its image.
  * With TS set during the sleep every one of them traps on its own first
  * FPU instruction after a switch. With bug=fpu_nm_sleep_ts_clear, TS is
  * clear: the newcomer reads the holder's registers, and what it writes is
  * never saved and shows up in the holder's.
  */
-static volatile bool xen_holder_ready, xen_sleeper_trapping, xen_stop;
+static volatile bool xen_holder_ready, xen_stop;
+static struct thread *volatile xen_sleeper_thread;
+
+/* Is the sleeper inside its first #NM (counted on entry, before it sleeps)? */
+static bool sleeper_in_nm(void)
+{
+	struct fpu_counters c;
+	if (!xen_sleeper_thread)
+		return false;
+	fpu_thread_counters(xen_sleeper_thread, &c);
+	return c.nm_traps > 0;
+}
 static volatile uint64_t xen_leaks;
 
 static void xen_holder(void *arg)
@@ -906,7 +918,6 @@ static void xen_sleeper(void *arg)
 	image_make(&want, 0x5EE9, 2);
 	while (!xen_holder_ready)
 		thread_yield();
-	xen_sleeper_trapping = true;
 	image_load(&want);			/* #NM: allocates, sleeps */
 	for (int i = 0; i < 20; i++) {
 		thread_yield();
@@ -924,7 +935,7 @@ static void xen_newcomer(void *arg)
 	struct fpu_image init, want, got;
 	image_init_state(&init);
 	image_make(&want, 0xC0FFEE, 3);
-	while (!xen_sleeper_trapping)
+	while (!sleeper_in_nm())
 		thread_yield();
 	image_read(&got);			/* first FPU use, while the sleeper sleeps */
 	if (image_diff(&init, &got))
@@ -947,7 +958,8 @@ static uint64_t xen_scenario(bool bug)
 	bool was = bug_on(fpu_nm_sleep_ts_clear);
 	enum fpu_policy old_policy = fpu_set_policy(FPU_LAZY);
 	uint64_t old_sleep = fpu_set_nm_sleep_ns(20 * MS);
-	xen_holder_ready = xen_sleeper_trapping = xen_stop = false;
+	xen_holder_ready = xen_stop = false;
+	xen_sleeper_thread = NULL;
 	xen_leaks = 0;
 	/* only the sleeper allocates at first use, whatever fpu.alloc= says */
 	enum fpu_alloc old_alloc = fpu_set_alloc(FPU_ALLOC_EAGER);
@@ -956,12 +968,14 @@ static uint64_t xen_scenario(bool bug)
 	fpu_set_alloc(FPU_ALLOC_LAZY);
 	struct thread *s = thread_create_on("sleeper", xen_sleeper, NULL, THREAD_FPU, cpu,
 					    PRIO_NORMAL);
+	xen_sleeper_thread = s;
 	fpu_set_alloc(FPU_ALLOC_EAGER);
 	struct thread *n = thread_create_on("newcomer", xen_newcomer, NULL, THREAD_FPU, cpu,
 					    PRIO_NORMAL);
 	fpu_set_alloc(old_alloc);
 	bug_set("fpu_nm_sleep_ts_clear", bug);
 	thread_join(s);
+	xen_sleeper_thread = NULL;
 	thread_join(n);
 	xen_stop = true;
 	thread_join(h);
