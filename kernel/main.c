@@ -5,7 +5,8 @@
  * The order matters: the per-CPU pointer first (locks use it), the console
  * (everything after can report), the loader's information (copied before
  * the page allocator can hand its memory out), the command line (the
- * options steer what follows), traps, memory, time. With ktest= on the
+ * options steer what follows), traps, memory, the FPU (its save areas
+ * come from the heap, and it must be set before the first thread), time. With ktest= on the
  * command line the tests run and power the machine off; otherwise the
  * kernel idles.
  */
@@ -13,6 +14,7 @@
 #include <bootinfo.h>
 #include <bugs.h>
 #include <cmdline.h>
+#include <fpu.h>
 #include <ktest.h>
 #include <mm.h>
 #include <percpu.h>
@@ -56,6 +58,7 @@ void kmain(uint32_t magic, uint32_t info)
 	paging_init();
 	kmem_init();
 	pmm_print_summary();
+	fpu_init();
 	sched_init();
 
 	arch_timer_init();

@@ -36,6 +36,9 @@
  * The seam for context ops (docs/ctxop.md): the switch-out of prev runs
  * its save ops just before arch_switch, the switch-in of next runs its
  * restore ops in finish_switch; a thread without ops pays one test each.
+ * Save ops run with this_cpu()->thread already set to next: the FPU op
+ * reads it to leave CR0.TS set for a thread without THREAD_FPU
+ * (kernel/fpu.c).
  */
 #include <sched.h>
 #include <arch.h>
@@ -205,7 +208,7 @@ void schedule(void)
 	next->cpu = c->id;
 	next->ticks_left = (int)sched_quantum_ticks;
 	next->switches_in++;
-	c->thread = next;
+	c->thread = next;		/* before the save ops: see the top of the file */
 	c->switches++;
 
 	if (prev->ctxops)

@@ -49,6 +49,7 @@
 #include <acpi.h>
 #include <arch.h>
 #include <bootinfo.h>
+#include <fpu.h>
 #include <mm.h>
 #include <percpu.h>
 #include <sched.h>
@@ -321,7 +322,7 @@ static __noreturn void ap_main(int id)
 	percpu_init_this(id);
 	gdt_init_this_cpu(id);
 	idt_load();
-	arch_fpu_cpu_init();		/* SSE on: the context switch saves MXCSR */
+	fpu_init_ap();			/* the boot CPU's CR4/XCR0; TS set, no owner */
 	params->stage = AP_STAGE_C;
 
 	lapic_init_this_cpu();

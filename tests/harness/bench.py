@@ -30,6 +30,18 @@ reproducible to the last digit, which wall-clock timing under emulation
 never is.  It does not show cache misses or pipeline effects: that is the
 price.
 
+WALL-CLOCK BENCHMARKS
+
+icount makes every instruction cost the same, so it cannot price an
+instruction that does much work (an xsave counts as one).  A case whose
+name starts with "wall_" (KTEST(bench, wall_fpu)) is therefore booted
+WITHOUT -icount: clock_ns() is then wall time, and its BENCH lines should
+use unit=ns and say clock=wall.  Such figures are QEMU's TCG on the host
+that ran it, and they vary from run to run and with the host's load: use
+them to compare one mechanism with another measured in the same boot, not
+as hardware timings (take the best of several runs inside the case).  The
+table marks them "(wall)".
+
 WHERE BENCHMARKS LIVE
 
   1. Today: test cases of a suite named `bench` (tests/bench/*.c,
@@ -118,12 +130,21 @@ def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
     return {"name": kv["name"], "unit": kv["unit"], "value": value}, ""
 
 
+WALL_PREFIX = "wall_"       # bench.wall_*: booted without -icount (see above)
+
+
+def is_wall(case_name: str) -> bool:
+    return case_name.startswith(WALL_PREFIX)
+
+
 class BenchBoot:
-    def __init__(self, label: str, cmdline: str, log_path: str, smp: int = 1):
+    def __init__(self, label: str, cmdline: str, log_path: str, smp: int = 1,
+                 icount: bool = True):
         self.label = label
         self.cmdline = cmdline
         self.log_path = log_path
         self.smp = smp
+        self.icount = icount
         self.figures: List[dict] = []
         self.errors: List[str] = []
         self.wants_cpus: Optional[int] = None   # skipped: "needs N CPUs"
@@ -145,7 +166,8 @@ class BenchBoot:
 
 
 def run_one(b: BenchBoot, qemu_bin: str, kernel32: str, timeout: float) -> BenchBoot:
-    cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + ICOUNT + \
+    cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + \
+        (ICOUNT if b.icount else []) + \
         ["-smp", str(b.smp), "-kernel", kernel32, "-append", b.cmdline]
     run = qemu.run_boot(cmd, b.log_path, timeout, b.on_line)
     if run.exit_code != qemu.EXIT_PASS or run.timed_out or run.error:
@@ -197,14 +219,20 @@ def main(argv: List[str]) -> int:
                   f"'{BENCH_SUITE}' matches '{args.filter}', and the kernel has no "
                   "bench= key (see the top of tests/harness/bench.py)")
             return finish([], 0)
-        boots = [BenchBoot(c.full, f"ktest={c.full}", os.path.join(logdir, c.full + ".log"))
+        boots = [BenchBoot(c.full, f"ktest={c.full}", os.path.join(logdir, c.full + ".log"),
+                           icount=not is_wall(c.name))
                  for c in cases]
 
-    print(f"bench.py: {len(boots)} boot(s) under {' '.join(ICOUNT)}, {args.jobs} at a time")
+    nwall = sum(not b.icount for b in boots)
+    print(f"bench.py: {len(boots) - nwall} boot(s) under {' '.join(ICOUNT)}"
+          + (f", {nwall} without it (wall clock)" if nwall else "")
+          + f", {args.jobs} at a time")
     sys.stdout.flush()
     try:
+        icount_boots = [b for b in boots if b.icount]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout), boots))
+            done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
+                                 icount_boots))
             # again, with more CPUs, those that skipped for want of them
             again = [BenchBoot(b.label, b.cmdline, b.log_path[:-len(".log")] +
                                f"-smp{b.wants_cpus}.log", b.wants_cpus)
@@ -216,6 +244,9 @@ def main(argv: List[str]) -> int:
                 rerun = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
                                       again))
                 done = [b for b in done if b.label not in {a.label for a in again}] + rerun
+        # Wall-clock boots one at a time, after the others: a second QEMU
+        # on the host would be in their figures.
+        done += [run_one(b, qemu_bin, kernel32, args.timeout) for b in boots if not b.icount]
     except KeyboardInterrupt:
         qemu.kill_all()
         print("\nbench.py: interrupted", file=sys.stderr)
@@ -225,11 +256,14 @@ def main(argv: List[str]) -> int:
     sources: List[str] = []
     errors: List[str] = []
     seen: Dict[str, str] = {}
+    wall = set()                # names measured without -icount (not in the JSON)
     for b in done:
         errors += [f"{b.label}: {e}" for e in b.errors]
         if b.errors:
             continue           # figures of a failed benchmark are not trusted
         for f in b.figures:
+            if not b.icount:
+                wall.add(f["name"])
             if f["name"] in seen:
                 errors.append(f"{b.label}: benchmark name {f['name']} also reported by "
                               f"{seen[f['name']]}; keeping the first")
@@ -247,7 +281,8 @@ def main(argv: List[str]) -> int:
         print(f"{'benchmark'.ljust(nw)}  {'value'.rjust(vw)}  {'unit'.ljust(uw)}  case")
         print("-" * (nw + vw + uw + 12))
         for f, src in zip(figures, sources):
-            print(f"{f['name'].ljust(nw)}  {num(f['value']).rjust(vw)}  {f['unit'].ljust(uw)}  {src}")
+            print(f"{f['name'].ljust(nw)}  {num(f['value']).rjust(vw)}  {f['unit'].ljust(uw)}  {src}"
+                  + ("  (wall)" if f["name"] in wall else ""))
     else:
         print("bench.py: the benchmark boots printed no '# BENCH name=... unit=... "
               "value=...' line")

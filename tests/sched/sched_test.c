@@ -347,7 +347,9 @@ KTEST(sched, fpu_control_words_survive_switches)
 	uint16_t cw = get_fcw();
 	set_mxcsr(MXCSR_ROUND_UP);
 	set_fcw(FCW_ROUND_DOWN);
-	struct thread *o = thread_create_on("rounding", other_rounding, NULL, 0, cpu, PRIO_NORMAL);
+	/* THREAD_FPU: a thread without it may not touch the FPU at all */
+	struct thread *o = thread_create_on("rounding", other_rounding, NULL, THREAD_FPU, cpu,
+					    PRIO_NORMAL);
 	for (int i = 0; i < 20; i++)
 		thread_yield();
 	uint32_t mx_after = get_mxcsr();
