@@ -559,12 +559,19 @@ KTEST(fpu, nm_traps_lazy_one_per_quantum_eager_none)
 {
 	int cpu = test_cpu();
 	struct nm_run user = { .use_fpu = true }, abstainer = { .use_fpu = false };
+	/* Both must exist before either runs, or on another CPU the first one
+	 * could yield its rounds away alone, with no switch and so no #NM:
+	 * create them from their CPU, at a higher priority than theirs. */
+	thread_bind(cpu);
+	thread_set_priority(curthread, PRIO_HIGH);
 	struct thread *u = thread_create_on("fpu-user", nm_thread, &user, THREAD_FPU, cpu,
 					    PRIO_NORMAL);
 	struct thread *a = thread_create_on("fpu-abstainer", nm_thread, &abstainer, THREAD_FPU,
 					    cpu, PRIO_NORMAL);
+	thread_set_priority(curthread, PRIO_NORMAL);
 	thread_join(u);
 	thread_join(a);
+	thread_bind(-1);
 	KT_LOG("%s: user %lu #NM, %lu restores in %d quanta (+%lu preemptions); "
 	       "abstainer %lu #NM", fpu_policy_name(fpu_policy()), user.c.nm_traps,
 	       user.c.restores, NM_ROUNDS, user.preempted, abstainer.c.nm_traps);
