@@ -39,7 +39,7 @@ CFLAGS  := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector \
 	   -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	   -fno-strict-aliasing -g $(OPT) -Wall -Wextra -Werror \
 	   -Wno-unused-parameter $(INCLUDES)
-NASMFLAGS := -f elf64 -g -F dwarf -I$(BUILD)/guests/
+NASMFLAGS := -f elf64 -g -F dwarf -I./ -I$(BUILD)/guests/
 LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	   --no-warn-rwx-segments -T linker.ld
 

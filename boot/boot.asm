@@ -25,13 +25,7 @@ MB2_MAGIC       equ 0xE85250D6
 MB2_ARCH_I386   equ 0
 MB2_LOADER      equ 0x36D76289
 
-CR0_PE          equ 1 << 0
-CR0_WP          equ 1 << 16
-CR0_PG          equ 1 << 31
-CR4_PAE         equ 1 << 5
-MSR_EFER        equ 0xC0000080
-EFER_LME        equ 1 << 8
-EFER_NXE        equ 1 << 11
+%include "boot/x86.inc"
 CPUID_EXT_LM    equ 1 << 29              ; CPUID 0x80000001 EDX: long mode
 CPUID_EXT_NX    equ 1 << 20              ; CPUID 0x80000001 EDX: no-execute
 

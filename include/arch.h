@@ -76,4 +76,45 @@ struct arch_jmpbuf {
 int arch_setjmp(struct arch_jmpbuf *jb) __attribute__((returns_twice));
 __noreturn void arch_longjmp(struct arch_jmpbuf *jb);
 
+/*
+ * The FPU's machine side (arch/x86_64/fpu.c). The policy (eager or lazy,
+ * who owns the registers, kernel FPU sections) is portable: kernel/fpu.c.
+ */
+/* Early, on every CPU: SSE enabled and the x87 initialized, TS clear. */
+void arch_fpu_cpu_init(void);
+/* Once, on the boot CPU, after the command line and kmem_init: reads the
+ * CPU's FPU features, chooses the save mechanism (fpu.save=), sets CR4 and
+ * XCR0, sizes the save area, installs the #NM, #MF and #XM handlers and
+ * prints the boot line. */
+void arch_fpu_init(void);
+/* On every other CPU as it comes up: the boot CPU's CR4 and XCR0. */
+void arch_fpu_init_ap(void);
+
+/* The save mechanism, chosen once at boot. save copies the FPU registers
+ * into an area, restore loads them from one; both need TS clear and an
+ * area of arch_fpu_area_size() bytes aligned to ARCH_FPU_AREA_ALIGN, and
+ * never sleep. */
+struct arch_fpu_mech {
+	const char *name;			/* as fpu.save= spells it */
+	void (*save)(void *area);
+	void (*restore)(void *area);
+};
+extern const struct arch_fpu_mech *arch_fpu;
+#define ARCH_FPU_AREA_ALIGN 64
+size_t arch_fpu_area_size(void);
+/* Fills an area with the architectural init state (MXCSR 0x1F80, FCW
+ * 0x037F, x87 stack empty, vector registers zero) in the chosen format. */
+void arch_fpu_area_init(void *area);
+/* Sets / clears the bit that makes the next FPU instruction trap (x86:
+ * CR0.TS, the trap is #NM). The policy keeps a per-CPU copy (cpu->fpu_ts). */
+void arch_fpu_set_ts(void);
+void arch_fpu_clear_ts(void);
+/* Resets the x87 (FNINIT) and loads the default MXCSR: what a kernel FPU
+ * section starts with. TS must be clear. */
+void arch_fpu_load_defaults(void);
+
+/* For tests: writes the low 64 bits of XMM0 in a saved area; false if
+ * the area says its SSE registers are in their init state (not stored). */
+bool arch_fpu_area_set_xmm0(void *area, uint64_t lo);
+
 #endif

@@ -10,6 +10,7 @@
 #define PERCPU_H
 
 #include <kernel.h>
+#include <fpu.h>
 #include <list.h>
 #include <spinlock.h>
 
@@ -17,6 +18,7 @@
 #define NPRIO 3			/* = PRIO_COUNT in thread.h */
 
 struct thread;
+struct fpu_ctx;
 
 /* A CPU's runnable threads, one FIFO per priority. */
 struct runqueue {
@@ -36,6 +38,14 @@ struct cpu {
 	struct thread *idle;	/* runs when the run queue is empty */
 	volatile bool need_resched;	/* switch at the next chance */
 	struct runqueue rq;
+
+	/* FPU (kernel/fpu.c); touched by this CPU only, interrupts off */
+	struct fpu_ctx *fpu_owner;	/* whose state the FPU registers hold, or NULL */
+	bool fpu_ts;			/* CR0.TS as last written: FPU use traps (#NM) */
+	bool kfpu_open;			/* inside kfpu_begin .. kfpu_end */
+	bool kfpu_ts;			/* TS when the section opened */
+	struct fpu_ctx *kfpu_saved;	/* live state kfpu_begin put away, or NULL */
+	struct fpu_counters fpu;
 
 	/* counters, for tests and the monitor */
 	uint64_t ticks;

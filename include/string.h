@@ -10,6 +10,10 @@
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
+/* memcpy through the SSE registers in a kernel FPU section (lib/memcpy_sse.c)
+ * for n >= 512; may not be called where kfpu_begin may not (inside another
+ * section). Never sleeps. */
+void *memcpy_sse(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);

@@ -21,6 +21,7 @@
 #include <percpu.h>
 
 struct ctxop;
+struct fpu_ctx;
 
 /* thread_create flags */
 #define THREAD_FPU      (1u << 0)	/* may use x87/SSE/AVX; state kept across switches */
@@ -69,10 +70,12 @@ struct thread {
 	struct list all_link;		/* on the list of all threads */
 	struct list timer_link;		/* on the sleep-timeout list */
 	uint64_t wake_at_ns;
+	uint64_t timeout_prev_scan_ns;	/* see sched_timeouts_expire */
 	volatile bool timed_out;
 	struct thread *joiner;		/* sleeping in thread_join */
 
 	struct ctxop *ctxops;		/* newest context op, or NULL */
+	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */
 
 	bool killed;			/* ended by a fault (trap_kill_thread) */
 	const char *kill_reason;
@@ -119,6 +122,9 @@ uint64_t clock_ns(void);
 
 /* For the monitor and gdb: walks every thread. */
 void thread_print_all(void);
+/* Calls fn(t, arg) for every thread, under the thread list's spinlock
+ * (interrupts off): fn must not sleep. */
+void thread_foreach(void (*fn)(struct thread *t, void *arg), void *arg);
 /* Finds a thread by name or id (the monitor's `ctxops <thread>`). */
 struct thread *thread_find(const char *name_or_id);
 const char *thread_state_name(int state);

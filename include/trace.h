@@ -31,6 +31,9 @@ enum trace_type {
 	TR_CTXOP_RESTORE,	/* a = op, b = thread id */
 	TR_SWITCH,		/* a = prev thread id, b = next thread id */
 	TR_USER,		/* free for tests: a, b as they like */
+	TR_FPU_SAVE,		/* a = thread id, b = saves by then (kernel/fpu.c) */
+	TR_FPU_RESTORE,		/* a = thread id, b = restores by then */
+	TR_FPU_NM,		/* a = thread id (0 if none), b = #NM traps by then */
 };
 
 struct trace_event {

@@ -244,6 +244,9 @@ static void case_main(void *arg)
 {
 	const struct ktest *t = arg;
 	struct arch_jmpbuf jb;
+	/* Set here, not by the runner after thread_create returns: on another
+	 * CPU the case may already be running (and leaving) by then. */
+	case_thread = curthread;
 	leave_jb = &jb;
 	if (arch_setjmp(&jb) == 0)
 		t->fn();
@@ -270,11 +273,11 @@ static void run_one(const struct ktest *t, int n, bool alone)
 
 	sem_init(&case_done, 0, "ktest.case_done");
 	deadline_ns = arch_clock_ns() + tmo * 1000000000ULL;
-	case_thread = thread_create("ktest", case_main, (void *)t, THREAD_FPU);
+	struct thread *th = thread_create("ktest", case_main, (void *)t, THREAD_FPU);
 	bool done = sem_timedwait(&case_done, tmo * 1000000000ULL);
 	deadline_ns = 0;
 	if (done) {
-		thread_join(case_thread);
+		thread_join(th);
 	} else {
 		current_failed = true;
 		printk("    # %s.%s: TIMEOUT after %lu s (the case's thread is abandoned)\n",

@@ -5,7 +5,8 @@
  * The order matters: the per-CPU pointer first (locks use it), the console
  * (everything after can report), the loader's information (copied before
  * the page allocator can hand its memory out), the command line (the
- * options steer what follows), traps, memory, time. With ktest= on the
+ * options steer what follows), traps, memory, the FPU (its save areas
+ * come from the heap, and it must be set before the first thread), time. With ktest= on the
  * command line the tests run and power the machine off; otherwise the
  * kernel idles.
  */
@@ -13,10 +14,12 @@
 #include <bootinfo.h>
 #include <bugs.h>
 #include <cmdline.h>
+#include <fpu.h>
 #include <ktest.h>
 #include <mm.h>
 #include <percpu.h>
 #include <printk.h>
+#include <smp.h>
 #include <timer.h>
 #include <sched.h>
 #include <trace.h>
@@ -30,13 +33,6 @@
 extern void console_vga_disable(void);
 extern void bugs_apply(void);
 extern const char *ktest_glob(void);
-
-static int ncpus = 1;
-
-int cpu_count(void)
-{
-	return ncpus;
-}
 
 void kmain(uint32_t magic, uint32_t info)
 {
@@ -62,10 +58,12 @@ void kmain(uint32_t magic, uint32_t info)
 	paging_init();
 	kmem_init();
 	pmm_print_summary();
+	fpu_init();
 	sched_init();
 
 	arch_timer_init();
 	lapic_timer_start(TIMER_HZ);
+	smp_init();
 	arch_irq_enable();
 
 	if (ktest_glob()[0])

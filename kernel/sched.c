@@ -36,6 +36,9 @@
  * The seam for context ops (docs/ctxop.md): the switch-out of prev runs
  * its save ops just before arch_switch, the switch-in of next runs its
  * restore ops in finish_switch; a thread without ops pays one test each.
+ * Save ops run with this_cpu()->thread already set to next: the FPU op
+ * reads it to leave CR0.TS set for a thread without THREAD_FPU
+ * (kernel/fpu.c).
  */
 #include <sched.h>
 #include <arch.h>
@@ -205,7 +208,7 @@ void schedule(void)
 	next->cpu = c->id;
 	next->ticks_left = (int)sched_quantum_ticks;
 	next->switches_in++;
-	c->thread = next;
+	c->thread = next;		/* before the save ops: see the top of the file */
 	c->switches++;
 
 	if (prev->ctxops)
@@ -293,6 +296,7 @@ void sched_add_new(struct thread *t)
 
 static struct spinlock timeout_lock = SPINLOCK_INIT("sched.timeouts");
 static struct list timeouts = LIST_INIT(timeouts);
+static uint64_t last_scan_ns;	/* when the list was last scanned */
 
 void sched_timeout_arm(struct thread *t, uint64_t wake_at_ns)
 {
@@ -324,8 +328,12 @@ void sched_timeouts_expire(uint64_t now)
 			break;
 		list_remove(&t->timer_link);
 		t->timed_out = true;
+		/* for tests: the scan before this one came before the deadline,
+		 * so no tick after the deadline missed the sleeper */
+		t->timeout_prev_scan_ns = last_scan_ns;
 		sched_wakeup(t);
 	}
+	last_scan_ns = now;
 	spin_unlock_raw(&timeout_lock);
 }
 
@@ -430,12 +438,36 @@ static bool steal(struct cpu *me)
 	return true;
 }
 
+/* Replaces smp.c's weak default: an AP, once online, idles as a thread. */
+void smp_ap_idle(void)
+{
+	sched_idle_loop();
+}
+
+/*
+ * The idle loop. Before halting, an idle CPU polls its run queue for a
+ * short while (IDLE_POLL_NS): a thread woken from another CPU moments after
+ * this one went idle then starts without waiting for the IPI to bring the
+ * CPU out of `hlt`. Under emulation that wakeup is slow (the host must
+ * resume the vCPU's thread), and ping-pong between CPUs is the common case
+ * it speeds up. After the poll the CPU halts until an interrupt.
+ */
+#define IDLE_POLL_NS 50000
+
+static bool idle_has_work(struct cpu *c)
+{
+	return c->rq.nr_queued || c->need_resched;
+}
+
 void sched_idle_loop(void)
 {
 	struct cpu *c = this_cpu();
 	for (;;) {
+		uint64_t poll_until = clock_ns() + IDLE_POLL_NS;
+		while (!idle_has_work(c) && clock_ns() < poll_until)
+			arch_cpu_relax();
 		arch_irq_disable();
-		if (c->rq.nr_queued || c->need_resched || (cpu_count() > 1 && steal(c))) {
+		if (idle_has_work(c) || (cpu_count() > 1 && steal(c))) {
 			arch_irq_enable();
 			schedule();
 			continue;

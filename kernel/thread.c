@@ -15,14 +15,16 @@
  *
  * Join: the joiner sleeps until the thread is a zombie and has left its
  * CPU (on_cpu == 0), since an exiting thread is still on its own stack
- * while it switches away for the last time. Context ops: lwp_create runs
- * in the creator for each of its ops, exit in the exiting thread, free
- * when the thread is freed (kernel/ctxop.c).
+ * while it switches away for the last time. Context ops: a THREAD_FPU
+ * thread gets its FPU op first (kernel/fpu.c), then lwp_create runs in the
+ * creator for each of its ops, exit in the exiting thread, free when the
+ * thread is freed (kernel/ctxop.c).
  */
 #include <thread.h>
 #include <sched.h>
 #include <arch.h>
 #include <ctxop.h>
+#include <fpu.h>
 #include <mm.h>
 #include <printf.h>
 #include <printk.h>
@@ -32,6 +34,7 @@
 #define STACK_PAGES (1u << STACK_ORDER)
 #define INIT_MXCSR  0x1F80		/* all exceptions masked, round to nearest */
 #define INIT_FCW    0x037F		/* the same for x87, 64-bit precision */
+#define FRAME_FPU_SAVED 1		/* swtch.asm: the two words above are valid */
 
 static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct list all_threads = LIST_INIT(all_threads);
@@ -59,7 +62,7 @@ void thread_register(struct thread *t)
 struct first_frame {
 	uint32_t mxcsr;
 	uint16_t fcw;
-	uint16_t pad;
+	uint16_t fpu_saved;		/* FRAME_FPU_SAVED: load mxcsr and fcw */
 	uint64_t r15, r14, r13, r12, rbx, rbp;
 	uint64_t ret;			/* thread_entry_asm */
 	uint64_t align;			/* keeps thread_start's frame 16-aligned */
@@ -92,6 +95,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	memset(ff, 0, sizeof(*ff));
 	ff->mxcsr = INIT_MXCSR;
 	ff->fcw = INIT_FCW;
+	ff->fpu_saved = FRAME_FPU_SAVED;
 	ff->ret = (uint64_t)thread_entry_asm;
 	t->saved_rsp = (uint64_t)ff;
 	thread_register(t);
@@ -115,6 +119,10 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 	t->prio = prio;
 	if (cpu >= 0)
 		t->cpu = cpu;
+	/* The FPU op first, so it saves last and restores first; then the
+	 * creator's ops may layer theirs over it. */
+	if (flags & THREAD_FPU)
+		fpu_thread_create(t);
 	ctxop_lwp_create(curthread, t);
 	sched_add_new(t);
 	return t;
@@ -295,6 +303,15 @@ void thread_print_all(void)
 		printk("  %4lu %-20s %-9s %3d %-6s %5s %10lu\n", t->id, t->name, state, t->cpu,
 		       prio_names[t->prio], bound, t->switches_in);
 	}
+	spin_unlock_irqrestore(&threads_lock, flags);
+}
+
+void thread_foreach(void (*fn)(struct thread *t, void *arg), void *arg)
+{
+	unsigned long flags = spin_lock_irqsave(&threads_lock);
+	struct list *pos;
+	list_for_each(pos, &all_threads)
+		fn(list_entry(pos, struct thread, all_link), arg);
 	spin_unlock_irqrestore(&threads_lock, flags);
 }
 

@@ -20,6 +20,8 @@ uint64_t clock_ns(void)
 
 void timer_tick(void)
 {
+	/* Every CPU ticks for the scheduler; the clock's tick count and the
+	 * test watchdog belong to the boot CPU alone. */
 	if (cpu_id() == 0) {
 		timer_ticks++;
 		ktest_watchdog_tick();

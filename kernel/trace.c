@@ -96,6 +96,9 @@ const char *trace_type_name(uint32_t type)
 	case TR_CTXOP_RESTORE: return "ctxop-restore";
 	case TR_SWITCH: return "switch";
 	case TR_USER: return "user";
+	case TR_FPU_SAVE: return "fpu-save";
+	case TR_FPU_RESTORE: return "fpu-restore";
+	case TR_FPU_NM: return "fpu-#NM";
 	default: return "?";
 	}
 }

@@ -17,8 +17,6 @@ static bool timer_interrupt(struct trap_frame *tf)
 	return true;
 }
 
-extern void arch_fpu_cpu_init(void);
-
 void arch_cpu_init(void)
 {
 	arch_fpu_cpu_init();

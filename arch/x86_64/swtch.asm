@@ -17,12 +17,27 @@
 ; optimisation level, and OSv lost callee-saved registers at -O0 exactly
 ; that way (docs/sched.md). Here nothing depends on the compiler.
 ;
+; The FPU control words and CR0.TS. With TS set, stmxcsr and fnstcw would
+; trap (#NM), and TS is set here whenever the FPU is not the running
+; thread's to use: always for threads without THREAD_FPU, and at every
+; switch under fpu=lazy (kernel/fpu.c). Then there is nothing to keep:
+; such a thread cannot have changed the words (its FPU instructions trap),
+; and an FPU thread's FPU context op saves and restores its whole FPU
+; state, these words included. So the words are stored only when TS is
+; clear, a flag in the slot says whether they were, and they are loaded
+; back only if they were stored and TS is clear now. CR0 is read once:
+; nothing between the two halves changes it, so the TS-set path skips the
+; load side without testing again (two paths, each as short as the old
+; unconditional one: the switch stays at its instruction count).
+;
 ; saved_rsp must be the first field of struct thread (offset 0).
 
 bits 64
 section .text
 
 THREAD_SAVED_RSP equ 0
+CR0_TS           equ 1 << 3            ; task switched: FPU instructions trap
+FPU_SAVED        equ 1                 ; slot word at +6: the words at +0, +4 are valid
 
 global arch_switch
 arch_switch:
@@ -32,15 +47,32 @@ arch_switch:
         push r13
         push r14
         push r15
-        sub rsp, 8                      ; room for MXCSR (4 bytes) + x87 CW (2)
+        sub rsp, 8                      ; MXCSR (4 bytes), x87 CW (2), flag (2)
+        mov rax, cr0
+        test eax, CR0_TS
+        jnz .ts_set
+
+        ; TS clear: keep prev's control words, and load next's if its
+        ; frame holds them.
         stmxcsr [rsp]
         fnstcw [rsp + 4]
+        mov word [rsp + 6], FPU_SAVED
         mov [rdi + THREAD_SAVED_RSP], rsp
-
         mov rsp, [rsi + THREAD_SAVED_RSP]   ; now on next's stack
-
+        test word [rsp + 6], FPU_SAVED
+        jz .switched
         ldmxcsr [rsp]
         fldcw [rsp + 4]
+        jmp .switched
+
+        ; TS set: neither store nor load (either would trap); say so in
+        ; prev's frame. TS is still set on next's side: nothing to load.
+.ts_set:
+        mov word [rsp + 6], 0
+        mov [rdi + THREAD_SAVED_RSP], rsp
+        mov rsp, [rsi + THREAD_SAVED_RSP]   ; now on next's stack
+
+.switched:
         add rsp, 8
         pop r15
         pop r14

@@ -89,7 +89,7 @@
 #include <spinlock.h>
 #include <string.h>
 
-#define KMEM_SLEEP_MAX_MS  2000	/* KM_SLEEP waits this long for memory */
+#define KMEM_SLEEP_MAX_MS  1000	/* KM_SLEEP waits this long for memory */
 #define KMEM_MIN_SHIFT     4		/* smallest class: 16 bytes */
 #define KMEM_MAX_SHIFT     11		/* largest class: 2048 bytes */
 #define KMEM_NCLASSES      (KMEM_MAX_SHIFT - KMEM_MIN_SHIFT + 1)

@@ -30,22 +30,17 @@ reproducible to the last digit, which wall-clock timing under emulation
 never is.  It does not show cache misses or pipeline effects: that is the
 price.
 
-WALL-CLOCK FIGURES AND PER-BENCHMARK MACHINES
+WALL-CLOCK BENCHMARKS
 
-icount prices every instruction alike: a VMRUN or an XSAVE is "one
-instruction".  A benchmark listed in WALL_CLOCK below also reports
-figures with unit "ns" (from clock_ns()), and is booted twice: under
--icount, where only its figures in other units are kept (its "ns" ones
-would just repeat the instruction count), and without -icount, where
-clock_ns() is the host's real time and only its "ns" figures are kept.
-Give the two kinds different names ("vmm.exit_roundtrip" in insn,
-"vmm.exit_roundtrip.wall" in ns).  Wall-clock figures vary from run to
-run and with the host's load; the instruction counts do not.
-
-BOOT_ARGS adds QEMU arguments for one benchmark (e.g. -smp 4 for the
-rendezvous ones, so that their vCPU threads can spread over CPUs once the
-kernel starts the APs).  Every benchmark boot has -cpu max (SVM with
-nested paging, XSAVE, AVX).
+icount makes every instruction cost the same, so it cannot price an
+instruction that does much work (an xsave counts as one).  A case whose
+name starts with "wall_" (KTEST(bench, wall_fpu)) is therefore booted
+WITHOUT -icount: clock_ns() is then wall time, and its BENCH lines should
+use unit=ns and say clock=wall.  Such figures are QEMU's TCG on the host
+that ran it, and they vary from run to run and with the host's load: use
+them to compare one mechanism with another measured in the same boot, not
+as hardware timings (take the best of several runs inside the case).  The
+table marks them "(wall)".
 
 WHERE BENCHMARKS LIVE
 
@@ -55,6 +50,9 @@ WHERE BENCHMARKS LIVE
      QEMU with ktest=bench.<name>, in parallel: a benchmark's figure must not
      depend on which ones ran before it in the same boot.  The case must pass
      (a failing or crashing benchmark is an error, its figures are dropped).
+     A benchmark boots with one CPU; one that needs more skips with
+     KT_SKIP("needs two CPUs") and is booted again with -smp 2 (see
+     NEEDS_CPUS_RE below).
   2. If the kernel ever declares a command-line key `bench` (bench.py finds
      the keys in the ELF's .cmdline_opts table), it boots once with
      bench=GLOB instead and leaves the choice to the kernel, which must print
@@ -95,15 +93,21 @@ BENCH_SUITE = "bench"
 BENCH_RE = re.compile(r"#\s*BENCH\s+(?P<pairs>.*)$")
 ICOUNT = ["-icount", "shift=0,sleep=off"]
 CPU = ["-cpu", "max"]
+# A benchmark boots on one CPU. One that needs more says so by skipping with
+# KT_SKIP("needs two CPUs") (or "needs 4 CPUs"); it is booted again with
+# that many (-smp N). One CPU is the default because, under -icount, every
+# vCPU's instructions advance the one virtual clock: an idle CPU's polling
+# would count in another CPU's figure.
+NEEDS_CPUS_RE = re.compile(r"needs (?:at least )?(\w+) CPUs")
+WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "eight": 8}
 
-# Extra QEMU arguments per benchmark case (default: none, one CPU).
-BOOT_ARGS: Dict[str, List[str]] = {
-    "bench.rendezvous_latency": ["-smp", "4"],
-    "bench.rendezvous_spurious": ["-smp", "4"],
-}
-# Cases that also report unit=ns figures, measured in a boot without icount.
-WALL_CLOCK = {"bench.vmm_exit_roundtrip", "bench.rendezvous_latency"}
-WALL_UNIT = "ns"
+
+def cpus_needed(reason: str) -> Optional[int]:
+    m = NEEDS_CPUS_RE.search(reason or "")
+    if not m:
+        return None
+    w = m.group(1)
+    return int(w) if w.isdigit() else WORD_NUMBERS.get(w)
 
 
 def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
@@ -126,44 +130,45 @@ def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
     return {"name": kv["name"], "unit": kv["unit"], "value": value}, ""
 
 
+WALL_PREFIX = "wall_"       # bench.wall_*: booted without -icount (see above)
+
+
+def is_wall(case_name: str) -> bool:
+    return case_name.startswith(WALL_PREFIX)
+
+
 class BenchBoot:
-    """One benchmark boot.  wall=False: under -icount; wall=True: without,
-    keeping only the "ns" figures.  split: the case reports both kinds, so
-    the -icount boot drops its "ns" figures."""
-    def __init__(self, label: str, cmdline: str, log_path: str,
-                 qemu_args: Optional[List[str]] = None, wall: bool = False,
-                 split: bool = False):
+    def __init__(self, label: str, cmdline: str, log_path: str, smp: int = 1,
+                 icount: bool = True):
         self.label = label
         self.cmdline = cmdline
         self.log_path = log_path
-        self.qemu_args = qemu_args or []
-        self.wall = wall
-        self.split = split
+        self.smp = smp
+        self.icount = icount
         self.figures: List[dict] = []
         self.errors: List[str] = []
+        self.wants_cpus: Optional[int] = None   # skipped: "needs N CPUs"
         self.parser = ktap.KtapParser()
-
-    def keep(self, fig: dict) -> bool:
-        if self.wall:
-            return fig["unit"] == WALL_UNIT
-        return not (self.split and fig["unit"] == WALL_UNIT)
 
     def on_line(self, line: str, now: float) -> None:
         r = self.parser.feed(line, now)
         if r is not None and r.status == "fail":
             self.errors.append(f"{r.full} failed: " + "; ".join(r.diagnostics[:3]))
+        if r is not None and r.status == "skip":
+            self.wants_cpus = cpus_needed(r.skip_reason)
         got = parse_bench_line(line)
         if got:
             fig, err = got
-            if not fig:
-                self.errors.append(err)
-            elif self.keep(fig):
+            if fig:
                 self.figures.append(fig)
+            else:
+                self.errors.append(err)
 
 
 def run_one(b: BenchBoot, qemu_bin: str, kernel32: str, timeout: float) -> BenchBoot:
     cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + \
-        ([] if b.wall else ICOUNT) + b.qemu_args + ["-kernel", kernel32, "-append", b.cmdline]
+        (ICOUNT if b.icount else []) + \
+        ["-smp", str(b.smp), "-kernel", kernel32, "-append", b.cmdline]
     run = qemu.run_boot(cmd, b.log_path, timeout, b.on_line)
     if run.exit_code != qemu.EXIT_PASS or run.timed_out or run.error:
         b.errors.append(f"boot ended: {run.ending()} (log: {b.log_path})")
@@ -214,25 +219,34 @@ def main(argv: List[str]) -> int:
                   f"'{BENCH_SUITE}' matches '{args.filter}', and the kernel has no "
                   "bench= key (see the top of tests/harness/bench.py)")
             return finish([], 0)
-        boots = []
-        for c in cases:
-            extra = BOOT_ARGS.get(c.full, [])
-            split = c.full in WALL_CLOCK
-            boots.append(BenchBoot(c.full, f"ktest={c.full}",
-                                   os.path.join(logdir, c.full + ".log"), extra, False, split))
-            if split:
-                boots.append(BenchBoot(c.full + " (wall clock)", f"ktest={c.full}",
-                                       os.path.join(logdir, c.full + ".wall.log"), extra, True,
-                                       split))
+        boots = [BenchBoot(c.full, f"ktest={c.full}", os.path.join(logdir, c.full + ".log"),
+                           icount=not is_wall(c.name))
+                 for c in cases]
 
-    nwall = sum(1 for b in boots if b.wall)
+    nwall = sum(not b.icount for b in boots)
     print(f"bench.py: {len(boots) - nwall} boot(s) under {' '.join(ICOUNT)}"
-          + (f" and {nwall} without it, for wall-clock figures" if nwall else "")
+          + (f", {nwall} without it (wall clock)" if nwall else "")
           + f", {args.jobs} at a time")
     sys.stdout.flush()
     try:
+        icount_boots = [b for b in boots if b.icount]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout), boots))
+            done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
+                                 icount_boots))
+            # again, with more CPUs, those that skipped for want of them
+            again = [BenchBoot(b.label, b.cmdline, b.log_path[:-len(".log")] +
+                               f"-smp{b.wants_cpus}.log", b.wants_cpus)
+                     for b in done if b.wants_cpus and b.wants_cpus > b.smp and not b.errors]
+            if again:
+                print(f"bench.py: {len(again)} boot(s) again with more CPUs: " +
+                      ", ".join(f"{b.label} (-smp {b.smp})" for b in again))
+                sys.stdout.flush()
+                rerun = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
+                                      again))
+                done = [b for b in done if b.label not in {a.label for a in again}] + rerun
+        # Wall-clock boots one at a time, after the others: a second QEMU
+        # on the host would be in their figures.
+        done += [run_one(b, qemu_bin, kernel32, args.timeout) for b in boots if not b.icount]
     except KeyboardInterrupt:
         qemu.kill_all()
         print("\nbench.py: interrupted", file=sys.stderr)
@@ -242,11 +256,14 @@ def main(argv: List[str]) -> int:
     sources: List[str] = []
     errors: List[str] = []
     seen: Dict[str, str] = {}
+    wall = set()                # names measured without -icount (not in the JSON)
     for b in done:
         errors += [f"{b.label}: {e}" for e in b.errors]
         if b.errors:
             continue           # figures of a failed benchmark are not trusted
         for f in b.figures:
+            if not b.icount:
+                wall.add(f["name"])
             if f["name"] in seen:
                 errors.append(f"{b.label}: benchmark name {f['name']} also reported by "
                               f"{seen[f['name']]}; keeping the first")
@@ -264,7 +281,8 @@ def main(argv: List[str]) -> int:
         print(f"{'benchmark'.ljust(nw)}  {'value'.rjust(vw)}  {'unit'.ljust(uw)}  case")
         print("-" * (nw + vw + uw + 12))
         for f, src in zip(figures, sources):
-            print(f"{f['name'].ljust(nw)}  {num(f['value']).rjust(vw)}  {f['unit'].ljust(uw)}  {src}")
+            print(f"{f['name'].ljust(nw)}  {num(f['value']).rjust(vw)}  {f['unit'].ljust(uw)}  {src}"
+                  + ("  (wall)" if f["name"] in wall else ""))
     else:
         print("bench.py: the benchmark boots printed no '# BENCH name=... unit=... "
               "value=...' line")

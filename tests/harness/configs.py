@@ -31,6 +31,9 @@ Fields of Config:
   checks        lines the main boot's log must contain, as
                 (check name, regular expression, what it means); each is
                 reported as a test "(boot).<check name>" of this row
+  only          a glob over suite.name: this row runs only the selected
+                cases that match it (e.g. "fpu.*" for a row that exists
+                for the FPU's sake); "" runs them all
 
 To add a configuration, add a line to CONFIGS, for example:
 
@@ -38,6 +41,7 @@ To add a configuration, add a line to CONFIGS, for example:
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -52,6 +56,12 @@ class Config:
     variant: Optional[str] = None
     make_vars: Dict[str, str] = field(default_factory=dict)
     checks: List[Tuple[str, str, str]] = field(default_factory=list)
+    only: str = ""
+
+
+def in_config(cfg: Config, full_name: str) -> bool:
+    """Does configuration cfg run the case suite.name `full_name`?"""
+    return not cfg.only or fnmatch.fnmatchcase(full_name, cfg.only)
 
 
 # Common to every boot.  The isa-debug-exit device turns the kernel's
@@ -84,4 +94,39 @@ CONFIGS: List[Config] = [
     # A kernel built without optimisation: what the compiler keeps in
     # registers changes, and the switch must not care (docs/sched.md).
     Config("O0", ["-cpu", "max", "-smp", "2"], variant="O0", make_vars={"OPT": "-O0"}),
+
+    # The FPU (docs/fpu.md): qemu64 saves with FXSAVE, max with XSAVEOPT
+    # and has AVX; the rows above switch eagerly (smp4 on four CPUs), these
+    # lazily, on one CPU and on four, and qemu64 eagerly on four. max-lazy
+    # runs every suite (every test's thread is an FPU thread); the others
+    # only the FPU's.
+    Config("qemu64-lazy", ["-cpu", "qemu64"], cmdline="fpu=lazy", only="fpu.*",
+           panic_boots=False),
+    Config("max-lazy", ["-cpu", "max"], cmdline="fpu=lazy", panic_boots=False),
+    Config("qemu64-smp4", ["-cpu", "qemu64", "-smp", "4"], only="fpu.*"),
+    Config("qemu64-lazy-smp4", ["-cpu", "qemu64", "-smp", "4"], cmdline="fpu=lazy",
+           only="fpu.*"),
+    Config("max-lazy-smp4", ["-cpu", "max", "-smp", "4"], cmdline="fpu=lazy",
+           only="fpu.*"),
+    # Every fpu.save= value: taken where the CPU has it, refused (with the
+    # boot line saying so, and auto used) where it does not.  fxsave on an
+    # AVX CPU leaves AVX out of XCR0.  fpu.alloc=lazy: areas at first use.
+    Config("max-xsave", ["-cpu", "max"], cmdline="fpu.save=xsave", only="fpu.*",
+           panic_boots=False),
+    Config("max-fxsave-lazy", ["-cpu", "max"], cmdline="fpu.save=fxsave fpu=lazy",
+           only="fpu.*", panic_boots=False,
+           checks=[("fxsave_no_avx", r"fpu: fxsave, XCR0 0x3 \(x87 SSE\)",
+                    "fpu.save=fxsave taken, AVX left out of XCR0")]),
+    Config("max-xsavec-refused", ["-cpu", "max"], cmdline="fpu.save=xsavec",
+           only="fpu.*", panic_boots=False,
+           checks=[("xsavec_refused",
+                    r"fpu: fpu.save=xsavec refused: this CPU has no XSAVEC; using auto",
+                    "the refusal of fpu.save=xsavec on a CPU without XSAVEC")]),
+    Config("qemu64-xsaveopt-refused", ["-cpu", "qemu64"], cmdline="fpu.save=xsaveopt",
+           only="fpu.*", panic_boots=False,
+           checks=[("xsaveopt_refused",
+                    r"fpu: fpu.save=xsaveopt refused: this CPU has no XSAVE; using auto",
+                    "the refusal of fpu.save=xsaveopt on a CPU without XSAVE")]),
+    Config("max-alloc-lazy", ["-cpu", "max"], cmdline="fpu=lazy fpu.alloc=lazy",
+           only="fpu.*", panic_boots=False),
 ]

@@ -50,6 +50,8 @@ KTEST(monitor, line_editor_bounds_long_lines)
 KTEST(monitor, commands_dispatch_and_unknown_is_reported)
 {
 	KT_EXPECT(monitor_run("threads"));
+	KT_EXPECT(monitor_run("ctxops 0"));
+	KT_EXPECT(monitor_run("trace 0"));
 	KT_EXPECT(monitor_run("  cpus  "));
 	KT_EXPECT(monitor_run(""));
 	KT_EXPECT(!monitor_run("no-such-command"));

@@ -198,16 +198,25 @@ KTEST(sched, binding_holds_on_every_cpu)
 
 /* ---- sleep ---- */
 
+/*
+ * A sleeper is woken by the first timeout scan (every tick, on some CPU)
+ * at or after its deadline. How long that takes in wall-clock time depends
+ * on the host (under emulation a vCPU can be held up for many
+ * milliseconds), so the case checks the kernel's own record instead: the
+ * scan before the one that woke the thread came before the deadline. The
+ * wall-clock figure is logged.
+ */
 KTEST(sched, sleep_lasts_at_least_the_time_asked)
 {
 	static const uint64_t asks[] = { 1 * MS, 5 * MS, 20 * MS };
+	struct thread *me = curthread;
 	for (size_t i = 0; i < ARRAY_SIZE(asks); i++) {
 		uint64_t t0 = clock_ns();
 		thread_sleep(asks[i]);
 		uint64_t took = clock_ns() - t0;
 		KT_EXPECT(took >= asks[i]);
-		/* within three ticks of the tick-granular deadline */
-		KT_EXPECT(took < asks[i] + 3 * MS + 3 * (1000000000ULL / TIMER_HZ));
+		KT_EXPECT(me->timed_out);
+		KT_EXPECT(me->timeout_prev_scan_ns < me->wake_at_ns);
 		KT_LOG("asked %lu ns, slept %lu ns", asks[i], took);
 	}
 }
@@ -338,7 +347,9 @@ KTEST(sched, fpu_control_words_survive_switches)
 	uint16_t cw = get_fcw();
 	set_mxcsr(MXCSR_ROUND_UP);
 	set_fcw(FCW_ROUND_DOWN);
-	struct thread *o = thread_create_on("rounding", other_rounding, NULL, 0, cpu, PRIO_NORMAL);
+	/* THREAD_FPU: a thread without it may not touch the FPU at all */
+	struct thread *o = thread_create_on("rounding", other_rounding, NULL, THREAD_FPU, cpu,
+					    PRIO_NORMAL);
 	for (int i = 0; i < 20; i++)
 		thread_yield();
 	uint32_t mx_after = get_mxcsr();

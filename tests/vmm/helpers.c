@@ -2,7 +2,6 @@
  * tests/vmm/helpers.c - helpers for the vmm tests (vmm_test.h).
  */
 #include "vmm_test.h"
-#include <ctxop.h>
 #include <mm.h>
 #include <sched.h>
 #include <string.h>
@@ -245,106 +244,6 @@ void vmt_xmm_pattern(uint32_t seed, uint32_t out[64])
 		x ^= x << 5;
 		out[i] = x;
 	}
-}
-
-/* Two FPU threads on one CPU, each with its own values in XMM0-15, hand
- * the CPU to each other; true if each finds its own values afterwards. */
-static volatile int probe_turn;
-static volatile bool probe_ok[2];
-
-static void probe_thread(void *arg)
-{
-	int me = (int)(uintptr_t)arg;
-	uint32_t mine[64], got[64];
-	vmt_xmm_pattern(0xF0F0 + (uint32_t)me, mine);
-	test_xmm_load(mine);
-	for (int round = 0; round < 4; round++) {
-		while (probe_turn != me)
-			thread_yield();
-		probe_turn = 1 - me;
-		thread_yield();
-	}
-	test_xmm_store(got);
-	probe_ok[me] = memcmp(mine, got, sizeof(mine)) == 0;
-}
-
-bool vmt_thread_fpu_present(void)
-{
-#if __has_include(<fpu.h>)
-	return true;		/* the FPU subsystem is in the tree: never skip */
-#else
-	/* Not under that name: ask the switch itself whether it keeps an FPU
-	 * thread's registers. */
-	int cpu = cpu_count() - 1;
-	probe_turn = 0;
-	probe_ok[0] = probe_ok[1] = false;
-	struct thread *a = thread_create_on("fpuprobe0", probe_thread, (void *)0, THREAD_FPU,
-					    cpu, PRIO_NORMAL);
-	struct thread *b = thread_create_on("fpuprobe1", probe_thread, (void *)1, THREAD_FPU,
-					    cpu, PRIO_NORMAL);
-	thread_join(a);
-	thread_join(b);
-	return probe_ok[0] && probe_ok[1];
-#endif
-}
-
-#define FXSAVE_SIZE 512
-
-struct model_fpu {
-	uint8_t area[FXSAVE_SIZE];
-};
-
-static void model_save(void *arg)
-{
-	__asm__ volatile("fxsave64 %0" : "=m"(((struct model_fpu *)arg)->area));
-}
-
-static void model_restore(void *arg)
-{
-	__asm__ volatile("fxrstor64 %0" ::"m"(((struct model_fpu *)arg)->area));
-}
-
-static void model_free(void *arg, int isexec)
-{
-	(void)isexec;
-	kmem_free(arg);
-}
-
-static const struct ctxop_template model_fpu_tpl = {
-	.ct_rev = CTXOP_TPL_REV,
-	.ct_save = model_save,
-	.ct_restore = model_restore,
-	.ct_free = model_free,
-};
-
-/* On the creating thread: the new FPU thread gets its model op, in the
- * architectural init state (FCW 0x037F, MXCSR 0x1F80, registers zero). */
-static void model_lwp_create(void *parent, void *child)
-{
-	(void)parent;
-	struct thread *t = child;
-	if (!(t->flags & THREAD_FPU))
-		return;
-	struct model_fpu *m = kmem_alloc_aligned(sizeof(*m), 64, KM_SLEEP);
-	memset(m, 0, sizeof(*m));
-	*(uint16_t *)&m->area[0] = 0x037F;
-	*(uint32_t *)&m->area[24] = 0x1F80;
-	ctxop_install(t, &model_fpu_tpl, m);
-}
-
-static const struct ctxop_template propagate_tpl = {
-	.ct_rev = CTXOP_TPL_REV,
-	.ct_lwp_create = model_lwp_create,
-};
-
-void vmt_model_fpu_install(void)
-{
-	ctxop_install(curthread, &propagate_tpl, NULL);
-}
-
-void vmt_model_fpu_remove(void)
-{
-	KT_EXPECT_EQ(ctxop_remove(curthread, &propagate_tpl, NULL), 1);
 }
 
 uint64_t vmt_quantum_set(uint64_t us)

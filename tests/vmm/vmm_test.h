@@ -69,14 +69,6 @@ void test_xmm_load(const uint32_t in[64]);
 void test_xmm_store(uint32_t out[64]);
 /* 64 dwords unique to `seed`, for the sixteen XMM registers. */
 void vmt_xmm_pattern(uint32_t seed, uint32_t out[64]);
-/* Does this tree have the thread FPU context op (the FPU subsystem)? */
-bool vmt_thread_fpu_present(void);
-/* While installed on the calling thread, every THREAD_FPU thread it creates
- * gets a model of the thread FPU op (FXSAVE/FXRSTOR of its registers) as
- * the first op of its chain, as the FPU subsystem's own op will be. */
-void vmt_model_fpu_install(void);
-void vmt_model_fpu_remove(void);
-
 /* The scheduler's quantum for a test (1 ms: many preemptions), and back. */
 uint64_t vmt_quantum_set(uint64_t us);
 

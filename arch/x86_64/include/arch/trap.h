@@ -32,6 +32,7 @@ enum {
 #define VEC_IPI_RESCHED 49
 #define VEC_IPI_CALL    50
 #define VEC_UART        51	/* COM1 receive, through the IOAPIC */
+#define VEC_IPI_KICK    52	/* smp_kick: forces a running guest to exit */
 #define VEC_SPURIOUS    255
 
 /* IST slots in the TSS (1-based, as in the IDT gate). */

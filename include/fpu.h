@@ -1,0 +1,115 @@
+/*
+ * fpu.h - threads' FPU state: eager or lazy switching, kernel FPU sections,
+ * counters (kernel/fpu.c; the instructions are in arch/x86_64/fpu.c).
+ *
+ * A thread created with THREAD_FPU may use the x87, SSE and AVX registers;
+ * its whole FPU state survives every switch, and it starts in the
+ * architectural init state (MXCSR 0x1F80, FCW 0x037F, vector registers
+ * zero). A thread created without it must not touch them: its first FPU
+ * instruction traps and the thread is killed (the kernel goes on).
+ *
+ * Kernel code that wants SIMD (the kernel is built -mgeneral-regs-only, so
+ * it is written in assembly) brackets it:
+ *
+ *   kfpu_begin();          // preemption off, the thread's state put away,
+ *   sse_copy(dst, src, n); // MXCSR 0x1F80 and FCW 0x037F, registers free
+ *   kfpu_end();            // the thread's state back, preemption on
+ *
+ * Sections do not nest (a nested kfpu_begin panics) and must not sleep.
+ *
+ * Command line: fpu=eager|lazy (switching policy), fpu.alloc=eager|lazy
+ * (save area at thread creation, or at the first FPU instruction),
+ * fpu.save=auto|fxsave|xsave|xsaveopt|xsavec (arch/x86_64/fpu.c),
+ * fpu.nm_sleep_us=N (fault injection: the first-use allocation sleeps).
+ * docs/fpu.md has the theory and the figures.
+ */
+#ifndef FPU_H
+#define FPU_H
+
+#include <kernel.h>
+
+struct thread;
+
+enum fpu_policy {
+	FPU_EAGER = 0,		/* save at every switch out, load at every switch in */
+	FPU_LAZY = 1,		/* load at the first FPU instruction after a switch (#NM) */
+};
+
+enum fpu_alloc {
+	FPU_ALLOC_EAGER = 0,	/* the save area comes with the thread */
+	FPU_ALLOC_LAZY = 1,	/* at the thread's first FPU instruction, in #NM */
+};
+
+/* Counted per thread and per CPU. */
+struct fpu_counters {
+	uint64_t saves;		/* FPU registers written to a save area */
+	uint64_t restores;	/* a save area loaded into the FPU registers */
+	uint64_t nm_traps;	/* #NM (device not available) trap taken */
+	uint64_t first_uses;	/* a thread's state loaded for the first time */
+};
+
+/* Boot: the mechanism (arch_fpu_init), then the policy. After kmem_init,
+ * before the first thread is created. Prints the boot lines. */
+void fpu_init(void);
+/* On each other CPU as it comes up (after its per-CPU block is set). */
+void fpu_init_ap(void);
+
+/* thread.c, at creation of a THREAD_FPU thread, before any other context
+ * op: installs the FPU op and (fpu.alloc=eager) the save area in the
+ * init state. May sleep. */
+void fpu_thread_create(struct thread *t);
+
+/* Kernel FPU sections (see above). kfpu_begin panics if one is already
+ * open on this CPU; kfpu_end panics if none is. Callable with interrupts
+ * off and from interrupt handlers; never sleep. */
+void kfpu_begin(void);
+void kfpu_end(void);
+
+enum fpu_policy fpu_policy(void);
+enum fpu_alloc fpu_alloc_policy(void);
+const char *fpu_policy_name(enum fpu_policy p);
+
+/* Counter snapshots. A thread without THREAD_FPU has all zeros. */
+void fpu_thread_counters(const struct thread *t, struct fpu_counters *out);
+void fpu_cpu_counters(int cpu, struct fpu_counters *out);
+/* Prints the monitor's `fpu` view: mechanism, policy, CPUs, FPU threads. */
+void fpu_print(void);
+
+/* The arch #NM handler's question: the current thread touched the FPU with
+ * TS set. may_sleep: the interrupted code could have slept (interrupts
+ * were on, no lock, not nested in another trap). */
+enum fpu_nm_result {
+	FPU_NM_HANDLED,		/* its state is loaded, TS clear: resume */
+	FPU_NM_NOT_FPU_THREAD,	/* no THREAD_FPU: kill it (or panic) */
+	FPU_NM_NO_MEMORY,	/* its first-use save area could not be had */
+};
+enum fpu_nm_result fpu_nm_trap(bool may_sleep);
+
+/* ---- for tests and benchmarks ---- */
+
+/* Changes the policy / the allocation policy / the fault injection at run
+ * time; each returns the old value. Switching the policy is safe whenever
+ * the only FPU threads are the caller and threads off-CPU (a test's start);
+ * the allocation policy applies to threads created afterwards. */
+enum fpu_policy fpu_set_policy(enum fpu_policy p);
+enum fpu_alloc fpu_set_alloc(enum fpu_alloc a);
+uint64_t fpu_set_nm_sleep_ns(uint64_t ns);
+/* Has t a save area yet? (fpu.alloc=lazy: not before its first use.) */
+bool fpu_thread_has_area(const struct thread *t);
+/* Does this CPU's register file hold t's state, with TS clear? */
+bool fpu_thread_is_live(const struct thread *t);
+/* For the #NM benchmark: sets TS on this CPU without saving, so the next
+ * FPU instruction traps and finds the caller's state still loaded (what a
+ * lazy switch leaves behind for a thread that comes back to its CPU).
+ * Interrupts must stay disabled until that FPU instruction. */
+void fpu_debug_set_ts(void);
+/*
+ * Makes t look as if it had last run on another CPU, where it changed the
+ * low 64 bits of XMM0 to `value`: writes them into t's save area and
+ * records another CPU as the last to hold its state. t must be off-CPU
+ * with its state saved, and its XMM registers not in their init state.
+ * Returns false if that does not hold. (tests/fpu: the lazy owner check.)
+ */
+bool fpu_debug_forge_migration(struct thread *t, uint64_t value);
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * kernel/fpu.c - threads' FPU state: a context op, eager and lazy
+ * switching, the first use, kernel FPU sections, counters.
+ *
+ * Theory
+ *   The FPU registers (x87, SSE, AVX) are large: 512 bytes with FXSAVE,
+ *   832 with AVX, 2.7 KiB with AVX-512. Each THREAD_FPU thread owns a
+ *   save area (struct fpu_ctx) and a context op, installed at creation
+ *   before any other op: its save runs last on the way out and its restore
+ *   first on the way in, so state layered over the thread's own (a vCPU's
+ *   guest FPU) is put away before it and brought back after it
+ *   (docs/ctxop.md). The instructions that copy the registers are chosen
+ *   once at boot (arch_fpu->save / ->restore, arch/x86_64/fpu.c).
+ *
+ *   Each CPU records whose state its registers hold (cpu->fpu_owner) and a
+ *   state records the CPU that last loaded it (fpu_ctx->last_cpu). Both
+ *   must agree for the registers to be trusted: a thread that comes back
+ *   to a CPU where nothing else was loaded since pays no restore, and a
+ *   thread that ran elsewhere meanwhile is always reloaded (that CPU's
+ *   record still names it, but last_cpu does not). Anything that loads
+ *   other values into the registers (another thread's restore, a kernel
+ *   FPU section) changes fpu_owner first.
+ *
+ *   CR0.TS makes the next FPU instruction trap (#NM). Threads without
+ *   THREAD_FPU always run with TS set: their first FPU instruction is
+ *   reported and kills them (arch/x86_64/fpu.c), the kernel goes on.
+ *
+ *   Eager (fpu=eager, the default): the switch saves the leaving thread's
+ *   registers and loads the arriving thread's (unless they are still
+ *   there); TS is touched only between FPU and non-FPU threads. Lazy
+ *   (fpu=lazy): a thread that used the FPU is saved as it leaves and TS is
+ *   set; its next FPU instruction traps, and #NM clears TS and loads its
+ *   state (unless still there). A thread that never touches the FPU never
+ *   traps and costs nothing; one that does pays one #NM per quantum.
+ *   Lazy's price beyond the trap: for a moment after each switch the
+ *   registers hold the previous thread's values while TS guards them, and
+ *   a CPU that runs instructions speculatively past the #NM check can leak
+ *   them (LazyFP, CVE-2018-3665). That is why eager is the default.
+ *
+ * Invariants
+ *   - A thread's area holds its current state whenever it is off-CPU:
+ *     the switch saves it if the registers may differ from the area
+ *     (cpu->fpu_owner is it and TS is clear: "live").
+ *   - TS is set while the running thread does not hold the FPU: every
+ *     path that clears TS loads the thread's state with interrupts off,
+ *     and the lazy switch re-sets TS only after a thread that held it.
+ *   - The Xen rule: nothing sleeps between "TS cleared" and "this thread's
+ *     state loaded and recorded as the owner". The first-use allocation
+ *     (fpu.alloc=lazy) may sleep, so it happens with TS still set, and the
+ *     ownership is decided after it, on whatever CPU the thread wakes on.
+ *   - XSAVEOPT: an area is never written by the kernel between a restore
+ *     from it and the next save into it, and never shared by two contexts
+ *     (each thread has its own; the init state is copied in).
+ *   - A freed thread's state is nobody's owner (fpu_ctx_free clears it).
+ *
+ * Bug history
+ *   Xen PV (2013-2015): the hypervisor cleared TS before calling a PV
+ *   guest's #NM handler, and Linux (< 4.2) allocated the save area of a
+ *   thread's first FPU use in that handler, which could sleep. Another
+ *   thread ran meanwhile with TS clear, never trapped, used the registers
+ *   without its state being loaded or saved: registers leaked between
+ *   tasks. bug=fpu_nm_sleep_ts_clear clears TS before that allocation;
+ *   fpu.nm_sleep_us (or a test) makes the allocation sleep while other FPU
+ *   threads run, and fpu.nm_sleep_keeps_ts_set / fpu.nm_sleep_bug_detector_trips
+ *   show the leak. (docs/fpu.md; /work/shared/background has the thread.)
+ *
+ * Locking: all of this runs on the thread's own CPU with interrupts off
+ * (the switch, #NM, kfpu bookkeeping). Only fpu_ctx_free touches other
+ * CPUs' records, with compare-and-swap, for a thread that can run no more.
+ */
+#include <fpu.h>
+#include <arch.h>
+#include <bugs.h>
+#include <cmdline.h>
+#include <ctxop.h>
+#include <mm.h>
+#include <monitor.h>
+#include <percpu.h>
+#include <printk.h>
+#include <sched.h>
+#include <string.h>
+#include <thread.h>
+#include <trace.h>
+
+BUG_DEFINE(fpu_nm_sleep_ts_clear,
+	   "#NM clears TS before the first-use allocation, which may sleep (Xen PV bug 40)");
+
+static int policy_opt;
+CMDLINE_ENUM("fpu", policy_opt, "FPU switching policy", "eager", "lazy");
+static int alloc_opt;
+CMDLINE_ENUM("fpu.alloc", alloc_opt,
+	     "FPU save area: at thread creation (eager) or at the first FPU use (lazy)",
+	     "eager", "lazy");
+static uint64_t nm_sleep_us;
+CMDLINE_UINT("fpu.nm_sleep_us", nm_sleep_us, 0, 1000000,
+	     "fault injection: the first-use allocation in #NM sleeps this long");
+
+static enum fpu_policy policy;
+static enum fpu_alloc alloc;
+static uint64_t nm_sleep_ns;
+
+/* One thread's FPU state: the argument of its FPU context op. */
+struct fpu_ctx {
+	void *area;			/* save area, or NULL before first use (fpu.alloc=lazy) */
+	struct thread *thread;
+	int last_cpu;			/* CPU that last loaded this state; -1: none */
+	bool used;			/* loaded at least once */
+	struct fpu_counters stats;
+};
+
+/* ---- small steps, on this CPU, interrupts off ---- */
+
+static inline void ts_set(struct cpu *c)
+{
+	arch_fpu_set_ts();
+	c->fpu_ts = true;
+}
+
+static inline void ts_clear(struct cpu *c)
+{
+	arch_fpu_clear_ts();
+	c->fpu_ts = false;
+}
+
+/* The registers hold f's state and f may have changed it since its last
+ * save (TS is clear): they must be saved before anything else loads. */
+static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
+{
+	return c->fpu_owner == f && !c->fpu_ts;
+}
+
+/* f's registers into its area. f is live. */
+static void save(struct cpu *c, struct fpu_ctx *f)
+{
+	arch_fpu->save(f->area);
+	c->fpu.saves++;
+	f->stats.saves++;
+	if (trace_on(TRACE_FPU))
+		trace_log(TR_FPU_SAVE, f->thread->id, f->stats.saves);
+}
+
+/*
+ * Makes f's state the registers' on this CPU, TS clear: loads it from the
+ * area unless this CPU's registers still hold it (this CPU loaded it last,
+ * and nothing else was loaded here since).
+ */
+static void activate(struct cpu *c, struct fpu_ctx *f)
+{
+	if (c->fpu_ts)
+		ts_clear(c);
+	if (c->fpu_owner == f && f->last_cpu == c->id)
+		return;
+	arch_fpu->restore(f->area);
+	c->fpu_owner = f;
+	f->last_cpu = c->id;
+	c->fpu.restores++;
+	f->stats.restores++;
+	if (!f->used) {
+		f->used = true;
+		c->fpu.first_uses++;
+		f->stats.first_uses++;
+	}
+	if (trace_on(TRACE_FPU))
+		trace_log(TR_FPU_RESTORE, f->thread->id, f->stats.restores);
+}
+
+/* A save area in the init state, or NULL (KM_NOSLEEP only). */
+static void *new_area(int kmflags)
+{
+	void *a = kmem_alloc_aligned(arch_fpu_area_size(), ARCH_FPU_AREA_ALIGN, kmflags);
+	if (a)
+		arch_fpu_area_init(a);
+	return a;
+}
+
+/* ---- the context op ---- */
+
+/*
+ * Switch-out of f's thread: schedule(), interrupts off, after the CPU's
+ * current thread has been set to the one about to run (c->thread).
+ */
+static void fpu_ctx_save(void *arg)
+{
+	struct fpu_ctx *f = arg;
+	struct cpu *c = this_cpu();
+	bool live = is_live(c, f);
+	if (live)
+		save(c, f);
+	if (c->fpu_ts)
+		return;
+	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
+	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
+	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
+	if (policy == FPU_LAZY ? live : !(c->thread->flags & THREAD_FPU))
+		ts_set(c);
+}
+
+/* Switch-in of f's thread: finish_switch, interrupts off. */
+static void fpu_ctx_restore(void *arg)
+{
+	struct fpu_ctx *f = arg;
+	if (policy == FPU_LAZY)
+		return;			/* TS is set: the first FPU instruction loads it */
+	struct cpu *c = this_cpu();
+	if (!f->area) {			/* not used yet (fpu.alloc=lazy): let it trap */
+		if (!c->fpu_ts)
+			ts_set(c);
+		return;
+	}
+	activate(c, f);
+}
+
+/* The thread is freed: its state must be nobody's. */
+static void fpu_ctx_free(void *arg, int isexec)
+{
+	struct fpu_ctx *f = arg;
+	(void)isexec;
+	for (int i = 0; i < MAX_CPUS; i++) {
+		struct fpu_ctx *expect = f;
+		__atomic_compare_exchange_n(&cpus[i].fpu_owner, &expect, NULL, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	}
+	if (f->thread && f->thread->fpu == f)
+		f->thread->fpu = NULL;
+	kmem_free(f->area);
+	kmem_free(f);
+}
+
+static const struct ctxop_template fpu_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = fpu_ctx_save,
+	.ct_restore = fpu_ctx_restore,
+	.ct_free = fpu_ctx_free,
+};
+
+void fpu_thread_create(struct thread *t)
+{
+	if (t->ctxops)
+		panic("fpu_thread_create: thread %s already has context ops; the FPU op must "
+		      "be the first", t->name);
+	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	f->thread = t;
+	f->last_cpu = -1;
+	if (alloc == FPU_ALLOC_EAGER)
+		f->area = new_area(KM_SLEEP);
+	struct ctxop *op = ctxop_allocate(&fpu_tpl, f);
+	t->fpu = f;
+	ctxop_attach(t, op);
+}
+
+/* ---- #NM ---- */
+
+/*
+ * The save area of a thread's first FPU use (fpu.alloc=lazy), from the
+ * #NM handler. The allocation may sleep, and with it the thread: TS stays
+ * set (the Xen rule), so whoever runs meanwhile still traps on its own
+ * first FPU instruction. bug=fpu_nm_sleep_ts_clear clears it first, as
+ * Xen PV did before calling the guest's handler.
+ */
+static void *first_use_area(bool may_sleep)
+{
+	struct cpu *c = this_cpu();
+	if (bug_on(fpu_nm_sleep_ts_clear) && c->fpu_ts)
+		ts_clear(c);
+	if (!may_sleep)
+		return new_area(KM_NOSLEEP);
+	/* A synchronous fault in thread context may sleep as the code it
+	 * interrupted could: leave the trap's nesting count while we do. */
+	c->trap_depth--;
+	arch_irq_enable();
+	if (nm_sleep_ns)
+		thread_sleep(nm_sleep_ns);	/* fault injection: the allocator sleeps */
+	void *a = new_area(KM_SLEEP);
+	arch_irq_disable();
+	this_cpu()->trap_depth++;		/* maybe on another CPU now */
+	return a;
+}
+
+enum fpu_nm_result fpu_nm_trap(bool may_sleep)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->thread;
+	struct fpu_ctx *f = t ? t->fpu : NULL;
+	c->fpu.nm_traps++;
+	if (trace_on(TRACE_FPU))
+		trace_log(TR_FPU_NM, t ? t->id : 0, c->fpu.nm_traps);
+	if (!f)
+		return FPU_NM_NOT_FPU_THREAD;
+	f->stats.nm_traps++;
+	if (!f->area) {
+		void *area = first_use_area(may_sleep);
+		if (!area)
+			return FPU_NM_NO_MEMORY;
+		f->area = area;
+		c = this_cpu();		/* ownership is decided here, after any sleep */
+	}
+	activate(c, f);
+	return FPU_NM_HANDLED;
+}
+
+/* ---- kernel FPU sections ---- */
+
+void kfpu_begin(void)
+{
+	kpreempt_disable();
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	if (c->kfpu_open)
+		panic("kfpu_begin: nested kernel FPU section (thread %s, CPU %d); kfpu_begin "
+		      "and kfpu_end do not nest", c->thread ? c->thread->name : "-", c->id);
+	struct fpu_ctx *f = c->thread ? c->thread->fpu : NULL;
+	c->kfpu_open = true;
+	c->kfpu_saved = NULL;
+	if (f && is_live(c, f)) {
+		save(c, f);
+		c->kfpu_saved = f;
+	}
+	c->kfpu_ts = c->fpu_ts;
+	c->fpu_owner = NULL;		/* the registers will hold the kernel's values */
+	if (c->fpu_ts)
+		ts_clear(c);
+	arch_fpu_load_defaults();
+	arch_irq_restore(irq);
+}
+
+void kfpu_end(void)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	if (!c->kfpu_open)
+		panic("kfpu_end: no kernel FPU section is open (thread %s, CPU %d)",
+		      c->thread ? c->thread->name : "-", c->id);
+	if (c->kfpu_saved)
+		activate(c, c->kfpu_saved);	/* the thread's state, live again */
+	else if (c->kfpu_ts)
+		ts_set(c);
+	c->kfpu_open = false;
+	c->kfpu_saved = NULL;
+	arch_irq_restore(irq);
+	kpreempt_enable();
+}
+
+/* ---- boot ---- */
+
+static const char *const policy_names[] = { "eager", "lazy" };
+static const char *const alloc_names[] = { "at thread creation", "at first use (in #NM)" };
+
+const char *fpu_policy_name(enum fpu_policy p)
+{
+	return p <= FPU_LAZY ? policy_names[p] : "?";
+}
+
+void fpu_init(void)
+{
+	policy = (enum fpu_policy)policy_opt;
+	alloc = (enum fpu_alloc)alloc_opt;
+	nm_sleep_ns = nm_sleep_us * 1000;
+	arch_fpu_init();
+	struct cpu *c = this_cpu();
+	c->fpu_owner = NULL;
+	ts_set(c);			/* the boot thread has no THREAD_FPU */
+	printk("fpu: %s switching, save areas allocated %s%s\n", policy_names[policy],
+	       alloc_names[alloc], nm_sleep_ns ? ", #NM allocation sleeps (fault injection)" : "");
+}
+
+void fpu_init_ap(void)
+{
+	arch_fpu_init_ap();
+	struct cpu *c = this_cpu();
+	c->fpu_owner = NULL;
+	ts_set(c);
+}
+
+/* ---- queries and test controls ---- */
+
+enum fpu_policy fpu_policy(void)
+{
+	return policy;
+}
+
+enum fpu_alloc fpu_alloc_policy(void)
+{
+	return alloc;
+}
+
+void fpu_thread_counters(const struct thread *t, struct fpu_counters *out)
+{
+	unsigned long irq = arch_irq_save();
+	if (t->fpu)
+		*out = t->fpu->stats;
+	else
+		memset(out, 0, sizeof(*out));
+	arch_irq_restore(irq);
+}
+
+void fpu_cpu_counters(int cpu, struct fpu_counters *out)
+{
+	unsigned long irq = arch_irq_save();
+	*out = cpus[cpu].fpu;
+	arch_irq_restore(irq);
+}
+
+enum fpu_policy fpu_set_policy(enum fpu_policy p)
+{
+	kpreempt_disable();
+	unsigned long irq = arch_irq_save();
+	enum fpu_policy old = policy;
+	policy = p;
+	/* the caller's own state as the new policy has it: an eager FPU
+	 * thread runs with its state loaded */
+	struct cpu *c = this_cpu();
+	struct fpu_ctx *f = c->thread->fpu;
+	if (!c->kfpu_open) {
+		if (p == FPU_EAGER && f && f->area)
+			activate(c, f);
+		else if (!(f && is_live(c, f)) && !c->fpu_ts)
+			ts_set(c);	/* TS set unless the caller holds the FPU */
+	}
+	arch_irq_restore(irq);
+	kpreempt_enable();
+	return old;
+}
+
+enum fpu_alloc fpu_set_alloc(enum fpu_alloc a)
+{
+	enum fpu_alloc old = alloc;
+	alloc = a;
+	return old;
+}
+
+uint64_t fpu_set_nm_sleep_ns(uint64_t ns)
+{
+	uint64_t old = nm_sleep_ns;
+	nm_sleep_ns = ns;
+	return old;
+}
+
+bool fpu_thread_has_area(const struct thread *t)
+{
+	return t->fpu && t->fpu->area;
+}
+
+bool fpu_thread_is_live(const struct thread *t)
+{
+	unsigned long irq = arch_irq_save();
+	bool live = t->fpu && is_live(this_cpu(), t->fpu);
+	arch_irq_restore(irq);
+	return live;
+}
+
+void fpu_debug_set_ts(void)
+{
+	struct cpu *c = this_cpu();
+	if (arch_irq_enabled())
+		panic("fpu_debug_set_ts: call with interrupts disabled (thread %s)",
+		      c->thread->name);
+	if (!c->fpu_ts)
+		ts_set(c);
+}
+
+bool fpu_debug_forge_migration(struct thread *t, uint64_t value)
+{
+	kpreempt_disable();
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct fpu_ctx *f = t->fpu;
+	/* off-CPU, so its area is its state (and no save is pending) */
+	bool ok = f && f->area && t != c->thread && !t->on_cpu && !is_live(c, f) &&
+		  arch_fpu_area_set_xmm0(f->area, value);
+	if (ok)
+		f->last_cpu = (c->id + 1) % MAX_CPUS;	/* "it ran on another CPU since" */
+	arch_irq_restore(irq);
+	kpreempt_enable();
+	return ok;
+}
+
+/* ---- the monitor's `fpu` ---- */
+
+static void print_thread(struct thread *t, void *arg)
+{
+	(void)arg;
+	struct fpu_ctx *f = t->fpu;
+	if (!f)
+		return;
+	printk("  %4lu %-20s %5s %4d %9lu %9lu %9lu %6lu\n", t->id, t->name,
+	       f->area ? "yes" : "no", f->last_cpu, f->stats.saves, f->stats.restores,
+	       f->stats.nm_traps, f->stats.first_uses);
+}
+
+void fpu_print(void)
+{
+	printk("fpu: %s, %s switching, save area %zu bytes allocated %s\n", arch_fpu->name,
+	       policy_names[policy], arch_fpu_area_size(), alloc_names[alloc]);
+	printk("  %3s %-16s %3s %9s %9s %9s %6s\n", "cpu", "registers hold", "TS", "saves",
+	       "restores", "#NM", "first");
+	for (int i = 0; i < cpu_count(); i++) {
+		struct cpu *c = &cpus[i];
+		/* a debugging view: another CPU's owner may be exiting as we
+		 * look (its thread is freed only after join, though) */
+		struct fpu_ctx *o = __atomic_load_n(&c->fpu_owner, __ATOMIC_ACQUIRE);
+		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, o ? o->thread->name : "-",
+		       c->fpu_ts ? "set" : "clr", c->fpu.saves, c->fpu.restores, c->fpu.nm_traps,
+		       c->fpu.first_uses);
+	}
+	printk("  %4s %-20s %5s %4s %9s %9s %9s %6s\n", "id", "FPU thread", "area", "last",
+	       "saves", "restores", "#NM", "first");
+	thread_foreach(print_thread, NULL);
+}
+
+static void cmd_fpu(const char *args)
+{
+	(void)args;
+	fpu_print();
+}
+MONITOR_COMMAND("fpu", "FPU mechanism and policy; per CPU and per thread: saves, restores, #NM",
+		cmd_fpu);
