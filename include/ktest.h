@@ -13,7 +13,8 @@
  *   KT_SKIP("why")                      leave the test, reported as skipped
  *   KT_LOG(fmt, ...)                    a diagnostic line in the output
  *
- * Boot with ktest=GLOB (over "suite.name") to run the matching cases; the
+ * Boot with ktest=GLOB (over "suite.name") to run the matching cases, less
+ * those matching ktest.skip=GLOB[,GLOB]; the
  * results are printed in KTAP version 1 and the run ends through QEMU's
  * isa-debug-exit device with the verdict. Cases run in order of suite, then
  * file, then line. Each has a watchdog (ktest.timeout=, default 10 s) that
@@ -90,6 +91,8 @@ void ktest_log(const char *fmt, ...) __printf(1, 2);
 
 /* The runner (kernel/ktest.c). */
 bool ktest_glob_match(const char *glob, const char *s);
+/* True if s matches any of the comma-separated globs (ktest.skip=). */
+bool ktest_glob_list_match(const char *globs, const char *s);
 __noreturn void ktest_run(const char *glob);
 /* Called from the timer tick: ends the current case if it ran too long. */
 void ktest_watchdog_tick(void);

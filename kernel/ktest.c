@@ -37,6 +37,9 @@ extern const struct ktest __ktest_start[], __ktest_end[];
 
 static char ktest_glob_opt[128];
 CMDLINE_STRING("ktest", ktest_glob_opt, "run the tests matching this glob over suite.name, then power off");
+static char ktest_skip_opt[128];
+CMDLINE_STRING("ktest.skip", ktest_skip_opt,
+	       "globs over suite.name, comma-separated: cases not to run though ktest= selects them");
 static uint64_t ktest_timeout_s = 10;
 CMDLINE_UINT("ktest.timeout", ktest_timeout_s, 1, 3600, "seconds before a test is reported as TIMEOUT");
 
@@ -100,6 +103,33 @@ static bool matches(const char *glob, const struct ktest *t)
 	char full[128];
 	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
 	return ktest_glob_match(glob, full);
+}
+
+bool ktest_glob_list_match(const char *globs, const char *s)
+{
+	char one[128];
+	while (*globs) {
+		size_t n = 0;
+		while (globs[n] && globs[n] != ',')
+			n++;
+		if (n > 0 && n < sizeof(one)) {
+			memcpy(one, globs, n);
+			one[n] = '\0';
+			if (ktest_glob_match(one, s))
+				return true;
+		}
+		globs += globs[n] ? n + 1 : n;
+	}
+	return false;
+}
+
+/* ktest.skip: a configuration that varies something a suite does not
+ * depend on (the boot path, say) leaves that suite out. */
+static bool skipped(const struct ktest *t)
+{
+	char full[128];
+	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
+	return ktest_glob_list_match(ktest_skip_opt, full);
 }
 
 static int order(const struct ktest *a, const struct ktest *b)
@@ -297,7 +327,7 @@ void ktest_run(const char *glob)
 {
 	size_t n = 0;
 	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++) {
-		if (!matches(glob, t))
+		if (!matches(glob, t) || skipped(t))
 			continue;
 		if (n == KTEST_MAX)
 			panic("ktest_run: more than %d tests selected", KTEST_MAX);
@@ -318,7 +348,9 @@ void ktest_run(const char *glob)
 
 	printk("KTAP version 1\n1..%d\n", nsuites);
 	if (n == 0) {
-		printk("# ktest: no test matches '%s'\n", glob);
+		printk("# ktest: no test matches '%s'%s%s%s\n", glob,
+		       ktest_skip_opt[0] ? " (less ktest.skip=" : "", ktest_skip_opt,
+		       ktest_skip_opt[0] ? ")" : "");
 		finish(false);
 	}
 	panic_set_hook(on_panic);

@@ -28,7 +28,7 @@
 #include <thread.h>
 #include <timer.h>
 
-#define ROUNDTRIPS 10000
+#define ROUNDTRIPS 5000
 #define WALL_REPEAT 3
 #define RENDEZVOUS_CPUS 4
 
@@ -128,7 +128,7 @@ static void rendezvous_latency(int n, int count, uint64_t *tsc, uint64_t *ns)
 
 static int rv_count(int n)
 {
-	return n > 16 ? 20 : 100;
+	return n > 16 ? 10 : 50;
 }
 
 KTEST_TIMEOUT(bench, rendezvous_latency, 120)

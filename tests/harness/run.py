@@ -193,6 +193,11 @@ def failure_message(r: ktap.Result) -> str:
     return msg
 
 
+def skip_words(cfg: Config) -> List[str]:
+    """The kernel's ktest.skip= for a configuration that leaves suites out."""
+    return [f"ktest.skip={','.join(cfg.skip)}"] if cfg.skip else []
+
+
 class Runner:
     def __init__(self, args: argparse.Namespace, qemu_bin: str):
         self.args = args
@@ -204,7 +209,7 @@ class Runner:
         cmd = [self.qemu_bin] + configs_mod.QEMU_COMMON + ["-serial", "stdio"] + cfg.qemu_args
         if cfg.boot == "iso":
             return cmd + ["-cdrom", boot.log_path[:-len(".log")] + ".iso"]
-        words = [f"ktest={boot.glob}"] + cfg.cmdline.split()
+        words = [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split()
         return cmd + ["-kernel", os.path.join(boot.build_dir, "kernel32.elf"),
                       "-append", " ".join(words)]
 
@@ -219,7 +224,7 @@ class Runner:
         if cfg.boot == "iso":
             iso = boot.log_path[:-len(".log")] + ".iso"
             error = qemu.make_iso(boot.kernel_elf, self.grub_cfg,
-                                  [f"ktest={boot.glob}"] + cfg.cmdline.split(),
+                                  [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split(),
                                   boot.log_path[:-len(".log")] + "-iso", iso)
         if error:
             boot.run = qemu.BootRun(cmd=cmd, log_path=boot.log_path, error=error)

@@ -4,6 +4,16 @@
  */
 #include <ktest.h>
 
+KTEST(ktest, glob_list_matching)
+{
+	KT_EXPECT(ktest_glob_list_match("vmm.*,rendezvous.*", "vmm.hlt"));
+	KT_EXPECT(ktest_glob_list_match("vmm.*,rendezvous.*", "rendezvous.x"));
+	KT_EXPECT(!ktest_glob_list_match("vmm.*,rendezvous.*", "mm.pmm"));
+	KT_EXPECT(!ktest_glob_list_match("", "mm.pmm"));	/* none: nothing skipped */
+	KT_EXPECT(ktest_glob_list_match(",,lib.*,", "lib.printf"));	/* empty parts ignored */
+	KT_EXPECT(!ktest_glob_list_match(",", "lib.printf"));
+}
+
 KTEST(ktest, glob_matching)
 {
 	KT_EXPECT(ktest_glob_match("*", "lib.printf"));
