@@ -228,7 +228,7 @@ struct vm {
 	volatile bool suspended;	/* vm_suspend: vCPUs park in the host */
 	int nrun;			/* vCPUs inside vm_run */
 	int nparked;			/* ... of which parked by a suspend */
-	int nstopped;			/* vCPUs stopped for good */
+	int nstopped;			/* vCPUs stopped for good and out of vm_run */
 	volatile bool dying;		/* vm_destroy has begun */
 
 	bool faulted;
@@ -253,9 +253,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out);
 void vm_start(struct vm *vm);
 /* Stops every vCPU, joins their threads and frees the VM. May sleep. */
 void vm_destroy(struct vm *vm);
-/* Waits until every vCPU has stopped; false on timeout (0: no timeout). */
+/* Waits until every vCPU has stopped and left vm_run (state IDLE); false
+ * on timeout (0: no timeout). */
 bool vm_wait(struct vm *vm, uint64_t timeout_ns);
-/* Waits until vCPU v has stopped; false on timeout (0: no timeout). */
+/* The same for vCPU v alone. */
 bool vcpu_wait(struct vcpu *v, uint64_t timeout_ns);
 /* Parks every vCPU in the host (none runs guest code when it returns);
  * vm_resume lets them go on. May sleep. */
@@ -263,7 +264,8 @@ void vm_suspend(struct vm *vm);
 void vm_resume(struct vm *vm);
 
 /* Runs v in the calling thread, which must be v's own, until v stops;
- * returns why (enum vcpu_stop). May sleep. */
+ * returns why (enum vcpu_stop); at once if v had stopped already. A
+ * vm_config.vcpu_main must call it, or vm_wait never returns. May sleep. */
 int vm_run(struct vcpu *v);
 /* Takes v out of the VM's active set: it stops at its next chance and no
  * rendezvous waits for it any more. Any thread; may sleep. */

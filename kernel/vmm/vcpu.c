@@ -198,8 +198,8 @@ static bool vcpu_halt(struct vcpu *v)
 
 /* ---- stopping ---- */
 
-/* v stops for good: out of the active set (so no rendezvous waits for it)
- * and counted as stopped. v's thread; vm->lock not held. */
+/* v stops for good: out of the active set (so no rendezvous waits for it),
+ * and its loop ends. v's thread; vm->lock not held. */
 static void vcpu_stop(struct vcpu *v, int why)
 {
 	struct vm *vm = v->vm;
@@ -207,6 +207,17 @@ static void vcpu_stop(struct vcpu *v, int why)
 	bitset_clear(vm->active.bits, (unsigned)v->id);
 	vm_rendezvous_recheck_locked(vm);
 	v->stop = why;
+	mutex_unlock(&vm->lock);
+}
+
+/* v, stopped, has left vm_run (or never entered it): now vm_wait and
+ * vcpu_wait may return for it. */
+static void vcpu_gone(struct vcpu *v, bool was_running)
+{
+	struct vm *vm = v->vm;
+	mutex_lock(&vm->lock);
+	if (was_running)
+		vm->nrun--;
 	vm->nstopped++;
 	cv_broadcast(&vm->state_cv);
 	mutex_unlock(&vm->lock);
@@ -453,6 +464,8 @@ int vm_run(struct vcpu *v)
 	if (curthread != v->thread)
 		panic("vm_run: %s must run in its own thread, not in %s", v->name,
 		      curthread->name);
+	if (v->stop != VCPU_STOP_NONE)
+		return v->stop;			/* stopped for good already */
 	vcpu_set_state(v, VCPU_FROZEN);
 	mutex_lock(&vm->lock);
 	vm->nrun++;
@@ -494,11 +507,8 @@ int vm_run(struct vcpu *v)
 	guest_fpu_leave(v);
 	if (v->con_len)
 		console_out(v, '\n');		/* what the guest left unfinished */
-	mutex_lock(&vm->lock);
-	vm->nrun--;
-	cv_broadcast(&vm->state_cv);
-	mutex_unlock(&vm->lock);
 	vcpu_set_state(v, VCPU_IDLE);
+	vcpu_gone(v, true);
 	return v->stop;
 }
 
@@ -513,6 +523,7 @@ void vcpu_thread_main(void *arg)
 	mutex_unlock(&vm->lock);
 	if (vm->dying) {
 		vcpu_stop(v, VCPU_STOP_DEACTIVATED);	/* destroyed before it started */
+		vcpu_gone(v, false);
 		return;
 	}
 	if (vm->cfg.vcpu_main)

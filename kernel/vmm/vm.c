@@ -29,7 +29,7 @@
  *   vm_start      opens the gate: the vCPUs enter their guests;
  *   vm_suspend    parks every vCPU in the host; vm_resume lets them go;
  *   vm_wait       waits until every vCPU has stopped (result, fault, or
- *                 taken out of the active set);
+ *                 taken out of the active set) and left vm_run;
  *   vm_destroy    takes every vCPU out, wakes them, joins the threads,
  *                 frees it all.
  *
@@ -259,7 +259,8 @@ static bool all_stopped(struct vm *vm, void *arg)
 static bool vcpu_stopped(struct vm *vm, void *arg)
 {
 	(void)vm;
-	return ((struct vcpu *)arg)->stop != VCPU_STOP_NONE;
+	struct vcpu *v = arg;
+	return v->stop != VCPU_STOP_NONE && v->state == VCPU_IDLE;
 }
 
 static bool all_parked(struct vm *vm, void *arg)

@@ -25,13 +25,16 @@ struct vm *vmt_create(const struct vm_config *cfg)
 
 bool vmt_wait_state(struct vcpu *v, int state, uint64_t timeout_ns)
 {
-	uint64_t end = clock_ns() + timeout_ns;
-	while (v->state != state) {
-		if (clock_ns() >= end)
-			return false;
-		thread_sleep(MS / 4);
-	}
-	return true;
+	return VMT_WAIT_UNTIL(v->state == state, timeout_ns);
+}
+
+uint64_t vmt_rng(uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ULL;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
 }
 
 uint64_t vmt_spare_gpa(int nvcpus)
@@ -120,6 +123,41 @@ void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest)
 	vmt_rv_end(vm, &rv);
 }
 
+struct rv_job {
+	struct vm *vm;
+	struct vcpuset dest;
+};
+
+static void rv_job_main(void *arg)
+{
+	struct rv_job *job = arg;
+	vmt_host_rendezvous(job->vm, &job->dest);
+	kmem_free(job);
+}
+
+struct thread *vmt_host_rendezvous_thread(struct vm *vm, const struct vcpuset *dest)
+{
+	struct rv_job *job = kmem_alloc(sizeof(*job), KM_SLEEP);
+	job->vm = vm;
+	job->dest = *dest;
+	return thread_create("initiator", rv_job_main, job, 0);
+}
+
+void vmt_blocker_init(struct vmt_blocker *b)
+{
+	sem_init(&b->release, 0, "test.block");
+	b->blocked = false;
+}
+
+uint32_t vmt_block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
+{
+	struct vmt_blocker *b = arg;
+	(void)v, (void)port, (void)in, (void)value;
+	b->blocked = true;
+	sem_wait(&b->release);
+	return 0;
+}
+
 /* ---- spurious exits (FreeBSD D37390) ---- */
 
 /* The stream: vCPU 0 of 8 asks for `count` rendezvous over vCPUs 0-3 (3
@@ -165,38 +203,15 @@ uint64_t vmt_spurious_stream(int count)
 /* The held rendezvous: target 0 is held in a port handler, so the
  * rendezvous over 0-2 stays in flight while non-targets 3 and 4 compute
  * (and exit at every tick) and 5 sleeps. */
-struct held {
-	struct semaphore release;
-	volatile bool blocked;
-	struct vm *vm;
-	struct vcpuset dest;
-};
-
-static uint32_t held_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
-{
-	struct held *h = arg;
-	(void)v, (void)port, (void)in, (void)value;
-	h->blocked = true;
-	sem_wait(&h->release);
-	return 0;
-}
-
-static void held_initiator(void *arg)
-{
-	struct held *h = arg;
-	vmt_host_rendezvous(h->vm, &h->dest);
-}
-
 uint64_t vmt_spurious_held(uint64_t hold_ms)
 {
 	const int n = 6;
 	uint64_t quantum = vmt_quantum_set(1000);
-	struct held h = { .blocked = false };
-	sem_init(&h.release, 0, "test.held");
+	struct vmt_blocker b;
+	vmt_blocker_init(&b);
 	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker, .quiet = true,
-				 .io = { { VM_GUEST_PORT_BLOCK, held_port, &h } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vmt_block_port, &b } } };
 	struct vm *vm = vmt_create(&cfg);
-	h.vm = vm;
 	vmt_worker(&vm->vcpus[0], WORKER_BLOCK, 0, 0, 0);
 	vmt_worker(&vm->vcpus[1], WORKER_COMPUTE, 0, 0, 0);
 	vmt_worker(&vm->vcpus[2], WORKER_HALT, 0, 0, 0);
@@ -205,18 +220,15 @@ uint64_t vmt_spurious_held(uint64_t hold_ms)
 	vmt_worker(&vm->vcpus[5], WORKER_HALT, 0, 0, 0);
 	vmt_rv_reset();
 	vm_start(vm);
-	uint64_t end = clock_ns() + 2 * NS_PER_S;
-	while (!(h.blocked && vm->vcpus[5].state == VCPU_SLEEPING) && clock_ns() < end)
-		thread_sleep(MS / 2);
-	KT_ASSERT(h.blocked);
-	bitset_fill(h.dest.bits, 3, VM_MAX_VCPUS);		/* vCPUs 0-2 */
-	struct thread *init = thread_create("initiator", held_initiator, &h, 0);
-	end = clock_ns() + 2 * NS_PER_S;
-	while ((vmt_totals.runs[1] == 0 || vmt_totals.runs[2] == 0) && clock_ns() < end)
-		thread_sleep(MS / 2);
+	KT_ASSERT(VMT_WAIT_UNTIL(b.blocked && vm->vcpus[5].state == VCPU_SLEEPING,
+				 2 * NS_PER_S));
+	struct vcpuset dest;
+	bitset_fill(dest.bits, 3, VM_MAX_VCPUS);		/* vCPUs 0-2 */
+	struct thread *init = vmt_host_rendezvous_thread(vm, &dest);
+	KT_EXPECT(VMT_WAIT_UNTIL(vmt_totals.runs[1] && vmt_totals.runs[2], 2 * NS_PER_S));
 	thread_sleep(hold_ms * MS);			/* in flight: 3 and 4 keep exiting */
 	uint64_t iters = vmt_mbox_sum(vm, 3, 5, MB_ITER);
-	sem_post(&h.release);
+	sem_post(&b.release);
 	thread_join(init);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
 	KT_EXPECT_EQ(vmt_totals.rendezvous, 1);
@@ -237,13 +249,9 @@ uint64_t vmt_spurious_held(uint64_t hold_ms)
 
 void vmt_xmm_pattern(uint32_t seed, uint32_t out[64])
 {
-	uint32_t x = seed * 0x9E3779B1u + 0x7F4A7C15u;
-	for (int i = 0; i < 64; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		out[i] = x;
-	}
+	uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+	for (int i = 0; i < 64; i++)
+		out[i] = (uint32_t)vmt_rng(&state);
 }
 
 uint64_t vmt_quantum_set(uint64_t us)

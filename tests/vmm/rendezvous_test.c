@@ -23,16 +23,6 @@
 #include <thread.h>
 #include <timer.h>
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 static void set_of(struct vcpuset *s, const int *ids, int n)
 {
 	bitset_zero(s->bits, VM_MAX_VCPUS);
@@ -68,14 +58,14 @@ KTEST(rendezvous, func_runs_once_on_each_target_never_on_others)
 	vmt_rv_reset();
 	vm_start(vm);
 	uint64_t expect[8] = { 0 };
-	rng_state = 0x1234567;
+	uint64_t rng = 0x1234567;
 	for (int r = 0; r < 40; r++) {
 		struct vcpuset dest;
 		bitset_zero(dest.bits, VM_MAX_VCPUS);
 		if (r == 1)
 			bitset_fill(dest.bits, 8, VM_MAX_VCPUS);	/* all; r == 0: none */
 		else if (r > 1)
-			dest.bits[0] = rng() & 0xFF;
+			dest.bits[0] = vmt_rng(&rng) & 0xFF;
 		BITSET_FOR_EACH(i, dest.bits, 8)
 			expect[i]++;
 		vmt_host_rendezvous(vm, &dest);
@@ -152,10 +142,8 @@ static void concurrent_initiators(int k, int count)
 			   0, 0);
 	vmt_rv_reset();
 	vm_start(vm);
-	uint64_t end = clock_ns() + 10 * NS_PER_S;
-	while (vmt_mbox_sum(vm, 0, k, MB_RV_DONE) + vmt_mbox_sum(vm, 0, k, MB_RV_ERR) <
-		       (uint64_t)(k * count) && clock_ns() < end)
-		thread_sleep(MS);
+	VMT_WAIT_UNTIL(vmt_mbox_sum(vm, 0, k, MB_RV_DONE) + vmt_mbox_sum(vm, 0, k, MB_RV_ERR) >=
+			       (uint64_t)(k * count), 10 * NS_PER_S);
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, k, MB_RV_DONE), (uint64_t)(k * count));
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, k, MB_RV_ERR), 0);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
@@ -264,55 +252,26 @@ KTEST(rendezvous, target_running_guest_code)
 
 /* ---- a target taken out of the active set while a rendezvous waits ---- */
 
-struct blocker {
-	struct semaphore release;
-	volatile bool blocked;
-};
-
-/* VM_GUEST_PORT_BLOCK: holds the vCPU in the host, as a slow device would. */
-static uint32_t block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
-{
-	struct blocker *b = arg;
-	(void)v, (void)port, (void)in, (void)value;
-	b->blocked = true;
-	sem_wait(&b->release);
-	return 0;
-}
-
-static struct vm *deact_vm;
-static struct vcpuset deact_dest;
-
-static void deact_initiator(void *arg)
-{
-	(void)arg;
-	vmt_host_rendezvous(deact_vm, &deact_dest);
-}
-
 KTEST(rendezvous, target_deactivated_mid_rendezvous)
 {
 	vmt_require();
-	struct blocker b = { .blocked = false };
-	sem_init(&b.release, 0, "test.block");
+	struct vmt_blocker b;
+	vmt_blocker_init(&b);
 	struct vm_config cfg = { .nvcpus = 3, .image = &vm_guest_worker,
-				 .io = { { VM_GUEST_PORT_BLOCK, block_port, &b } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vmt_block_port, &b } } };
 	struct vm *vm = vmt_create(&cfg);
 	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, 0, 0);
-	vmt_worker(&vm->vcpus[1], WORKER_BLOCK, 0, 0, 0);
+	vmt_worker(&vm->vcpus[1], WORKER_BLOCK, 0, 0, 0);	/* held in the host */
 	vmt_worker(&vm->vcpus[2], WORKER_HALT, 0, 0, 0);
 	vmt_rv_reset();
 	vm_start(vm);
-	uint64_t end = clock_ns() + 2 * NS_PER_S;
-	while (!b.blocked && clock_ns() < end)
-		thread_sleep(MS / 2);
-	KT_ASSERT(b.blocked);
+	KT_ASSERT(VMT_WAIT_UNTIL(b.blocked, 2 * NS_PER_S));
 
-	deact_vm = vm;
-	bitset_fill(deact_dest.bits, 3, VM_MAX_VCPUS);
-	struct thread *init = thread_create("initiator", deact_initiator, NULL, 0);
+	struct vcpuset all;
+	bitset_fill(all.bits, 3, VM_MAX_VCPUS);
+	struct thread *init = vmt_host_rendezvous_thread(vm, &all);
 	/* vCPUs 0 and 2 take part; vCPU 1 is held in its port handler */
-	end = clock_ns() + 2 * NS_PER_S;
-	while ((vmt_totals.runs[0] == 0 || vmt_totals.runs[2] == 0) && clock_ns() < end)
-		thread_sleep(MS / 2);
+	KT_EXPECT(VMT_WAIT_UNTIL(vmt_totals.runs[0] && vmt_totals.runs[2], 2 * NS_PER_S));
 	thread_sleep(10 * MS);
 	KT_EXPECT(vm->rv_func != NULL);			/* still waiting for vCPU 1 */
 	KT_EXPECT_EQ(vmt_totals.rendezvous, 0);
@@ -331,7 +290,7 @@ KTEST(rendezvous, target_deactivated_mid_rendezvous)
 	KT_EXPECT_EQ(vm->vcpus[1].stop, VCPU_STOP_DEACTIVATED);
 	KT_EXPECT_EQ(vm->vcpus[1].stats.rendezvous_funcs, 0);
 	/* the others go on: one more rendezvous over all three */
-	vmt_host_rendezvous(vm, &deact_dest);
+	vmt_host_rendezvous(vm, &all);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
 	KT_EXPECT_EQ(vmt_totals.runs[0], 2);
 	KT_EXPECT_EQ(vmt_totals.runs[1], 0);
@@ -353,46 +312,37 @@ KTEST(rendezvous, initiator_helps_the_one_in_flight_then_starts_over)
 {
 	vmt_require();
 	const int n = 3;
-	struct blocker b = { .blocked = false };
-	sem_init(&b.release, 0, "test.block");
+	struct vmt_blocker b;
+	vmt_blocker_init(&b);
 	sem_init(&help_go, 0, "test.help");
 	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker,
 				 .mem_size = vmt_spare_gpa(n) + PAGE_SIZE,
 				 .hc_rendezvous = vmt_hc_checked, .vcpu_main = help_vcpu_main,
-				 .io = { { VM_GUEST_PORT_BLOCK, block_port, &b } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vmt_block_port, &b } } };
 	struct vm *vm = vmt_create(&cfg);
-	struct vcpuset own;
+	struct vcpuset own, held;
 	set_of(&own, (int[]){ 0, 2 }, 2);
+	set_of(&held, (int[]){ 1 }, 1);
 	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, WORKER_STAY, 1, 1);
 	vmt_worker_dest(&vm->vcpus[0], vmt_spare_gpa(n), &own);
 	vmt_worker(&vm->vcpus[1], WORKER_BLOCK, 0, 0, 0);
 	vmt_worker(&vm->vcpus[2], WORKER_HALT, 0, 0, 0);
 	vmt_rv_reset();
 	vm_start(vm);
-	uint64_t end = clock_ns() + 2 * NS_PER_S;
-	while (!b.blocked && clock_ns() < end)
-		thread_sleep(MS / 2);
-	KT_ASSERT(b.blocked);
+	KT_ASSERT(VMT_WAIT_UNTIL(b.blocked, 2 * NS_PER_S));
 
-	deact_vm = vm;
-	set_of(&deact_dest, (int[]){ 1 }, 1);
-	struct thread *init = thread_create("initiator", deact_initiator, NULL, 0);
-	while (vm->rv_func == NULL)
-		thread_sleep(MS / 4);
+	struct thread *init = vmt_host_rendezvous_thread(vm, &held);
+	KT_ASSERT(VMT_WAIT_UNTIL(vm->rv_func != NULL, 2 * NS_PER_S));
 	sem_post(&help_go);				/* vCPU 0 may ask now */
 	struct vcpu *v0 = &vm->vcpus[0];
-	end = clock_ns() + 2 * NS_PER_S;
-	while (v0->stats.rendezvous_helps == 0 && clock_ns() < end)
-		thread_sleep(MS / 4);
+	KT_EXPECT(VMT_WAIT_UNTIL(v0->stats.rendezvous_helps > 0, 2 * NS_PER_S));
 	KT_EXPECT_EQ(v0->stats.rendezvous_helps, 1);	/* found the host's in flight */
 	KT_EXPECT_EQ(vm_mailbox(v0)[MB_RV_DONE], 0);	/* and waits in it */
 	KT_EXPECT_EQ(vmt_totals.runs[0], 0);		/* not a target of that one */
 
 	sem_post(&b.release);				/* vCPU 1 gets to take part */
 	thread_join(init);
-	end = clock_ns() + 2 * NS_PER_S;
-	while (vm_mailbox(v0)[MB_RV_DONE] == 0 && clock_ns() < end)
-		thread_sleep(MS / 4);
+	KT_EXPECT(VMT_WAIT_UNTIL(vm_mailbox(v0)[MB_RV_DONE] > 0, 2 * NS_PER_S));
 	KT_EXPECT_EQ(vm_mailbox(v0)[MB_RV_DONE], 1);	/* then its own went through */
 	KT_EXPECT_EQ(vmt_totals.rendezvous, 2);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
@@ -467,7 +417,9 @@ KTEST_TIMEOUT(rendezvous, vcpus_130_on_all_host_cpus, 30)
 	bitset_zero(odd.bits, VM_MAX_VCPUS);
 	for (int i = 1; i < n; i += 2)
 		bitset_set(odd.bits, (unsigned)i);
-	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, count, 1);	/* a guest initiator */
+	/* a guest initiator, which stays active when done: the host's
+	 * rendezvous over all of them may still be going on */
+	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, WORKER_STAY, count, 1);
 	vmt_worker_dest(&vm->vcpus[0], vmt_spare_gpa(n), &all);
 	for (int i = 1; i < n; i++)
 		vmt_worker(&vm->vcpus[i], i < computing ? WORKER_COMPUTE : WORKER_HALT,
@@ -476,8 +428,10 @@ KTEST_TIMEOUT(rendezvous, vcpus_130_on_all_host_cpus, 30)
 	vm_start(vm);
 	for (int r = 0; r < count; r++)			/* and a host one, at once */
 		vmt_host_rendezvous(vm, r % 2 ? &odd : &all);
-	KT_EXPECT(vcpu_wait(&vm->vcpus[0], 20 * NS_PER_S));
-	KT_EXPECT_EQ(vm->vcpus[0].result, 0);
+	volatile uint32_t *mb0 = vm_mailbox(&vm->vcpus[0]);
+	KT_EXPECT(VMT_WAIT_UNTIL(mb0[MB_RV_DONE] + mb0[MB_RV_ERR] >= (uint32_t)count,
+				 20 * NS_PER_S));
+	KT_EXPECT_EQ(mb0[MB_RV_ERR], 0);
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
 	KT_EXPECT_EQ(vmt_totals.rendezvous, 2 * count);
 	int wrong = 0;
@@ -548,9 +502,7 @@ static void storm_host_initiator(void *arg)
 	struct storm *s = arg;
 	uint64_t x = 0xC0FFEE;
 	while (!s->stop) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
+		vmt_rng(&x);
 		struct vcpuset dest;
 		bitset_zero(dest.bits, VM_MAX_VCPUS);
 		dest.bits[0] = x & 0xFF;

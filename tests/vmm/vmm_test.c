@@ -83,10 +83,8 @@ KTEST(vmm, hlt_sleeps_until_an_event)
 	vcpu_post_event(v, 0x1200);
 	/* an event is one slot, not a queue: wait until the guest has read
 	 * this one and halted again before posting the next */
-	uint64_t end = clock_ns() + 2 * NS_PER_S;
-	while (!(v->stats.exits[VM_EXIT_HLT] == 2 && v->state == VCPU_SLEEPING) &&
-	       clock_ns() < end)
-		thread_sleep(MS / 4);
+	VMT_WAIT_UNTIL(v->stats.exits[VM_EXIT_HLT] == 2 && v->state == VCPU_SLEEPING,
+		       2 * NS_PER_S);
 	KT_ASSERT_EQ(v->stats.exits[VM_EXIT_HLT], 2);
 	KT_EXPECT_EQ(v->stop, VCPU_STOP_NONE);		/* one more to go */
 	vcpu_post_event(v, 0x34);

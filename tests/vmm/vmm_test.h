@@ -6,6 +6,9 @@
 #define TESTS_VMM_TEST_H
 
 #include <ktest.h>
+#include <sync.h>
+#include <thread.h>
+#include <timer.h>
 #include <vmm.h>
 #include <vmm_guests.h>
 
@@ -16,8 +19,19 @@
 void vmt_require(void);
 /* vm_create that must succeed (KT_ASSERT). */
 struct vm *vmt_create(const struct vm_config *cfg);
+/* Polls cond every 250 us until it holds or timeout_ns has passed; gives
+ * cond's last value. */
+#define VMT_WAIT_UNTIL(cond, timeout_ns)                                      \
+	({                                                                    \
+		uint64_t vmt_end_ = clock_ns() + (timeout_ns);                \
+		while (!(cond) && clock_ns() < vmt_end_)                      \
+			thread_sleep(MS / 4);                                 \
+		(bool)(cond);                                                 \
+	})
 /* Polls until v is in `state`; false after timeout_ns. */
 bool vmt_wait_state(struct vcpu *v, int state, uint64_t timeout_ns);
+/* xorshift64: the next pseudo-random value of *state (never 0). */
+uint64_t vmt_rng(uint64_t *state);
 /* A page past the stacks of an n-vCPU VM, for vCPU sets; give the VM
  * mem_size = vmt_spare_gpa(n) + PAGE_SIZE. */
 uint64_t vmt_spare_gpa(int nvcpus);
@@ -53,6 +67,17 @@ void vmt_rv_end(struct vm *vm, struct vmt_rv *rv);
 void vmt_hc_checked(struct vcpu *v, const struct vcpuset *dest, uint32_t arg);
 /* A checked rendezvous from a host thread. */
 void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest);
+/* The same in a new thread of its own (dest is copied); join it. */
+struct thread *vmt_host_rendezvous_thread(struct vm *vm, const struct vcpuset *dest);
+
+/* A port handler (vm_config.io, arg = a struct vmt_blocker) that holds its
+ * vCPU in the host until released, as a slow device model would. */
+struct vmt_blocker {
+	struct semaphore release;
+	volatile bool blocked;
+};
+void vmt_blocker_init(struct vmt_blocker *b);
+uint32_t vmt_block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg);
 
 /* Spurious exits (FreeBSD D37390), counted on vCPUs that are never
  * targets; every rendezvous is checked on the way.
