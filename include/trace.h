@@ -34,6 +34,9 @@ enum trace_type {
 	TR_FPU_SAVE,		/* a = thread id, b = saves by then (kernel/fpu.c) */
 	TR_FPU_RESTORE,		/* a = thread id, b = restores by then */
 	TR_FPU_NM,		/* a = thread id (0 if none), b = #NM traps by then */
+	TR_VMM_EXIT,		/* a = vm id << 16 | vCPU id, b = reason << 56 | guest rip */
+	TR_VMM_RENDEZVOUS,	/* a = vm id << 16 | initiating vCPU id (0xFFFF: a host
+				   thread), b = number of targets (kernel/vmm/) */
 };
 
 struct trace_event {

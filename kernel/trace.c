@@ -99,6 +99,8 @@ const char *trace_type_name(uint32_t type)
 	case TR_FPU_SAVE: return "fpu-save";
 	case TR_FPU_RESTORE: return "fpu-restore";
 	case TR_FPU_NM: return "fpu-#NM";
+	case TR_VMM_EXIT: return "vmm-exit";
+	case TR_VMM_RENDEZVOUS: return "vmm-rendezvous";
 	default: return "?";
 	}
 }

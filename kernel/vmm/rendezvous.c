@@ -63,6 +63,7 @@
 #include <sched.h>
 #include <string.h>
 #include <thread.h>
+#include <trace.h>
 
 BUG_DEFINE(rendezvous_spurious,
 	   "a vCPU checks 'is any rendezvous pending' instead of its own bit (FreeBSD D37390)");
@@ -137,6 +138,12 @@ static int rendezvous(struct vm *vm, struct vcpu *v, const struct vcpuset *dest,
 	bitset_zero(vm->rv_done.bits, VM_MAX_VCPUS);
 	vm->rv_arg = arg;
 	vm->rv_func = func;
+	if (trace_on(TRACE_VMM)) {
+		kpreempt_disable();		/* the trace ring is this CPU's */
+		trace_log(TR_VMM_RENDEZVOUS, (uint64_t)vm->id << 16 | (v ? (uint64_t)v->id : 0xFFFF),
+			  bitset_popcount(vm->rv_req.bits, (unsigned)vm->nvcpus));
+		kpreempt_enable();
+	}
 	if (vm->suspended)
 		cv_broadcast(&vm->state_cv);	/* parked targets take part too */
 	mutex_unlock(&vm->lock);

@@ -70,6 +70,7 @@
 #include <smp.h>
 #include <string.h>
 #include <thread.h>
+#include <trace.h>
 
 #define FPU_ALIGN 64		/* XSAVE wants 64; FXSAVE 16 */
 
@@ -498,6 +499,9 @@ int vm_run(struct vcpu *v)
 		}
 		vmm_be->vcpu_run(v, &v->exit);
 		vcpu_set_state(v, VCPU_FROZEN);
+		if (trace_on(TRACE_VMM))
+			trace_log(TR_VMM_EXIT, (uint64_t)vm->id << 16 | (uint64_t)v->id,
+				  (uint64_t)v->exit.reason << 56 | (v->exit.rip & 0xFFFFFFFFFFFFFFUL));
 		arch_irq_enable();		/* a pending host interrupt is taken here */
 
 		v->stats.exits[v->exit.reason]++;

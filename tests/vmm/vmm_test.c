@@ -19,6 +19,7 @@
 #include <string.h>
 #include <thread.h>
 #include <timer.h>
+#include <trace.h>
 
 /* "hello from vCPU <id>\n" + "sse ok\n": one I/O exit per character */
 static uint64_t hello_chars(int id)
@@ -213,6 +214,41 @@ KTEST(vmm, monitor_lists_vms)
 	KT_EXPECT(monitor_run("vms"));		/* a table: vm, vCPUs, states, exits */
 	vm_destroy(vm);
 	KT_EXPECT(monitor_run("vms"));		/* and "no virtual machines" */
+}
+
+static uint64_t trace_count(uint32_t type, uint64_t a)
+{
+	static struct trace_event ev[TRACE_RING_SIZE];
+	uint64_t n = 0;
+	for (int c = 0; c < cpu_count(); c++) {
+		size_t got = trace_read(c, ev, TRACE_RING_SIZE);
+		for (size_t i = 0; i < got; i++)
+			if (ev[i].type == type && ev[i].a == a)
+				n++;
+	}
+	return n;
+}
+
+KTEST(vmm, trace_records_exits_and_rendezvous)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_hello, .quiet = true };
+	trace_reset();
+	trace_enable(TRACE_VMM);
+	struct vm *vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_EXPECT(vm_wait(vm, 5 * NS_PER_S));
+	struct vcpuset none;
+	bitset_zero(none.bits, VM_MAX_VCPUS);
+	vmt_host_rendezvous(vm, &none);
+	trace_disable(TRACE_VMM);
+	uint64_t exits = 0;
+	for (int r = 0; r < VM_EXIT_NR; r++)
+		exits += vm->vcpus[0].stats.exits[r];
+	uint64_t id = (uint64_t)vm->id << 16;
+	KT_EXPECT_EQ(trace_count(TR_VMM_EXIT, id), exits);	/* one event per exit */
+	KT_EXPECT_EQ(trace_count(TR_VMM_RENDEZVOUS, id | 0xFFFF), 1);
+	vm_destroy(vm);
 }
 
 KTEST(vmm, destroy_before_start_and_bad_configs)
