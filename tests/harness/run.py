@@ -193,6 +193,18 @@ def failure_message(r: ktap.Result) -> str:
     return msg
 
 
+def boot_cpus(boot: Boot) -> int:
+    """The -smp of a boot's configuration (1 without one)."""
+    args = boot.config.qemu_args
+    for i, a in enumerate(args[:-1]):
+        if a == "-smp":
+            try:
+                return int(args[i + 1].split(",")[0])
+            except ValueError:
+                return 1
+    return 1
+
+
 def skip_words(cfg: Config) -> List[str]:
     """The kernel's ktest.skip= for a configuration that leaves suites out."""
     return [f"ktest.skip={','.join(cfg.skip)}"] if cfg.skip else []
@@ -557,7 +569,17 @@ def main(argv: List[str]) -> int:
     start = time.monotonic()
     runner = Runner(args, qemu_bin)
     # The main boots first: they take longest, so they should not start last.
+    # Of those, the first with several CPUs leads and the others with several
+    # CPUs close the list: two multi-CPU boots side by side starve each
+    # other's cross-CPU tests of the host's cores.
     order = sorted(boots, key=lambda b: b.name != "main")
+    multi = [b for b in order if b.name == "main" and boot_cpus(b) > 1]
+    if len(multi) > 1:
+        rest = [b for b in order if b not in multi[1:]]
+        nmain = sum(1 for b in rest if b.name == "main")
+        order = rest[:nmain] + multi[1:] + rest[nmain:]
+        order.remove(multi[0])
+        order.insert(0, multi[0])
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     futures = [pool.submit(runner.run, b) for b in order]
     try:
