@@ -157,7 +157,7 @@ struct vcpu {
 	/* Set once, when it stops (vm_wait, vcpu_wait). */
 	volatile int stop;		/* enum vcpu_stop */
 	uint32_t result;		/* with VCPU_STOP_RESULT */
-	struct vcpu_stats stats;	/* written by its own thread only */
+	struct vcpu_stats stats;	/* its own thread writes it (kicks: others, under wq.lock) */
 };
 
 /* ---- VMs ---- */
