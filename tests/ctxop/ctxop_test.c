@@ -550,8 +550,11 @@ static void close_group(struct group *g)
 static void stress_visit(struct stress_op *op, bool saving)
 {
 	struct group *g = &groups[cpu_id()];
-	if (g->thread != op->owner || g->saving != saving || g->seen == g->expect) {
-		close_group(g);
+	if (g->thread && (g->thread != op->owner || g->saving != saving)) {
+		breach();		/* a group cut short by another */
+		g->thread = NULL;
+	}
+	if (!g->thread) {
 		*g = (struct group){ .thread = op->owner, .saving = saving,
 				     .expect = ctxop_count(op->owner) };
 	} else if (saving ? op->serial >= g->last : op->serial <= g->last) {
@@ -561,6 +564,10 @@ static void stress_visit(struct stress_op *op, bool saving)
 	g->last = op->serial;
 	g->sum += op->serial;
 	g->xor ^= op->serial;
+	/* Closed as soon as it is complete: a save group is then on record
+	 * before its thread can be resumed on another CPU. */
+	if (g->seen == g->expect)
+		close_group(g);
 }
 
 static void stress_save(void *arg) { stress_visit(arg, true); }
