@@ -75,8 +75,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	uint64_t stack = pmm_alloc_pages(STACK_ORDER);
 	if (!stack)
 		panic("thread_create: out of memory for the stack of '%s'", name);
-	paging_unmap(stack);		/* the guard page */
-	paging_register_guard(stack);
+	paging_register_guard(stack);	/* unmaps the lowest page: the guard */
 
 	strlcpy(t->name, name, sizeof(t->name));
 	t->fn = fn;
@@ -191,8 +190,7 @@ static void thread_free(struct thread *t)
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
 	uint64_t stack = (uint64_t)t->stack - PAGE_SIZE;
-	paging_unregister_guard(stack);
-	paging_map(stack, stack, PAGE_WRITE);	/* give the guard page back */
+	paging_unregister_guard(stack);		/* maps the guard page again */
 	pmm_free_pages(stack, STACK_ORDER);
 	kmem_free(t);
 }

@@ -79,6 +79,10 @@ static uint64_t pte_global;		/* PTE_G if the CPU has PGE, else 0 */
 
 /* Registered guard pages; 0 is an empty slot. Read without the lock. */
 static uint64_t guard_pages[PAGING_MAX_GUARDS];
+/* Slots at and above guard_high are all free: register and unregister
+ * scan only below it (there are as many guards as threads, which come and
+ * go on the thread_create/thread_join path). */
+static int guard_high;
 
 /* ---- reading the tables (no lock) ---- */
 
@@ -321,7 +325,7 @@ void paging_register_guard(uint64_t va)
 		panic("paging_register_guard: page 0 cannot be a guard page");
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
 	int slot = -1;
-	for (int i = 0; i < PAGING_MAX_GUARDS; i++) {
+	for (int i = 0; i < guard_high; i++) {
 		if (guard_pages[i] == va) {
 			spin_unlock_irqrestore(&paging_lock, irq);
 			panic("paging_register_guard: 0x%lx is registered already", va);
@@ -329,6 +333,8 @@ void paging_register_guard(uint64_t va)
 		if (!guard_pages[i] && slot < 0)
 			slot = i;
 	}
+	if (slot < 0 && guard_high < PAGING_MAX_GUARDS)
+		slot = guard_high++;
 	if (slot < 0) {
 		spin_unlock_irqrestore(&paging_lock, irq);
 		panic("paging_register_guard: more than %d guard pages", PAGING_MAX_GUARDS);
@@ -347,9 +353,11 @@ void paging_unregister_guard(uint64_t va)
 {
 	va = ALIGN_DOWN(va, PAGE_SIZE);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	for (int i = 0; i < PAGING_MAX_GUARDS; i++) {
+	for (int i = 0; i < guard_high; i++) {
 		if (va && guard_pages[i] == va) {
 			__atomic_store_n(&guard_pages[i], 0, __ATOMIC_RELEASE);
+			while (guard_high > 0 && !guard_pages[guard_high - 1])
+				guard_high--;
 			map_locked(va, va, PAGE_WRITE);
 			spin_unlock_irqrestore(&paging_lock, irq);
 			return;
@@ -485,6 +493,7 @@ void paging_init(void)
 
 	/* The layout left it unmapped already; recording it is what remains. */
 	guard_pages[0] = guard;
+	guard_high = 1;
 
 	printk("paging: 0x0-0x%lx identity-mapped: %lu x 2 MiB + %lu x 4 KiB pages, "
 	       "%lu tables; NX %s, global pages %s\n",
