@@ -45,29 +45,6 @@ static bool avx_on(void)
 	return fpu_boot_info()->xcr0 & XCR0_AVX;
 }
 
-static uint32_t get_mxcsr(void)
-{
-	uint32_t v;
-	__asm__ volatile("stmxcsr %0" : "=m"(v));
-	return v;
-}
-
-static void set_mxcsr(uint32_t v)
-{
-	__asm__ volatile("ldmxcsr %0" ::"m"(v));
-}
-
-static uint16_t get_fcw(void)
-{
-	uint16_t v;
-	__asm__ volatile("fnstcw %0" : "=m"(v));
-	return v;
-}
-
-static void set_fcw(uint16_t v)
-{
-	__asm__ volatile("fldcw %0" ::"m"(v));
-}
 
 /* The x87 tag word from FNSTENV: 0xFFFF when the register stack is empty. */
 static uint16_t get_x87_tags(void)
@@ -77,7 +54,7 @@ static uint16_t get_x87_tags(void)
 		uint32_t rest[4];
 	} env;
 	__asm__ volatile("fnstenv %0" : "=m"(env));
-	set_fcw(env.fcw);		/* fnstenv masks every exception: undo */
+	fpu_set_fcw(env.fcw);		/* fnstenv masks every exception: undo */
 	return env.ftw;
 }
 
@@ -114,8 +91,8 @@ static void image_load(const struct fpu_image *im)
 	fpu_test_put_xmm(im->xmm);
 	if (avx_on())
 		fpu_test_put_ymm_hi(im->ymm_hi);
-	set_mxcsr(im->mxcsr);
-	set_fcw(im->fcw);
+	fpu_set_mxcsr(im->mxcsr);
+	fpu_set_fcw(im->fcw);
 }
 
 static void image_read(struct fpu_image *im)
@@ -124,8 +101,8 @@ static void image_read(struct fpu_image *im)
 	fpu_test_get_xmm(im->xmm);
 	if (avx_on())
 		fpu_test_get_ymm_hi(im->ymm_hi);
-	im->mxcsr = get_mxcsr();
-	im->fcw = get_fcw();
+	im->mxcsr = fpu_get_mxcsr();
+	im->fcw = fpu_get_fcw();
 }
 
 /* Which parts differ (IMG_* bits); 0 if none. */
@@ -597,8 +574,8 @@ KTEST(fpu, kfpu_section_has_defaults_and_keeps_thread_state)
 	image_load(&want);
 	int pc0 = curthread->preempt_count;
 	kfpu_begin();
-	uint32_t mx = get_mxcsr();
-	uint16_t cw = get_fcw();
+	uint32_t mx = fpu_get_mxcsr();
+	uint16_t cw = fpu_get_fcw();
 	int pc = curthread->preempt_count;
 	image_load(&junk);			/* the section may do as it likes */
 	kfpu_end();
@@ -709,21 +686,37 @@ KTEST_EXPECT_PANIC(fpu, kfpu_end_without_begin_panics, "kfpu_end: no kernel FPU 
 static volatile bool victim_ready, victim_stop, after_fault, xm_by_int;
 static volatile uint64_t victim_bad;
 
-static void victim_main(void *arg)
+/* Loads a pattern of its own into the registers, says so through *ready,
+ * then yields until *stop, counting in *bad (and repairing) every time
+ * the registers came back different: another thread's state got in. */
+struct keeper {
+	uint64_t seed;
+	int variant;
+	volatile bool *ready, *stop;
+	volatile uint64_t *bad;
+};
+
+static void keep_state(const struct keeper *k)
 {
-	(void)arg;
 	struct fpu_image want, got;
-	image_make(&want, 555, 7);
+	image_make(&want, k->seed, k->variant);
 	image_load(&want);
-	victim_ready = true;
-	while (!victim_stop) {
+	*k->ready = true;
+	while (!*k->stop) {
 		thread_yield();
 		image_read(&got);
 		if (image_diff(&want, &got)) {
-			victim_bad++;
+			(*k->bad)++;
 			image_load(&want);
 		}
 	}
+}
+
+static void victim_main(void *arg)
+{
+	(void)arg;
+	struct keeper k = { 555, 7, &victim_ready, &victim_stop, &victim_bad };
+	keep_state(&k);
 }
 
 static void non_fpu_toucher(void *arg)
@@ -738,13 +731,13 @@ static void sse_divider(void *arg)
 	(void)arg;
 	while (!victim_ready)
 		thread_yield();
-	set_mxcsr(MXCSR_DEFAULT & ~MXCSR_ZM);	/* divide by zero unmasked */
+	fpu_set_mxcsr(MXCSR_DEFAULT & ~MXCSR_ZM);	/* divide by zero unmasked */
 	fpu_test_sse_divide_by_zero();
 	/* Still here: QEMU 7.2's TCG records SIMD exceptions in MXCSR's flags
 	 * but never raises #XM. Deliver it as the hardware would have (the
 	 * flag set, unmasked), through the same IDT vector, so the handler's
 	 * decoding and the kill are still what runs. */
-	if (get_mxcsr() & MXCSR_ZE) {
+	if (fpu_get_mxcsr() & MXCSR_ZE) {
 		xm_by_int = true;
 		__asm__ volatile("int %0" ::"i"(T_XM));
 	}
@@ -756,7 +749,7 @@ static void x87_divider(void *arg)
 	(void)arg;
 	while (!victim_ready)
 		thread_yield();
-	set_fcw(FCW_DEFAULT & ~FCW_ZM);		/* divide by zero unmasked */
+	fpu_set_fcw(FCW_DEFAULT & ~FCW_ZM);		/* divide by zero unmasked */
 	fpu_test_x87_divide_by_zero();
 	after_fault = true;
 }
@@ -904,18 +897,8 @@ static volatile uint64_t xen_leaks;
 static void xen_holder(void *arg)
 {
 	(void)arg;
-	struct fpu_image want, got;
-	image_make(&want, 0xA11CE, 1);
-	image_load(&want);
-	xen_holder_ready = true;
-	while (!xen_stop) {
-		thread_yield();
-		image_read(&got);
-		if (image_diff(&want, &got)) {
-			xen_leaks++;
-			image_load(&want);
-		}
-	}
+	struct keeper k = { 0xA11CE, 1, &xen_holder_ready, &xen_stop, &xen_leaks };
+	keep_state(&k);
 }
 
 static void xen_sleeper(void *arg)

@@ -6,6 +6,7 @@
  */
 #include <ktest.h>
 #include <arch.h>
+#include <arch/fpu.h>
 #include <mm.h>
 #include <sched.h>
 #include <string.h>
@@ -301,29 +302,6 @@ KTEST(sched, callee_saved_registers_survive_yield_and_preemption)
 	thread_bind(-1);
 }
 
-static uint32_t get_mxcsr(void)
-{
-	uint32_t v;
-	__asm__ volatile("stmxcsr %0" : "=m"(v));
-	return v;
-}
-
-static void set_mxcsr(uint32_t v)
-{
-	__asm__ volatile("ldmxcsr %0" ::"m"(v));
-}
-
-static uint16_t get_fcw(void)
-{
-	uint16_t v;
-	__asm__ volatile("fnstcw %0" : "=m"(v));
-	return v;
-}
-
-static void set_fcw(uint16_t v)
-{
-	__asm__ volatile("fldcw %0" ::"m"(v));
-}
 
 #define MXCSR_ROUND_UP   0x5F80		/* default masks, rounding toward +inf */
 #define MXCSR_ROUND_ZERO 0x7F80
@@ -333,8 +311,8 @@ static void set_fcw(uint16_t v)
 static void other_rounding(void *arg)
 {
 	(void)arg;
-	set_mxcsr(MXCSR_ROUND_ZERO);
-	set_fcw(FCW_ROUND_ZERO);
+	fpu_set_mxcsr(MXCSR_ROUND_ZERO);
+	fpu_set_fcw(FCW_ROUND_ZERO);
 	for (int i = 0; i < 20; i++)
 		thread_yield();
 }
@@ -343,20 +321,20 @@ KTEST(sched, fpu_control_words_survive_switches)
 {
 	int cpu = cpu_count() - 1;
 	thread_bind(cpu);
-	uint32_t mx = get_mxcsr();
-	uint16_t cw = get_fcw();
-	set_mxcsr(MXCSR_ROUND_UP);
-	set_fcw(FCW_ROUND_DOWN);
+	uint32_t mx = fpu_get_mxcsr();
+	uint16_t cw = fpu_get_fcw();
+	fpu_set_mxcsr(MXCSR_ROUND_UP);
+	fpu_set_fcw(FCW_ROUND_DOWN);
 	/* THREAD_FPU: a thread without it may not touch the FPU at all */
 	struct thread *o = thread_create_on("rounding", other_rounding, NULL, THREAD_FPU, cpu,
 					    PRIO_NORMAL);
 	for (int i = 0; i < 20; i++)
 		thread_yield();
-	uint32_t mx_after = get_mxcsr();
-	uint16_t cw_after = get_fcw();
+	uint32_t mx_after = fpu_get_mxcsr();
+	uint16_t cw_after = fpu_get_fcw();
 	thread_join(o);
-	set_mxcsr(mx);
-	set_fcw(cw);
+	fpu_set_mxcsr(mx);
+	fpu_set_fcw(cw);
 	thread_bind(-1);
 	KT_EXPECT_EQ(mx_after, MXCSR_ROUND_UP);
 	KT_EXPECT_EQ(cw_after, FCW_ROUND_DOWN);

@@ -155,4 +155,29 @@ static inline void xsetbv(uint32_t reg, uint64_t v)
 
 #define XCR_XFEATURE_ENABLED_MASK 0	/* XCR0's number for XGETBV/XSETBV */
 
+/* The SSE and x87 control words of this CPU (CR0.TS must be clear). */
+static inline uint32_t fpu_get_mxcsr(void)
+{
+	uint32_t v;
+	__asm__ volatile("stmxcsr %0" : "=m"(v));
+	return v;
+}
+
+static inline void fpu_set_mxcsr(uint32_t v)
+{
+	__asm__ volatile("ldmxcsr %0" ::"m"(v));
+}
+
+static inline uint16_t fpu_get_fcw(void)
+{
+	uint16_t v;
+	__asm__ volatile("fnstcw %0" : "=m"(v));
+	return v;
+}
+
+static inline void fpu_set_fcw(uint16_t v)
+{
+	__asm__ volatile("fldcw %0" ::"m"(v));
+}
+
 #endif
