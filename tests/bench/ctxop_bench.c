@@ -8,6 +8,7 @@
  * the price of one op on a switch (its save on the way out plus its
  * restore on the way in). Tracing is off, as it is by default.
  */
+#include "pair.h"
 #include <ktest.h>
 #include <arch.h>
 #include <ctxop.h>
@@ -49,19 +50,9 @@ static void op_yielder(void *arg)
 
 static uint64_t handoff_cost(int nops)
 {
-	int cpu = cpu_count() - 1;
 	struct yield_args ya = { nops };
-	thread_bind(cpu);
-	thread_set_priority(curthread, PRIO_HIGH);
-	struct thread *a = thread_create_on("op-a", op_yielder, &ya, 0, cpu, PRIO_NORMAL);
-	struct thread *b = thread_create_on("op-b", op_yielder, &ya, 0, cpu, PRIO_NORMAL);
-	uint64_t t0 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_LOW);	/* back when both are done */
-	uint64_t t1 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_NORMAL);
-	thread_join(a);
-	thread_join(b);
-	thread_bind(-1);
+	uint64_t t0, t1;
+	bench_run_pair("op-yielder", op_yielder, &ya, 0, &t0, &t1);
 	return (t1 - t0) / HANDOFFS;
 }
 

@@ -18,6 +18,7 @@
  * The policy is switched at run time for each measurement (fpu_set_policy),
  * so one boot measures both.
  */
+#include "pair.h"
 #include <ktest.h>
 #include <arch.h>
 #include <arch/fpu.h>
@@ -59,20 +60,10 @@ static void turn_taker(void *arg)
  * that take turns, touching the FPU each turn if `touch`. */
 static uint64_t handoff(unsigned flags, bool touch, enum fpu_policy p, int handoffs)
 {
-	int cpu = cpu_count() - 1;
 	struct turn_args ta = { touch, handoffs / 2 };
 	enum fpu_policy old = fpu_set_policy(p);
-	thread_bind(cpu);
-	thread_set_priority(curthread, PRIO_HIGH);	/* both start together */
-	struct thread *a = thread_create_on("turn-a", turn_taker, &ta, flags, cpu, PRIO_NORMAL);
-	struct thread *b = thread_create_on("turn-b", turn_taker, &ta, flags, cpu, PRIO_NORMAL);
-	uint64_t t0 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_LOW);	/* back when both are done */
-	uint64_t t1 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_NORMAL);
-	thread_join(a);
-	thread_join(b);
-	thread_bind(-1);
+	uint64_t t0, t1;
+	bench_run_pair("turn-taker", turn_taker, &ta, flags, &t0, &t1);
 	fpu_set_policy(old);
 	return elapsed(t0, t1) / (uint64_t)handoffs;
 }

@@ -8,6 +8,7 @@
  * (make test) the same code only checks that it works; the figures are
  * then host cycles and mean little.
  */
+#include "pair.h"
 #include <ktest.h>
 #include <arch.h>
 #include <sync.h>
@@ -28,18 +29,8 @@ static void yielder(void *arg)
  * on one CPU: from one thread's thread_yield() to the other's return. */
 KTEST(bench, sched_yield)
 {
-	int cpu = cpu_count() - 1;
-	thread_bind(cpu);
-	thread_set_priority(curthread, PRIO_HIGH);	/* both start together */
-	struct thread *a = thread_create_on("yield-a", yielder, NULL, 0, cpu, PRIO_NORMAL);
-	struct thread *b = thread_create_on("yield-b", yielder, NULL, 0, cpu, PRIO_NORMAL);
-	uint64_t t0 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_LOW);	/* runs again when both are done */
-	uint64_t t1 = arch_timestamp();
-	thread_set_priority(curthread, PRIO_NORMAL);
-	thread_join(a);
-	thread_join(b);
-	thread_bind(-1);
+	uint64_t t0, t1;
+	bench_run_pair("yielder", yielder, NULL, 0, &t0, &t1);
 	/* 2 * YIELDS hand-offs, plus a few switches at the start and end */
 	uint64_t per = (t1 - t0) / (2 * YIELDS);
 	KT_EXPECT(per > 0);
