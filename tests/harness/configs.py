@@ -106,7 +106,16 @@ CONFIGS: List[Config] = [
     # Four CPUs: the scheduler's balancing, IPIs, cross-CPU wakeups and the
     # 10-second context-op stress. The EXPECT_PANIC cases are left to the
     # one-CPU rows (they test messages, not concurrency).
-    Config("smp4", ["-cpu", "max", "-smp", "4"], panic_boots=False, skip=["bench.wall_*"]),
+    Config("smp4", ["-cpu", "max", "-smp", "4"], panic_boots=False,
+           skip=["bench.wall_*", "vmm.*", "rendezvous.*"]),
+    # The VM suites on four CPUs, with QEMU's TCG in one host thread: with
+    # one thread per vCPU (the default, as in smp4), QEMU 7.2 now and then
+    # resumes the host after a #VMEXIT still in guest mode, with nested
+    # paging on (docs/vmm.md, "Known bug": 5 of 40 boots of one benchmark
+    # failed that way, 0 of 40 with thread=single). The glob selects the
+    # suites vmm and rendezvous.
+    Config("vmm-smp4", ["-accel", "tcg,thread=single", "-cpu", "max", "-smp", "4"],
+           only="[rv][em][nm]*", panic_boots=False),
     # A kernel built without optimisation: what the compiler keeps in
     # registers changes, and the switch must not care (docs/sched.md).
     # One CPU, so it can run beside smp4: two multi-CPU boots at once starve
