@@ -62,7 +62,7 @@
  *   tasks. bug=fpu_nm_sleep_ts_clear clears TS before that allocation;
  *   fpu.nm_sleep_us (or a test) makes the allocation sleep while other FPU
  *   threads run, and fpu.nm_sleep_keeps_ts_set / fpu.nm_sleep_bug_detector_trips
- *   show the leak. (docs/fpu.md; /work/shared/background has the thread.)
+ *   show the leak. (docs/fpu.md tells the story.)
  *
  * Locking: all of this runs on the thread's own CPU with interrupts off
  * (the switch, #NM, kfpu bookkeeping). Only fpu_ctx_free touches other
