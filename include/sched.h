@@ -31,6 +31,13 @@ void sched_assert_can_sleep(const char *caller);
 void sched_prepare_sleep(void);
 /* SLEEPING -> RUNNABLE and queued; false if t was not asleep. Any context. */
 bool sched_wakeup(struct thread *t);
+/* Whether t may run on CPU cpu: its binding if it has one, else its mask. */
+static inline bool sched_may_run_on(const struct thread *t, int cpu)
+{
+	if (t->bound_cpu >= 0)
+		return cpu == t->bound_cpu;
+	return (t->cpus_allowed >> cpu) & 1;
+}
 /* Makes a new thread runnable on a CPU chosen for balance. */
 void sched_add_new(struct thread *t);
 /* Called from the timer tick on every CPU, interrupts off. */

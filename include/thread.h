@@ -53,6 +53,7 @@ struct thread {
 	int prio;			/* enum thread_prio */
 	int cpu;			/* CPU it runs on, or last ran on */
 	int bound_cpu;			/* -1 when it may run anywhere */
+	uint32_t cpus_allowed;		/* unbound: the CPUs it may run on (bit n: CPU n) */
 	unsigned flags;
 	volatile int on_cpu;		/* 1 while its registers are live on a CPU */
 	int preempt_count;		/* > 0: no involuntary switch */
@@ -111,8 +112,15 @@ __noreturn void thread_exit(void);
 void thread_yield(void);
 /* Sleeps at least ns nanoseconds. */
 void thread_sleep(uint64_t ns);
-/* Binds the caller to `cpu` and moves it there; -1 unbinds. */
+/* Binds the caller to `cpu` and moves it there; -1 unbinds. A binding
+ * overrides the CPU mask below. */
 void thread_bind(int cpu);
+/* Lets the caller run only on the CPUs in `mask` (bit n: CPU n) and moves
+ * it off its CPU if that one is not in it; CPU_MASK_ALL lifts the limit.
+ * Panics, naming the call, if no online CPU is in the mask. A new thread
+ * starts with CPU_MASK_ALL (it does not inherit its creator's). */
+#define CPU_MASK_ALL    0xFFFFFFFFu
+void thread_set_cpus(uint32_t mask);
 /* Sets t's priority (enum thread_prio); takes effect at its next switch. */
 void thread_set_priority(struct thread *t, int prio);
 void kpreempt_disable(void);

@@ -68,6 +68,8 @@ enum vm_exit_reason {
 	VM_EXIT_SHUTDOWN,	/* the guest triple-faulted */
 	VM_EXIT_INVALID,	/* the CPU refused to enter the guest: bad guest state */
 	VM_EXIT_OTHER,		/* an exit the backend did not ask for */
+	VM_EXIT_HOST_STATE,	/* the exit held the host's own state: an emulator
+				 * fault (docs/vmm.md, "The QEMU erratum") */
 	VM_EXIT_NR
 };
 
@@ -244,6 +246,15 @@ struct vm {
 
 /* NULL if this machine can run guests; else one line saying why not. */
 const char *vmm_unavailable(void);
+/*
+ * Whether vm_run keeps vCPU threads off CPU 0 (vmm.cpu0=auto|use|avoid):
+ * under QEMU's multi-threaded TCG, another CPU's FPU restore can undo
+ * CPU 0's own switch out of a guest (docs/vmm.md, "The QEMU erratum").
+ * If why is not NULL it gets one line saying why or why not.
+ */
+bool vmm_keep_off_cpu0(const char **why);
+/* How many times a vCPU entered its guest on host CPU cpu, since boot. */
+uint64_t vmm_guest_entries(int cpu);
 
 /* Creates a VM and a thread per vCPU, which waits for vm_start (so the
  * creator may fill guest memory and mailboxes first); returns 0 and sets

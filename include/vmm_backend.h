@@ -42,6 +42,9 @@ struct vmm_backend {
 	void (*vcpu_complete)(struct vcpu *v, const struct vm_exit *exit, uint64_t value);
 	/* The guest's instruction pointer (for messages and the monitor). */
 	uint64_t (*vcpu_rip)(struct vcpu *v);
+	/* NULL, or one line naming the emulator fault that makes entering a
+	 * guest on CPU 0 unsafe while other CPUs run (vmm_keep_off_cpu0). */
+	const char *(*cpu0_hazard)(void);
 
 	/* Guest FPU: an area of fpu_area_size bytes, 64-byte aligned. fpu_init
 	 * fills it with the architectural init state; fpu_save / fpu_load move

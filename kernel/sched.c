@@ -17,8 +17,9 @@
  *
  *   Placement: a new thread goes to the CPU with the fewest threads; a
  *   woken one goes back to its last CPU unless another is idle; an idle
- *   CPU steals a waiting unbound thread from the busiest queue. A bound
- *   thread only ever runs on its CPU. A wakeup for another CPU sends it a
+ *   CPU steals a waiting thread that may run there from the busiest queue.
+ *   A bound thread only ever runs on its CPU; an unbound one only on the
+ *   CPUs of its mask (thread_set_cpus). A wakeup for another CPU sends it a
  *   reschedule IPI when it should switch now.
  *
  * Invariants
@@ -102,14 +103,20 @@ static int cpu_load(struct cpu *c)
 	return c->rq.nr_queued + (t && !(t->flags & THREAD_IDLE) ? 1 : 0);
 }
 
-static int least_loaded_cpu(int prefer)
+/* The least loaded online CPU t may run on; `prefer` wins ties if t may
+ * run there. thread_set_cpus sees to it that there is one. */
+static int least_loaded_cpu(struct thread *t, int prefer)
 {
-	int best = prefer, best_load = cpu_load(&cpus[prefer]);
+	int best = -1, best_load = 0;
+	if (cpus[prefer].online && sched_may_run_on(t, prefer)) {
+		best = prefer;
+		best_load = cpu_load(&cpus[prefer]);
+	}
 	for (int i = 0; i < cpu_count(); i++) {
-		if (!cpus[i].online)
+		if (!cpus[i].online || !sched_may_run_on(t, i))
 			continue;
 		int l = cpu_load(&cpus[i]);
-		if (l < best_load) {
+		if (best < 0 || l < best_load) {
 			best = i;
 			best_load = l;
 		}
@@ -122,12 +129,12 @@ static int target_cpu(struct thread *t, bool is_new)
 {
 	if (t->bound_cpu >= 0)
 		return t->bound_cpu;
-	if (is_new)
-		return least_loaded_cpu(t->cpu);
+	if (is_new || !sched_may_run_on(t, t->cpu))
+		return least_loaded_cpu(t, t->cpu);
 	/* back where its cache is, unless that CPU is busy and another idles */
 	if (cpu_load(&cpus[t->cpu]) == 0)
 		return t->cpu;
-	int other = least_loaded_cpu(t->cpu);
+	int other = least_loaded_cpu(t, t->cpu);
 	return cpu_load(&cpus[other]) == 0 ? other : t->cpu;
 }
 
@@ -161,11 +168,11 @@ static inline __attribute__((always_inline)) void finish_switch(struct thread *p
 	struct thread *me = c->thread;
 	spin_unlock_raw(&c->rq.lock);
 
-	/* prev was leaving for another CPU (thread_bind): queue it there. Its
-	 * registers are saved now, but on_cpu stays 1 until after this, so the
-	 * other CPU waits for us before resuming it. */
+	/* prev was leaving for another CPU (thread_bind, thread_set_cpus):
+	 * queue it there. Its registers are saved now, but on_cpu stays 1
+	 * until after this, so the other CPU waits for us before resuming it. */
 	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE))
-		enqueue_on(prev->bound_cpu, prev);
+		enqueue_on(target_cpu(prev, false), prev);
 	__atomic_store_n(&prev->on_cpu, 0, __ATOMIC_RELEASE);
 
 	if (me->ctxops)
@@ -186,7 +193,7 @@ void schedule(void)
 	spin_lock_raw(&c->rq.lock);
 	c->need_resched = false;
 	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE)) {
-		if (prev->bound_cpu < 0 || prev->bound_cpu == c->id)
+		if (sched_may_run_on(prev, c->id))
 			rq_enqueue(c, prev);	/* else finish_switch moves it */
 	}
 	struct thread *next = rq_pick(c);
@@ -403,7 +410,7 @@ void kpreempt_enable(void)
 
 /* ---- idle ---- */
 
-/* Moves one waiting unbound thread from the busiest CPU to this one. */
+/* Moves one waiting thread that may run here from the busiest CPU. */
 static bool steal(struct cpu *me)
 {
 	struct cpu *victim = NULL;
@@ -421,7 +428,7 @@ static bool steal(struct cpu *me)
 		struct list *pos;
 		list_for_each(pos, &victim->rq.queue[p]) {
 			struct thread *t = list_entry(pos, struct thread, rq_link);
-			if (t->bound_cpu < 0) {
+			if (sched_may_run_on(t, me->id)) {
 				rq_remove(victim, t);
 				got = t;
 				break;
@@ -497,6 +504,7 @@ static struct thread *adopt_boot_context(int cpu, const char *name, unsigned fla
 	t->prio = flags & THREAD_IDLE ? PRIO_LOW : PRIO_NORMAL;
 	t->cpu = cpu;
 	t->bound_cpu = flags & THREAD_IDLE ? cpu : -1;
+	t->cpus_allowed = CPU_MASK_ALL;
 	t->flags = flags;
 	t->on_cpu = 1;
 	t->ticks_left = (int)sched_quantum_ticks;

@@ -83,6 +83,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	t->flags = flags;
 	t->prio = PRIO_NORMAL;
 	t->bound_cpu = -1;
+	t->cpus_allowed = CPU_MASK_ALL;
 	t->cpu = cpu_id();
 	t->stack = (uint8_t *)(stack + PAGE_SIZE);
 	t->stack_size = (STACK_PAGES - 1) * PAGE_SIZE;
@@ -274,6 +275,25 @@ void thread_bind(int cpu)
 		panic("thread_bind: %s is on CPU %d, not %d", t->name, cpu_id(), cpu);
 }
 
+void thread_set_cpus(uint32_t mask)
+{
+	struct thread *t = curthread;
+	uint32_t online = 0;
+	for (int c = 0; c < cpu_count(); c++)
+		if (cpus[c].online)
+			online |= 1u << c;
+	if (!(mask & online))
+		panic("thread_set_cpus: mask 0x%x has no online CPU (thread %s; online 0x%x)",
+		      mask, t->name, online);
+	sched_assert_can_sleep("thread_set_cpus");
+	t->cpus_allowed = mask;
+	if (!sched_may_run_on(t, cpu_id()))
+		schedule();		/* leaves for a CPU in the mask (see finish_switch) */
+	if (!sched_may_run_on(t, cpu_id()))
+		panic("thread_set_cpus: %s is still on CPU %d, outside mask 0x%x", t->name,
+		      cpu_id(), mask);
+}
+
 void thread_set_priority(struct thread *t, int prio)
 {
 	if (prio < PRIO_LOW || prio >= PRIO_COUNT)
@@ -292,9 +312,11 @@ void thread_print_all(void)
 	struct list *pos;
 	list_for_each(pos, &all_threads) {
 		struct thread *t = list_entry(pos, struct thread, all_link);
-		char bound[8] = "-";
+		char bound[12] = "-";
 		if (t->bound_cpu >= 0)
 			snprintf(bound, sizeof(bound), "%d", t->bound_cpu);
+		else if (t->cpus_allowed != CPU_MASK_ALL)
+			snprintf(bound, sizeof(bound), "0x%x", t->cpus_allowed);
 		/* an idle thread stays "running" while off its CPU: say "idle" */
 		const char *state = (t->flags & THREAD_IDLE) && cpus[t->cpu].thread != t
 					    ? "idle" : thread_state_name(t->state);

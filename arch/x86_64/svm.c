@@ -50,6 +50,11 @@
  *   have one encoding each (HLT 1 byte, VMMCALL 3 bytes), and for I/O the
  *   CPU gives the next RIP in EXITINFO2.
  *
+ * QEMU's multi-threaded TCG can also leave CPU 0 in guest mode after a
+ *   #VMEXIT when another CPU restores FPU state (svm_cpu0_hazard; docs/
+ *   vmm.md, "The QEMU erratum"): the core keeps guests off CPU 0 there,
+ *   and decode_exit names the symptom, an exit holding the host's RIP.
+ *
  * Invariants
  *   - A VMCB is touched by its vCPU's thread only, and never while that
  *     vCPU is in the guest.
@@ -368,6 +373,12 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 	exit->code = c->exit_code;
 	exit->rip = s->rip;
 	exit->next_rip = s->rip;
+	if (s->rip == (uint64_t)svm_vmrun_host_rip) {
+		/* the guest's save area holds the host at the instruction after
+		 * its own VMRUN: see svm_cpu0_hazard */
+		exit->reason = VM_EXIT_HOST_STATE;
+		return;
+	}
 	switch (c->exit_code) {
 	case SVM_EXIT_INTR:
 	case SVM_EXIT_NMI:
@@ -443,6 +454,35 @@ static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64
 	}
 }
 
+/*
+ * QEMU's TCG, and only it, has the fault of docs/vmm.md ("The QEMU
+ * erratum"): any CPU's FXRSTOR, XRSTOR, FRSTOR or FLDENV clears a bit in
+ * CPU 0's hidden flags word with a plain read-modify-write from its own
+ * host thread, and can write back a stale copy of the word over CPU 0's
+ * switch into or out of a guest. QEMU says it is TCG in CPUID leaf
+ * 4000_0000h.
+ */
+static const char *svm_cpu0_hazard(void)
+{
+	static const char *hazard;
+	static bool looked;
+	if (!looked) {
+		if (cpuid(1, 0).ecx & CPUID_ECX_HYPERVISOR) {
+			struct cpuid_regs r = cpuid(CPUID_HV_BASE, 0);
+			char sig[13];
+			memcpy(sig, &r.ebx, 4);
+			memcpy(sig + 4, &r.ecx, 4);
+			memcpy(sig + 8, &r.edx, 4);
+			sig[12] = 0;
+			if (strcmp(sig, "TCGTCGTCGTCG") == 0)
+				hazard = "QEMU's TCG may leave CPU 0 in guest mode after a #VMEXIT "
+					 "when another CPU restores FPU state";
+		}
+		looked = true;
+	}
+	return hazard;
+}
+
 static uint64_t svm_vcpu_rip(struct vcpu *v)
 {
 	struct svm_vcpu *sv = v->backend;
@@ -479,6 +519,7 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_complete = svm_vcpu_complete,
 	.vcpu_rip = svm_vcpu_rip,
+	.cpu0_hazard = svm_cpu0_hazard,
 	.fpu_area_size = FXSAVE_SIZE,
 	.fpu_init = svm_fpu_init,
 	.fpu_save = svm_fpu_save,

@@ -100,6 +100,8 @@ svm_vmrun:
         mov rdi, [rdi + GPR_RDI]
 
         vmrun                           ; the guest's VMCB is in RAX
+global svm_vmrun_host_rip
+svm_vmrun_host_rip:                     ; (named for svm.c's check of exits)
 
         ; #VMEXIT: RAX, RSP and RIP are the host's again, the other general
         ; registers hold the guest's, GIF = 0, IF = 1.

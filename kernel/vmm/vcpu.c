@@ -62,6 +62,7 @@
  */
 #include "vmm_impl.h"
 #include <arch.h>
+#include <cmdline.h>
 #include <ctxop.h>
 #include <mm.h>
 #include <printf.h>
@@ -90,6 +91,7 @@ static const char *const exit_names[VM_EXIT_NR] = {
 	[VM_EXIT_SHUTDOWN] = "shutdown",
 	[VM_EXIT_INVALID] = "invalid",
 	[VM_EXIT_OTHER] = "other",
+	[VM_EXIT_HOST_STATE] = "host-state",
 };
 
 const char *vm_exit_name(int reason)
@@ -359,6 +361,12 @@ static void handle_exit(struct vcpu *v, struct vm_exit *e)
 	case VM_EXIT_INVALID:
 		vm_fault(v, "the CPU refused the guest's state (VMRUN failed)");
 		break;
+	case VM_EXIT_HOST_STATE:
+		vm_fault(v, "the exit holds the host's own registers (rip 0x%lx), not the "
+			 "guest's: the emulator left the host in guest mode on CPU %d, and the "
+			 "guest's state is lost (QEMU's TCG race, docs/vmm.md \"The QEMU "
+			 "erratum\"; vmm.cpu0=auto avoids it)", e->rip, cpu_id());
+		break;
 	default:
 		vm_fault(v, "unexpected exit, code 0x%lx, at rip 0x%lx", e->code, e->rip);
 		break;
@@ -445,6 +453,63 @@ static void guest_fpu_leave(struct vcpu *v)
 
 /* ---- the loop ---- */
 
+/*
+ * vmm.cpu0: where QEMU's multi-threaded TCG would let another CPU's FPU
+ * restore undo CPU 0's switch out of a guest (docs/vmm.md, "The QEMU
+ * erratum"), vm_run takes CPU 0 out of its thread's mask for the run.
+ */
+enum { CPU0_AUTO, CPU0_USE, CPU0_AVOID };
+static int vmm_cpu0_opt = CPU0_AUTO;
+CMDLINE_ENUM("vmm.cpu0", vmm_cpu0_opt,
+	     "may vCPUs enter guests on CPU 0? auto: not under QEMU's TCG with more than "
+	     "one CPU (docs/vmm.md)", "auto", "use", "avoid");
+
+static uint64_t vmm_entries[MAX_CPUS];
+
+uint64_t vmm_guest_entries(int cpu)
+{
+	return cpu >= 0 && cpu < MAX_CPUS ? __atomic_load_n(&vmm_entries[cpu], __ATOMIC_RELAXED) : 0;
+}
+
+bool vmm_keep_off_cpu0(const char **why)
+{
+	const char *hazard = vmm_unavailable() ? NULL : vmm_be->cpu0_hazard();
+	const char *w;
+	bool keep;
+	if (cpu_count() < 2) {
+		keep = false;
+		w = "one CPU: CPU 0 is the only one (and races with no other)";
+	} else if (vmm_cpu0_opt == CPU0_USE) {
+		keep = false;
+		w = "vmm.cpu0=use";
+	} else if (vmm_cpu0_opt == CPU0_AVOID) {
+		keep = true;
+		w = "vmm.cpu0=avoid";
+	} else {
+		keep = hazard != NULL;
+		w = hazard ? hazard : "no known emulator fault on this machine";
+	}
+	if (why)
+		*why = w;
+	return keep;
+}
+
+/* Takes CPU 0 out of the caller's mask for vm_run when it should be, and
+ * says once if a guest is about to run there all the same (a thread bound
+ * to CPU 0, or vmm.cpu0=use where the hazard is). */
+static void vmm_cpu0_enter(struct vcpu *v, uint32_t mask)
+{
+	static bool warned;
+	if (vmm_keep_off_cpu0(NULL) && (mask & ~1u & ((1u << cpu_count()) - 1)))
+		thread_set_cpus(mask & ~1u);
+	const char *hazard = vmm_be->cpu0_hazard();
+	if (cpu_count() > 1 && hazard && !warned && sched_may_run_on(curthread, 0)) {
+		warned = true;
+		printk("vmm: %s may enter its guest on CPU 0, where %s (docs/vmm.md, "
+		       "\"The QEMU erratum\")\n", v->name, hazard);
+	}
+}
+
 /* Parks v while the VM is suspended; a rendezvous for v or losing its
  * place in the active set ends the wait. */
 static void vcpu_park(struct vcpu *v)
@@ -467,6 +532,8 @@ int vm_run(struct vcpu *v)
 		      curthread->name);
 	if (v->stop != VCPU_STOP_NONE)
 		return v->stop;			/* stopped for good already */
+	uint32_t mask = curthread->cpus_allowed;
+	vmm_cpu0_enter(v, mask);
 	vcpu_set_state(v, VCPU_FROZEN);
 	mutex_lock(&vm->lock);
 	vm->nrun++;
@@ -497,6 +564,7 @@ int vm_run(struct vcpu *v)
 			arch_irq_enable();
 			continue;
 		}
+		vmm_entries[cpu_id()]++;	/* interrupts off: this CPU's alone */
 		vmm_be->vcpu_run(v, &v->exit);
 		vcpu_set_state(v, VCPU_FROZEN);
 		if (trace_on(TRACE_VMM))
@@ -513,6 +581,7 @@ int vm_run(struct vcpu *v)
 		console_out(v, '\n');		/* what the guest left unfinished */
 	vcpu_set_state(v, VCPU_IDLE);
 	vcpu_gone(v, true);
+	thread_set_cpus(mask);			/* the caller's own mask back */
 	return v->stop;
 }
 

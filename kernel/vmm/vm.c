@@ -378,7 +378,8 @@ void vm_print_all(void)
 			struct vcpu *v = &vm->vcpus[i];
 			const struct vcpu_stats *s = &v->stats;
 			uint64_t faults = s->exits[VM_EXIT_NPF] + s->exits[VM_EXIT_SHUTDOWN] +
-					  s->exits[VM_EXIT_INVALID] + s->exits[VM_EXIT_OTHER];
+					  s->exits[VM_EXIT_INVALID] + s->exits[VM_EXIT_OTHER] +
+					  s->exits[VM_EXIT_HOST_STATE];
 			printk("  %-10s %-8s %-11s %8lu %8lu %8lu %8lu %8lu %6lu %6lu %8lu %8lu\n",
 			       v->name, vcpu_state_name(v->state), stop_names[v->stop],
 			       s->exits[VM_EXIT_INTR], s->exits[VM_EXIT_HLT], s->exits[VM_EXIT_IO],
@@ -387,6 +388,14 @@ void vm_print_all(void)
 		}
 	}
 	mutex_unlock(&vms_lock);
+	if (vmm_unavailable())
+		return;
+	const char *why;
+	bool off = vmm_keep_off_cpu0(&why);
+	printk("guests %s CPU 0 (%s); entries by host CPU:", off ? "kept off" : "allowed on", why);
+	for (int c = 0; c < cpu_count(); c++)
+		printk(" %d:%lu", c, vmm_guest_entries(c));
+	printk("\n");
 }
 
 static void cmd_vms(const char *args)

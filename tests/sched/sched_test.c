@@ -197,6 +197,93 @@ KTEST(sched, binding_holds_on_every_cpu)
 	thread_bind(-1);
 }
 
+/* ---- CPU masks (thread_set_cpus) ---- */
+
+struct masked {
+	uint32_t mask;				/* 0: leave the thread unmasked */
+	volatile uint64_t rounds, outside;	/* rounds on a CPU outside mask */
+	volatile uint32_t seen;			/* the CPUs it ran on */
+};
+
+/* Yields, sleeps and spins (so the tick preempts it and idle CPUs steal
+ * it), noting each time where it runs. */
+static void masked_worker(void *arg)
+{
+	struct masked *m = arg;
+	if (m->mask)
+		thread_set_cpus(m->mask);
+	uint32_t allowed = m->mask ? m->mask : CPU_MASK_ALL;
+	uint64_t end = clock_ns() + 40 * MS;
+	while (clock_ns() < end) {
+		int c = cpu_id();
+		m->seen |= 1u << c;
+		if (!((allowed >> c) & 1))
+			m->outside++;
+		switch (m->rounds++ % 3) {
+		case 0: thread_yield(); break;
+		case 1: thread_sleep(200000); break;
+		default: for (uint64_t t = clock_ns() + 300000; clock_ns() < t;) arch_cpu_relax();
+		}
+	}
+}
+
+/*
+ * Threads kept off CPU 0 (with two CPUs: on CPU 1 only) share the machine
+ * with as many unmasked ones. Placement, wakeup and stealing all move
+ * threads about, and CPU 0 is as free as any: the masked ones must never
+ * be seen there. The unmasked ones show that CPU 0 was taking work.
+ */
+KTEST(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal)
+{
+	int n = cpu_count();
+	if (n < 2)
+		KT_SKIP("needs 2 CPUs");
+	uint64_t quantum = sched_quantum_us;
+	sched_set_quantum_us(1000);
+	struct masked m[2 * MAX_CPUS];
+	struct thread *t[2 * MAX_CPUS];
+	uint32_t all = n == 32 ? CPU_MASK_ALL : (1u << n) - 1;
+	for (int i = 0; i < 2 * n; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].mask = i % 2 ? 0 : all & ~1u;
+		t[i] = thread_create("masked", masked_worker, &m[i], 0);
+	}
+	uint32_t seen_masked = 0, seen_free = 0;
+	for (int i = 0; i < 2 * n; i++) {
+		thread_join(t[i]);
+		KT_EXPECT(m[i].rounds > 0);
+		KT_EXPECT_EQ(m[i].outside, 0);
+		if (m[i].mask)
+			seen_masked |= m[i].seen;
+		else
+			seen_free |= m[i].seen;
+	}
+	sched_set_quantum_us(quantum);
+	KT_EXPECT_EQ(seen_masked & 1u, 0);
+	KT_LOG("masked threads ran on CPUs 0x%x, unmasked ones on 0x%x", seen_masked, seen_free);
+}
+
+KTEST(sched, set_cpus_moves_the_caller_and_all_lifts_it)
+{
+	for (int c = cpu_count() - 1; c >= 0; c--) {
+		thread_set_cpus(1u << c);
+		KT_EXPECT_EQ(cpu_id(), c);
+		thread_yield();
+		thread_sleep(100000);
+		KT_EXPECT_EQ(cpu_id(), c);
+	}
+	/* a binding overrides the mask, and unbinding brings the mask back */
+	if (cpu_count() > 1) {
+		thread_bind(1);
+		KT_EXPECT_EQ(cpu_id(), 1);
+		thread_bind(-1);
+		thread_yield();
+		KT_EXPECT_EQ(cpu_id(), 0);
+	}
+	thread_set_cpus(CPU_MASK_ALL);
+	KT_EXPECT_EQ(curthread->cpus_allowed, CPU_MASK_ALL);
+}
+
 /* ---- sleep ---- */
 
 /*
@@ -361,4 +448,10 @@ KTEST_EXPECT_PANIC(sched, sleep_holding_spinlock_names_it,
 KTEST_EXPECT_PANIC(sched, bind_to_missing_cpu_panics, "thread_bind: no CPU 99")
 {
 	thread_bind(99);
+}
+
+KTEST_EXPECT_PANIC(sched, set_cpus_without_an_online_cpu_panics,
+		   "thread_set_cpus: mask 0x0 has no online CPU")
+{
+	thread_set_cpus(0);
 }

@@ -204,6 +204,57 @@ KTEST(vmm, suspend_parks_every_vcpu_and_resume_lets_them_go)
 	vm_destroy(vm);
 }
 
+/*
+ * Under QEMU's multi-threaded TCG, another CPU's FPU restore can undo CPU
+ * 0's switch out of a guest (docs/vmm.md, "The QEMU erratum"), so there
+ * vm_run takes CPU 0 out of its thread's mask. Twice as many computing
+ * vCPUs as CPUs, unbound, would use every CPU otherwise.
+ */
+static volatile uint32_t mask_after_run[8];
+
+static void mask_recording_main(struct vcpu *v)
+{
+	vm_run(v);
+	mask_after_run[v->id] = curthread->cpus_allowed;
+}
+
+KTEST(vmm, guests_stay_off_cpu0_where_the_emulator_races)
+{
+	vmt_require();
+	const char *why;
+	if (!vmm_keep_off_cpu0(&why))
+		KT_SKIP(why);
+	int n = MIN(2 * cpu_count(), 8);
+	uint64_t on0 = vmm_guest_entries(0), others = 0;
+	for (int c = 1; c < cpu_count(); c++)
+		others += vmm_guest_entries(c);
+	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker,
+				 .vcpu_main = mask_recording_main };
+	struct vm *vm = vmt_create(&cfg);
+	for (int i = 0; i < n; i++) {
+		vmt_worker(&vm->vcpus[i], WORKER_COMPUTE, WORKER_FPU_CHECK, 0, 0);
+		mask_after_run[i] = 0;
+	}
+	vm_start(vm);
+	/* every vCPU in its guest (computing) before the masks are looked at */
+	for (int i = 0; i < n; i++)
+		KT_ASSERT(VMT_WAIT_UNTIL(vmt_mbox_sum(vm, i, i + 1, MB_ITER) > 0, 5 * NS_PER_S));
+	thread_sleep(20 * MS);
+	for (int i = 0; i < n; i++)
+		KT_EXPECT_EQ(vm->vcpus[i].thread->cpus_allowed & 1u, 0);
+	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, n, MB_FPU_ERR), 0);
+	vm_destroy(vm);
+	on0 = vmm_guest_entries(0) - on0;
+	for (int c = 1; c < cpu_count(); c++)
+		others -= vmm_guest_entries(c);
+	others = -others;
+	KT_EXPECT_EQ(on0, 0);
+	KT_EXPECT(others > 0);
+	for (int i = 0; i < n; i++)
+		KT_EXPECT_EQ(mask_after_run[i], CPU_MASK_ALL);	/* vm_run gave it back */
+	KT_LOG("%s: guest entries on CPU 0: %lu, on the others: %lu", why, on0, others);
+}
+
 KTEST(vmm, monitor_lists_vms)
 {
 	vmt_require();

@@ -16,6 +16,8 @@
 #define CPUID_SVM_FEATURES     0x8000000A	/* EBX: number of ASIDs; EDX: features */
 #define CPUID_SVM_EDX_NP       (1u << 0)	/* nested paging */
 #define CPUID_SVM_EDX_NRIPS    (1u << 3)	/* next-RIP save on exits */
+#define CPUID_ECX_HYPERVISOR   (1u << 31)	/* leaf 1: running under a hypervisor */
+#define CPUID_HV_BASE          0x40000000	/* EBX-ECX-EDX: the hypervisor's name */
 
 /* MSRs (APM vol. 2, 15.30) */
 #define MSR_VM_CR              0xC0010114
@@ -233,5 +235,8 @@ struct svm_gprs {
 /* svm_vmrun.asm: one trip into the guest. Interrupts off on entry and on
  * return; host_vmcb_pa is this CPU's area for the host's VMSAVE state. */
 void svm_vmrun(struct svm_gprs *gprs, uint64_t guest_vmcb_pa, uint64_t host_vmcb_pa);
+/* The instruction after svm_vmrun's VMRUN: where the host goes on after an
+ * exit, so never a guest's RIP (decode_exit, svm_cpu0_hazard). */
+extern const char svm_vmrun_host_rip[];
 
 #endif
