@@ -54,6 +54,8 @@ struct thread {
 	int cpu;			/* CPU it runs on, or last ran on */
 	int bound_cpu;			/* -1 when it may run anywhere */
 	uint32_t cpus_allowed;		/* unbound: the CPUs it may run on (bit n: CPU n) */
+	bool leaving;			/* thread_bind/thread_set_cpus move it: its next
+					 * switch must not queue it on this CPU */
 	unsigned flags;
 	volatile int on_cpu;		/* 1 while its registers are live on a CPU */
 	int preempt_count;		/* > 0: no involuntary switch */

@@ -26,6 +26,11 @@
  *   - A thread is on at most one run queue, and only in state RUNNABLE.
  *   - state changes SLEEPING -> RUNNABLE only by compare-and-swap, so of a
  *     timeout and a wakeup racing for one sleeper exactly one queues it.
+ *   - A thread runs only where sched_may_run_on allows, except between its
+ *     own thread_bind/thread_set_cpus and the schedule() they call: they set
+ *     `leaving`, schedule() then does not queue it locally, and
+ *     finish_switch clears the flag and queues it on an allowed CPU (so the
+ *     switch tests one byte, not the binding and the mask).
  *   - on_cpu is 1 from the moment a CPU picks a thread until the next
  *     thread on that CPU has finished switching away from it; no other CPU
  *     resumes the thread (nor frees it) before on_cpu is 0 again.
@@ -171,8 +176,10 @@ static inline __attribute__((always_inline)) void finish_switch(struct thread *p
 	/* prev was leaving for another CPU (thread_bind, thread_set_cpus):
 	 * queue it there. Its registers are saved now, but on_cpu stays 1
 	 * until after this, so the other CPU waits for us before resuming it. */
-	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE))
+	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE)) {
+		prev->leaving = false;
 		enqueue_on(target_cpu(prev, false), prev);
+	}
 	__atomic_store_n(&prev->on_cpu, 0, __ATOMIC_RELEASE);
 
 	if (me->ctxops)
@@ -193,7 +200,7 @@ void schedule(void)
 	spin_lock_raw(&c->rq.lock);
 	c->need_resched = false;
 	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE)) {
-		if (sched_may_run_on(prev, c->id))
+		if (likely(!prev->leaving))
 			rq_enqueue(c, prev);	/* else finish_switch moves it */
 	}
 	struct thread *next = rq_pick(c);

@@ -269,8 +269,11 @@ void thread_bind(int cpu)
 		      cpu_count());
 	sched_assert_can_sleep("thread_bind");
 	t->bound_cpu = cpu;
-	if (cpu >= 0 && cpu_id() != cpu)
-		schedule();		/* leaves for `cpu` (see finish_switch) */
+	if (!sched_may_run_on(t, cpu_id())) {	/* bound elsewhere, or unbound
+						 * onto a mask without this CPU */
+		t->leaving = true;
+		schedule();		/* leaves (see finish_switch) */
+	}
 	if (cpu >= 0 && cpu_id() != cpu)
 		panic("thread_bind: %s is on CPU %d, not %d", t->name, cpu_id(), cpu);
 }
@@ -287,8 +290,10 @@ void thread_set_cpus(uint32_t mask)
 		      mask, t->name, online);
 	sched_assert_can_sleep("thread_set_cpus");
 	t->cpus_allowed = mask;
-	if (!sched_may_run_on(t, cpu_id()))
+	if (!sched_may_run_on(t, cpu_id())) {
+		t->leaving = true;
 		schedule();		/* leaves for a CPU in the mask (see finish_switch) */
+	}
 	if (!sched_may_run_on(t, cpu_id()))
 		panic("thread_set_cpus: %s is still on CPU %d, outside mask 0x%x", t->name,
 		      cpu_id(), mask);
