@@ -580,6 +580,9 @@ def main(argv: List[str]) -> int:
         order = rest[:nmain] + multi[1:] + rest[nmain:]
         order.remove(multi[0])
         order.insert(0, multi[0])
+    # Rows marked lead start first, together (configs.py).
+    lead = [b for b in order if b.name == "main" and b.config.lead]
+    order = lead + [b for b in order if b not in lead]
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     futures = [pool.submit(runner.run, b) for b in order]
     try:
