@@ -25,6 +25,10 @@ extern const struct vm_image vm_guest_halt;
 /* Reads guest-physical args[0]; then gives the result 0 and stops. */
 extern const struct vm_image vm_guest_fault;
 
+/* Jumps to guest-physical args[0] (a test's way to put a chosen RIP into
+ * an exit: outside the guest's memory the fetch is a nested page fault). */
+extern const struct vm_image vm_guest_jump;
+
 /* Makes args[0] (> 0) NOP hypercalls in a row, then gives args[0] as the
  * result and stops. */
 extern const struct vm_image vm_guest_nops;

@@ -14,3 +14,4 @@ GUEST_IMAGE(halt);
 GUEST_IMAGE(fault);
 GUEST_IMAGE(nops);
 GUEST_IMAGE(worker);
+GUEST_IMAGE(jump);

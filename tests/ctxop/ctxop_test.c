@@ -303,8 +303,15 @@ KTEST(ctxop, timestamps_record_last_save_and_restore)
 	KT_EXPECT_EQ(ctxop_last_save_ns(op), 0);
 	ctxop_attach(me, op);
 	uint64_t before = clock_ns();
-	thread_sleep(2 * MS);			/* switched out and back in */
+	/* Switched out and back in. Not always: when the host holds QEMU up
+	 * for longer than the sleep, the timeout can wake the thread before
+	 * schedule() has switched away, and it goes on without a switch (and
+	 * without a save). Sleep again until a switch has happened. */
+	uint64_t switches = me->switches_in;
+	for (int i = 0; i < 100 && me->switches_in == switches; i++)
+		thread_sleep(2 * MS);
 	uint64_t after = clock_ns();
+	KT_ASSERT(me->switches_in != switches);
 	KT_EXPECT(ctxop_last_save_ns(op) >= before);
 	KT_EXPECT(ctxop_last_restore_ns(op) >= ctxop_last_save_ns(op));
 	KT_EXPECT(ctxop_last_restore_ns(op) <= after);

@@ -11,6 +11,7 @@
  */
 #include "vmm_test.h"
 #include <arch.h>
+#include <arch/svm.h>
 #include <bugs.h>
 #include <ctxop.h>
 #include <fpu.h>
@@ -253,6 +254,37 @@ KTEST(vmm, guests_stay_off_cpu0_where_the_emulator_races)
 	for (int i = 0; i < n; i++)
 		KT_EXPECT_EQ(mask_after_run[i], CPU_MASK_ALL);	/* vm_run gave it back */
 	KT_LOG("%s: guest entries on CPU 0: %lu, on the others: %lu", why, on0, others);
+}
+
+/*
+ * What the QEMU erratum leaves behind: an exit whose guest RIP is the
+ * host's own resume address after VMRUN. A guest that jumps there (outside
+ * its memory) makes an exit with the same RIP, and the core must name the
+ * erratum instead of reporting a plain nested page fault.
+ */
+KTEST(vmm, exit_with_the_hosts_resume_rip_names_the_qemu_erratum)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 1, .image = &vm_guest_jump,
+				 .args = { (uint32_t)(uintptr_t)svm_vmrun_host_rip } };
+	struct vm *vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_ASSERT(vm_wait(vm, 2 * NS_PER_S));
+	struct vcpu *v = &vm->vcpus[0];
+	KT_EXPECT_EQ(v->stop, VCPU_STOP_FAULT);
+	KT_EXPECT_EQ(v->stats.exits[VM_EXIT_HOST_STATE], 1);
+	KT_EXPECT_EQ(v->stats.exits[VM_EXIT_NPF], 0);
+	KT_EXPECT(strstr(vm->fault, "\"The QEMU erratum\"") != NULL);
+	KT_LOG("reported: %s", vm->fault);
+	vm_destroy(vm);
+	/* and an ordinary jump outside is still a nested page fault */
+	cfg.args[0] = 0x10000000;
+	vm = vmt_create(&cfg);
+	vm_start(vm);
+	KT_ASSERT(vm_wait(vm, 2 * NS_PER_S));
+	KT_EXPECT_EQ(vm->vcpus[0].stats.exits[VM_EXIT_NPF], 1);
+	KT_EXPECT(strstr(vm->fault, "instruction fetch from guest-physical 0x10000000") != NULL);
+	vm_destroy(vm);
 }
 
 KTEST(vmm, monitor_lists_vms)
