@@ -130,6 +130,9 @@ void kpreempt_enable(void);
 /* Nanoseconds since boot, monotonic on every CPU (timer.h). */
 uint64_t clock_ns(void);
 
+/* Pages of freed stacks kept for new threads (not in the page allocator's
+ * free count, and not a leak). */
+size_t thread_stack_cache_pages(void);
 /* For the monitor and gdb: walks every thread. */
 void thread_print_all(void);
 /* Calls fn(t, arg) for every thread, under the thread list's spinlock

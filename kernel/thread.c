@@ -4,7 +4,8 @@
  * A thread owns a struct thread (kmem) and a kernel stack of STACK_PAGES
  * pages from the page allocator, the lowest of which is unmapped: a stack
  * overflow faults on it (then double-faults onto the IST stack and is
- * reported) instead of overwriting whatever lies below.
+ * reported) instead of overwriting whatever lies below. A few freed stacks
+ * are kept for the next threads, guard pages and all (stack_alloc).
  *
  * Life cycle:  thread_create -> RUNNABLE <-> RUNNING <-> SLEEPING
  *              -> ZOMBIE (thread_exit) -> freed by thread_join.
@@ -38,6 +39,52 @@
 
 static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct list all_threads = LIST_INIT(all_threads);
+
+/*
+ * Freed stacks are kept, up to STACK_CACHE of them, with their guard pages
+ * still unmapped and registered: unmapping a page costs a TLB shootdown on
+ * every other CPU (kernel/mm/paging.c), which a thread created and joined
+ * in a loop would otherwise pay each time. (Linux keeps a few freed
+ * vmalloc'd stacks per CPU for the same reason.)
+ */
+#define STACK_CACHE 8
+static struct spinlock stack_cache_lock = SPINLOCK_INIT("thread.stacks");
+static uint64_t stack_cache[STACK_CACHE];
+static int stack_cache_n;
+
+static uint64_t stack_alloc(const char *name)
+{
+	uint64_t stack = 0;
+	unsigned long flags = spin_lock_irqsave(&stack_cache_lock);
+	if (stack_cache_n > 0)
+		stack = stack_cache[--stack_cache_n];
+	spin_unlock_irqrestore(&stack_cache_lock, flags);
+	if (stack)
+		return stack;			/* its guard page is still unmapped */
+	stack = pmm_alloc_pages(STACK_ORDER);
+	if (!stack)
+		panic("thread_create: out of memory for the stack of '%s'", name);
+	paging_register_guard(stack);	/* unmaps the lowest page: the guard */
+	return stack;
+}
+
+static void stack_free(uint64_t stack)
+{
+	unsigned long flags = spin_lock_irqsave(&stack_cache_lock);
+	bool kept = stack_cache_n < STACK_CACHE;
+	if (kept)
+		stack_cache[stack_cache_n++] = stack;
+	spin_unlock_irqrestore(&stack_cache_lock, flags);
+	if (kept)
+		return;
+	paging_unregister_guard(stack);		/* maps the guard page again */
+	pmm_free_pages(stack, STACK_ORDER);
+}
+
+size_t thread_stack_cache_pages(void)
+{
+	return (size_t)__atomic_load_n(&stack_cache_n, __ATOMIC_RELAXED) * STACK_PAGES;
+}
 static uint64_t next_id;
 /* Serialises thread_exit's wakeup with thread_join's check. */
 static struct spinlock join_lock = SPINLOCK_INIT("thread.join");
@@ -72,10 +119,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 				   unsigned flags)
 {
 	struct thread *t = kmem_zalloc(sizeof(*t), KM_SLEEP);
-	uint64_t stack = pmm_alloc_pages(STACK_ORDER);
-	if (!stack)
-		panic("thread_create: out of memory for the stack of '%s'", name);
-	paging_register_guard(stack);	/* unmaps the lowest page: the guard */
+	uint64_t stack = stack_alloc(name);
 
 	strlcpy(t->name, name, sizeof(t->name));
 	t->fn = fn;
@@ -190,9 +234,7 @@ static void thread_free(struct thread *t)
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
-	uint64_t stack = (uint64_t)t->stack - PAGE_SIZE;
-	paging_unregister_guard(stack);		/* maps the guard page again */
-	pmm_free_pages(stack, STACK_ORDER);
+	stack_free((uint64_t)t->stack - PAGE_SIZE);
 	kmem_free(t);
 }
 

@@ -51,12 +51,24 @@
  * call them, possibly while this CPU holds paging_lock; the invariants
  * above make that safe. Nothing here sleeps.
  *
- * SMP (later): a change must also be shot down from the other CPUs' TLBs;
- * today invlpg on this CPU is enough.
+ * SMP: the TLB shootdown. A CPU may keep a translation in its TLB after
+ * the entry behind it changed, and only its own invlpg removes it. So a
+ * change that takes away or alters a present mapping (paging_unmap,
+ * paging_map over a present page, a new guard page) is invlpg'd on this
+ * CPU under paging_lock and then on every other online CPU by an IPI,
+ * waited for (smp_call_all), after paging_lock is dropped: a CPU spinning
+ * for it with interrupts off could not take the IPI. Until the call
+ * returns, another CPU may still use the old translation; the callers
+ * change pages nobody else is using yet (a new thread's guard page, a
+ * test's page), and they return only once every CPU has dropped it.
+ * Mapping a page that was not present needs no shootdown: x86 never
+ * caches a not-present entry.
  */
 #include <mm.h>
 #include <bootinfo.h>
 #include <printk.h>
+#include <percpu.h>
+#include <smp.h>
 #include <spinlock.h>
 #include <arch/lapic.h>
 #include <arch/mmu.h>
@@ -263,20 +275,47 @@ static uint64_t *walk(uint64_t *pml4, uint64_t va, int level, enum walk_mode mod
 	return &table[PT_INDEX(va, level)];
 }
 
-static void map_locked(uint64_t va, uint64_t pa, unsigned flags)
+/* These two return whether va was mapped before: then the other CPUs'
+ * TLBs may hold it, and the caller shoots it down (see the top). */
+static bool map_locked(uint64_t va, uint64_t pa, unsigned flags)
 {
 	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_CREATE);
+	bool was_present = entry_read(pte) & PTE_P;
 	entry_write(pte, pa | leaf_bits(flags));
 	invlpg(va);
+	return was_present;
 }
 
-static void unmap_locked(uint64_t va)
+static bool unmap_locked(uint64_t va)
 {
 	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_SPLIT);
-	if (pte) {
-		entry_write(pte, 0);
-		invlpg(va);
-	}
+	if (!pte || !(entry_read(pte) & PTE_P))
+		return false;
+	entry_write(pte, 0);
+	invlpg(va);
+	return true;
+}
+
+static uint64_t shootdowns;
+
+static void invlpg_ipi(void *va)
+{
+	invlpg((uint64_t)va);
+}
+
+/* Takes va out of every other online CPU's TLB and waits until it is out.
+ * Not with paging_lock held. */
+static void shootdown(uint64_t va)
+{
+	if (cpu_count() < 2)
+		return;
+	smp_call_all(invlpg_ipi, (void *)va, true);
+	__atomic_fetch_add(&shootdowns, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t paging_shootdowns(void)
+{
+	return __atomic_load_n(&shootdowns, __ATOMIC_RELAXED);
 }
 
 /*
@@ -293,8 +332,10 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags)
 	if (flags & ~(PAGE_WRITE | PAGE_EXEC | PAGE_NOCACHE))
 		panic("paging_map: unknown flags 0x%x", flags);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	map_locked(va, pa, flags);
+	bool was_present = map_locked(va, pa, flags);
 	spin_unlock_irqrestore(&paging_lock, irq);
+	if (was_present)
+		shootdown(va);
 }
 
 /*
@@ -306,9 +347,12 @@ void paging_unmap(uint64_t va)
 {
 	if (!va_is_canonical(va))
 		return;
+	va = ALIGN_DOWN(va, PAGE_SIZE);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	unmap_locked(ALIGN_DOWN(va, PAGE_SIZE));
+	bool was_present = unmap_locked(va);
 	spin_unlock_irqrestore(&paging_lock, irq);
+	if (was_present)
+		shootdown(va);
 }
 
 /* ---- guard pages ---- */
@@ -339,9 +383,11 @@ void paging_register_guard(uint64_t va)
 		spin_unlock_irqrestore(&paging_lock, irq);
 		panic("paging_register_guard: more than %d guard pages", PAGING_MAX_GUARDS);
 	}
-	unmap_locked(va);
+	bool was_present = unmap_locked(va);
 	__atomic_store_n(&guard_pages[slot], va, __ATOMIC_RELEASE);
 	spin_unlock_irqrestore(&paging_lock, irq);
+	if (was_present)
+		shootdown(va);
 }
 
 /*

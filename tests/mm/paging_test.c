@@ -5,6 +5,8 @@
  * names the exception: "unexpected trap: page fault (#PF) at ...".
  */
 #include <ktest.h>
+#include <percpu.h>
+#include <smp.h>
 #include <bootinfo.h>
 #include <mm.h>
 
@@ -127,6 +129,66 @@ KTEST(mm, paging_map_and_unmap)
 	KT_EXPECT_EQ(paging_flags(va), -1);
 	paging_unmap(va);			/* unmapping twice is harmless */
 	pmm_free_page(pa);
+}
+
+/*
+ * The TLB shootdown: every CPU reads a page through an address (so its TLB
+ * holds the translation), the address is pointed at another page, and
+ * every CPU must then read the new page. Without the shootdown the other
+ * CPUs keep reading the old one through their stale TLB entries (QEMU's
+ * TLB, like a real one, keeps them until an invlpg on that CPU).
+ */
+struct tlb_probe {
+	uint64_t va;
+	uint64_t seen[MAX_CPUS];
+};
+
+static void read_probe(void *arg)
+{
+	struct tlb_probe *p = arg;
+	p->seen[cpu_id()] = *(volatile uint64_t *)p->va;
+}
+
+static int cpus_reading(struct tlb_probe *p, uint64_t want)
+{
+	int right = 0;
+	for (int c = 0; c < cpu_count(); c++) {
+		p->seen[c] = 0;
+		smp_call(c, read_probe, p, true);
+		right += p->seen[c] == want;
+	}
+	return right;
+}
+
+KTEST(mm, paging_change_reaches_every_cpu_tlb)
+{
+	int n = cpu_count();
+	if (n < 2)
+		KT_SKIP("needs two CPUs");
+	uint64_t va = pmm_alloc_page(), other = pmm_alloc_page();
+	KT_ASSERT(va && other);
+	*(volatile uint64_t *)va = 0xAAAA;
+	*(volatile uint64_t *)other = 0xBBBB;
+	struct tlb_probe p = { .va = va };
+	uint64_t before = paging_shootdowns();
+
+	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);	/* in every TLB now */
+	paging_map(va, other, PAGE_WRITE);		/* va -> the other page */
+	KT_EXPECT_EQ(cpus_reading(&p, 0xBBBB), n);
+	paging_map(va, va, PAGE_WRITE);			/* and back */
+	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);
+	KT_EXPECT_EQ(paging_shootdowns() - before, 2);
+
+	/* mapping a page that was not mapped sends none */
+	paging_unmap(HIGHER_HALF_VA);
+	before = paging_shootdowns();
+	paging_map(HIGHER_HALF_VA, other, PAGE_WRITE);
+	KT_EXPECT_EQ(paging_shootdowns() - before, 0);
+	paging_unmap(HIGHER_HALF_VA);
+	KT_EXPECT_EQ(paging_shootdowns() - before, 1);
+
+	pmm_free_page(other);
+	pmm_free_page(va);
 }
 
 /* Unmapping one page of a 2 MiB mapping splits it; the rest stays as it was. */
