@@ -53,7 +53,7 @@
  * QEMU's multi-threaded TCG can also leave CPU 0 in guest mode after a
  *   #VMEXIT when another CPU restores FPU state (svm_cpu0_hazard; docs/
  *   vmm.md, "The QEMU erratum"): the core keeps guests off CPU 0 there,
- *   and decode_exit names the symptom, an exit holding the host's RIP.
+ *   and decode_exit names the symptom (svm_exit_holds_host_state).
  *
  * Invariants
  *   - A VMCB is touched by its vCPU's thread only, and never while that
@@ -362,6 +362,20 @@ static uint32_t io_bytes(uint64_t info1)
 	return 1;
 }
 
+/*
+ * What QEMU's race leaves in a VMCB (svm_cpu0_hazard): the host's own
+ * state, saved there by a second #VMEXIT taken while the host ran with
+ * nested paging still on. Its signature: the RIP of our resume point after
+ * VMRUN, and long mode, which no guest of ours can reach (it starts in
+ * 32-bit protected mode and every MSR write, EFER's included, exits). A
+ * guest that merely executes at that address (it is low enough to be
+ * guest-physical memory too) does not match.
+ */
+bool svm_exit_holds_host_state(const struct vmcb *vmcb)
+{
+	return vmcb->save.rip == (uint64_t)svm_vmrun_host_rip && (vmcb->save.efer & EFER_LMA);
+}
+
 /* Turns the VMCB's exit fields into the core's record. */
 static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 {
@@ -373,10 +387,8 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 	exit->code = c->exit_code;
 	exit->rip = s->rip;
 	exit->next_rip = s->rip;
-	if (s->rip == (uint64_t)svm_vmrun_host_rip) {
-		/* the guest's save area holds the host at the instruction after
-		 * its own VMRUN: see svm_cpu0_hazard */
-		exit->reason = VM_EXIT_HOST_STATE;
+	if (svm_exit_holds_host_state(sv->vmcb)) {
+		exit->reason = VM_EXIT_HOST_STATE;	/* see svm_cpu0_hazard */
 		return;
 	}
 	switch (c->exit_code) {

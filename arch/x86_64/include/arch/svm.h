@@ -236,7 +236,10 @@ struct svm_gprs {
  * return; host_vmcb_pa is this CPU's area for the host's VMSAVE state. */
 void svm_vmrun(struct svm_gprs *gprs, uint64_t guest_vmcb_pa, uint64_t host_vmcb_pa);
 /* The instruction after svm_vmrun's VMRUN: where the host goes on after an
- * exit, so never a guest's RIP (decode_exit, svm_cpu0_hazard). */
+ * exit (svm_exit_holds_host_state). */
 extern const char svm_vmrun_host_rip[];
+/* True if vmcb's save area holds the host's own state after an exit, as
+ * QEMU's TCG race leaves it (svm.c; docs/vmm.md, "The QEMU erratum"). */
+bool svm_exit_holds_host_state(const struct vmcb *vmcb);
 
 #endif
