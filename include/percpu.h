@@ -74,6 +74,15 @@ static inline int cpu_id(void)
 
 int cpu_count(void);
 
+/* The online CPUs as a mask (bit n: CPU n). They are always CPUs 0 ..
+ * cpu_count() - 1: an AP that fails to come up gives its number back
+ * (arch/x86_64/smp.c). */
+_Static_assert(MAX_CPUS <= 32, "cpu_online_mask is 32 bits");
+static inline uint32_t cpu_online_mask(void)
+{
+	return (uint32_t)((1ULL << cpu_count()) - 1);
+}
+
 /* Points the GS base of this CPU at cpus[id]. */
 void percpu_init_this(int id);
 

@@ -303,6 +303,16 @@ void thread_sleep(uint64_t ns)
 	}
 }
 
+/* After the caller t changed its binding or mask: if its CPU is no longer
+ * allowed, switches away, and finish_switch queues it where it may run. */
+static void leave_if_not_allowed(struct thread *t)
+{
+	if (!sched_may_run_on(t, cpu_id())) {
+		t->leaving = true;
+		schedule();
+	}
+}
+
 void thread_bind(int cpu)
 {
 	struct thread *t = curthread;
@@ -311,11 +321,8 @@ void thread_bind(int cpu)
 		      cpu_count());
 	sched_assert_can_sleep("thread_bind");
 	t->bound_cpu = cpu;
-	if (!sched_may_run_on(t, cpu_id())) {	/* bound elsewhere, or unbound
-						 * onto a mask without this CPU */
-		t->leaving = true;
-		schedule();		/* leaves (see finish_switch) */
-	}
+	leave_if_not_allowed(t);	/* bound elsewhere, or unbound onto a mask
+					 * without this CPU */
 	if (cpu >= 0 && cpu_id() != cpu)
 		panic("thread_bind: %s is on CPU %d, not %d", t->name, cpu_id(), cpu);
 }
@@ -323,19 +330,12 @@ void thread_bind(int cpu)
 void thread_set_cpus(uint32_t mask)
 {
 	struct thread *t = curthread;
-	uint32_t online = 0;
-	for (int c = 0; c < cpu_count(); c++)
-		if (cpus[c].online)
-			online |= 1u << c;
-	if (!(mask & online))
+	if (!(mask & cpu_online_mask()))
 		panic("thread_set_cpus: mask 0x%x has no online CPU (thread %s; online 0x%x)",
-		      mask, t->name, online);
+		      mask, t->name, cpu_online_mask());
 	sched_assert_can_sleep("thread_set_cpus");
 	t->cpus_allowed = mask;
-	if (!sched_may_run_on(t, cpu_id())) {
-		t->leaving = true;
-		schedule();		/* leaves for a CPU in the mask (see finish_switch) */
-	}
+	leave_if_not_allowed(t);
 	if (!sched_may_run_on(t, cpu_id()))
 		panic("thread_set_cpus: %s is still on CPU %d, outside mask 0x%x", t->name,
 		      cpu_id(), mask);

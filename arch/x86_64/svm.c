@@ -481,12 +481,8 @@ static const char *svm_cpu0_hazard(void)
 	if (!looked) {
 		if (cpuid(1, 0).ecx & CPUID_ECX_HYPERVISOR) {
 			struct cpuid_regs r = cpuid(CPUID_HV_BASE, 0);
-			char sig[13];
-			memcpy(sig, &r.ebx, 4);
-			memcpy(sig + 4, &r.ecx, 4);
-			memcpy(sig + 8, &r.edx, 4);
-			sig[12] = 0;
-			if (strcmp(sig, "TCGTCGTCGTCG") == 0)
+			const uint32_t name[3] = { r.ebx, r.ecx, r.edx };
+			if (memcmp(name, "TCGTCGTCGTCG", sizeof(name)) == 0)
 				hazard = "QEMU's TCG may leave CPU 0 in guest mode after a #VMEXIT "
 					 "when another CPU restores FPU state";
 		}

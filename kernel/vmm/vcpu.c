@@ -501,7 +501,7 @@ bool vmm_keep_off_cpu0(const char **why)
 static void vmm_cpu0_enter(struct vcpu *v, uint32_t mask)
 {
 	static bool warned;
-	if (vmm_keep_off_cpu0(NULL) && (mask & ~1u & ((1u << cpu_count()) - 1)))
+	if (vmm_keep_off_cpu0(NULL) && (mask & ~1u & cpu_online_mask()))
 		thread_set_cpus(mask & ~1u);
 	const char *hazard = vmm_be->cpu0_hazard();
 	if (cpu_count() > 1 && hazard && !warned && sched_may_run_on(curthread, 0)) {

@@ -98,7 +98,6 @@ CPU = ["-cpu", "max"]
 # (docs/vmm.md, "The QEMU erratum"): the instruction counts are taken with
 # guests on every CPU, as on hardware. Added when the kernel has the key.
 ICOUNT_CMDLINE = {"vmm.cpu0": "vmm.cpu0=use"}
-icount_extra = ""               # set in main() from the kernel's keys
 # A benchmark boots on one CPU. One that needs more says so by skipping with
 # KT_SKIP("needs two CPUs") (or "needs 4 CPUs"); it is booted again with
 # that many (-smp N). One CPU is the default because, under -icount, every
@@ -174,8 +173,7 @@ class BenchBoot:
 def run_one(b: BenchBoot, qemu_bin: str, kernel32: str, timeout: float) -> BenchBoot:
     cmd = [qemu_bin] + configs.QEMU_COMMON + ["-serial", "stdio"] + CPU + \
         (ICOUNT if b.icount else []) + \
-        ["-smp", str(b.smp), "-kernel", kernel32, "-append",
-         b.cmdline + (icount_extra if b.icount else "")]
+        ["-smp", str(b.smp), "-kernel", kernel32, "-append", b.cmdline]
     run = qemu.run_boot(cmd, b.log_path, timeout, b.on_line)
     if run.exit_code != qemu.EXIT_PASS or run.timed_out or run.error:
         b.errors.append(f"boot ended: {run.ending()} (log: {b.log_path})")
@@ -214,10 +212,9 @@ def main(argv: List[str]) -> int:
     os.makedirs(logdir, exist_ok=True)
 
     keys = elfindex.cmdline_keys(kernel) or []
-    global icount_extra
     icount_extra = "".join(" " + v for k, v in ICOUNT_CMDLINE.items() if k in keys)
     if "bench" in keys:
-        boots = [BenchBoot(f"bench={args.filter}", f"bench={args.filter}",
+        boots = [BenchBoot(f"bench={args.filter}", f"bench={args.filter}" + icount_extra,
                            os.path.join(logdir, "bench.log"))]
     else:
         cases = [c for c in elfindex.read_cases(kernel)
@@ -228,8 +225,8 @@ def main(argv: List[str]) -> int:
                   f"'{BENCH_SUITE}' matches '{args.filter}', and the kernel has no "
                   "bench= key (see the top of tests/harness/bench.py)")
             return finish([], 0)
-        boots = [BenchBoot(c.full, f"ktest={c.full}", os.path.join(logdir, c.full + ".log"),
-                           icount=not is_wall(c.name))
+        boots = [BenchBoot(c.full, f"ktest={c.full}" + ("" if is_wall(c.name) else icount_extra),
+                           os.path.join(logdir, c.full + ".log"), icount=not is_wall(c.name))
                  for c in cases]
 
     nwall = sum(not b.icount for b in boots)

@@ -259,10 +259,9 @@ KTEST(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal)
 	sched_set_quantum_us(1000);
 	struct masked m[2 * MAX_CPUS];
 	struct thread *t[2 * MAX_CPUS];
-	uint32_t all = n == 32 ? CPU_MASK_ALL : (1u << n) - 1;
 	for (int i = 0; i < 2 * n; i++) {
 		memset(&m[i], 0, sizeof(m[i]));
-		m[i].mask = i % 2 ? 0 : all & ~1u;
+		m[i].mask = i % 2 ? 0 : cpu_online_mask() & ~1u;
 		t[i] = thread_create("masked", masked_worker, &m[i], 0);
 	}
 	uint32_t seen_masked = 0, seen_free = 0;

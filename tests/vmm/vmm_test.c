@@ -213,6 +213,14 @@ KTEST(vmm, suspend_parks_every_vcpu_and_resume_lets_them_go)
  */
 static volatile uint32_t mask_after_run[8];
 
+static uint64_t guest_entries_off_cpu0(void)
+{
+	uint64_t sum = 0;
+	for (int c = 1; c < cpu_count(); c++)
+		sum += vmm_guest_entries(c);
+	return sum;
+}
+
 static void mask_recording_main(struct vcpu *v)
 {
 	vm_run(v);
@@ -226,9 +234,7 @@ KTEST(vmm, guests_stay_off_cpu0_where_the_emulator_races)
 	if (!vmm_keep_off_cpu0(&why))
 		KT_SKIP(why);
 	int n = MIN(2 * cpu_count(), 8);
-	uint64_t on0 = vmm_guest_entries(0), others = 0;
-	for (int c = 1; c < cpu_count(); c++)
-		others += vmm_guest_entries(c);
+	uint64_t on0 = vmm_guest_entries(0), others = guest_entries_off_cpu0();
 	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker,
 				 .vcpu_main = mask_recording_main };
 	struct vm *vm = vmt_create(&cfg);
@@ -246,9 +252,7 @@ KTEST(vmm, guests_stay_off_cpu0_where_the_emulator_races)
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, n, MB_FPU_ERR), 0);
 	vm_destroy(vm);
 	on0 = vmm_guest_entries(0) - on0;
-	for (int c = 1; c < cpu_count(); c++)
-		others -= vmm_guest_entries(c);
-	others = -others;
+	others = guest_entries_off_cpu0() - others;
 	KT_EXPECT_EQ(on0, 0);
 	KT_EXPECT(others > 0);
 	for (int i = 0; i < n; i++)
