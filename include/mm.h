@@ -44,6 +44,8 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags);
 void paging_unmap(uint64_t va);
 /* How many TLB shootdowns (IPIs to every other CPU) paging has sent. */
 uint64_t paging_shootdowns(void);
+/* Pages taken for page tables since boot (tables are never freed). */
+uint64_t paging_table_pages(void);
 /* True if va is mapped (reading it will not fault). */
 bool paging_is_mapped(uint64_t va);
 /* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */
