@@ -69,6 +69,19 @@ void arch_backtrace_from(uint64_t rbp, uint64_t rip);
 uint64_t arch_clock_ns(void);
 void arch_timer_init(void);
 
+/*
+ * The context switch (arch/x86_64/swtch.asm): saves prev's callee-saved
+ * registers on its stack, switches to next's stack and returns there, with
+ * prev as the value, seen from next. Interrupts off, the run-queue lock
+ * held (sched.c). FPU state is not its business (the FPU context op's).
+ */
+struct thread;
+struct thread *arch_switch(struct thread *prev, struct thread *next);
+/* Builds a new thread's first frame on t->stack (t->stack_size bytes), so
+ * that the first arch_switch to t enters thread_start(prev) with the stack
+ * aligned as the ABI wants (arch/x86_64/frame.c). */
+void arch_thread_init_stack(struct thread *t);
+
 /* Non-local exit for the test runner: returns 0 first, then 1 from longjmp. */
 struct arch_jmpbuf {
 	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;

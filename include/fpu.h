@@ -46,6 +46,7 @@ struct fpu_counters {
 	uint64_t restores;	/* a save area loaded into the FPU registers */
 	uint64_t nm_traps;	/* #NM (device not available) trap taken */
 	uint64_t first_uses;	/* a thread's state loaded for the first time */
+	uint64_t clears;	/* init state loaded for a thread with no state yet (eager) */
 };
 
 /* Boot: the mechanism (arch_fpu_init), then the policy. After kmem_init,
@@ -58,6 +59,33 @@ void fpu_init_ap(void);
  * op: installs the FPU op and (fpu.alloc=eager) the save area in the
  * init state. May sleep. */
 void fpu_thread_create(struct thread *t);
+
+/*
+ * FPU contexts layered over a thread's own, for state that replaces the
+ * thread's in the registers for a while: a guest's FPU inside vm_run
+ * (kernel/vmm/vcpu.c, through a context op newer than the thread's FPU
+ * op). After FreeBSD's fpu_save_area_alloc and illumos's hma_fpu: one
+ * mechanism, one area format, for host and guest.
+ *
+ *   g = fpu_ctx_create();    // may sleep: an area in the init state
+ *   fpu_ctx_load(g);         // the live state put away, g's loaded, TS clear
+ *   ...                      // (the registers now hold g's state)
+ *   fpu_ctx_put(g);          // g saved if live, TS set: the thread's FPU op
+ *                            //   at a switch-out finds nothing of its own live
+ *   fpu_ctx_unload(g);       // put, then the thread's own state back as its
+ *                            //   policy has it (loaded if eager)
+ *   fpu_ctx_destroy(g);
+ *
+ * load, put and unload never sleep and need the caller to stay on its CPU
+ * (interrupts or preemption off: they panic otherwise); they are made for
+ * context ops, which run with interrupts off. None of them takes #NM.
+ */
+struct fpu_ctx;
+struct fpu_ctx *fpu_ctx_create(void);
+void fpu_ctx_destroy(struct fpu_ctx *f);
+void fpu_ctx_load(struct fpu_ctx *f);
+void fpu_ctx_put(struct fpu_ctx *f);
+void fpu_ctx_unload(struct fpu_ctx *f);
 
 /* Kernel FPU sections (see above). kfpu_begin panics if one is already
  * open on this CPU; kfpu_end panics if none is. Callable with interrupts
@@ -98,6 +126,11 @@ uint64_t fpu_set_nm_sleep_ns(uint64_t ns);
 bool fpu_thread_has_area(const struct thread *t);
 /* Does this CPU's register file hold t's state, with TS clear? */
 bool fpu_thread_is_live(const struct thread *t);
+/* Does this CPU's register file hold a context other than the caller's
+ * own (another thread's, a layered one's, or a kernel section's values)?
+ * The init state and the caller's own state are not foreign. Under eager
+ * switching an FPU thread never runs with foreign registers loaded. */
+bool fpu_debug_foreign_registers(void);
 /* For the #NM benchmark: sets TS on this CPU without saving, so the next
  * FPU instruction traps and finds the caller's state still loaded (what a
  * lazy switch leaves behind for a thread that comes back to its CPU).

@@ -83,6 +83,8 @@ struct kmem_stats {
 	uint64_t bytes_in_use;		/* requested bytes of live objects */
 	uint64_t objects_in_use;
 	uint64_t allocs, frees;		/* totals since boot */
+	uint64_t pages;			/* held from the page allocator: slabs (empty
+					 * ones kept included) and large allocations */
 };
 void kmem_stats(struct kmem_stats *st);
 /* Prints per-cache figures (the monitor's `mem`). */

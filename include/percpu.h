@@ -35,6 +35,8 @@ struct cpu {
 	volatile bool online;
 	int trap_depth;		/* nested traps in progress */
 	struct thread *thread;	/* running now */
+	struct thread *switch_next;	/* while prev's save ops run: the thread to run */
+	bool in_ctxop;		/* a context op's handler runs (an #NM now is a bug) */
 	struct thread *idle;	/* runs when the run queue is empty */
 	volatile bool need_resched;	/* switch at the next chance */
 	struct runqueue rq;

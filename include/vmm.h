@@ -151,8 +151,7 @@ struct vcpu {
 	void *backend;			/* the backend's per-vCPU state (VMCB, ...) */
 	struct vm_exit exit;		/* the last exit */
 	struct ctxop *fpu_op;		/* guest FPU context op, attached for each vm_run */
-	void *guest_fpu, *host_fpu;	/* save areas, 64-byte aligned */
-	bool fpu_loaded;		/* the guest's FPU is in the registers */
+	struct fpu_ctx *guest_fpu;	/* the guest's FPU state (kernel/fpu.c) */
 	char con[120];			/* console line being built */
 	int con_len;
 

@@ -45,14 +45,6 @@ struct vmm_backend {
 	/* NULL, or one line naming the emulator fault that makes entering a
 	 * guest on CPU 0 unsafe while other CPUs run (vmm_keep_off_cpu0). */
 	const char *(*cpu0_hazard)(void);
-
-	/* Guest FPU: an area of fpu_area_size bytes, 64-byte aligned. fpu_init
-	 * fills it with the architectural init state; fpu_save / fpu_load move
-	 * the registers of this CPU to / from it (interrupts off, never sleep). */
-	size_t fpu_area_size;
-	void (*fpu_init)(void *area);
-	void (*fpu_save)(void *area);
-	void (*fpu_load)(const void *area);
 };
 
 /* The architecture's backend (never NULL; its probe says if it works). */

@@ -99,14 +99,20 @@ static enum fpu_policy policy;
 static enum fpu_alloc alloc;
 static uint64_t nm_sleep_ns;
 
-/* One thread's FPU state: the argument of its FPU context op. */
+/* One FPU context: a thread's (the argument of its FPU context op), or one
+ * layered over a thread's (a guest's, fpu_ctx_create), or the init state. */
 struct fpu_ctx {
 	void *area;			/* save area, or NULL before first use (fpu.alloc=lazy) */
-	struct thread *thread;
+	struct thread *thread;		/* whose own state this is; NULL if layered */
 	int last_cpu;			/* CPU that last loaded this state; -1: none */
 	bool used;			/* loaded at least once */
 	struct fpu_counters stats;
 };
+
+/* The architectural init state, loaded (never saved) to clear the registers
+ * for a thread that has no state of its own yet. As a CPU's fpu_owner it
+ * means "the registers hold the init state", so it is loaded once. */
+static struct fpu_ctx init_ctx = { .last_cpu = -1 };
 
 /* ---- small steps, on this CPU, interrupts off ---- */
 
@@ -136,7 +142,16 @@ static void save(struct cpu *c, struct fpu_ctx *f)
 	c->fpu.saves++;
 	f->stats.saves++;
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_SAVE, f->thread->id, f->stats.saves);
+		trace_log(TR_FPU_SAVE, f->thread ? f->thread->id : 0, f->stats.saves);
+}
+
+/* Whatever context the registers hold live is saved into its area, so that
+ * something else may be loaded (the init state is never saved). */
+static void put_away_live(struct cpu *c)
+{
+	struct fpu_ctx *o = c->fpu_owner;
+	if (o && o != &init_ctx && !c->fpu_ts)
+		save(c, o);
 }
 
 /*
@@ -161,7 +176,28 @@ static void activate(struct cpu *c, struct fpu_ctx *f)
 		f->stats.first_uses++;
 	}
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_RESTORE, f->thread->id, f->stats.restores);
+		trace_log(TR_FPU_RESTORE, f->thread ? f->thread->id : 0, f->stats.restores);
+}
+
+/*
+ * Eager switching, into an FPU thread that has no state yet (fpu.alloc=lazy,
+ * before its first FPU instruction): it runs with TS set, and the registers
+ * must not hold another context's values meanwhile (only a TS check would
+ * stand between them and it: the LazyFP window). Load the init state, once
+ * (the owner record says when it is there already); the previous owner's
+ * state is in its area (the switch saved it, or it was not live).
+ */
+static void clear_registers(struct cpu *c)
+{
+	if (c->fpu_owner != &init_ctx) {
+		if (c->fpu_ts)
+			ts_clear(c);
+		arch_fpu->restore(init_ctx.area);
+		c->fpu_owner = &init_ctx;
+		c->fpu.clears++;
+	}
+	if (!c->fpu_ts)
+		ts_set(c);
 }
 
 /* A save area in the init state, or NULL (KM_NOSLEEP only). */
@@ -176,8 +212,8 @@ static void *new_area(int kmflags)
 /* ---- the context op ---- */
 
 /*
- * Switch-out of f's thread: schedule(), interrupts off, after the CPU's
- * current thread has been set to the one about to run (c->thread).
+ * Switch-out of f's thread: schedule(), interrupts off, curthread still
+ * f's thread; this_cpu()->switch_next is the thread about to run.
  */
 static void fpu_ctx_save(void *arg)
 {
@@ -191,7 +227,7 @@ static void fpu_ctx_save(void *arg)
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
-	if (policy == FPU_LAZY ? live : !(c->thread->flags & THREAD_FPU))
+	if (policy == FPU_LAZY ? live : !(c->switch_next->flags & THREAD_FPU))
 		ts_set(c);
 }
 
@@ -202,12 +238,10 @@ static void fpu_ctx_restore(void *arg)
 	if (policy == FPU_LAZY)
 		return;			/* TS is set: the first FPU instruction loads it */
 	struct cpu *c = this_cpu();
-	if (!f->area) {			/* not used yet (fpu.alloc=lazy): let it trap */
-		if (!c->fpu_ts)
-			ts_set(c);
-		return;
-	}
-	activate(c, f);
+	if (!f->area)
+		clear_registers(c);	/* not used yet: init state, and let it trap */
+	else
+		activate(c, f);
 }
 
 /* The thread is freed: its state must be nobody's. */
@@ -222,7 +256,8 @@ static void fpu_ctx_free(void *arg, int isexec)
 	}
 	if (f->thread && f->thread->fpu == f)
 		f->thread->fpu = NULL;
-	kmem_free(f->area);
+	if (f->area)
+		kmem_free(f->area);
 	kmem_free(f);
 }
 
@@ -246,6 +281,68 @@ void fpu_thread_create(struct thread *t)
 	struct ctxop *op = ctxop_allocate(&fpu_tpl, f);
 	t->fpu = f;
 	ctxop_attach(t, op);
+}
+
+/* ---- contexts layered over a thread's own (a guest's FPU) ---- */
+
+struct fpu_ctx *fpu_ctx_create(void)
+{
+	sched_assert_can_sleep("fpu_ctx_create");
+	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	f->last_cpu = -1;
+	f->area = new_area(KM_SLEEP);
+	return f;
+}
+
+void fpu_ctx_destroy(struct fpu_ctx *f)
+{
+	if (f->thread)
+		panic("fpu_ctx_destroy: the context of thread %s is freed with its thread",
+		      f->thread->name);
+	fpu_ctx_free(f, 0);
+}
+
+/* The caller must keep this CPU: interrupts or preemption off. */
+static struct cpu *layer_cpu(const char *fn)
+{
+	struct thread *t = curthread;
+	if (arch_irq_enabled() && t->preempt_count == 0)
+		panic("%s: call with preemption or interrupts disabled (thread %s)", fn, t->name);
+	return this_cpu();
+}
+
+void fpu_ctx_load(struct fpu_ctx *f)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = layer_cpu("fpu_ctx_load");
+	if (c->fpu_owner != f)
+		put_away_live(c);
+	activate(c, f);
+	arch_irq_restore(irq);
+}
+
+void fpu_ctx_put(struct fpu_ctx *f)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = layer_cpu("fpu_ctx_put");
+	if (is_live(c, f))
+		save(c, f);
+	if (c->fpu_owner == f && !c->fpu_ts)
+		ts_set(c);
+	arch_irq_restore(irq);
+}
+
+void fpu_ctx_unload(struct fpu_ctx *f)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = layer_cpu("fpu_ctx_unload");
+	fpu_ctx_put(f);
+	/* the thread's own state, as its policy has it: loaded (eager), or
+	 * left to its next FPU instruction (lazy; TS is set) */
+	struct fpu_ctx *own = c->thread->fpu;
+	if (policy == FPU_EAGER && own && own->area)
+		activate(c, own);
+	arch_irq_restore(irq);
 }
 
 /* ---- #NM ---- */
@@ -308,12 +405,11 @@ void kfpu_begin(void)
 	if (c->kfpu_open)
 		panic("kfpu_begin: nested kernel FPU section (thread %s, CPU %d); kfpu_begin "
 		      "and kfpu_end do not nest", c->thread ? c->thread->name : "-", c->id);
-	struct fpu_ctx *f = c->thread ? c->thread->fpu : NULL;
 	c->kfpu_open = true;
 	c->kfpu_saved = NULL;
-	if (f && is_live(c, f)) {
-		save(c, f);
-		c->kfpu_saved = f;
+	if (c->fpu_owner && c->fpu_owner != &init_ctx && !c->fpu_ts) {
+		c->kfpu_saved = c->fpu_owner;	/* the thread's, or one layered over it */
+		put_away_live(c);
 	}
 	c->kfpu_ts = c->fpu_ts;
 	c->fpu_owner = NULL;		/* the registers will hold the kernel's values */
@@ -356,6 +452,7 @@ void fpu_init(void)
 	alloc = (enum fpu_alloc)alloc_opt;
 	nm_sleep_ns = nm_sleep_us * 1000;
 	arch_fpu_init();
+	init_ctx.area = new_area(KM_SLEEP);
 	struct cpu *c = this_cpu();
 	c->fpu_owner = NULL;
 	ts_set(c);			/* the boot thread has no THREAD_FPU */
@@ -448,6 +545,16 @@ bool fpu_thread_is_live(const struct thread *t)
 	return live;
 }
 
+bool fpu_debug_foreign_registers(void)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct fpu_ctx *o = c->fpu_owner;
+	bool foreign = o != &init_ctx && o != c->thread->fpu;
+	arch_irq_restore(irq);
+	return foreign;
+}
+
 void fpu_debug_set_ts(void)
 {
 	struct cpu *c = this_cpu();
@@ -498,7 +605,9 @@ void fpu_print(void)
 		/* a debugging view: another CPU's owner may be exiting as we
 		 * look (its thread is freed only after join, though) */
 		struct fpu_ctx *o = __atomic_load_n(&c->fpu_owner, __ATOMIC_ACQUIRE);
-		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, o ? o->thread->name : "-",
+		const char *holds = !o ? "-" : o == &init_ctx ? "(init state)" :
+				    o->thread ? o->thread->name : "(layered)";
+		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, holds,
 		       c->fpu_ts ? "set" : "clr", c->fpu.saves, c->fpu.restores, c->fpu.nm_traps,
 		       c->fpu.first_uses);
 	}

@@ -48,9 +48,10 @@
  * The seam for context ops (docs/ctxop.md): the switch-out of prev runs
  * its save ops just before arch_switch, the switch-in of next runs its
  * restore ops in finish_switch; a thread without ops pays one test each.
- * Save ops run with this_cpu()->thread already set to next: the FPU op
- * reads it to leave CR0.TS set for a thread without THREAD_FPU
- * (kernel/fpu.c).
+ * Save ops run as prev (curthread is still prev, as in illumos's
+ * savectx), with this_cpu()->switch_next naming the thread about to run:
+ * the FPU op reads it to leave CR0.TS set for a thread without THREAD_FPU
+ * (kernel/fpu.c). Restore ops run as next.
  */
 #include <sched.h>
 #include <arch.h>
@@ -67,8 +68,6 @@ uint64_t sched_quantum_us = 10000;
 CMDLINE_UINT("sched.quantum_us", sched_quantum_us, 1000, 1000000,
 	     "scheduler time slice in microseconds (the tick is 1 ms)");
 uint64_t sched_quantum_ticks;
-
-extern struct thread *arch_switch(struct thread *prev, struct thread *next);
 
 /* ---- run queues (lock held, interrupts off) ---- */
 
@@ -192,8 +191,11 @@ static inline __attribute__((always_inline)) void finish_switch(struct thread *p
 	}
 	__atomic_store_n(&prev->on_cpu, 0, __ATOMIC_RELEASE);
 
-	if (me->ctxops)
+	if (me->ctxops) {
+		c->in_ctxop = true;
 		ctxop_restore(me);
+		c->in_ctxop = false;
+	}
 }
 
 void sched_finish_switch(struct thread *prev)
@@ -232,11 +234,15 @@ void schedule(void)
 	next->cpu = c->id;
 	next->ticks_left = (int)sched_quantum_ticks;
 	next->switches_in++;
-	c->thread = next;		/* before the save ops: see the top of the file */
 	c->switches++;
 
-	if (prev->ctxops)
+	if (prev->ctxops) {
+		c->switch_next = next;	/* what the FPU op needs to know */
+		c->in_ctxop = true;
 		ctxop_save(prev);
+		c->in_ctxop = false;
+	}
+	c->thread = next;		/* after the save ops: they run as prev */
 	prev = arch_switch(prev, next);
 	finish_switch(prev);
 	arch_irq_restore(flags);

@@ -11,8 +11,9 @@
  *              -> ZOMBIE (thread_exit) -> freed by thread_join.
  *
  * A new thread's stack holds one frame that arch_switch can "return"
- * through into thread_entry_asm, which calls thread_start(prev): finish
- * the switch, enable interrupts, run fn(arg), exit.
+ * through (arch_thread_init_stack builds it, arch/x86_64/frame.c), into a
+ * call of thread_start(prev): finish the switch, enable interrupts, run
+ * fn(arg), exit.
  *
  * Join: the joiner sleeps until the thread is a zombie and has left its
  * CPU (on_cpu == 0), since an exiting thread is still on its own stack
@@ -33,9 +34,6 @@
 
 #define STACK_ORDER 3			/* 8 pages: one guard page, 28 KiB of stack */
 #define STACK_PAGES (1u << STACK_ORDER)
-#define INIT_MXCSR  0x1F80		/* all exceptions masked, round to nearest */
-#define INIT_FCW    0x037F		/* the same for x87, 64-bit precision */
-#define FRAME_FPU_SAVED 1		/* swtch.asm: the two words above are valid */
 
 static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct list all_threads = LIST_INIT(all_threads);
@@ -89,8 +87,6 @@ static uint64_t next_id;
 /* Serialises thread_exit's wakeup with thread_join's check. */
 static struct spinlock join_lock = SPINLOCK_INIT("thread.join");
 
-extern void thread_entry_asm(void);
-
 const char *thread_state_name(int state)
 {
 	static const char *const names[] = { "runnable", "running", "sleeping", "zombie" };
@@ -104,16 +100,6 @@ void thread_register(struct thread *t)
 	list_add_tail(&all_threads, &t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
 }
-
-/* The words arch_switch pops for a thread that has never run. */
-struct first_frame {
-	uint32_t mxcsr;
-	uint16_t fcw;
-	uint16_t fpu_saved;		/* FRAME_FPU_SAVED: load mxcsr and fcw */
-	uint64_t r15, r14, r13, r12, rbx, rbp;
-	uint64_t ret;			/* thread_entry_asm */
-	uint64_t align;			/* keeps thread_start's frame 16-aligned */
-};
 
 static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *arg,
 				   unsigned flags)
@@ -135,13 +121,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	list_init(&t->rq_link);
 	list_init(&t->timer_link);
 
-	struct first_frame *ff = (struct first_frame *)(t->stack + t->stack_size) - 1;
-	memset(ff, 0, sizeof(*ff));
-	ff->mxcsr = INIT_MXCSR;
-	ff->fcw = INIT_FCW;
-	ff->fpu_saved = FRAME_FPU_SAVED;
-	ff->ret = (uint64_t)thread_entry_asm;
-	t->saved_rsp = (uint64_t)ff;
+	arch_thread_init_stack(t);
 	thread_register(t);
 	return t;
 }

@@ -85,12 +85,6 @@
 #define GUEST_DS        0x10
 #define TSS_LIMIT       0x67
 
-#define FXSAVE_SIZE     512
-#define FXSAVE_FCW      0	/* offsets in the FXSAVE image */
-#define FXSAVE_MXCSR    24
-#define INIT_FCW        0x037F
-#define INIT_MXCSR      0x1F80
-
 /* Nested page tables a VM may need: PML4, PDPT, PD and up to 8 page tables
  * of 2 MiB each, so 16 MiB of guest memory at most (vm.c's limit too). */
 #define NPT_MAX_PTS     8
@@ -497,26 +491,6 @@ static uint64_t svm_vcpu_rip(struct vcpu *v)
 	return sv ? sv->vmcb->save.rip : 0;
 }
 
-/* ---- the guest's FPU: FXSAVE images (x87 and SSE; our guests use no AVX,
- * and with CR4.OSXSAVE clear they cannot) ---- */
-
-static void svm_fpu_init(void *area)
-{
-	memset(area, 0, FXSAVE_SIZE);
-	*(uint16_t *)((uint8_t *)area + FXSAVE_FCW) = INIT_FCW;
-	*(uint32_t *)((uint8_t *)area + FXSAVE_MXCSR) = INIT_MXCSR;
-}
-
-static void svm_fpu_save(void *area)
-{
-	__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[FXSAVE_SIZE])area));
-}
-
-static void svm_fpu_load(const void *area)
-{
-	__asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[FXSAVE_SIZE])area));
-}
-
 static const struct vmm_backend svm_backend = {
 	.name = "svm",
 	.probe = svm_probe,
@@ -528,10 +502,6 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_complete = svm_vcpu_complete,
 	.vcpu_rip = svm_vcpu_rip,
 	.cpu0_hazard = svm_cpu0_hazard,
-	.fpu_area_size = FXSAVE_SIZE,
-	.fpu_init = svm_fpu_init,
-	.fpu_save = svm_fpu_save,
-	.fpu_load = svm_fpu_load,
 };
 
 const struct vmm_backend *arch_vmm_backend(void)

@@ -245,11 +245,15 @@ static void slab_relist(struct kmem_cache *c, struct kmem_slab *s, uint32_t old_
 
 /* A new slab for c, every slot free and poisoned; NULL if pmm has no block.
  * Called without kmem_lock: nobody else can see the slab yet. */
+/* Pages taken from pmm for slabs and large allocations (kmem_stats). */
+static uint64_t pages_held;
+
 static struct kmem_slab *slab_create(struct kmem_cache *c)
 {
 	uint64_t pa = pmm_alloc_pages(KMEM_SLAB_ORDER);
 	if (!pa)
 		return NULL;
+	__atomic_add_fetch(&pages_held, 1UL << KMEM_SLAB_ORDER, __ATOMIC_RELAXED);
 	struct kmem_slab *s = (struct kmem_slab *)pa;
 	s->magic = KMEM_SLAB_MAGIC;
 	s->self = s;
@@ -268,6 +272,7 @@ static struct kmem_slab *slab_create(struct kmem_cache *c)
  * cache's lists and wiped its header. Called without kmem_lock. */
 static void slab_destroy(struct kmem_slab *s)
 {
+	__atomic_sub_fetch(&pages_held, 1UL << KMEM_SLAB_ORDER, __ATOMIC_RELAXED);
 	pmm_free_pages((uint64_t)s, KMEM_SLAB_ORDER);
 }
 
@@ -441,6 +446,7 @@ static void *large_alloc(size_t size)
 			slab_destroy(victim);
 		return NULL;
 	}
+	__atomic_add_fetch(&pages_held, 1UL << order, __ATOMIC_RELAXED);
 	*d = (struct kmem_large){ KMEM_LARGE_MAGIC, pa, size, order, NULL };
 	d->next = large_hash[large_bucket(pa)];
 	large_hash[large_bucket(pa)] = d;
@@ -572,6 +578,7 @@ void kmem_free(void *p)
 		if (victim)
 			slab_destroy(victim);
 		pattern_fill(p, PAGE_SIZE << order, KMEM_POISON_FREE);
+		__atomic_sub_fetch(&pages_held, 1UL << order, __ATOMIC_RELAXED);
 		pmm_free_pages(a, order);
 		return;
 	}
@@ -619,6 +626,7 @@ void kmem_stats(struct kmem_stats *st)
 {
 	unsigned long irq = spin_lock_irqsave(&kmem_lock);
 	*st = totals;
+	st->pages = __atomic_load_n(&pages_held, __ATOMIC_RELAXED);
 	spin_unlock_irqrestore(&kmem_lock, irq);
 }
 

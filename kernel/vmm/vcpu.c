@@ -38,20 +38,23 @@
  * HLT and sleeps again.
  *
  * The guest's FPU (illumos 12477; docs/ctxop.md)
- *   A guest's x87/SSE registers are loaded once when its thread enters
- *   vm_run and stay in the CPU for the whole loop, exits included: no save
- *   and restore per exit. If the thread is switched out meanwhile (the tick
- *   after an exit, a sleep in HLT, a rendezvous wait), the context op that
- *   vm_run attached saves them: vmm_savectx stores the guest's registers
- *   and puts the host thread's back, so the thread's own FPU op, older on
- *   the chain and run after ours on the way out, saves the host's values;
- *   on the way back the thread's FPU op restores the host's values first,
- *   and vmm_restorectx, run after it, stashes them and loads the guest's
- *   again. The op is allocated once per vCPU, attached for each vm_run and
- *   detached, not freed, on leaving. Attach and the first load happen with
- *   preemption disabled, so "attached" and "guest registers loaded" are
- *   one and the same. With the chain's restore order reversed
- *   (bug=ctxop_restore_order) the thread's restore runs last and
+ *   A guest's FPU state is an FPU context of its own (fpu_ctx_create: the
+ *   host's mechanism and area format, kernel/fpu.c), loaded once when its
+ *   thread enters vm_run; it stays in the CPU for the whole loop, exits
+ *   included: no save and restore per exit. Loading it first saves the
+ *   host thread's live state into the thread's own area. If the thread is
+ *   switched out meanwhile (the tick after an exit, a sleep in HLT, a
+ *   rendezvous wait), the context op that vm_run attached saves it:
+ *   vmm_savectx stores the guest's registers and sets TS, so the thread's
+ *   own FPU op, older on the chain and run after ours on the way out,
+ *   finds nothing of its own live (its area already holds the host's
+ *   state). On the way back the thread's FPU op runs first (eager: it
+ *   loads the host's state) and vmm_restorectx, run after it, loads the
+ *   guest's over it. The op is allocated once per vCPU, attached for each
+ *   vm_run and detached, not freed, on leaving. Attach and the first load
+ *   happen with preemption disabled, so "attached" and "guest registers
+ *   loaded" are one and the same. With the chain's restore order reversed
+ *   (bug=ctxop_restore_order) the thread's restore runs last and, eager,
  *   overwrites the guest's registers with the host's: the FPU tests of
  *   tests/vmm/ see exactly that.
  *
@@ -64,6 +67,7 @@
 #include <arch.h>
 #include <cmdline.h>
 #include <ctxop.h>
+#include <fpu.h>
 #include <mm.h>
 #include <printf.h>
 #include <printk.h>
@@ -72,8 +76,6 @@
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
-
-#define FPU_ALIGN 64		/* XSAVE wants 64; FXSAVE 16 */
 
 static const char *const state_names[] = { "idle", "frozen", "running", "sleeping" };
 
@@ -376,23 +378,22 @@ static void handle_exit(struct vcpu *v, struct vm_exit *e)
 
 /* ---- the guest's FPU ---- */
 
-/* The vCPU thread leaves its CPU inside vm_run: the guest's registers to
- * their area, the host thread's back in the CPU for its own FPU op. */
+/* The vCPU thread leaves its CPU inside vm_run: the guest's registers go
+ * to their area and TS is set, so the thread's own FPU op, older on the
+ * chain and run after ours on the way out, finds nothing of its own live. */
 static void vmm_savectx(void *arg)
 {
 	struct vcpu *v = arg;
-	vmm_be->fpu_save(v->guest_fpu);
-	vmm_be->fpu_load(v->host_fpu);
+	fpu_ctx_put(v->guest_fpu);
 	v->stats.fpu_saves++;
 }
 
-/* ... and comes back: the thread's FPU op has restored the host's values;
- * stash them and load the guest's. */
+/* ... and comes back: the thread's FPU op has run first (and, eager, loaded
+ * the host's state); the guest's goes over it. */
 static void vmm_restorectx(void *arg)
 {
 	struct vcpu *v = arg;
-	vmm_be->fpu_save(v->host_fpu);
-	vmm_be->fpu_load(v->guest_fpu);
+	fpu_ctx_load(v->guest_fpu);
 }
 
 /* The op is freed with its thread if that ended without detaching it. */
@@ -409,14 +410,10 @@ static const struct ctxop_template vmm_ctxop_tpl = {
 	.ct_free = vmm_freectx,
 };
 
-int vcpu_fpu_init(struct vcpu *v)
+void vcpu_fpu_init(struct vcpu *v)
 {
-	v->guest_fpu = kmem_alloc_aligned(vmm_be->fpu_area_size, FPU_ALIGN, KM_SLEEP);
-	v->host_fpu = kmem_alloc_aligned(vmm_be->fpu_area_size, FPU_ALIGN, KM_SLEEP);
-	vmm_be->fpu_init(v->guest_fpu);
-	vmm_be->fpu_init(v->host_fpu);
+	v->guest_fpu = fpu_ctx_create();
 	v->fpu_op = ctxop_allocate(&vmm_ctxop_tpl, v);
-	return 0;
 }
 
 void vcpu_fpu_fini(struct vcpu *v)
@@ -424,10 +421,9 @@ void vcpu_fpu_fini(struct vcpu *v)
 	if (v->fpu_op)
 		ctxop_free(v->fpu_op);
 	if (v->guest_fpu)
-		kmem_free(v->guest_fpu);
-	if (v->host_fpu)
-		kmem_free(v->host_fpu);
-	v->guest_fpu = v->host_fpu = NULL;
+		fpu_ctx_destroy(v->guest_fpu);
+	v->fpu_op = NULL;
+	v->guest_fpu = NULL;
 }
 
 /* Enters the FPU critical section: op attached and guest registers loaded,
@@ -436,18 +432,14 @@ static void guest_fpu_enter(struct vcpu *v)
 {
 	kpreempt_disable();
 	ctxop_attach(curthread, v->fpu_op);
-	vmm_be->fpu_save(v->host_fpu);
-	vmm_be->fpu_load(v->guest_fpu);
-	v->fpu_loaded = true;
+	fpu_ctx_load(v->guest_fpu);
 	kpreempt_enable();
 }
 
 static void guest_fpu_leave(struct vcpu *v)
 {
 	kpreempt_disable();
-	vmm_be->fpu_save(v->guest_fpu);
-	vmm_be->fpu_load(v->host_fpu);
-	v->fpu_loaded = false;
+	fpu_ctx_unload(v->guest_fpu);
 	ctxop_detach(curthread, v->fpu_op);
 	kpreempt_enable();
 }

@@ -177,6 +177,16 @@ CONFIGS: List[Config] = [
            checks=[("xsaveopt_refused",
                     r"fpu: fpu.save=xsaveopt refused: this CPU has no XSAVE; using auto",
                     "the refusal of fpu.save=xsaveopt on a CPU without XSAVE")]),
+    # fpu.alloc=lazy with every policy, on one CPU and on four: with the
+    # rows above, every policy meets every allocation mode on 1 and 4 CPUs.
+    # (Eager with lazy allocation is where a switch once loaded a new
+    # thread's control words over the previous owner's live state.)
     Config("max-alloc-lazy", ["-cpu", "max"], cmdline="fpu=lazy fpu.alloc=lazy",
            only="fpu.*", panic_boots=False),
+    Config("max-eager-alloc-lazy", ["-cpu", "max"], cmdline="fpu.alloc=lazy",
+           only="fpu.*", panic_boots=False),
+    Config("max-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
+           cmdline="fpu=lazy fpu.alloc=lazy", only="fpu.*", panic_boots=False),
+    Config("max-eager-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
+           cmdline="fpu.alloc=lazy", only="fpu.*", panic_boots=False),
 ]

@@ -22,6 +22,10 @@
 /* CPUID leaf 7, subleaf 0 */
 #define CPUID_7_EBX_AVX2    (1u << 5)
 #define CPUID_7_EBX_AVX512F (1u << 16)
+/* CPUID leaf 0x80000008 EBX: XSAVE/FXSAVE always store the x87 error
+ * pointers (AMD; without it they are stored only with an exception pending) */
+#define CPUID_EXT_ADDR_SIZES       0x80000008u
+#define CPUID_80000008_EBX_XSAVEERPTR (1u << 2)
 /* CPUID leaf 0xD: subleaf 0 (EDX:EAX supported XCR0 bits, EBX size for the
  * XCR0 now set, ECX size for every supported component), subleaf 1 (EAX
  * features below), subleaf i >= 2 (EAX size, EBX standard offset of
@@ -99,7 +103,22 @@ enum fpu_mech {
 struct fpu_features {
 	bool fxsr, xsave, xsaveopt, xsavec, xsaves, avx, avx2, avx512f;
 	uint64_t xcr0_supported;	/* CPUID.(0xD,0):EDX:EAX; 0 without XSAVE */
+	bool amd;			/* vendor AuthenticAMD */
+	unsigned family;		/* CPUID.1 family, extended family added */
+	bool xsaveerptr;		/* CPUID.80000008h:EBX[2] */
 };
+
+/*
+ * AMD's FXSAVE/FXRSTOR (and XSAVE/XRSTOR) skip the x87 last-instruction
+ * and last-operand pointers (FIP, FDP) and the last opcode (FOP) unless an
+ * x87 exception is pending, on every family from the K7 up to the CPUs that
+ * report XSAVEERPTR (Zen 2). A restore then leaves the previous context's
+ * pointers in place for the next one to read with FNSTENV or FXSAVE: a
+ * leak of where another task last did x87 work (Linux X86_BUG_FXSAVE_LEAK,
+ * CVE-2006-1056). The cure is to set them to fixed values before every
+ * restore. A pure function of the features, like the choices below.
+ */
+bool fpu_needs_pointer_clear(const struct fpu_features *f);
 
 /* The name of a mechanism as fpu.save= spells it. */
 const char *fpu_mech_name(enum fpu_mech m);
@@ -137,7 +156,10 @@ struct fpu_boot_info {
 	bool refused;
 	uint64_t xcr0;			/* as written with XSETBV (0: none) */
 	size_t area_size;
+	bool clear_pointers;		/* each restore first clears FIP/FDP/FOP */
 };
+/* How many restores cleared the x87 pointers first, on every CPU. */
+uint64_t fpu_pointer_clears(void);
 const struct fpu_boot_info *fpu_boot_info(void);
 
 /* XCR0 as the CPU holds it now (XGETBV; only with CR4.OSXSAVE set). */

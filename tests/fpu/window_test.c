@@ -1,0 +1,137 @@
+/*
+ * tests/fpu/window_test.c - the registers hold exactly the state the CPU's
+ * owner record says, across switches to threads that never use the FPU.
+ *
+ * Two defects of issue 10 live here. A switch that also moved the control
+ * words loaded a new thread's MXCSR and FCW into registers that still held
+ * the previous thread's state and named it as their owner, so that owner,
+ * coming back, skipped its restore and ran with the new thread's words
+ * (eager switching with fpu.alloc=lazy: 0x1F80 / 0x037F instead of its
+ * 0x7F80 / 0x0F7F). And under eager switching a thread with no FPU state
+ * yet ran with the previous owner's registers loaded, guarded by TS alone:
+ * the LazyFP window eager switching exists to close. Each case runs under
+ * both allocation policies (fpu_set_alloc), so every row of the matrix
+ * (eager and lazy, FXSAVE and XSAVE, one CPU and four) covers the pair.
+ */
+#include <ktest.h>
+#include <arch/fpu.h>
+#include <ctxop.h>
+#include <fpu.h>
+#include <string.h>
+#include <thread.h>
+
+#define VBYTES (16 * 16)
+#define MXCSR_ROUND_ZERO 0x7F80		/* default masks, round toward zero */
+#define FCW_ROUND_ZERO   0x0F7F
+
+extern void fpu_test_put_xmm(const void *src);
+extern void fpu_test_get_xmm(void *dst);
+
+struct window {
+	int yields;			/* how often the idler yields */
+	bool saw_foreign;		/* the idler ran with another context loaded */
+};
+
+/* An FPU thread that never executes an FPU instruction: it yields, and
+ * looks whether the registers hold someone else's state meanwhile. */
+static void idler(void *arg)
+{
+	struct window *w = arg;
+	for (int i = 0; i < w->yields; i++) {
+		if (fpu_debug_foreign_registers())
+			w->saw_foreign = true;
+		thread_yield();
+	}
+}
+
+static void pattern(uint8_t *buf, uint8_t seed)
+{
+	for (int i = 0; i < VBYTES; i++)
+		buf[i] = (uint8_t)(seed + i * 7);
+}
+
+/* The caller's MXCSR, FCW and XMM registers across yields to a new FPU
+ * thread on its CPU that never uses the FPU; returns whether all survived. */
+static bool state_survives_an_idler(enum fpu_alloc alloc, struct window *w)
+{
+	enum fpu_alloc was = fpu_set_alloc(alloc);
+	uint8_t mine[VBYTES], got[VBYTES];
+	pattern(mine, (uint8_t)(0x40 + alloc));
+	uint32_t mx = fpu_get_mxcsr();
+	uint16_t cw = fpu_get_fcw();
+	fpu_set_mxcsr(MXCSR_ROUND_ZERO);
+	fpu_set_fcw(FCW_ROUND_ZERO);
+	fpu_test_put_xmm(mine);
+	struct thread *t = thread_create_on("idler", idler, w, THREAD_FPU, cpu_id(), PRIO_NORMAL);
+	for (int i = 0; i < w->yields; i++)
+		thread_yield();
+	uint32_t mx_after = fpu_get_mxcsr();
+	uint16_t cw_after = fpu_get_fcw();
+	fpu_test_get_xmm(got);
+	thread_join(t);
+	fpu_set_mxcsr(mx);
+	fpu_set_fcw(cw);
+	fpu_set_alloc(was);
+	KT_EXPECT_EQ(mx_after, MXCSR_ROUND_ZERO);
+	KT_EXPECT_EQ(cw_after, FCW_ROUND_ZERO);
+	KT_EXPECT(memcmp(mine, got, VBYTES) == 0);
+	return mx_after == MXCSR_ROUND_ZERO && cw_after == FCW_ROUND_ZERO &&
+	       memcmp(mine, got, VBYTES) == 0;
+}
+
+KTEST(fpu, state_survives_switches_to_a_thread_that_never_uses_the_fpu)
+{
+	thread_bind(cpu_count() - 1);
+	for (int a = FPU_ALLOC_EAGER; a <= FPU_ALLOC_LAZY; a++) {
+		struct window w = { .yields = 10 };
+		if (!state_survives_an_idler((enum fpu_alloc)a, &w))
+			KT_LOG("lost with fpu.alloc=%s", a == FPU_ALLOC_LAZY ? "lazy" : "eager");
+	}
+	thread_bind(-1);
+}
+
+KTEST(fpu, eager_fpu_thread_never_runs_with_another_contexts_registers)
+{
+	if (fpu_policy() != FPU_EAGER)
+		KT_SKIP("fpu=lazy leaves the previous owner's registers under TS by design "
+			"(the LazyFP window, docs/fpu.md)");
+	thread_bind(cpu_count() - 1);
+	for (int a = FPU_ALLOC_EAGER; a <= FPU_ALLOC_LAZY; a++) {
+		struct window w = { .yields = 10 };
+		state_survives_an_idler((enum fpu_alloc)a, &w);
+		KT_EXPECT(!w.saw_foreign);
+		KT_EXPECT(!fpu_debug_foreign_registers());
+	}
+	thread_bind(-1);
+}
+
+/* ---- no #NM inside a context op ---- */
+
+static void save_touches_fpu(void *arg)
+{
+	(void)arg;
+	(void)fpu_get_fcw();		/* with TS set: #NM, in the middle of a switch */
+}
+
+static const struct ctxop_template fpu_touching_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = save_touches_fpu,
+};
+
+/* A thread without THREAD_FPU runs with TS set; its op's save executes an
+ * FPU instruction as it leaves. */
+static void yields_with_fpu_touching_op(void *arg)
+{
+	(void)arg;
+	ctxop_install(curthread, &fpu_touching_tpl, NULL);
+	thread_yield();
+}
+
+KTEST_EXPECT_PANIC(fpu, nm_inside_a_context_op_panics, "#NM in a context op's handler")
+{
+	thread_bind(0);
+	struct thread *t = thread_create_on("nm-in-op", yields_with_fpu_touching_op, NULL, 0, 0,
+					    PRIO_NORMAL);
+	thread_yield();
+	thread_join(t);
+}
