@@ -44,6 +44,10 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags);
 void paging_unmap(uint64_t va);
 /* How many TLB shootdowns (IPIs to every other CPU) paging has sent. */
 uint64_t paging_shootdowns(void);
+/* For tests: when set, paging_map/paging_unmap call it between their change
+ * and its shootdown, where the caller may be preempted and moved to another
+ * CPU; a test moves it there on purpose. */
+extern void (*paging_shootdown_hook)(uint64_t va);
 /* True if va is mapped (reading it will not fault). */
 bool paging_is_mapped(uint64_t va);
 /* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */

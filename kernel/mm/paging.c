@@ -55,12 +55,18 @@
  * the entry behind it changed, and only its own invlpg removes it. So a
  * change that takes away or alters a present mapping (paging_unmap,
  * paging_map over a present page, a new guard page) is invlpg'd on this
- * CPU under paging_lock and then on every other online CPU by an IPI,
- * waited for (smp_call_all), after paging_lock is dropped: a CPU spinning
- * for it with interrupts off could not take the IPI. Until the call
- * returns, another CPU may still use the old translation; the callers
- * change pages nobody else is using yet (a new thread's guard page, a
- * test's page), and they return only once every CPU has dropped it.
+ * CPU under paging_lock and then on every online CPU, this one included,
+ * by an IPI, waited for (smp_call_each), after paging_lock is dropped: a
+ * CPU spinning for it with interrupts off could not take the IPI. "This one
+ * included" because the caller may be preempted between the unlock and the
+ * call and go on on another CPU, whose TLB may hold the old translation;
+ * smp_call_all would skip that CPU as the caller's own, and the CPU it left
+ * was done under the lock (the defect mm.paging_*_the_caller_moved* catch).
+ * smp_call_each picks the other CPUs and runs the invlpg on the caller's in
+ * one step with interrupts off, so no CPU falls between the two.
+ * Until the call returns, another CPU may still use the old translation;
+ * the callers change pages nobody else is using yet (a new thread's guard
+ * page, a test's page), and they return only once every CPU has dropped it.
  * Mapping a page that was not present needs no shootdown: x86 never
  * caches a not-present entry.
  */
@@ -297,19 +303,24 @@ static bool unmap_locked(uint64_t va)
 }
 
 static uint64_t shootdowns;
+void (*paging_shootdown_hook)(uint64_t va);
 
 static void invlpg_ipi(void *va)
 {
 	invlpg((uint64_t)va);
 }
 
-/* Takes va out of every other online CPU's TLB and waits until it is out.
- * Not with paging_lock held. */
+/* Takes va out of every online CPU's TLB, the caller's included, and waits
+ * until it is out. The caller's too because it may have moved since its
+ * invlpg under paging_lock: the CPU it is on now may be one that still holds
+ * va. Not with paging_lock held. */
 static void shootdown(uint64_t va)
 {
 	if (cpu_count() < 2)
 		return;
-	smp_call_all(invlpg_ipi, (void *)va, true);
+	if (paging_shootdown_hook)
+		paging_shootdown_hook(va);
+	smp_call_each(invlpg_ipi, (void *)va, true);
 	__atomic_fetch_add(&shootdowns, 1, __ATOMIC_RELAXED);
 }
 
