@@ -62,8 +62,6 @@ CMDLINE_UINT("sched.quantum_us", sched_quantum_us, 1000, 1000000,
 	     "scheduler time slice in microseconds (the tick is 1 ms)");
 uint64_t sched_quantum_ticks;
 
-extern struct thread *arch_switch(struct thread *prev, struct thread *next);
-
 /* ---- run queues (lock held, interrupts off) ---- */
 
 static void rq_enqueue(struct cpu *c, struct thread *t)
