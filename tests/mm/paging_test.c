@@ -1,5 +1,5 @@
 /*
- * tests/mm/paging_test.c - the kernel page tables (kernel/mm/paging.c).
+ * tests/mm/paging_test.c - the kernel page tables (arch/x86_64/paging.c).
  *
  * The *_faults cases end their boot in the trap handler's panic, which
  * names the exception: "unexpected trap: page fault (#PF) at ...".
