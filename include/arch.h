@@ -67,6 +67,17 @@ static inline void arch_zero_pages(void *dst, size_t npages);
  * may be of any scalar type), defined in arch/arch.h.
  */
 
+/* A stretch of physical memory, [start, end), with a name for messages. */
+struct arch_phys_range {
+	const char *what;
+	uint64_t start, end;
+};
+/* Where the firmware may keep ACPI's root pointer (the RSDP), in the order
+ * to search them (x86-64 with a BIOS: the EBDA, then the BIOS area;
+ * arch/x86_64/bios.c). Fills at most max entries and returns how many. The
+ * caller maps them before it reads. Boot CPU, after paging_init. */
+int arch_acpi_rsdp_areas(struct arch_phys_range *areas, int max);
+
 /* Switches from thread prev to thread next (arch/x86_64/swtch.asm): saves
  * prev's callee-saved registers and stack pointer in prev, loads next's,
  * and returns, in next, the thread that was switched away from to get
