@@ -128,6 +128,13 @@ void arch_fpu_clear_ts(void);
  * section starts with. TS must be clear. */
 void arch_fpu_load_defaults(void);
 
+/* Copies blocks * ARCH_FPU_COPY_BLOCK bytes through the vector registers
+ * (arch/x86_64/fpu_copy.asm: SSE2, any alignment). Only inside a kernel FPU
+ * section (kfpu_begin .. kfpu_end): the registers are the thread's
+ * otherwise. */
+#define ARCH_FPU_COPY_BLOCK 64
+void arch_fpu_copy_blocks(void *dst, const void *src, size_t blocks);
+
 /* For tests: writes the low 64 bits of XMM0 in a saved area; false if
  * the area says its SSE registers are in their init state (not stored). */
 bool arch_fpu_area_set_xmm0(void *area, uint64_t lo);
