@@ -163,19 +163,30 @@ static int cpus_reading(struct tlb_probe *p, uint64_t want)
 	return right;
 }
 
+/* Two pages, va holding 0xAAAA and *other 0xBBBB, and every CPU has read va
+ * (so its TLB holds the translation); p is set up to probe va. Skips the
+ * case on one CPU. */
+static uint64_t page_in_every_tlb(struct tlb_probe *p, uint64_t *other)
+{
+	if (cpu_count() < 2)
+		KT_SKIP("needs two CPUs");
+	uint64_t va = pmm_alloc_page();
+	*other = pmm_alloc_page();
+	KT_ASSERT(va && *other);
+	*(volatile uint64_t *)va = 0xAAAA;
+	*(volatile uint64_t *)*other = 0xBBBB;
+	p->va = va;
+	KT_EXPECT_EQ(cpus_reading(p, 0xAAAA), cpu_count());
+	return va;
+}
+
 KTEST(mm, paging_change_reaches_every_cpu_tlb)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs two CPUs");
-	uint64_t va = pmm_alloc_page(), other = pmm_alloc_page();
-	KT_ASSERT(va && other);
-	*(volatile uint64_t *)va = 0xAAAA;
-	*(volatile uint64_t *)other = 0xBBBB;
-	struct tlb_probe p = { .va = va };
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
 	uint64_t before = paging_shootdowns();
 
-	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);	/* in every TLB now */
 	paging_map(va, other, PAGE_WRITE);		/* va -> the other page */
 	KT_EXPECT_EQ(cpus_reading(&p, 0xBBBB), n);
 	paging_map(va, va, PAGE_WRITE);			/* and back */
@@ -245,15 +256,9 @@ static int change_while_moving(struct mover *m, int from)
 KTEST(mm, paging_map_shootdown_reaches_the_cpu_the_caller_moved_to)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs two CPUs");
-	uint64_t va = pmm_alloc_page(), other = pmm_alloc_page();
-	KT_ASSERT(va && other);
-	*(volatile uint64_t *)va = 0xAAAA;
-	*(volatile uint64_t *)other = 0xBBBB;
-	struct tlb_probe p = { .va = va };
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
 
-	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);	/* in every TLB now */
 	struct mover m = { .to = 0, .va = va, .pa = other };
 	KT_EXPECT_EQ(change_while_moving(&m, 1), 0);	/* it did move: 1 -> 0 */
 	KT_EXPECT_EQ(cpus_reading(&p, 0xBBBB), n);
@@ -293,14 +298,9 @@ static bool read_faults_on(int cpu)
 KTEST(mm, paging_unmap_faults_on_every_cpu_though_the_caller_moved)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs two CPUs");
-	uint64_t va = pmm_alloc_page();
-	KT_ASSERT(va);
-	*(volatile uint64_t *)va = 0xAAAA;
-	struct tlb_probe p = { .va = va };
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
 
-	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);	/* in every TLB now */
 	struct mover m = { .to = 0, .va = va, .pa = 0 };
 	KT_EXPECT_EQ(change_while_moving(&m, 1), 0);	/* it did move: 1 -> 0 */
 
@@ -317,6 +317,7 @@ KTEST(mm, paging_unmap_faults_on_every_cpu_though_the_caller_moved)
 	KT_EXPECT_EQ(faulted, n);
 
 	paging_map(va, va, PAGE_WRITE);
+	pmm_free_page(other);
 	pmm_free_page(va);
 }
 
