@@ -85,7 +85,7 @@ static inline uint32_t cpu_online_mask(void)
 	return (uint32_t)((1ULL << cpu_count()) - 1);
 }
 
-/* Points the GS base of this CPU at cpus[id]. */
+/* Makes cpus[id] this CPU's block (x86-64: its GS base; arch/x86_64/cpu.c). */
 void percpu_init_this(int id);
 
 #endif
