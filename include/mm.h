@@ -47,6 +47,8 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags);
 void paging_unmap(uint64_t va);
 /* How many TLB shootdowns (IPIs to every other CPU) paging has sent. */
 uint64_t paging_shootdowns(void);
+/* Pages taken for page tables since boot (tables are never freed). */
+uint64_t paging_table_pages(void);
 /* For tests: when set, paging_map/paging_unmap call it between their change
  * and its shootdown, where the caller may be preempted and moved to another
  * CPU; a test moves it there on purpose. */

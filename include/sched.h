@@ -5,15 +5,20 @@
  * Blocking protocol, used by every primitive that sleeps:
  *
  *   sched_assert_can_sleep("mutex_lock");     // before taking any spinlock
- *   lock the primitive's spinlock;
+ *   flags = spin_lock_irqsave(&p->lock);      // interrupts off from here
  *   queue yourself where a waker will find you;
  *   sched_prepare_sleep();                    // state RUNNING -> SLEEPING
- *   unlock;
+ *   spin_unlock(&p->lock);                    // interrupts stay off
  *   schedule();                               // returns once woken
+ *   arch_irq_restore(flags);
  *
  * A wakeup between the unlock and schedule() is not lost: it has already
  * made the state RUNNABLE and queued the thread, and schedule() then just
- * returns (or runs it again at once).
+ * returns (or runs it again at once). Interrupts stay off from
+ * sched_prepare_sleep to the switch, and after the unlock the sleeper takes
+ * no lock: another CPU may already have picked it and be waiting, holding
+ * its run-queue lock, for it to leave this CPU (docs/sched.md, "The wakeup
+ * protocol").
  */
 #ifndef SCHED_H
 #define SCHED_H
@@ -28,6 +33,7 @@ __noreturn void sched_idle_loop(void);		/* becomes this CPU's idle thread */
 void schedule(void);
 /* Panics, naming `caller` and the lock, if the current thread may not sleep. */
 void sched_assert_can_sleep(const char *caller);
+/* RUNNING -> SLEEPING; panics if interrupts are on or the caller is not running. */
 void sched_prepare_sleep(void);
 /* SLEEPING -> RUNNABLE and queued; false if t was not asleep. Any context. */
 bool sched_wakeup(struct thread *t);
@@ -50,6 +56,10 @@ void sched_ipi_resched(void);
 /* Second half of a switch, in the thread switched to (thread_start too). */
 void sched_finish_switch(struct thread *prev);
 void sched_set_priority(struct thread *t, int prio);
+/* For tests: checks every run queue under its lock (each FIFO's bit, the
+ * count, each queued thread's FIFO, CPU and state); prints what is wrong
+ * and returns how many things were. */
+int sched_check_runqueues(void);
 /* thread.c: adds t to the list of all threads; an idle thread for a CPU. */
 void thread_register(struct thread *t);
 struct thread *thread_create_idle(int cpu);
@@ -59,7 +69,8 @@ extern uint64_t sched_quantum_ticks;
 extern uint64_t sched_quantum_us;
 /* Changes the quantum at run time (tests); at least one tick. */
 void sched_set_quantum_us(uint64_t us);
-/* Sleep timeouts (kernel/sched.c): arms/cancels a wakeup at an absolute time. */
+/* Sleep timeouts (kernel/sched.c): arms/cancels a wakeup at an absolute time.
+ * Arm after sched_prepare_sleep, interrupts off; cancel after the sleep. */
 void sched_timeout_arm(struct thread *t, uint64_t wake_at_ns);
 void sched_timeout_cancel(struct thread *t);
 void sched_timeouts_expire(uint64_t now_ns);

@@ -51,6 +51,7 @@ struct thread {
 	char name[THREAD_NAME_MAX];
 	volatile int state;		/* enum thread_state; changed with CAS */
 	int prio;			/* enum thread_prio */
+	int rq_prio;			/* the FIFO it is on while queued (sched.c) */
 	int cpu;			/* CPU it runs on, or last ran on */
 	int bound_cpu;			/* -1 when it may run anywhere */
 	uint32_t cpus_allowed;		/* unbound: the CPUs it may run on (bit n: CPU n) */

@@ -38,6 +38,12 @@
  *     switch; the next thread releases it (finish_switch).
  *   - Lock order: any primitive's lock, then the timeout lock, then a run
  *     queue lock; never two run queue locks at once.
+ *   - A sleeper keeps interrupts off from sched_prepare_sleep to its switch,
+ *     and once a waker can find it, takes no lock but its own run queue's:
+ *     a CPU that picked it spins on its on_cpu holding a run-queue lock,
+ *     and must not wait for ever (docs/sched.md, "The wakeup protocol").
+ *   - A queued thread is on FIFO t->rq_prio of cpus[t->cpu]; t->prio may
+ *     change meanwhile (sched_set_priority), rq_prio does not.
  *
  * The seam for context ops (docs/ctxop.md): the switch-out of prev runs
  * its save ops just before arch_switch, the switch-in of next runs its
@@ -64,19 +70,23 @@ uint64_t sched_quantum_ticks;
 
 /* ---- run queues (lock held, interrupts off) ---- */
 
+/* t goes on the FIFO of its priority as read now; rq_prio remembers which,
+ * since sched_set_priority may change t->prio while t waits there. */
 static void rq_enqueue(struct cpu *c, struct thread *t)
 {
+	int p = __atomic_load_n(&t->prio, __ATOMIC_ACQUIRE);
 	t->state = TS_RUNNABLE;
-	list_add_tail(&c->rq.queue[t->prio], &t->rq_link);
-	c->rq.nonempty |= 1u << t->prio;
+	t->rq_prio = p;
+	list_add_tail(&c->rq.queue[p], &t->rq_link);
+	c->rq.nonempty |= 1u << p;
 	c->rq.nr_queued++;
 }
 
 static void rq_remove(struct cpu *c, struct thread *t)
 {
 	list_remove(&t->rq_link);
-	if (list_empty(&c->rq.queue[t->prio]))
-		c->rq.nonempty &= ~(1u << t->prio);
+	if (list_empty(&c->rq.queue[t->rq_prio]))
+		c->rq.nonempty &= ~(1u << t->rq_prio);
 	c->rq.nr_queued--;
 }
 
@@ -230,17 +240,34 @@ void schedule(void)
 	arch_irq_restore(flags);
 }
 
+/*
+ * t->cpu may change under us (a wakeup or a steal queues t elsewhere, under
+ * that CPU's lock), so lock the run queue it names and look again. Once
+ * t->cpu names the queue we hold, a t linked there stays there; it is moved
+ * to the FIFO of its new priority. A t on no queue (running, asleep, or
+ * being queued elsewhere this instant) just gets the new t->prio: whoever
+ * queues it reads the value once and records it in rq_prio.
+ */
 void sched_set_priority(struct thread *t, int prio)
 {
 	unsigned long flags = arch_irq_save();
-	struct cpu *c = &cpus[t->cpu];
-	spin_lock_raw(&c->rq.lock);
-	if (t->state == TS_RUNNABLE && list_linked(&t->rq_link) && t->cpu == c->id) {
-		rq_remove(c, t);		/* move to its new FIFO */
-		t->prio = prio;
-		rq_enqueue(c, t);
-	} else {
-		t->prio = prio;
+	struct cpu *c;
+	for (;;) {
+		c = &cpus[__atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE)];
+		spin_lock_raw(&c->rq.lock);
+		/* enqueue_on sets t->cpu before it links t, so a t seen
+		 * linked is on the queue its t->cpu, read after, names */
+		if (__atomic_load_n(&t->rq_link.next, __ATOMIC_ACQUIRE) == &t->rq_link) {
+			__atomic_store_n(&t->prio, prio, __ATOMIC_RELEASE);
+			break;			/* on no queue */
+		}
+		if (__atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE) == c->id) {
+			rq_remove(c, t);	/* move it to its new FIFO */
+			t->prio = prio;
+			rq_enqueue(c, t);
+			break;
+		}
+		spin_unlock_raw(&c->rq.lock);	/* queued elsewhere meanwhile */
 	}
 	spin_unlock_raw(&c->rq.lock);
 	if (t == c->thread && rq_top_prio(c) > prio && c == this_cpu())
@@ -248,6 +275,44 @@ void sched_set_priority(struct thread *t, int prio)
 	arch_irq_restore(flags);
 	if (t == curthread && t->preempt_count == 0 && this_cpu()->need_resched)
 		schedule();
+}
+
+int sched_check_runqueues(void)
+{
+	int bad = 0;
+	for (int i = 0; i < cpu_count(); i++) {
+		struct cpu *c = &cpus[i];
+		unsigned long flags = arch_irq_save();
+		spin_lock_raw(&c->rq.lock);
+		int queued = 0;
+		for (int p = 0; p < NPRIO; p++) {
+			bool nonempty = (c->rq.nonempty >> p) & 1;
+			if (nonempty == list_empty(&c->rq.queue[p])) {
+				printk("sched: CPU %d: FIFO %d is %s but its bit is %s\n", i, p,
+				       nonempty ? "empty" : "not empty", nonempty ? "set" : "clear");
+				bad++;
+			}
+			struct list *pos;
+			list_for_each(pos, &c->rq.queue[p]) {
+				struct thread *t = list_entry(pos, struct thread, rq_link);
+				queued++;
+				if (t->rq_prio != p || t->cpu != i || t->state != TS_RUNNABLE) {
+					printk("sched: CPU %d FIFO %d holds %s (rq_prio %d, cpu %d, %s)\n",
+					       i, p, t->name, t->rq_prio, t->cpu,
+					       thread_state_name(t->state));
+					bad++;
+				}
+			}
+		}
+		if (queued != c->rq.nr_queued) {
+			printk("sched: CPU %d: %d threads queued, nr_queued says %d\n", i, queued,
+			       c->rq.nr_queued);
+			bad++;
+		}
+		spin_unlock_raw(&c->rq.lock);
+		arch_irq_restore(flags);
+	}
+	return bad;
 }
 
 void sched_set_quantum_us(uint64_t us)
@@ -279,6 +344,9 @@ void sched_assert_can_sleep(const char *caller)
 void sched_prepare_sleep(void)
 {
 	struct thread *t = curthread;
+	if (arch_irq_enabled())
+		panic("sched_prepare_sleep: interrupts are on (thread %s); a sleeper keeps them "
+		      "off until schedule() (sched.h)", t->name);
 	t->timed_out = false;
 	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_RUNNING }, TS_SLEEPING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

@@ -270,9 +270,9 @@ static void thread_join_keep(struct thread *t)
 	while (t->state != TS_ZOMBIE) {
 		t->joiner = me;
 		sched_prepare_sleep();
-		spin_unlock_irqrestore(&join_lock, flags);
+		spin_unlock(&join_lock);	/* interrupts stay off until the switch */
 		schedule();
-		flags = spin_lock_irqsave(&join_lock);
+		spin_lock(&join_lock);
 	}
 	spin_unlock_irqrestore(&join_lock, flags);
 	while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
@@ -294,11 +294,11 @@ void thread_sleep(uint64_t ns)
 	sched_assert_can_sleep("thread_sleep");
 	uint64_t wake = clock_ns() + ns;
 	while (clock_ns() < wake) {
-		unsigned long flags = arch_irq_save();
+		unsigned long flags = arch_irq_save();	/* off until the switch */
 		sched_prepare_sleep();
 		sched_timeout_arm(t, wake);
-		arch_irq_restore(flags);
 		schedule();
+		arch_irq_restore(flags);
 		sched_timeout_cancel(t);
 	}
 }

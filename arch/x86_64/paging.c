@@ -118,6 +118,7 @@ struct aspace {
 
 static struct aspace kernel_aspace;
 static struct spinlock paging_lock = SPINLOCK_INIT("paging");
+static uint64_t table_pages;		/* pages taken for tables (never freed) */
 static bool paging_ready;		/* kernel_aspace is in CR3 */
 static uint64_t pte_nx;			/* PTE_NX if the CPU has NX, else 0 */
 static uint64_t pte_global;		/* PTE_G if the CPU has PGE, else 0 */
@@ -250,7 +251,13 @@ static uint64_t alloc_table(void)
 		panic("paging: out of memory for a page table");
 	if (!paging_ready && pa + PAGE_SIZE > BOOT_MAPPED_END)
 		panic("paging: page table at 0x%lx is beyond the boot mapping", pa);
+	__atomic_fetch_add(&table_pages, 1, __ATOMIC_RELAXED);
 	return pa;
+}
+
+uint64_t paging_table_pages(void)
+{
+	return __atomic_load_n(&table_pages, __ATOMIC_RELAXED);
 }
 
 /* Entry bits of a leaf with the given PAGE_* flags. */
