@@ -12,7 +12,7 @@
 ; What this file does, in order:
 ;   1. check the loader magic and that the CPU can run 64-bit code, saying so
 ;      on the serial port and the VGA screen if not;
-;   2. identity-map the first 4 GiB with 2 MiB pages (kernel/mm/paging.c
+;   2. identity-map the first 4 GiB with 2 MiB pages (arch/x86_64/paging.c
 ;      replaces these tables with finer ones once C runs);
 ;   3. turn on PAE, long mode (EFER.LME), no-execute (EFER.NXE, if present),
 ;      paging and write-protect, load a 64-bit GDT and far-jump to 64-bit code;

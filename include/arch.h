@@ -2,50 +2,36 @@
  * arch.h - the seam between the portable kernel and the architecture.
  *
  * Portable code (kernel/, lib/) calls the machine only through these
- * functions; their x86-64 versions live in arch/x86_64/. Nothing here
- * exposes a register layout or an instruction.
+ * functions; their x86-64 versions live in arch/x86_64/. This file declares
+ * them and states their contracts; the bodies of the inline ones (and the
+ * one type whose layout is the machine's, struct arch_jmpbuf) are in
+ * arch/x86_64/include/arch/arch.h, which it includes at the end. No
+ * declaration here names an instruction or a register; the comments say
+ * what a call does on x86-64 where that helps.
  */
 #ifndef ARCH_H
 #define ARCH_H
 
 #include <kernel.h>
 
-/* Interrupts on this CPU. arch_irq_save returns a token for arch_irq_restore. */
-static inline void arch_irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void arch_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline unsigned long arch_irq_save(void)
-{
-	unsigned long f;
-	__asm__ volatile("pushfq; popq %0; cli" : "=r"(f)::"memory");
-	return f;
-}
-static inline void arch_irq_restore(unsigned long f)
-{
-	if (f & (1UL << 9))	/* RFLAGS.IF was set */
-		arch_irq_enable();
-}
-static inline bool arch_irq_enabled(void)
-{
-	unsigned long f;
-	__asm__ volatile("pushfq; popq %0" : "=r"(f));
-	return f & (1UL << 9);
-}
-static inline void arch_cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+/* Interrupts on this CPU. arch_irq_save turns them off and returns a token
+ * for arch_irq_restore, which turns them back on only if they were on. */
+static inline void arch_irq_disable(void);
+static inline void arch_irq_enable(void);
+static inline unsigned long arch_irq_save(void);
+static inline void arch_irq_restore(unsigned long token);
+static inline bool arch_irq_enabled(void);
+/* A hint in a busy-wait loop: let the other hyperthread (or the host) run. */
+static inline void arch_cpu_relax(void);
 /* Waits for the next interrupt (call with interrupts enabled). */
-static inline void arch_wait_for_interrupt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void arch_wait_for_interrupt(void);
 /* Enables interrupts and halts as one step: an interrupt that arrives
- * between the check before it and the halt still wakes the CPU (sti's
- * one-instruction shadow). */
-static inline void arch_safe_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+ * between the check before it and the halt still wakes the CPU. */
+static inline void arch_safe_halt(void);
 
-/* A cheap, monotonic timestamp (the TSC); arch_timestamp_to_ns converts one
- * to clock_ns() time. */
-static inline uint64_t arch_timestamp(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
+/* A cheap, monotonic timestamp (x86: the TSC); arch_timestamp_to_ns converts
+ * one to clock_ns() time. */
+static inline uint64_t arch_timestamp(void);
 uint64_t arch_timestamp_to_ns(uint64_t ts);
 
 /* Early set-up: console first, then descriptor tables and traps. */
@@ -63,18 +49,40 @@ __noreturn void arch_halt(void);
 /* Frame-pointer backtrace of the caller, printed with symbol names. */
 void arch_backtrace_here(void);
 /* Same, starting from a given frame pointer and instruction pointer. */
-void arch_backtrace_from(uint64_t rbp, uint64_t rip);
+void arch_backtrace_from(uint64_t fp, uint64_t pc);
 
 /* Monotonic time; valid once arch_timer_init has run. */
 uint64_t arch_clock_ns(void);
 void arch_timer_init(void);
+/* Starts this CPU's periodic tick: timer_tick() TIMER_HZ times a second. */
+void arch_timer_start(void);
+
+/* Fills npages whole pages at dst (page-aligned, mapped) with zeros. */
+static inline void arch_zero_pages(void *dst, size_t npages);
 
 /*
- * The context switch (arch/x86_64/swtch.asm): saves prev's callee-saved
- * registers on its stack, switches to next's stack and returns there, with
- * prev as the value, seen from next. Interrupts off, the run-queue lock
- * held (sched.c). FPU state is not its business (the FPU context op's).
+ * ARCH_PERCPU_READ(var, offset): loads the field at byte `offset` of this
+ * CPU's struct cpu (percpu.h) into var, in one instruction, so that a
+ * preemption cannot split "which CPU" from "read its field". A macro (var
+ * may be of any scalar type), defined in arch/arch.h.
  */
+
+/* A stretch of physical memory, [start, end), with a name for messages. */
+struct arch_phys_range {
+	const char *what;
+	uint64_t start, end;
+};
+/* Where the firmware may keep ACPI's root pointer (the RSDP), in the order
+ * to search them (x86-64 with a BIOS: the EBDA, then the BIOS area;
+ * arch/x86_64/bios.c). Fills at most max entries and returns how many. The
+ * caller maps them before it reads. Boot CPU, after paging_init. */
+int arch_acpi_rsdp_areas(struct arch_phys_range *areas, int max);
+
+/* Switches from thread prev to thread next (arch/x86_64/swtch.asm): saves
+ * prev's callee-saved registers and stack pointer in prev, loads next's,
+ * and returns, in next, the thread that was switched away from to get
+ * there. Run queue lock held, interrupts off (kernel/sched.c). FPU state
+ * is not its business (the FPU context op's, kernel/fpu.c). */
 struct thread;
 struct thread *arch_switch(struct thread *prev, struct thread *next);
 /* Builds a new thread's first frame on t->stack (t->stack_size bytes), so
@@ -82,10 +90,9 @@ struct thread *arch_switch(struct thread *prev, struct thread *next);
  * aligned as the ABI wants (arch/x86_64/frame.c). */
 void arch_thread_init_stack(struct thread *t);
 
-/* Non-local exit for the test runner: returns 0 first, then 1 from longjmp. */
-struct arch_jmpbuf {
-	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
-};
+/* Non-local exit for the test runner: returns 0 first, then 1 from longjmp.
+ * struct arch_jmpbuf is the machine's (arch/arch.h); callers only hold one. */
+struct arch_jmpbuf;
 int arch_setjmp(struct arch_jmpbuf *jb) __attribute__((returns_twice));
 __noreturn void arch_longjmp(struct arch_jmpbuf *jb);
 
@@ -126,8 +133,18 @@ void arch_fpu_clear_ts(void);
  * section starts with. TS must be clear. */
 void arch_fpu_load_defaults(void);
 
+/* Copies blocks * ARCH_FPU_COPY_BLOCK bytes through the vector registers
+ * (arch/x86_64/fpu_copy.asm: SSE2, any alignment). Only inside a kernel FPU
+ * section (kfpu_begin .. kfpu_end): the registers are the thread's
+ * otherwise. */
+#define ARCH_FPU_COPY_BLOCK 64
+void arch_fpu_copy_blocks(void *dst, const void *src, size_t blocks);
+
 /* For tests: writes the low 64 bits of XMM0 in a saved area; false if
  * the area says its SSE registers are in their init state (not stored). */
 bool arch_fpu_area_set_xmm0(void *area, uint64_t lo);
+
+/* The bodies of the inline functions above, and struct arch_jmpbuf. */
+#include <arch/arch.h>
 
 #endif

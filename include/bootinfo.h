@@ -1,7 +1,7 @@
 /*
  * bootinfo.h - what the loader told us, copied out of its structures.
  *
- * kernel/multiboot.c reads either a Multiboot 1 or a Multiboot 2 info block
+ * boot/multiboot.c reads either a Multiboot 1 or a Multiboot 2 info block
  * into this one form before anything can overwrite it; the rest of the
  * kernel reads only this.
  */
@@ -46,7 +46,9 @@ struct bootinfo {
 
 extern struct bootinfo bootinfo;
 
-/* Parses the loader's block (magic from EAX, physical address from EBX). */
+/* Parses the loader's block: `magic` says which protocol, `info` is the
+ * block's physical address, both as the boot code got them from the loader.
+ * Also tells the console if there is no text screen. */
 void bootinfo_parse(uint32_t magic, uint64_t info);
 
 #endif

@@ -12,8 +12,10 @@
  * it is written in assembly) brackets it:
  *
  *   kfpu_begin();          // preemption off, the thread's state put away,
- *   sse_copy(dst, src, n); // MXCSR 0x1F80 and FCW 0x037F, registers free
+ *   simd_work();           // MXCSR 0x1F80 and FCW 0x037F, registers free
  *   kfpu_end();            // the thread's state back, preemption on
+ *
+ * (lib/memcpy_sse.c does it around arch_fpu_copy_blocks.)
  *
  * Sections do not nest (a nested kfpu_begin panics) and must not sleep.
  *

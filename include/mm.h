@@ -2,7 +2,10 @@
  * mm.h - physical pages, kernel page tables and the kernel heap.
  *
  * Physical memory is identity-mapped (virtual address == physical address),
- * so a physical page can be used through its address directly.
+ * so a physical page can be used through its address directly. The page
+ * allocator and the heap are portable (kernel/mm/); the page tables are the
+ * machine's (arch/x86_64/paging.c), reached only through the paging_* calls
+ * and PAGE_* flags below.
  */
 #ifndef MM_H
 #define MM_H
@@ -30,7 +33,7 @@ uint64_t pmm_total_count(void);		/* usable pages the allocator manages */
 /* Prints the memory map summary (the boot line and the monitor's `mem`). */
 void pmm_print_summary(void);
 
-/* ---- kernel page tables (kernel/mm/paging.c) ---- */
+/* ---- kernel page tables (the architecture's: arch/x86_64/paging.c) ---- */
 
 #define PAGE_WRITE  (1u << 0)
 #define PAGE_EXEC   (1u << 1)
@@ -46,6 +49,10 @@ void paging_unmap(uint64_t va);
 uint64_t paging_shootdowns(void);
 /* Pages taken for page tables since boot (tables are never freed). */
 uint64_t paging_table_pages(void);
+/* For tests: when set, paging_map/paging_unmap call it between their change
+ * and its shootdown, where the caller may be preempted and moved to another
+ * CPU; a test moves it there on purpose. */
+extern void (*paging_shootdown_hook)(uint64_t va);
 /* True if va is mapped (reading it will not fault). */
 bool paging_is_mapped(uint64_t va);
 /* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */

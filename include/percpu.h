@@ -1,15 +1,17 @@
 /*
  * percpu.h - the per-CPU data block.
  *
- * Each CPU has one struct cpu; the GS base register points at it, and its
- * first field points at itself. Fields are read with one %gs-relative load
- * (cpu_id(), curthread), so a preemption cannot split the read. Only its
+ * Each CPU has one struct cpu, which the architecture can reach in one
+ * instruction (x86-64: the GS base register points at it); its self field
+ * gives its address. Fields are read with ARCH_PERCPU_READ (cpu_id(),
+ * curthread), one load, so a preemption cannot split the read. Only its
  * own CPU writes most fields; the run queue is shared under its lock.
  */
 #ifndef PERCPU_H
 #define PERCPU_H
 
 #include <kernel.h>
+#include <arch.h>
 #include <fpu.h>
 #include <list.h>
 #include <spinlock.h>
@@ -29,7 +31,7 @@ struct runqueue {
 };
 
 struct cpu {
-	struct cpu *self;	/* must stay first: this_cpu() reads %gs:0 */
+	struct cpu *self;	/* this struct: this_cpu() reads it (keep it first) */
 	int id;			/* 0 .. cpu_count()-1, 0 is the boot CPU */
 	uint32_t apic_id;
 	volatile bool online;
@@ -62,7 +64,7 @@ extern struct cpu cpus[MAX_CPUS];
 static inline struct cpu *this_cpu(void)
 {
 	struct cpu *c;
-	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	ARCH_PERCPU_READ(c, offsetof(struct cpu, self));
 	return c;
 }
 
@@ -70,7 +72,7 @@ static inline struct cpu *this_cpu(void)
 static inline int cpu_id(void)
 {
 	int id;
-	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(offsetof(struct cpu, id)));
+	ARCH_PERCPU_READ(id, offsetof(struct cpu, id));
 	return id;
 }
 
@@ -85,7 +87,7 @@ static inline uint32_t cpu_online_mask(void)
 	return (uint32_t)((1ULL << cpu_count()) - 1);
 }
 
-/* Points the GS base of this CPU at cpus[id]. */
+/* Makes cpus[id] this CPU's block (x86-64: its GS base; arch/x86_64/cpu.c). */
 void percpu_init_this(int id);
 
 #endif

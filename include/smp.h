@@ -36,6 +36,15 @@ void smp_call(int cpu, void (*fn)(void *), void *arg, bool wait);
 
 /* As smp_call, on every online CPU except the caller's, all at once. */
 void smp_call_all(void (*fn)(void *), void *arg, bool wait);
+/*
+ * As smp_call_all, and on the caller's CPU too: there fn runs at once, with
+ * interrupts off, on the CPU that the others were chosen against. So every
+ * CPU runs fn even if the caller is moved to another CPU just before the
+ * call, which smp_call_all(fn) after a local fn() cannot promise: the CPU
+ * the caller moved to is then skipped as "self" (the TLB shootdown's
+ * defect, docs/mm.md).
+ */
+void smp_call_each(void (*fn)(void *), void *arg, bool wait);
 
 /*
  * Asks CPU `cpu` to reschedule: an IPI whose handler calls

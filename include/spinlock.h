@@ -8,7 +8,7 @@
 #ifndef SPINLOCK_H
 #define SPINLOCK_H
 
-#include <kernel.h>
+#include <arch.h>
 
 struct spinlock {
 	volatile uint32_t locked;
@@ -43,7 +43,7 @@ static inline void spin_lock_raw(struct spinlock *l)
 {
 	while (!spin_trylock_raw(l)) {
 		while (l->locked)
-			__asm__ volatile("pause" ::: "memory");
+			arch_cpu_relax();
 	}
 }
 

@@ -89,12 +89,12 @@ struct thread {
 	uint64_t preemptions;
 };
 
-/* The thread running on this CPU (one %gs-relative load, so a preemption
- * cannot split it). */
+/* The thread running on this CPU (one per-CPU load, so a preemption cannot
+ * split it). */
 static inline struct thread *curthread_get(void)
 {
 	struct thread *t;
-	__asm__ volatile("mov %%gs:%c1, %0" : "=r"(t) : "i"(offsetof(struct cpu, thread)));
+	ARCH_PERCPU_READ(t, offsetof(struct cpu, thread));
 	return t;
 }
 #define curthread (curthread_get())

@@ -3,9 +3,11 @@
  *
  * How the firmware's tables are found (ACPI 6.5, 5.2.5 - 5.2.8):
  *
- *   RSDP ("RSD PTR ", 16-byte aligned) in the first KiB of the EBDA, or in
- *    |   the BIOS area 0xE0000-0xFFFFF. Checksum: its first 20 bytes sum to
- *    |   0; a revision >= 2 RSDP is longer and its whole length sums to 0 too.
+ *   RSDP ("RSD PTR ", 16-byte aligned) in one of the areas the architecture
+ *    |   names (arch_acpi_rsdp_areas; on a PC BIOS the first KiB of the EBDA,
+ *    |   then 0xE0000-0xFFFFF, arch/x86_64/bios.c). Checksum: its first 20
+ *    |   bytes sum to 0; a revision >= 2 RSDP is longer and its whole length
+ *    |   sums to 0 too.
  *    v
  *   RSDT (32-bit table addresses) or, from revision 2 on, XSDT (64-bit ones)
  *    |   every table starts with the same 36-byte header, whose bytes
@@ -19,30 +21,26 @@
  * Multiboot 2 can hand the RSDP over (tags 14 and 15), and UEFI machines
  * have no BIOS area to scan; this kernel boots through QEMU's SeaBIOS or
  * GRUB on top of it, where the scan works. Reading the tags is a TODO for
- * the multiboot code.
+ * the multiboot code (boot/multiboot.c).
  *
  * The tables are in firmware memory, which the kernel's page tables need
  * not map: every range is checked with paging_is_mapped and, if absent,
- * mapped read-only (identity) before it is read. Page 0, which holds the
- * BIOS data area's pointer to the EBDA, is mapped only for that one read
- * and unmapped again, so that null pointers still fault.
+ * mapped read-only (identity) before it is read.
  *
  * Without ACPI (or without a valid MADT) the kernel runs on the boot CPU
  * alone and says so; nothing here panics over firmware.
  */
 #include <acpi.h>
+#include <arch.h>
 #include <mm.h>
+#include <printf.h>
 #include <printk.h>
 #include <string.h>
 
 #define RSDP_SIG          "RSD PTR "
 #define RSDP_ALIGN        16
 #define RSDP_V1_LENGTH    20		/* the part the first checksum covers */
-#define BDA_EBDA_SEGMENT  0x40E		/* BIOS data area: EBDA segment (16 bits) */
-#define EBDA_SCAN_BYTES   1024
-#define BIOS_AREA_START   0xE0000
-#define BIOS_AREA_END     0x100000
-#define REAL_MODE_LIMIT   0x100000	/* a real-mode segment:offset stays below */
+#define RSDP_MAX_AREAS    4		/* places the architecture may name */
 
 #define MADT_SIG          "APIC"
 #define MADT_PCAT_COMPAT  (1u << 0)	/* MADT flags: 8259 PICs present */
@@ -164,23 +162,6 @@ static bool checksum_ok(const void *p, uint64_t len)
 	return sum == 0;
 }
 
-/* The EBDA's physical address from the BIOS data area, or 0. Page 0 is
- * mapped just for this read if the page tables leave it out. */
-static uint64_t ebda_address(void)
-{
-	bool was_mapped = paging_is_mapped(0);
-	if (!was_mapped)
-		paging_map(0, 0, 0);
-	/* gcc takes a constant pointer into page 0 for a null-pointer bug;
-	 * passing the address through an empty asm hides the constant. */
-	uint64_t bda = BDA_EBDA_SEGMENT;
-	__asm__("" : "+r"(bda));
-	uint64_t ebda = (uint64_t)*(volatile uint16_t *)bda << 4;
-	if (!was_mapped)
-		paging_unmap(0);
-	return ebda;
-}
-
 static const struct rsdp *rsdp_scan(uint64_t start, uint64_t end)
 {
 	phys_map(start, end - start);
@@ -202,15 +183,24 @@ static const struct rsdp *rsdp_scan(uint64_t start, uint64_t end)
 	return NULL;
 }
 
-static const struct rsdp *rsdp_find(void)
+/* Searches the areas the architecture names, in its order; on failure,
+ * describes where it looked in `where`. */
+static const struct rsdp *rsdp_find(char *where, size_t size)
 {
-	uint64_t ebda = ebda_address();
-	const struct rsdp *r = NULL;
-	if (ebda && ebda + EBDA_SCAN_BYTES <= REAL_MODE_LIMIT)
-		r = rsdp_scan(ebda, ebda + EBDA_SCAN_BYTES);
-	if (!r)
-		r = rsdp_scan(BIOS_AREA_START, BIOS_AREA_END);
-	return r;
+	struct arch_phys_range area[RSDP_MAX_AREAS];
+	int n = arch_acpi_rsdp_areas(area, RSDP_MAX_AREAS);
+	size_t len = 0;
+	where[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const struct rsdp *r = rsdp_scan(area[i].start, area[i].end);
+		if (r)
+			return r;
+		if (len < size)
+			len += (size_t)snprintf(where + len, size - len, "%s%s 0x%lx-0x%lx",
+						i ? ", " : "", area[i].what, area[i].start,
+						area[i].end - 1);
+	}
+	return NULL;
 }
 
 /* Maps the table at pa and checks it; returns its header or NULL. */
@@ -329,10 +319,11 @@ void acpi_init(void)
 	for (int irq = 0; irq < ACPI_ISA_IRQS; irq++)
 		acpi.isa[irq] = (struct acpi_isa_route){ .gsi = (uint32_t)irq };
 
-	const struct rsdp *r = rsdp_find();
+	char where[160];
+	const struct rsdp *r = rsdp_find(where, sizeof(where));
 	if (!r) {
-		printk("acpi: no RSDP in the EBDA or at 0xE0000-0xFFFFF: no ACPI tables, so "
-		       "one CPU and no I/O APIC information\n");
+		printk("acpi: no RSDP (searched %s): no ACPI tables, so one CPU and no "
+		       "I/O APIC information\n", where[0] ? where : "nowhere");
 		return;
 	}
 	acpi.found = true;

@@ -25,12 +25,10 @@
 #include <trace.h>
 #include <monitor.h>
 #include <thread.h>
-#include <arch/lapic.h>
 
 #define KERNEL_NAME    "ctxkern"
 #define KERNEL_VERSION "0.1"
 
-extern void console_vga_disable(void);
 extern void bugs_apply(void);
 extern const char *ktest_glob(void);
 
@@ -39,8 +37,6 @@ void kmain(uint32_t magic, uint32_t info)
 	percpu_init_this(0);
 	arch_console_init();
 	bootinfo_parse(magic, info);
-	if (!bootinfo.vga_text)
-		console_vga_disable();
 
 	printk("\n%s %s - a teaching kernel for x86-64: context ops, FPU, vCPUs\n",
 	       KERNEL_NAME, KERNEL_VERSION);
@@ -62,7 +58,7 @@ void kmain(uint32_t magic, uint32_t info)
 	sched_init();
 
 	arch_timer_init();
-	lapic_timer_start(TIMER_HZ);
+	arch_timer_start();
 	smp_init();
 	arch_irq_enable();
 

@@ -41,7 +41,7 @@ static struct list all_threads = LIST_INIT(all_threads);
 /*
  * Freed stacks are kept, up to STACK_CACHE of them, with their guard pages
  * still unmapped and registered: unmapping a page costs a TLB shootdown on
- * every other CPU (kernel/mm/paging.c), which a thread created and joined
+ * every other CPU (arch/x86_64/paging.c), which a thread created and joined
  * in a loop would otherwise pay each time. (Linux keeps a few freed
  * vmalloc'd stacks per CPU for the same reason.)
  */

@@ -8,6 +8,7 @@
  * A '\n' becomes "\r\n" on the serial line.
  */
 #include <arch.h>
+#include <arch/console.h>
 #include <arch/x86.h>
 #include <string.h>
 #include <arch/trap.h>
@@ -54,7 +55,6 @@ void arch_console_init(void)
 	}
 }
 
-/* Called by the multiboot parser when the loader set a graphics mode. */
 void console_vga_disable(void)
 {
 	vga_enabled = false;

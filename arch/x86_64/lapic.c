@@ -17,6 +17,7 @@
 #include <arch/trap.h>
 #include <arch/ioapic.h>
 #include <printk.h>
+#include <timer.h>
 
 #define LAPIC_ID        0x020
 #define LAPIC_EOI       0x0B0
@@ -124,6 +125,12 @@ void lapic_timer_start(uint32_t hz)
 	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
 	lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
 	lapic_write(LAPIC_TIMER_INIT, (uint32_t)(init ? init : 1));
+}
+
+/* The kernel's tick on this CPU is the LAPIC timer's interrupt. */
+void arch_timer_start(void)
+{
+	lapic_timer_start(TIMER_HZ);
 }
 
 uint64_t arch_clock_ns(void)

@@ -261,7 +261,11 @@ void smp_call(int cpu, void (*fn)(void *), void *arg, bool wait)
 		call_wait(&done);
 }
 
-void smp_call_all(void (*fn)(void *), void *arg, bool wait)
+/* smp_call_all and smp_call_each: the other CPUs are chosen, and with
+ * `self` the caller's runs fn, with interrupts off throughout, so the CPU
+ * left out of the queueing is the one that ran fn: a caller moved to
+ * another CPU in between cannot make one CPU be skipped. */
+static void call_many(void (*fn)(void *), void *arg, bool wait, bool self_too)
 {
 	volatile bool done[MAX_CPUS];
 	unsigned long flags = arch_irq_save();
@@ -273,9 +277,21 @@ void smp_call_all(void (*fn)(void *), void *arg, bool wait)
 			call_enqueue(c, fn, arg, wait ? &done[c] : NULL);
 		}
 	}
+	if (self_too)
+		fn(arg);
 	arch_irq_restore(flags);
 	for (int c = 0; wait && c < n; c++)
 		call_wait(&done[c]);
+}
+
+void smp_call_all(void (*fn)(void *), void *arg, bool wait)
+{
+	call_many(fn, arg, wait, false);
+}
+
+void smp_call_each(void (*fn)(void *), void *arg, bool wait)
+{
+	call_many(fn, arg, wait, true);
 }
 
 void smp_send_resched(int cpu)

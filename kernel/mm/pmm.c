@@ -57,6 +57,7 @@
  * page tables from low memory too.
  */
 #include <mm.h>
+#include <arch.h>
 #include <bootinfo.h>
 #include <printk.h>
 #include <spinlock.h>
@@ -235,12 +236,10 @@ static uint64_t find_free_block(uint64_t n)
 	return max_pfn;
 }
 
-/* Fills npages pages at pa with zeros: rep stosq, 8 bytes a step. */
+/* Fills npages pages at pa with zeros (identity-mapped). */
 static void zero_pages(uint64_t pa, uint64_t npages)
 {
-	void *dst = (void *)pa;
-	uint64_t words = npages * (PAGE_SIZE / sizeof(uint64_t));
-	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(0UL) : "memory");
+	arch_zero_pages((void *)pa, npages);
 }
 
 /* ---- boot ---- */

@@ -1,5 +1,5 @@
 /*
- * tests/mm/paging_test.c - the kernel page tables (kernel/mm/paging.c).
+ * tests/mm/paging_test.c - the kernel page tables (arch/x86_64/paging.c).
  *
  * The *_faults cases end their boot in the trap handler's panic, which
  * names the exception: "unexpected trap: page fault (#PF) at ...".
@@ -9,6 +9,9 @@
 #include <smp.h>
 #include <bootinfo.h>
 #include <mm.h>
+#include <thread.h>
+#include <arch/trap.h>
+#include <arch/x86.h>
 
 #define LAPIC_PAGE      0xFEE00000UL
 #define IOAPIC_PAGE     0xFEC00000UL
@@ -160,19 +163,30 @@ static int cpus_reading(struct tlb_probe *p, uint64_t want)
 	return right;
 }
 
+/* Two pages, va holding 0xAAAA and *other 0xBBBB, and every CPU has read va
+ * (so its TLB holds the translation); p is set up to probe va. Skips the
+ * case on one CPU. */
+static uint64_t page_in_every_tlb(struct tlb_probe *p, uint64_t *other)
+{
+	if (cpu_count() < 2)
+		KT_SKIP("needs two CPUs");
+	uint64_t va = pmm_alloc_page();
+	*other = pmm_alloc_page();
+	KT_ASSERT(va && *other);
+	*(volatile uint64_t *)va = 0xAAAA;
+	*(volatile uint64_t *)*other = 0xBBBB;
+	p->va = va;
+	KT_EXPECT_EQ(cpus_reading(p, 0xAAAA), cpu_count());
+	return va;
+}
+
 KTEST(mm, paging_change_reaches_every_cpu_tlb)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs two CPUs");
-	uint64_t va = pmm_alloc_page(), other = pmm_alloc_page();
-	KT_ASSERT(va && other);
-	*(volatile uint64_t *)va = 0xAAAA;
-	*(volatile uint64_t *)other = 0xBBBB;
-	struct tlb_probe p = { .va = va };
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
 	uint64_t before = paging_shootdowns();
 
-	KT_EXPECT_EQ(cpus_reading(&p, 0xAAAA), n);	/* in every TLB now */
 	paging_map(va, other, PAGE_WRITE);		/* va -> the other page */
 	KT_EXPECT_EQ(cpus_reading(&p, 0xBBBB), n);
 	paging_map(va, va, PAGE_WRITE);			/* and back */
@@ -187,6 +201,122 @@ KTEST(mm, paging_change_reaches_every_cpu_tlb)
 	paging_unmap(HIGHER_HALF_VA);
 	KT_EXPECT_EQ(paging_shootdowns() - before, 1);
 
+	pmm_free_page(other);
+	pmm_free_page(va);
+}
+
+/*
+ * The same, when the changing thread moves to another CPU between its change
+ * and the shootdown (preempted there, or, here, moved by a test hook).
+ * The CPU it leaves invalidated the page under the lock; the one it comes to
+ * did not, and must not be skipped as "the caller's own" by the shootdown.
+ * Every CPU reads the page first, so each TLB holds the old translation.
+ */
+struct mover {
+	struct thread *thread;		/* set by the mover itself */
+	int to;				/* the CPU the hook moves it to */
+	uint64_t va, pa;		/* pa == 0: unmap va, else map va -> pa */
+	int cpu_after;			/* where the change returned */
+};
+
+static struct mover *moving;
+
+static void move_in_window(uint64_t va)
+{
+	struct mover *m = moving;
+	if (m && curthread == m->thread && va == m->va) {
+		moving = NULL;		/* once */
+		thread_bind(m->to);
+	}
+}
+
+static void mover_main(void *arg)
+{
+	struct mover *m = arg;
+	m->thread = curthread;
+	if (m->pa)
+		paging_map(m->va, m->pa, PAGE_WRITE);
+	else
+		paging_unmap(m->va);
+	m->cpu_after = cpu_id();
+}
+
+/* Changes va (as m says) on a thread that starts on CPU `from` and is moved to
+ * m->to between the change and its shootdown; returns where it ended. */
+static int change_while_moving(struct mover *m, int from)
+{
+	moving = m;
+	paging_shootdown_hook = move_in_window;
+	thread_join(thread_create_on("mover", mover_main, m, 0, from, PRIO_NORMAL));
+	paging_shootdown_hook = NULL;
+	moving = NULL;
+	return m->cpu_after;
+}
+
+KTEST(mm, paging_map_shootdown_reaches_the_cpu_the_caller_moved_to)
+{
+	int n = cpu_count();
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
+
+	struct mover m = { .to = 0, .va = va, .pa = other };
+	KT_EXPECT_EQ(change_while_moving(&m, 1), 0);	/* it did move: 1 -> 0 */
+	KT_EXPECT_EQ(cpus_reading(&p, 0xBBBB), n);
+	for (int c = 0; c < n; c++)
+		if (p.seen[c] != 0xBBBB)
+			KT_LOG("CPU %d still reads the old page (0x%lx)", c, p.seen[c]);
+
+	paging_map(va, va, PAGE_WRITE);
+	pmm_free_page(other);
+	pmm_free_page(va);
+}
+
+/* The page read_faults_on reads; a fault on it kills the reading thread. */
+static uint64_t probe_page;
+
+static bool fault_on_probe_page(struct trap_frame *tf)
+{
+	if (ALIGN_DOWN(read_cr2(), PAGE_SIZE) != probe_page)
+		return false;
+	return trap_kill_thread(tf, "test: read of the unmapped page");
+}
+
+static void read_probe_page(void *arg)
+{
+	(void)arg;
+	(void)*(volatile uint64_t *)probe_page;
+}
+
+/* Reads probe_page on CPU `cpu`, in a thread of its own; returns whether the
+ * read faulted (fault_on_probe_page must be the #PF handler). */
+static bool read_faults_on(int cpu)
+{
+	return thread_join_status(thread_create_on("pf-probe", read_probe_page, NULL, 0, cpu,
+						   PRIO_NORMAL), NULL);
+}
+
+KTEST(mm, paging_unmap_faults_on_every_cpu_though_the_caller_moved)
+{
+	int n = cpu_count();
+	struct tlb_probe p;
+	uint64_t other, va = page_in_every_tlb(&p, &other);
+
+	struct mover m = { .to = 0, .va = va, .pa = 0 };
+	KT_EXPECT_EQ(change_while_moving(&m, 1), 0);	/* it did move: 1 -> 0 */
+
+	probe_page = va;
+	trap_register(T_PF, fault_on_probe_page);
+	int faulted = 0;
+	for (int c = 0; c < n; c++) {
+		bool f = read_faults_on(c);
+		faulted += f;
+		if (!f)
+			KT_LOG("CPU %d read the unmapped page through a stale TLB entry", c);
+	}
+	trap_register(T_PF, NULL);
+	KT_EXPECT_EQ(faulted, n);
+
+	paging_map(va, va, PAGE_WRITE);
 	pmm_free_page(other);
 	pmm_free_page(va);
 }

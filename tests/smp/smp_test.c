@@ -282,6 +282,21 @@ KTEST_TIMEOUT(smp, thousand_calls_to_every_cpu_complete, 60)
 		KT_EXPECT_EQ(per_cpu_hits[c], MANY_CALLS);
 }
 
+#define EACH_CALLS 10
+
+/* smp_call_each: every CPU, the caller's too (one CPU is enough). */
+KTEST(smp, call_each_runs_on_every_cpu_the_callers_too)
+{
+	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
+	int n = cpu_count();
+	for (int c = 0; c < n; c++)
+		per_cpu_hits[c] = 0;
+	for (int i = 0; i < EACH_CALLS; i++)
+		smp_call_each(hit_this_cpu, NULL, true);
+	for (int c = 0; c < n; c++)
+		KT_EXPECT_EQ(per_cpu_hits[c], EACH_CALLS);
+}
+
 /* Two CPUs, each waiting with interrupts off for a call on the other: only
  * the waiters' serving of their own queues gets either call run. */
 static volatile int pong_ran_on;

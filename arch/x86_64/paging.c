@@ -1,5 +1,10 @@
 /*
- * kernel/mm/paging.c - the kernel's page tables.
+ * arch/x86_64/paging.c - the kernel's page tables: x86-64 4-level paging,
+ * invlpg and the TLB shootdown.
+ *
+ * The portable kernel sees only include/mm.h's paging_* calls and PAGE_*
+ * flags; the table format (arch/mmu.h), CR3, CR4.PGE, EFER.NXE and invlpg
+ * are this file's. The page allocator (kernel/mm/pmm.c) gives it tables.
  *
  * Design
  * ------
@@ -34,6 +39,15 @@
  * splitting a 2 MiB (or 1 GiB) page into 512 smaller ones with the same
  * permissions first when they must. Page tables are never freed.
  *
+ * Address spaces. The tables hang off a struct aspace, the root of one
+ * 4-level tree (its PML4). There is one, kernel_aspace, loaded on every CPU;
+ * the code that changes tables (walk, map_locked, unmap_locked, shootdown)
+ * takes the space it works on, so that per-process spaces can be added
+ * beside it: each with its own PML4 sharing the kernel's entries, loaded by
+ * aspace_load, and shot down on the CPUs that have it loaded. Lookups
+ * (paging_is_mapped, paging_flags) walk whatever CR3 holds, which is what
+ * the trap and backtrace code want to know about.
+ *
  * Invariants
  * ----------
  *   - a table entry is written with one 64-bit store, and a new table is
@@ -55,12 +69,18 @@
  * the entry behind it changed, and only its own invlpg removes it. So a
  * change that takes away or alters a present mapping (paging_unmap,
  * paging_map over a present page, a new guard page) is invlpg'd on this
- * CPU under paging_lock and then on every other online CPU by an IPI,
- * waited for (smp_call_all), after paging_lock is dropped: a CPU spinning
- * for it with interrupts off could not take the IPI. Until the call
- * returns, another CPU may still use the old translation; the callers
- * change pages nobody else is using yet (a new thread's guard page, a
- * test's page), and they return only once every CPU has dropped it.
+ * CPU under paging_lock and then on every online CPU, this one included,
+ * by an IPI, waited for (smp_call_each), after paging_lock is dropped: a
+ * CPU spinning for it with interrupts off could not take the IPI. "This one
+ * included" because the caller may be preempted between the unlock and the
+ * call and go on on another CPU, whose TLB may hold the old translation;
+ * smp_call_all would skip that CPU as the caller's own, and the CPU it left
+ * was done under the lock (the defect mm.paging_*_the_caller_moved* catch).
+ * smp_call_each picks the other CPUs and runs the invlpg on the caller's in
+ * one step with interrupts off, so no CPU falls between the two.
+ * Until the call returns, another CPU may still use the old translation;
+ * the callers change pages nobody else is using yet (a new thread's guard
+ * page, a test's page), and they return only once every CPU has dropped it.
  * Mapping a page that was not present needs no shootdown: x86 never
  * caches a not-present entry.
  */
@@ -84,9 +104,22 @@ extern int boot_has_nx;
 /* boot.asm: the page below the boot stack. */
 extern char boot_stack_guard[];
 
+/*
+ * An address space: one 4-level tree, named by the physical address of its
+ * PML4 (what CR3 holds while it is in use). There is one today, the
+ * kernel's, built by paging_init and loaded on every CPU. The code that
+ * changes tables takes the space it changes, so a second kind (a process's,
+ * sharing the kernel's upper entries) needs a constructor, a CR3 load and
+ * the set of CPUs to shoot down on, not a second walker.
+ */
+struct aspace {
+	uint64_t pml4;			/* physical address of the root; 0: not built */
+};
+
+static struct aspace kernel_aspace;
 static struct spinlock paging_lock = SPINLOCK_INIT("paging");
 static uint64_t table_pages;		/* pages taken for tables (never freed) */
-static bool paging_ready;		/* our tables are in CR3 */
+static bool paging_ready;		/* kernel_aspace is in CR3 */
 static uint64_t pte_nx;			/* PTE_NX if the CPU has NX, else 0 */
 static uint64_t pte_global;		/* PTE_G if the CPU has PGE, else 0 */
 
@@ -104,9 +137,24 @@ static bool cpu_has_nx(void)
 	return boot_has_nx == 1;
 }
 
+/* The tables in use on this CPU: the boot ones before paging_init. */
 static uint64_t *active_pml4(void)
 {
 	return (uint64_t *)(read_cr3() & CR3_ADDR_MASK);
+}
+
+/* The root of as, to change it: its tables are identity-mapped RAM. The
+ * kernel's exists once paging_init has built it. */
+static uint64_t *aspace_pml4(const struct aspace *as)
+{
+	KASSERT(as->pml4 != 0);
+	return (uint64_t *)as->pml4;
+}
+
+/* Makes as this CPU's address space. */
+static void aspace_load(const struct aspace *as)
+{
+	write_cr3(as->pml4);
 }
 
 static uint64_t entry_read(const uint64_t *e)
@@ -282,20 +330,21 @@ static uint64_t *walk(uint64_t *pml4, uint64_t va, int level, enum walk_mode mod
 	return &table[PT_INDEX(va, level)];
 }
 
-/* These two return whether va was mapped before: then the other CPUs'
- * TLBs may hold it, and the caller shoots it down (see the top). */
-static bool map_locked(uint64_t va, uint64_t pa, unsigned flags)
+/* These two change as's tables and return whether va was mapped before:
+ * then the other CPUs' TLBs may hold it, and the caller shoots it down
+ * (see the top). This CPU's entry is dropped here. */
+static bool map_locked(struct aspace *as, uint64_t va, uint64_t pa, unsigned flags)
 {
-	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_CREATE);
+	uint64_t *pte = walk(aspace_pml4(as), va, PT_LEVEL_PT, WALK_CREATE);
 	bool was_present = entry_read(pte) & PTE_P;
 	entry_write(pte, pa | leaf_bits(flags));
 	invlpg(va);
 	return was_present;
 }
 
-static bool unmap_locked(uint64_t va)
+static bool unmap_locked(struct aspace *as, uint64_t va)
 {
-	uint64_t *pte = walk(active_pml4(), va, PT_LEVEL_PT, WALK_SPLIT);
+	uint64_t *pte = walk(aspace_pml4(as), va, PT_LEVEL_PT, WALK_SPLIT);
 	if (!pte || !(entry_read(pte) & PTE_P))
 		return false;
 	entry_write(pte, 0);
@@ -304,19 +353,26 @@ static bool unmap_locked(uint64_t va)
 }
 
 static uint64_t shootdowns;
+void (*paging_shootdown_hook)(uint64_t va);
 
 static void invlpg_ipi(void *va)
 {
 	invlpg((uint64_t)va);
 }
 
-/* Takes va out of every other online CPU's TLB and waits until it is out.
- * Not with paging_lock held. */
-static void shootdown(uint64_t va)
+/* Takes as's va out of the TLB of every CPU that may hold it, the caller's
+ * included, and waits until it is out. The kernel's space is in use on every
+ * online CPU, so that is all of them. The caller's too because it may have
+ * moved since its invlpg under paging_lock: the CPU it is on now may be one
+ * that still holds va. Not with paging_lock held. */
+static void shootdown(const struct aspace *as, uint64_t va)
 {
+	(void)as;		/* one space, on every CPU: all of them */
 	if (cpu_count() < 2)
 		return;
-	smp_call_all(invlpg_ipi, (void *)va, true);
+	if (paging_shootdown_hook)
+		paging_shootdown_hook(va);
+	smp_call_each(invlpg_ipi, (void *)va, true);
 	__atomic_fetch_add(&shootdowns, 1, __ATOMIC_RELAXED);
 }
 
@@ -339,10 +395,10 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags)
 	if (flags & ~(PAGE_WRITE | PAGE_EXEC | PAGE_NOCACHE))
 		panic("paging_map: unknown flags 0x%x", flags);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	bool was_present = map_locked(va, pa, flags);
+	bool was_present = map_locked(&kernel_aspace, va, pa, flags);
 	spin_unlock_irqrestore(&paging_lock, irq);
 	if (was_present)
-		shootdown(va);
+		shootdown(&kernel_aspace, va);
 }
 
 /*
@@ -356,10 +412,10 @@ void paging_unmap(uint64_t va)
 		return;
 	va = ALIGN_DOWN(va, PAGE_SIZE);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	bool was_present = unmap_locked(va);
+	bool was_present = unmap_locked(&kernel_aspace, va);
 	spin_unlock_irqrestore(&paging_lock, irq);
 	if (was_present)
-		shootdown(va);
+		shootdown(&kernel_aspace, va);
 }
 
 /* ---- guard pages ---- */
@@ -390,11 +446,11 @@ void paging_register_guard(uint64_t va)
 		spin_unlock_irqrestore(&paging_lock, irq);
 		panic("paging_register_guard: more than %d guard pages", PAGING_MAX_GUARDS);
 	}
-	bool was_present = unmap_locked(va);
+	bool was_present = unmap_locked(&kernel_aspace, va);
 	__atomic_store_n(&guard_pages[slot], va, __ATOMIC_RELEASE);
 	spin_unlock_irqrestore(&paging_lock, irq);
 	if (was_present)
-		shootdown(va);
+		shootdown(&kernel_aspace, va);
 }
 
 /*
@@ -411,7 +467,7 @@ void paging_unregister_guard(uint64_t va)
 			__atomic_store_n(&guard_pages[i], 0, __ATOMIC_RELEASE);
 			while (guard_high > 0 && !guard_pages[guard_high - 1])
 				guard_high--;
-			map_locked(va, va, PAGE_WRITE);
+			map_locked(&kernel_aspace, va, va, PAGE_WRITE);
 			spin_unlock_irqrestore(&paging_lock, irq);
 			return;
 		}
@@ -511,7 +567,8 @@ void paging_init(void)
 		   PTE_P | PTE_W | pte_nx | PTE_UNCACHED);
 
 	uint64_t top = MAX(IDENTITY_MAP_MIN, ALIGN_UP(top_of_ram(), LARGE_PAGE_SIZE));
-	uint64_t *pml4 = (uint64_t *)alloc_table();
+	kernel_aspace.pml4 = alloc_table();
+	uint64_t *pml4 = aspace_pml4(&kernel_aspace);
 	uint64_t nlarge = 0, nsmall = 0, ntables = 1;
 	uint64_t free_before = pmm_free_count();
 
@@ -539,7 +596,7 @@ void paging_init(void)
 	}
 	ntables += free_before - pmm_free_count();
 
-	write_cr3((uint64_t)pml4);
+	aspace_load(&kernel_aspace);
 	paging_ready = true;
 	if (has_pge)
 		write_cr4(read_cr4() | CR4_PGE);

@@ -1,7 +1,11 @@
-; lib/sse_copy.asm - the SIMD part of memcpy_sse (lib/memcpy_sse.c).
+; arch/x86_64/fpu_copy.asm - the SIMD part of memcpy_sse (lib/memcpy_sse.c).
 ;
-; void sse_copy_blocks(void *dst /* rdi */, const void *src /* rsi */,
-;                      size_t blocks /* rdx */);
+; void arch_fpu_copy_blocks(void *dst /* rdi */, const void *src /* rsi */,
+;                           size_t blocks /* rdx */);
+;
+; The machine half of the kernel's one SIMD user: lib/memcpy_sse.c is the
+; portable half (the kernel FPU section, the tail), include/arch.h declares
+; this and its block size, ARCH_FPU_COPY_BLOCK.
 ;
 ; Copies blocks * 64 bytes, 64 per iteration through XMM0-XMM3 (SSE2:
 ; every x86-64 CPU has it). movdqu accepts any alignment. The caller must
@@ -12,8 +16,8 @@
 bits 64
 section .text
 
-global sse_copy_blocks
-sse_copy_blocks:
+global arch_fpu_copy_blocks
+arch_fpu_copy_blocks:
         test rdx, rdx
         jz .done
 .loop:

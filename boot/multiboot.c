@@ -1,13 +1,19 @@
 /*
- * kernel/multiboot.c - reads the Multiboot 1 or 2 information block.
+ * boot/multiboot.c - reads the Multiboot 1 or 2 information block.
  *
- * The block lives in memory the page allocator will hand out, so everything
- * we need is copied into `bootinfo` first. Both formats are documented in
- * the GNU Multiboot specifications (0.6.96 and 2.0).
+ * The boot protocol's C half: boot.asm passes the loader's magic (EAX) and
+ * the block's physical address (EBX) to kmain, which hands both here. The
+ * block lives in memory the page allocator will hand out, so everything
+ * the kernel needs is copied into `bootinfo` (include/bootinfo.h) first;
+ * the portable kernel reads only that, never a Multiboot structure. What
+ * the block says about the machine's own devices is passed on here too: a
+ * graphics mode switches the PC console's VGA text output off. Both formats
+ * are documented in the GNU Multiboot specifications (0.6.96 and 2.0).
  */
 #include <bootinfo.h>
 #include <printk.h>
 #include <string.h>
+#include <arch/console.h>
 
 #define MB1_LOADER_MAGIC 0x2BADB002
 #define MB2_LOADER_MAGIC 0x36D76289
@@ -167,4 +173,6 @@ void bootinfo_parse(uint32_t magic, uint64_t info)
 	else
 		panic("bootinfo_parse: unknown loader magic 0x%x", magic);
 	bootinfo.loader = loader_name;
+	if (!bootinfo.vga_text)
+		console_vga_disable();
 }
