@@ -27,8 +27,8 @@
 ; clear, a flag in the slot says whether they were, and they are loaded
 ; back only if they were stored and TS is clear now. CR0 is read once:
 ; nothing between the two halves changes it, so the TS-set path skips the
-; load side without testing again (two paths, each as short as the old
-; unconditional one: the switch stays at its instruction count).
+; load side without testing again: each of the two paths is as short as a
+; switch that always stored the words.
 ;
 ; saved_rsp must be the first field of struct thread (offset 0).
 

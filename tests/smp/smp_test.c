@@ -399,7 +399,7 @@ KTEST(smp, resched_ipi_is_delivered)
 KTEST(smp, print_cpus_runs)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	smp_print_cpus();	/* for the monitor's future `cpus`: must not fault */
+	smp_print_cpus();	/* the monitor's `cpus`: must not fault */
 }
 
 /* ---- misuse ------------------------------------------------------------- */
