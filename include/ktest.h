@@ -94,6 +94,8 @@ bool ktest_glob_match(const char *glob, const char *s);
 /* True if s matches any of the comma-separated globs (ktest.skip=). */
 bool ktest_glob_list_match(const char *globs, const char *s);
 __noreturn void ktest_run(const char *glob);
+/* The ktest= option: "" when the boot runs no tests. */
+const char *ktest_glob(void);
 /* Called from the timer tick: ends the current case if it ran too long. */
 void ktest_watchdog_tick(void);
 

@@ -30,17 +30,13 @@
 #define KERNEL_NAME    "ctxkern"
 #define KERNEL_VERSION "0.1"
 
-extern void console_vga_disable(void);
-extern void bugs_apply(void);
-extern const char *ktest_glob(void);
-
 void kmain(uint32_t magic, uint32_t info)
 {
 	percpu_init_this(0);
 	arch_console_init();
 	bootinfo_parse(magic, info);
 	if (!bootinfo.vga_text)
-		console_vga_disable();
+		arch_console_vga_disable();
 
 	printk("\n%s %s - a teaching kernel for x86-64: context ops, FPU, vCPUs\n",
 	       KERNEL_NAME, KERNEL_VERSION);

@@ -54,8 +54,8 @@ void arch_console_init(void)
 	}
 }
 
-/* Called by the multiboot parser when the loader set a graphics mode. */
-void console_vga_disable(void)
+/* The loader set a graphics mode: no VGA text from here on. */
+void arch_console_vga_disable(void)
 {
 	vga_enabled = false;
 }

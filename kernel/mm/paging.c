@@ -79,11 +79,6 @@
 #define BOOT_MAPPED_END     GiB(4)	/* what boot.asm's tables map */
 #define MAX_LAYOUT_REGIONS  8
 
-/* boot.asm: 1 if the CPU has NX (and EFER.NXE is on), else 0. */
-extern int boot_has_nx;
-/* boot.asm: the page below the boot stack. */
-extern char boot_stack_guard[];
-
 static struct spinlock paging_lock = SPINLOCK_INIT("paging");
 static bool paging_ready;		/* our tables are in CR3 */
 static uint64_t pte_nx;			/* PTE_NX if the CPU has NX, else 0 */

@@ -9,6 +9,7 @@
 #include <smp.h>
 #include <bootinfo.h>
 #include <mm.h>
+#include <arch/mmu.h>
 
 #define LAPIC_PAGE      0xFEE00000UL
 #define IOAPIC_PAGE     0xFEC00000UL
@@ -17,9 +18,6 @@
 #define RET_OPCODE      0xC3
 #define SPLIT_PAGE      5	/* a page in the middle of a 2 MiB block */
 #define LARGE_ORDER     9	/* 2^9 pages: one 2 MiB block */
-
-extern int boot_has_nx;
-extern char boot_stack_guard[], boot_stack_bottom[];
 
 static const uint64_t rodata_word = 0x0123456789abcdefUL;
 static uint64_t data_word = 1;
