@@ -409,11 +409,9 @@ KTEST(fpu, registers_survive_preemption_8_threads_one_cpu)
 	KT_EXPECT_EQ(bad, 0);
 }
 
-KTEST(fpu, registers_survive_migration_8_threads)
+/* On one CPU, fpu.moved_thread_is_reloaded checks the owner rule instead. */
+KTEST_CPUS(fpu, registers_survive_migration_8_threads, 2)
 {
-	if (cpu_count() < 2)
-		KT_SKIP("needs two CPUs (cpu_count() is 1); "
-			"fpu.moved_thread_is_reloaded checks the owner rule on one");
 	struct spinner sp[SPINNERS];
 	uint64_t bad = run_spinners(-1, 400, sp);
 	uint64_t moves = 0;

@@ -158,11 +158,9 @@ static int cpus_reading(struct tlb_probe *p, uint64_t want)
 	return right;
 }
 
-KTEST(mm, paging_change_reaches_every_cpu_tlb)
+KTEST_CPUS(mm, paging_change_reaches_every_cpu_tlb, 2)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs two CPUs");
 	uint64_t va = pmm_alloc_page(), other = pmm_alloc_page();
 	KT_ASSERT(va && other);
 	*(volatile uint64_t *)va = 0xAAAA;

@@ -250,11 +250,9 @@ static void masked_worker(void *arg)
  * threads about, and CPU 0 is as free as any: the masked ones must never
  * be seen there. The unmasked ones show that CPU 0 was taking work.
  */
-KTEST(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal)
+KTEST_CPUS(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal, 2)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs 2 CPUs");
 	uint64_t quantum = sched_quantum_us;
 	sched_set_quantum_us(1000);
 	struct masked m[2 * MAX_CPUS];
