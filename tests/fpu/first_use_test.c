@@ -83,22 +83,30 @@ static bool sleeper_in_nm(struct xen_run *x)
 	return c.nm_traps > 0;
 }
 
+/* Yields 20 times, each time checking the caller's registers against
+ * `want`: a difference is a leak, counted and repaired. */
+static void check_for_leaks(struct xen_run *x, const struct fpu_image *want)
+{
+	struct fpu_image got;
+	for (int i = 0; i < 20; i++) {
+		thread_yield();
+		fpt_image_read(&got);
+		if (fpt_image_diff(want, &got)) {
+			x->leaks++;
+			fpt_image_load(want);
+		}
+	}
+}
+
 static void xen_sleeper(void *arg)
 {
 	struct xen_run *x = arg;
-	struct fpu_image want, got;
+	struct fpu_image want;
 	fpt_image_make(&want, 0x5EE9, 2);
 	while (!x->holder.ready)
 		thread_yield();
 	fpt_image_load(&want);			/* #NM: allocates, sleeps */
-	for (int i = 0; i < 20; i++) {
-		thread_yield();
-		fpt_image_read(&got);
-		if (fpt_image_diff(&want, &got)) {
-			x->leaks++;
-			fpt_image_load(&want);
-		}
-	}
+	check_for_leaks(x, &want);
 }
 
 static void xen_newcomer(void *arg)
@@ -113,14 +121,7 @@ static void xen_newcomer(void *arg)
 	if (fpt_image_diff(&init, &got))
 		x->leaks++;
 	fpt_image_load(&want);
-	for (int i = 0; i < 20; i++) {
-		thread_yield();
-		fpt_image_read(&got);
-		if (fpt_image_diff(&want, &got)) {
-			x->leaks++;
-			fpt_image_load(&want);
-		}
-	}
+	check_for_leaks(x, &want);
 }
 
 /* Runs the scenario with bug=fpu_nm_sleep_ts_clear on or off; returns the
