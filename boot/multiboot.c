@@ -11,9 +11,9 @@
  * are documented in the GNU Multiboot specifications (0.6.96 and 2.0).
  */
 #include <bootinfo.h>
+#include <arch.h>
 #include <printk.h>
 #include <string.h>
-#include <arch/console.h>
 
 #define MB1_LOADER_MAGIC 0x2BADB002
 #define MB2_LOADER_MAGIC 0x36D76289
@@ -174,5 +174,5 @@ void bootinfo_parse(uint32_t magic, uint64_t info)
 		panic("bootinfo_parse: unknown loader magic 0x%x", magic);
 	bootinfo.loader = loader_name;
 	if (!bootinfo.vga_text)
-		console_vga_disable();
+		arch_console_vga_disable();
 }

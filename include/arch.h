@@ -37,6 +37,8 @@ uint64_t arch_timestamp_to_ns(uint64_t ts);
 /* Early set-up: console first, then descriptor tables and traps. */
 void arch_console_init(void);
 void arch_console_putc(char c);
+/* Text goes to the serial port only: the loader set a graphics mode. */
+void arch_console_vga_disable(void);
 /* Calls cb(c) from the interrupt handler for each character received. */
 void arch_console_rx_enable(void (*cb)(char c));
 void arch_cpu_init(void);

@@ -37,6 +37,8 @@ struct kbug {
 bool bug_set(const char *name, bool on);
 /* Fills the bug= option's list of names; called before cmdline_init. */
 void bugs_init(void);
+/* Applies what bug= switched on; called after cmdline_init. */
+void bugs_apply(void);
 /* Prints the switches that are on (the boot line) or all of them. */
 void bugs_print(bool all);
 

@@ -7,6 +7,12 @@
  *                                               message; runs in a boot of
  *                                               its own
  *   KTEST_TIMEOUT(suite, name, seconds) { ... } a case with a longer watchdog
+ *   KTEST_CPUS(suite, name, ncpus) { ... }      a case that needs at least
+ *                                               ncpus CPUs online; with
+ *                                               fewer it is skipped, saying
+ *                                               so, and the harness knows to
+ *                                               boot it with enough
+ *   KTEST_CPUS_TIMEOUT(suite, name, ncpus, seconds) { ... }   both
  *
  *   KT_ASSERT(c), KT_ASSERT_EQ(a, b)    on failure: report, leave the test
  *   KT_EXPECT(c), KT_EXPECT_EQ(a, b)    on failure: report, go on
@@ -35,30 +41,38 @@ struct ktest {
 	const char *file;
 	int line;
 	unsigned timeout_s;	/* 0: the default */
+	int min_cpus;		/* CPUs the case needs online (KTEST_CPUS); 1 for most */
 };
 
 /*
  * Besides the descriptor (in .ktest.<suite>, gathered by the linker), each
- * case leaves a line "suite.name<TAB>P|-<TAB>timeout" in the non-loaded section
- * .ktest_index, so the host harness can list the cases from the ELF file
- * without booting it (timeout: seconds, 0 for the default; the harness
- * gives a boot with a long case more time).
+ * case leaves a line "suite.name<TAB>P|-<TAB>timeout<TAB>cpus" in the
+ * non-loaded section .ktest_index, so the host harness can list the cases
+ * from the ELF file without booting it (timeout: seconds, 0 for the
+ * default, and the harness gives a boot with a long case more time; cpus:
+ * the CPUs the case needs, and bench.py boots a benchmark with that many).
+ * Both numbers are written into the line as the macro's argument is
+ * spelled, so they must be decimal literals, or macros that expand to one.
  */
-#define KTEST__DEFINE(suite, name, ptext, kind, tmo)                            \
+#define KTEST__DEFINE(suite, name, ptext, kind, tmo, ncpus)                     \
+	_Static_assert((ncpus) >= 1, "a test case needs at least one CPU");    \
 	static void ktest_fn_##suite##_##name(void);                            \
 	static const struct ktest ktest_desc_##suite##_##name                   \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
 			#suite, #name, ktest_fn_##suite##_##name, ptext,         \
-			__FILE__, __LINE__, tmo                                  \
+			__FILE__, __LINE__, tmo, ncpus                           \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
-		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\n\"\n\t"      \
-		".popsection");                                                  \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus   \
+		"\\n\"\n\t.popsection");                                         \
 	static void ktest_fn_##suite##_##name(void)
 
-#define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0)
-#define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds)
-#define KTEST_EXPECT_PANIC(suite, name, text) KTEST__DEFINE(suite, name, "" text, "P", 0)
+#define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0, 1)
+#define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds, 1)
+#define KTEST_EXPECT_PANIC(suite, name, text) KTEST__DEFINE(suite, name, "" text, "P", 0, 1)
+#define KTEST_CPUS(suite, name, ncpus) KTEST__DEFINE(suite, name, NULL, "-", 0, ncpus)
+#define KTEST_CPUS_TIMEOUT(suite, name, ncpus, seconds)                         \
+	KTEST__DEFINE(suite, name, NULL, "-", seconds, ncpus)
 
 /* The checks. They return whether the check held; the macros act on that. */
 bool ktest_check(bool ok, const char *expr, const char *file, int line);
@@ -94,6 +108,8 @@ bool ktest_glob_match(const char *glob, const char *s);
 /* True if s matches any of the comma-separated globs (ktest.skip=). */
 bool ktest_glob_list_match(const char *globs, const char *s);
 __noreturn void ktest_run(const char *glob);
+/* The ktest= option: "" when the boot runs no tests. */
+const char *ktest_glob(void);
 /* Called from the timer tick: ends the current case if it ran too long. */
 void ktest_watchdog_tick(void);
 

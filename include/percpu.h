@@ -55,7 +55,6 @@ struct cpu {
 	uint64_t ticks;
 	uint64_t switches;
 	uint64_t preemptions;
-	uint64_t ipis_resched;
 	uint64_t irqs;
 };
 

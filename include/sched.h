@@ -50,8 +50,6 @@ void sched_add_new(struct thread *t);
 void sched_tick(void);
 /* Called at the end of an interrupt: switches if a reschedule is pending. */
 void sched_irq_exit(void);
-/* The resched IPI's handler. */
-void sched_ipi_resched(void);
 
 /* Second half of a switch, in the thread switched to (thread_start too). */
 void sched_finish_switch(struct thread *prev);

@@ -87,7 +87,7 @@ struct smp_cpu_stats {
 const struct smp_cpu_stats *smp_stats(int cpu);
 
 /* Prints a table of CPUs: id, APIC ID, online, IPI counts (the monitor's
- * future `cpus` command). */
+ * `cpus` command). */
 void smp_print_cpus(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <kernel.h>
 #include <list.h>
 #include <percpu.h>
+#include <timer.h>	/* clock_ns */
 
 struct ctxop;
 struct fpu_ctx;
@@ -128,8 +129,6 @@ void thread_set_cpus(uint32_t mask);
 void thread_set_priority(struct thread *t, int prio);
 void kpreempt_disable(void);
 void kpreempt_enable(void);
-/* Nanoseconds since boot, monotonic on every CPU (timer.h). */
-uint64_t clock_ns(void);
 
 /* Pages of freed stacks kept for new threads (not in the page allocator's
  * free count, and not a leak). */

@@ -17,6 +17,10 @@
  * tick notices the deadline passed long ago and ends the run with a
  * TIMEOUT rather than hanging.
  *
+ * A case declared with KTEST_CPUS needs that many CPUs online: with fewer
+ * the runner reports it skipped, "needs N CPUs, this boot has M", without
+ * running it. The harness reads the same number from .ktest_index.
+ *
  * KTEST_EXPECT_PANIC cases end the boot they run in, so they run only when
  * the glob selects that one case; in a larger selection they are reported
  * as skipped, with the command line that runs them (the harness does).
@@ -287,8 +291,14 @@ static void case_main(void *arg)
 /* Runs one case in a thread of its own and waits for it, or its deadline. */
 static void run_one(const struct ktest *t, int n, bool alone)
 {
+	char why[160];
+	if (cpu_count() < t->min_cpus) {
+		snprintf(why, sizeof(why), "needs %d CPUs, this boot has %d", t->min_cpus,
+			 cpu_count());
+		print_result(n, t, false, true, why);
+		return;
+	}
 	if (t->panic_text && !alone) {
-		char why[160];
 		snprintf(why, sizeof(why),
 			 "expects a panic: runs in a boot of its own (ktest=%s.%s)", t->suite,
 			 t->name);

@@ -29,9 +29,6 @@
 #define KERNEL_NAME    "ctxkern"
 #define KERNEL_VERSION "0.1"
 
-extern void bugs_apply(void);
-extern const char *ktest_glob(void);
-
 void kmain(uint32_t magic, uint32_t info)
 {
 	percpu_init_this(0);

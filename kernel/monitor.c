@@ -16,6 +16,7 @@
 #include <mm.h>
 #include <percpu.h>
 #include <printk.h>
+#include <smp.h>
 #include <string.h>
 #include <sync.h>
 #include <thread.h>
@@ -160,8 +161,9 @@ static void cmd_cpus(const char *args)
 		       c->thread ? c->thread->name : "-", c->ticks, c->switches, c->preemptions,
 		       c->irqs);
 	}
+	smp_print_cpus();	/* the IPI counters, and MADT processors that did not come up */
 }
-MONITOR_COMMAND("cpus", "every CPU: APIC ID, running thread, counters", cmd_cpus);
+MONITOR_COMMAND("cpus", "every CPU: APIC ID, running thread, counters, IPIs", cmd_cpus);
 
 static void cmd_mem(const char *args)
 {

@@ -462,7 +462,6 @@ void sched_irq_exit(void)
 
 void sched_ipi_resched(void)
 {
-	this_cpu()->ipis_resched++;
 	this_cpu()->need_resched = true;
 }
 

@@ -8,7 +8,6 @@
  * A '\n' becomes "\r\n" on the serial line.
  */
 #include <arch.h>
-#include <arch/console.h>
 #include <arch/x86.h>
 #include <string.h>
 #include <arch/trap.h>
@@ -55,7 +54,8 @@ void arch_console_init(void)
 	}
 }
 
-void console_vga_disable(void)
+/* The loader set a graphics mode: no VGA text from here on. */
+void arch_console_vga_disable(void)
 {
 	vga_enabled = false;
 }

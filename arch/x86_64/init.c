@@ -7,8 +7,7 @@
 #include <arch/lapic.h>
 #include <percpu.h>
 #include <printk.h>
-
-extern void timer_tick(void);
+#include <timer.h>
 
 static bool timer_interrupt(struct trap_frame *tf)
 {

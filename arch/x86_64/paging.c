@@ -99,11 +99,6 @@
 #define BOOT_MAPPED_END     GiB(4)	/* what boot.asm's tables map */
 #define MAX_LAYOUT_REGIONS  8
 
-/* boot.asm: 1 if the CPU has NX (and EFER.NXE is on), else 0. */
-extern int boot_has_nx;
-/* boot.asm: the page below the boot stack. */
-extern char boot_stack_guard[];
-
 /*
  * An address space: one 4-level tree, named by the physical address of its
  * PML4 (what CR3 holds while it is in use). There is one today, the

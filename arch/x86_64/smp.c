@@ -41,8 +41,8 @@
  *   - *done is written after fn returns, and read by the one caller, whose
  *     stack holds it until it sees it set.
  *
- * The local APIC's ICR is driven from here rather than from lapic.c (which
- * this change may not edit); both use the xAPIC window at
+ * The local APIC's ICR is driven from here; lapic.c keeps the rest of the
+ * local APIC (set-up, EOI, the timer). Both use the xAPIC window at
  * LAPIC_DEFAULT_BASE, and smp_init warns if the MADT or the APIC base MSR
  * say the window is elsewhere.
  */

@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <thread.h>
 #include <ksyms.h>
+#include <mm.h>
 #include <printk.h>
 #include <string.h>
 
@@ -136,10 +137,6 @@ void trap_dump(const struct trap_frame *tf)
 	printk("  R13 %016lx  R14 %016lx  R15 %016lx\n", tf->r13, tf->r14, tf->r15);
 	printk("  CR0 %016lx  CR3 %016lx  CR4 %016lx\n", read_cr0(), read_cr3(), read_cr4());
 }
-
-/* Names the function holding rip, for the panic line (kernel/ksyms.c). */
-extern int ksym_format(uint64_t addr, char *buf, size_t size);
-extern bool arch_stack_guard_hit(uint64_t addr);
 
 static __noreturn void trap_fatal(struct trap_frame *tf)
 {

@@ -19,6 +19,7 @@
  * so one boot measures both.
  */
 #include "pair.h"
+#include "../fpu/fpu_test.h"
 #include <ktest.h>
 #include <arch.h>
 #include <arch/fpu.h>
@@ -29,8 +30,6 @@
 
 #define HANDOFFS 20000
 #define NM_TRAPS 10000
-
-extern void fpu_test_touch(void);
 
 /* Under -icount the TSC counts instructions; the wall-clock case wants
  * nanoseconds, converted from TSC ticks. */

@@ -54,10 +54,8 @@ static void wakee(void *arg)
 
 /* Instructions from a wakeup on one CPU until the woken thread runs on
  * another (it was idle there, so this is the IPI path). */
-KTEST(bench, sched_wakeup_ipi)
+KTEST_CPUS(bench, sched_wakeup_ipi, 2)
 {
-	if (cpu_count() < 2)
-		KT_SKIP("needs two CPUs");
 	sem_init(&wake_sem, 0, "bench.wake");
 	sem_init(&back_sem, 0, "bench.back");
 	woke_total = 0;

@@ -11,8 +11,8 @@
  *                             handler over a stream of 100 (must be 0), and
  *   rendezvous.spurious_bug   the same with bug=rendezvous_spurious
  *
- * The rendezvous cases want four CPUs (they skip with "needs 4 CPUs", and
- * bench.py boots them again with -smp 4): the vCPU threads spread over the
+ * The rendezvous cases want four CPUs (KTEST_CPUS_TIMEOUT: bench.py boots
+ * them with -smp 4, and with fewer they skip): the vCPU threads spread over the
  * CPUs, and targets running guest code elsewhere are kicked with IPIs.
  * Under -icount the TSC counts instructions of all the CPUs together.
  *
@@ -131,11 +131,9 @@ static int rv_count(int n)
 	return n > 16 ? 10 : 50;
 }
 
-KTEST_TIMEOUT(bench, rendezvous_latency, 120)
+KTEST_CPUS_TIMEOUT(bench, rendezvous_latency, RENDEZVOUS_CPUS, 120)
 {
 	vmt_require();
-	if (cpu_count() < RENDEZVOUS_CPUS)
-		KT_SKIP("needs 4 CPUs");
 	for (unsigned i = 0; i < ARRAY_SIZE(rv_sizes); i++) {
 		uint64_t tsc, ns;
 		rendezvous_latency(rv_sizes[i], rv_count(rv_sizes[i]), &tsc, &ns);
@@ -144,11 +142,9 @@ KTEST_TIMEOUT(bench, rendezvous_latency, 120)
 	}
 }
 
-KTEST_TIMEOUT(bench, wall_rendezvous_latency, 120)
+KTEST_CPUS_TIMEOUT(bench, wall_rendezvous_latency, RENDEZVOUS_CPUS, 120)
 {
 	vmt_require();
-	if (cpu_count() < RENDEZVOUS_CPUS)
-		KT_SKIP("needs 4 CPUs");
 	for (unsigned i = 0; i < ARRAY_SIZE(rv_sizes); i++) {
 		uint64_t best = ~0ULL, tsc, ns;
 		for (int r = 0; r < WALL_REPEAT; r++) {
@@ -162,11 +158,9 @@ KTEST_TIMEOUT(bench, wall_rendezvous_latency, 120)
 
 /* ---- spurious exits: the stream of rendezvous.no_spurious_exits_for_non_targets ---- */
 
-KTEST_TIMEOUT(bench, rendezvous_spurious, 60)
+KTEST_CPUS_TIMEOUT(bench, rendezvous_spurious, RENDEZVOUS_CPUS, 60)
 {
 	vmt_require();
-	if (cpu_count() < RENDEZVOUS_CPUS)
-		KT_SKIP("needs 4 CPUs");
 	const int count = 100;
 	uint64_t off = vmt_spurious_stream(count);
 	KT_EXPECT_EQ(off, 0);

@@ -1,5 +1,5 @@
 ; tests/fpu/fpu_regs.asm - put values in the vector registers and read them
-; back, for the FPU tests and benchmarks.
+; back, for the FPU tests and benchmarks (declared in tests/fpu/fpu_test.h).
 ;
 ; The kernel is compiled with -mgeneral-regs-only, so C never touches an
 ; XMM register: what these routines load stays there, across any amount of

@@ -17,15 +17,8 @@
 #include <arch/fpu.h>
 #include <ctxop.h>
 #include <fpu.h>
-#include <string.h>
 #include <thread.h>
-
-#define VBYTES (16 * 16)
-#define MXCSR_ROUND_ZERO 0x7F80		/* default masks, round toward zero */
-#define FCW_ROUND_ZERO   0x0F7F
-
-extern void fpu_test_put_xmm(const void *src);
-extern void fpu_test_get_xmm(void *dst);
+#include "fpu_test.h"
 
 struct window {
 	int yields;			/* how often the idler yields */
@@ -44,39 +37,27 @@ static void idler(void *arg)
 	}
 }
 
-static void pattern(uint8_t *buf, uint8_t seed)
-{
-	for (int i = 0; i < VBYTES; i++)
-		buf[i] = (uint8_t)(seed + i * 7);
-}
-
-/* The caller's MXCSR, FCW and XMM registers across yields to a new FPU
- * thread on its CPU that never uses the FPU; returns whether all survived. */
+/* The caller's whole image (rounding modes other than the default in both
+ * MXCSR and FCW: variant 1) across yields to a new FPU thread on its CPU
+ * that never uses the FPU; returns whether it survived. */
 static bool state_survives_an_idler(enum fpu_alloc alloc, struct window *w)
 {
 	enum fpu_alloc was = fpu_set_alloc(alloc);
-	uint8_t mine[VBYTES], got[VBYTES];
-	pattern(mine, (uint8_t)(0x40 + alloc));
-	uint32_t mx = fpu_get_mxcsr();
-	uint16_t cw = fpu_get_fcw();
-	fpu_set_mxcsr(MXCSR_ROUND_ZERO);
-	fpu_set_fcw(FCW_ROUND_ZERO);
-	fpu_test_put_xmm(mine);
+	struct fpu_image mine, got, saved;
+	fpt_image_read(&saved);
+	fpt_image_make(&mine, 0x40 + (uint64_t)alloc, 1);
+	fpt_image_load(&mine);
 	struct thread *t = thread_create_on("idler", idler, w, THREAD_FPU, cpu_id(), PRIO_NORMAL);
 	for (int i = 0; i < w->yields; i++)
 		thread_yield();
-	uint32_t mx_after = fpu_get_mxcsr();
-	uint16_t cw_after = fpu_get_fcw();
-	fpu_test_get_xmm(got);
+	fpt_image_read(&got);
 	thread_join(t);
-	fpu_set_mxcsr(mx);
-	fpu_set_fcw(cw);
+	fpt_image_load(&saved);
 	fpu_set_alloc(was);
-	KT_EXPECT_EQ(mx_after, MXCSR_ROUND_ZERO);
-	KT_EXPECT_EQ(cw_after, FCW_ROUND_ZERO);
-	KT_EXPECT(memcmp(mine, got, VBYTES) == 0);
-	return mx_after == MXCSR_ROUND_ZERO && cw_after == FCW_ROUND_ZERO &&
-	       memcmp(mine, got, VBYTES) == 0;
+	KT_EXPECT_EQ(got.mxcsr, mine.mxcsr);
+	KT_EXPECT_EQ(got.fcw, mine.fcw);
+	KT_EXPECT_EQ(fpt_image_diff(&mine, &got), 0);
+	return fpt_image_diff(&mine, &got) == 0;
 }
 
 KTEST(fpu, state_survives_switches_to_a_thread_that_never_uses_the_fpu)

@@ -50,9 +50,9 @@ WHERE BENCHMARKS LIVE
      QEMU with ktest=bench.<name>, in parallel: a benchmark's figure must not
      depend on which ones ran before it in the same boot.  The case must pass
      (a failing or crashing benchmark is an error, its figures are dropped).
-     A benchmark boots with one CPU; one that needs more skips with
-     KT_SKIP("needs two CPUs") and is booted again with -smp 2 (see
-     NEEDS_CPUS_RE below).
+     A benchmark boots with one CPU; one that needs more is declared with
+     KTEST_CPUS(bench, name, n) (or KTEST_CPUS_TIMEOUT), which puts n in its
+     .ktest_index line, and boots with -smp n.
   2. If the kernel ever declares a command-line key `bench` (bench.py finds
      the keys in the ELF's .cmdline_opts table), it boots once with
      bench=GLOB instead and leaves the choice to the kernel, which must print
@@ -98,22 +98,10 @@ CPU = ["-cpu", "max"]
 # (docs/vmm.md, "The QEMU erratum"): the instruction counts are taken with
 # guests on every CPU, as on hardware. Added when the kernel has the key.
 ICOUNT_CMDLINE = {"vmm.cpu0": "vmm.cpu0=use"}
-# A benchmark boots on one CPU. One that needs more says so by skipping with
-# KT_SKIP("needs two CPUs") (or "needs 4 CPUs"); it is booted again with
-# that many (-smp N). One CPU is the default because, under -icount, every
-# vCPU's instructions advance the one virtual clock: an idle CPU's polling
-# would count in another CPU's figure.
-NEEDS_CPUS_RE = re.compile(r"needs (?:at least )?(\w+) CPUs")
-WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "eight": 8}
-
-
-def cpus_needed(reason: str) -> Optional[int]:
-    m = NEEDS_CPUS_RE.search(reason or "")
-    if not m:
-        return None
-    w = m.group(1)
-    return int(w) if w.isdigit() else WORD_NUMBERS.get(w)
-
+# A benchmark boots with the CPUs its case needs (Case.min_cpus, from
+# KTEST_CPUS), one for most. No more than it needs because, under -icount,
+# every vCPU's instructions advance the one virtual clock: an idle CPU's
+# polling would count in another CPU's figure.
 
 def parse_bench_line(line: str) -> Optional[Tuple[Optional[dict], str]]:
     """None if the line is not a BENCH line; else (figure or None, error)."""
@@ -152,15 +140,12 @@ class BenchBoot:
         self.icount = icount
         self.figures: List[dict] = []
         self.errors: List[str] = []
-        self.wants_cpus: Optional[int] = None   # skipped: "needs N CPUs"
         self.parser = ktap.KtapParser()
 
     def on_line(self, line: str, now: float) -> None:
         r = self.parser.feed(line, now)
         if r is not None and r.status == "fail":
             self.errors.append(f"{r.full} failed: " + "; ".join(r.diagnostics[:3]))
-        if r is not None and r.status == "skip":
-            self.wants_cpus = cpus_needed(r.skip_reason)
         got = parse_bench_line(line)
         if got:
             fig, err = got
@@ -226,44 +211,26 @@ def main(argv: List[str]) -> int:
                   "bench= key (see the top of tests/harness/bench.py)")
             return finish([], 0)
         boots = [BenchBoot(c.full, f"ktest={c.full}" + ("" if is_wall(c.name) else icount_extra),
-                           os.path.join(logdir, c.full + ".log"), icount=not is_wall(c.name))
+                           os.path.join(logdir, c.full + ".log"), smp=c.min_cpus,
+                           icount=not is_wall(c.name))
                  for c in cases]
 
     nwall = sum(not b.icount for b in boots)
+    nsmp = sum(b.smp > 1 for b in boots)
     print(f"bench.py: {len(boots) - nwall} boot(s) under {' '.join(ICOUNT)}"
           + (f", {nwall} without it (wall clock)" if nwall else "")
-          + f", {args.jobs} at a time")
+          + (f"; {nsmp} with more than one CPU: " +
+             ", ".join(f"{b.label} (-smp {b.smp})" for b in boots if b.smp > 1) if nsmp else "")
+          + f"; {args.jobs} at a time")
     sys.stdout.flush()
     try:
         icount_boots = [b for b in boots if b.icount]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             done = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
                                  icount_boots))
-            # again, with more CPUs, those that skipped for want of them
-            again = [BenchBoot(b.label, b.cmdline, b.log_path[:-len(".log")] +
-                               f"-smp{b.wants_cpus}.log", b.wants_cpus)
-                     for b in done if b.wants_cpus and b.wants_cpus > b.smp and not b.errors]
-            if again:
-                print(f"bench.py: {len(again)} boot(s) again with more CPUs: " +
-                      ", ".join(f"{b.label} (-smp {b.smp})" for b in again))
-                sys.stdout.flush()
-                rerun = list(pool.map(lambda b: run_one(b, qemu_bin, kernel32, args.timeout),
-                                      again))
-                done = [b for b in done if b.label not in {a.label for a in again}] + rerun
         # Wall-clock boots one at a time, after the others: a second QEMU
-        # on the host would be in their figures. Those that skipped for want
-        # of CPUs run again with them, one at a time too.
-        for b in boots:
-            if b.icount:
-                continue
-            b = run_one(b, qemu_bin, kernel32, args.timeout)
-            if b.wants_cpus and b.wants_cpus > b.smp and not b.errors:
-                print(f"bench.py: {b.label} again with -smp {b.wants_cpus}")
-                sys.stdout.flush()
-                b = run_one(BenchBoot(b.label, b.cmdline, b.log_path[:-len(".log")] +
-                                      f"-smp{b.wants_cpus}.log", b.wants_cpus, icount=False),
-                            qemu_bin, kernel32, args.timeout)
-            done.append(b)
+        # on the host would be in their figures.
+        done += [run_one(b, qemu_bin, kernel32, args.timeout) for b in boots if not b.icount]
     except KeyboardInterrupt:
         qemu.kill_all()
         print("\nbench.py: interrupted", file=sys.stderr)

@@ -8,8 +8,11 @@ missing can only be noticed by someone who knew it should be there.
 
 So every KTEST macro (include/ktest.h) also emits one line
 
-    suite.name<TAB>P<NEWLINE>     a KTEST_EXPECT_PANIC case
-    suite.name<TAB>-<NEWLINE>     any other case
+    suite.name<TAB>kind<TAB>timeout<TAB>cpus<NEWLINE>
+
+      kind      P: a KTEST_EXPECT_PANIC case; -: any other
+      timeout   KTEST_TIMEOUT's seconds; 0: the kernel's default
+      cpus      the CPUs the case needs online (KTEST_CPUS); 1 for most
 
 into a section called `.ktest_index`.  The section has no ALLOC flag: the
 linker concatenates the lines of every object file into the output file,
@@ -58,6 +61,7 @@ class Case:
     name: str
     expects_panic: bool
     timeout_s: int = 0      # KTEST_TIMEOUT's seconds; 0: the kernel's default
+    min_cpus: int = 1       # KTEST_CPUS: with fewer CPUs the kernel skips it
 
     @property
     def full(self) -> str:
@@ -166,16 +170,19 @@ def read_cases(path: str) -> List[Case]:
         line = line.strip("\0")
         if not line:
             continue
-        # "suite.name<TAB>kind<TAB>timeout" (older kernels: no timeout field)
-        full, sep, rest = line.partition("\t")
-        kind, _, tmo = rest.partition("\t")
+        # "suite.name<TAB>kind<TAB>timeout<TAB>cpus"
+        fields = line.split("\t")
+        full = fields[0]
         suite, dot, name = full.partition(".")
-        if not sep or not dot or kind not in ("P", "-") or (tmo and not tmo.isdigit()):
-            raise ElfError(f"{path}: .ktest_index line {lineno} is malformed: {line!r}")
+        if (len(fields) != 4 or not dot or fields[1] not in ("P", "-")
+                or not all(f.isdigit() for f in fields[2:]) or int(fields[3]) < 1):
+            raise ElfError(f"{path}: .ktest_index line {lineno} is malformed: {line!r} "
+                           "(include/ktest.h: the timeout and CPU count must be "
+                           "decimal literals)")
         if full in seen:
             continue  # the same case twice (a header included twice?): list it once
         seen.add(full)
-        cases.append(Case(suite, name, kind == "P", int(tmo or 0)))
+        cases.append(Case(suite, name, fields[1] == "P", int(fields[2]), int(fields[3])))
     return cases
 
 
@@ -225,5 +232,5 @@ if __name__ == "__main__":
     import sys
     for p in sys.argv[1:] or ["build/kernel.elf"]:
         for c in read_cases(p):
-            print(f"{c.full}\t{'P' if c.expects_panic else '-'}")
+            print(f"{c.full}\t{'P' if c.expects_panic else '-'}\t{c.timeout_s}\t{c.min_cpus}")
         print("# cmdline keys:", cmdline_keys(p))

@@ -9,9 +9,10 @@
 What happens, in order:
 
  1. The case list.  elfindex.py reads the section .ktest_index of
-    build/kernel.elf: every case's "suite.name" and whether it is a
-    KTEST_EXPECT_PANIC case.  --filter (a shell glob, fnmatch rules, the
-    same rules as the kernel's ktest=) selects among them.
+    build/kernel.elf: every case's "suite.name", whether it is a
+    KTEST_EXPECT_PANIC case, its KTEST_TIMEOUT and the CPUs it needs
+    (KTEST_CPUS).  --filter (a shell glob, fnmatch rules, the same rules as
+    the kernel's ktest=) selects among them.
 
  2. The plan.  For every configuration of configs.py (qemu64, max, grub,
     ...) the harness plans boots (see configs.py):
@@ -21,7 +22,9 @@ What happens, in order:
       one boot per     ktest=suite.name: the case runs alone, panics, and
       EXPECT_PANIC     the kernel's panic hook prints its verdict.  This
       case             result replaces the SKIP of the main boot.
-    A boot "owns" the cases whose result it must deliver.
+    A boot "owns" the cases whose result it must deliver.  A case that
+    needs more CPUs than a configuration's -smp is skipped there by the
+    kernel ("needs N CPUs, this boot has M"), so it gets no panic boot.
 
  3. The boots run in parallel, one QEMU per host core (a thread pool: each
     thread starts a QEMU and reads its serial port).  qemu.py runs a boot
@@ -167,7 +170,11 @@ def plan_boots(cfg: Config, cases: List[Case], glob: str, build_dir: str,
     logdir = os.path.join(harness_dir, cfg.name)
     alone = len(selected) == 1     # the kernel runs a panic case only when alone
     boots: List[Boot] = []
-    panic_cases = [c for c in selected if c.expects_panic and cfg.panic_boots and not alone]
+    # A case that needs more CPUs than the row has (KTEST_CPUS) is skipped
+    # by the kernel before anything else: a panic boot of its own would
+    # only say so again.
+    panic_cases = [c for c in selected if c.expects_panic and cfg.panic_boots and not alone
+                   and c.min_cpus <= config_cpus(cfg)]
     main_owned = [c for c in selected if c not in panic_cases]
     if main_owned or cfg.checks:
         boots.append(Boot(cfg, "main", glob, main_owned, [c.full for c in panic_cases],
@@ -193,9 +200,9 @@ def failure_message(r: ktap.Result) -> str:
     return msg
 
 
-def boot_cpus(boot: Boot) -> int:
-    """The -smp of a boot's configuration (1 without one)."""
-    args = boot.config.qemu_args
+def config_cpus(cfg: Config) -> int:
+    """The -smp of a configuration (1 without one)."""
+    args = cfg.qemu_args
     for i, a in enumerate(args[:-1]):
         if a == "-smp":
             try:
@@ -518,7 +525,9 @@ def main(argv: List[str]) -> int:
     if args.list:
         for c in all_cases:
             if fnmatch.fnmatchcase(c.full, args.filter):
-                print(c.full + ("   (expects a panic)" if c.expects_panic else ""))
+                notes = (["expects a panic"] if c.expects_panic else []) + \
+                    ([f"needs {c.min_cpus} CPUs"] if c.min_cpus > 1 else [])
+                print(c.full + (f"   ({'; '.join(notes)})" if notes else ""))
         return 0
 
     cfgs = configs_mod.CONFIGS
@@ -573,7 +582,7 @@ def main(argv: List[str]) -> int:
     # CPUs close the list: two multi-CPU boots side by side starve each
     # other's cross-CPU tests of the host's cores.
     order = sorted(boots, key=lambda b: b.name != "main")
-    multi = [b for b in order if b.name == "main" and boot_cpus(b) > 1]
+    multi = [b for b in order if b.name == "main" and config_cpus(b.config) > 1]
     if len(multi) > 1:
         rest = [b for b in order if b not in multi[1:]]
         nmain = sum(1 for b in rest if b.name == "main")

@@ -10,6 +10,7 @@
 #include <bootinfo.h>
 #include <mm.h>
 #include <thread.h>
+#include <arch/mmu.h>
 #include <arch/trap.h>
 #include <arch/x86.h>
 
@@ -20,9 +21,6 @@
 #define RET_OPCODE      0xC3
 #define SPLIT_PAGE      5	/* a page in the middle of a 2 MiB block */
 #define LARGE_ORDER     9	/* 2^9 pages: one 2 MiB block */
-
-extern int boot_has_nx;
-extern char boot_stack_guard[], boot_stack_bottom[];
 
 static const uint64_t rodata_word = 0x0123456789abcdefUL;
 static uint64_t data_word = 1;
@@ -164,12 +162,9 @@ static int cpus_reading(struct tlb_probe *p, uint64_t want)
 }
 
 /* Two pages, va holding 0xAAAA and *other 0xBBBB, and every CPU has read va
- * (so its TLB holds the translation); p is set up to probe va. Skips the
- * case on one CPU. */
+ * (so its TLB holds the translation); p is set up to probe va. */
 static uint64_t page_in_every_tlb(struct tlb_probe *p, uint64_t *other)
 {
-	if (cpu_count() < 2)
-		KT_SKIP("needs two CPUs");
 	uint64_t va = pmm_alloc_page();
 	*other = pmm_alloc_page();
 	KT_ASSERT(va && *other);
@@ -180,7 +175,7 @@ static uint64_t page_in_every_tlb(struct tlb_probe *p, uint64_t *other)
 	return va;
 }
 
-KTEST(mm, paging_change_reaches_every_cpu_tlb)
+KTEST_CPUS(mm, paging_change_reaches_every_cpu_tlb, 2)
 {
 	int n = cpu_count();
 	struct tlb_probe p;
@@ -253,7 +248,7 @@ static int change_while_moving(struct mover *m, int from)
 	return m->cpu_after;
 }
 
-KTEST(mm, paging_map_shootdown_reaches_the_cpu_the_caller_moved_to)
+KTEST_CPUS(mm, paging_map_shootdown_reaches_the_cpu_the_caller_moved_to, 2)
 {
 	int n = cpu_count();
 	struct tlb_probe p;
@@ -295,7 +290,7 @@ static bool read_faults_on(int cpu)
 						   PRIO_NORMAL), NULL);
 }
 
-KTEST(mm, paging_unmap_faults_on_every_cpu_though_the_caller_moved)
+KTEST_CPUS(mm, paging_unmap_faults_on_every_cpu_though_the_caller_moved, 2)
 {
 	int n = cpu_count();
 	struct tlb_probe p;

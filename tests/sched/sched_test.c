@@ -18,19 +18,24 @@
 
 /* ---- life cycle ---- */
 
-static volatile int ran_with;
+/* The thread copies `given` to `seen`: it ran, with its argument. */
+struct handover {
+	int given;
+	volatile int seen;
+};
 
 static void set_flag(void *arg)
 {
-	ran_with = (int)(uintptr_t)arg;
+	struct handover *h = arg;
+	h->seen = h->given;
 }
 
 KTEST(sched, create_runs_function_and_join_waits)
 {
-	ran_with = 0;
-	struct thread *t = thread_create("setter", set_flag, (void *)42, 0);
+	struct handover h = { .given = 42, .seen = 0 };
+	struct thread *t = thread_create("setter", set_flag, &h, 0);
 	thread_join(t);
-	KT_EXPECT_EQ(ran_with, 42);
+	KT_EXPECT_EQ(h.seen, 42);
 }
 
 static void exit_early(void *arg)
@@ -88,13 +93,22 @@ KTEST(sched, reused_stacks_keep_their_guard_and_cost_no_shootdown)
 #define RR_THREADS 3
 #define RR_ROUNDS 20
 
-static int rr_log[RR_THREADS * RR_ROUNDS];
-static volatile int rr_n;
+/* The order in which the workers ran: each appends its id per round. */
+struct rr_run {
+	int log[RR_THREADS * RR_ROUNDS];
+	volatile int n;			/* entries in log, taken atomically */
+};
+
+struct rr_worker_arg {
+	struct rr_run *run;
+	int id;
+};
 
 static void rr_worker(void *arg)
 {
+	struct rr_worker_arg *w = arg;
 	for (int i = 0; i < RR_ROUNDS; i++) {
-		rr_log[__atomic_fetch_add(&rr_n, 1, __ATOMIC_SEQ_CST)] = (int)(uintptr_t)arg;
+		w->run->log[__atomic_fetch_add(&w->run->n, 1, __ATOMIC_SEQ_CST)] = w->id;
 		thread_yield();
 	}
 }
@@ -102,83 +116,93 @@ static void rr_worker(void *arg)
 KTEST(sched, yield_is_round_robin)
 {
 	int cpu = cpu_count() - 1;
+	struct rr_run run = { .n = 0 };
+	struct rr_worker_arg w[RR_THREADS];
 	struct thread *t[RR_THREADS];
-	rr_n = 0;
 	/* on their CPU, at high priority until all exist, so none starts early */
 	thread_bind(cpu);
 	thread_set_priority(curthread, PRIO_HIGH);
-	for (int i = 0; i < RR_THREADS; i++)
-		t[i] = thread_create_on("rr", rr_worker, (void *)(uintptr_t)i, 0, cpu, PRIO_NORMAL);
+	for (int i = 0; i < RR_THREADS; i++) {
+		w[i] = (struct rr_worker_arg){ .run = &run, .id = i };
+		t[i] = thread_create_on("rr", rr_worker, &w[i], 0, cpu, PRIO_NORMAL);
+	}
 	thread_set_priority(curthread, PRIO_NORMAL);
 	for (int i = 0; i < RR_THREADS; i++)
 		thread_join(t[i]);
 	thread_bind(-1);
-	KT_ASSERT_EQ(rr_n, RR_THREADS * RR_ROUNDS);
+	KT_ASSERT_EQ(run.n, RR_THREADS * RR_ROUNDS);
 	for (int i = 0; i < RR_THREADS * RR_ROUNDS; i++)
-		KT_ASSERT_EQ(rr_log[i], i % RR_THREADS);
+		KT_ASSERT_EQ(run.log[i], i % RR_THREADS);
 }
 
 /* ---- preemption ---- */
 
-static volatile bool stop;
+/* A spinner counts until told to stop, never yielding. */
+struct spin {
+	const volatile bool *stop;
+	volatile uint64_t count;
+};
 
 static void spinner(void *arg)
 {
-	volatile uint64_t *count = arg;
-	while (!stop)
-		(*count)++;
+	struct spin *s = arg;
+	while (!*s->stop)
+		s->count++;
 }
 
 KTEST(sched, spinners_that_never_yield_are_preempted)
 {
 	int cpu = cpu_count() - 1;
-	volatile uint64_t a = 0, b = 0;
-	stop = false;
-	struct thread *ta = thread_create_on("spin-a", spinner, (void *)&a, 0, cpu, PRIO_NORMAL);
-	struct thread *tb = thread_create_on("spin-b", spinner, (void *)&b, 0, cpu, PRIO_NORMAL);
+	volatile bool stop = false;
+	struct spin a = { .stop = &stop }, b = { .stop = &stop };
+	struct thread *ta = thread_create_on("spin-a", spinner, &a, 0, cpu, PRIO_NORMAL);
+	struct thread *tb = thread_create_on("spin-b", spinner, &b, 0, cpu, PRIO_NORMAL);
 	thread_sleep(100 * MS);		/* several quanta */
 	stop = true;
 	thread_join(ta);
 	thread_join(tb);
-	KT_EXPECT(a > 0);
-	KT_EXPECT(b > 0);
-	KT_LOG("spin counts %lu and %lu", (uint64_t)a, (uint64_t)b);
+	KT_EXPECT(a.count > 0);
+	KT_EXPECT(b.count > 0);
+	KT_LOG("spin counts %lu and %lu", (uint64_t)a.count, (uint64_t)b.count);
 }
 
 /* ---- priorities ---- */
 
-static volatile uint64_t high_done_at, low_started_at;
+/* When the high-priority thread finished, and the low one started. */
+struct prio_run {
+	volatile uint64_t high_done_at, low_started_at;
+};
 
 static void high_spin(void *arg)
 {
+	struct prio_run *r = arg;
 	uint64_t until = clock_ns() + 50 * MS;	/* hog the CPU, never yield */
 	while (clock_ns() < until)
 		;
-	high_done_at = clock_ns();
-	(void)arg;
+	r->high_done_at = clock_ns();
 }
 
 static void low_note(void *arg)
 {
-	low_started_at = clock_ns();
-	(void)arg;
+	struct prio_run *r = arg;
+	r->low_started_at = clock_ns();
 }
 
 KTEST(sched, higher_priority_runs_first_and_is_not_preempted_by_lower)
 {
 	int cpu = cpu_count() - 1;
-	high_done_at = low_started_at = 0;
+	struct prio_run r = { .high_done_at = 0, .low_started_at = 0 };
 	thread_set_priority(curthread, PRIO_HIGH);
 	thread_bind(cpu);
 	/* the low one is queued first: priority, not order, must decide */
-	struct thread *lo = thread_create_on("low", low_note, NULL, 0, cpu, PRIO_LOW);
-	struct thread *hi = thread_create_on("high", high_spin, NULL, 0, cpu, PRIO_HIGH);
+	struct thread *lo = thread_create_on("low", low_note, &r, 0, cpu, PRIO_LOW);
+	struct thread *hi = thread_create_on("high", high_spin, &r, 0, cpu, PRIO_HIGH);
 	thread_set_priority(curthread, PRIO_NORMAL);
 	thread_join(hi);
 	thread_join(lo);
 	thread_bind(-1);
-	KT_ASSERT(high_done_at != 0 && low_started_at != 0);
-	KT_EXPECT(low_started_at >= high_done_at);
+	KT_ASSERT(r.high_done_at != 0 && r.low_started_at != 0);
+	KT_EXPECT(r.low_started_at >= r.high_done_at);
 }
 
 /* ---- binding ---- */
@@ -250,11 +274,9 @@ static void masked_worker(void *arg)
  * threads about, and CPU 0 is as free as any: the masked ones must never
  * be seen there. The unmasked ones show that CPU 0 was taking work.
  */
-KTEST(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal)
+KTEST_CPUS(sched, cpu_mask_holds_through_yield_sleep_preemption_and_steal, 2)
 {
 	int n = cpu_count();
-	if (n < 2)
-		KT_SKIP("needs 2 CPUs");
 	uint64_t quantum = sched_quantum_us;
 	sched_set_quantum_us(1000);
 	struct masked m[2 * MAX_CPUS];
@@ -327,21 +349,19 @@ KTEST(sched, sleep_lasts_at_least_the_time_asked)
 
 /* ---- kpreempt_disable ---- */
 
-static volatile bool competitor_ran;
-
-static void competitor(void *arg)
+static void competitor(void *ran)
 {
-	competitor_ran = true;
-	(void)arg;
+	*(volatile bool *)ran = true;
 }
 
 KTEST(sched, kpreempt_disable_nests_and_defers_the_switch)
 {
 	int cpu = cpu_count() - 1;
 	thread_bind(cpu);
-	competitor_ran = false;
+	volatile bool competitor_ran = false;
 	thread_set_priority(curthread, PRIO_HIGH);
-	struct thread *c = thread_create_on("competitor", competitor, NULL, 0, cpu, PRIO_NORMAL);
+	struct thread *c = thread_create_on("competitor", competitor, (void *)&competitor_ran, 0,
+					    cpu, PRIO_NORMAL);
 	kpreempt_disable();
 	kpreempt_disable();
 	/* now the competitor may run: spin until the tick asks for a switch
@@ -379,10 +399,9 @@ static void spin_until_preempted(void *arg)
 	(void)arg;
 }
 
-static void clobber_loop(void *arg)
+static void clobber_loop(void *stop)
 {
-	(void)arg;
-	while (!stop) {
+	while (!*(volatile bool *)stop) {
 		__asm__ volatile("mov $-1, %%rbx; mov $-1, %%r12; mov $-1, %%r13;"
 				 "mov $-1, %%r14; mov $-1, %%r15"
 				 ::: "rbx", "r12", "r13", "r14", "r15");
@@ -394,8 +413,9 @@ KTEST(sched, callee_saved_registers_survive_yield_and_preemption)
 {
 	int cpu = cpu_count() - 1;
 	thread_bind(cpu);
-	stop = false;
-	struct thread *c = thread_create_on("clobber", clobber_loop, NULL, 0, cpu, PRIO_NORMAL);
+	volatile bool stop = false;
+	struct thread *c = thread_create_on("clobber", clobber_loop, (void *)&stop, 0, cpu,
+					    PRIO_NORMAL);
 	uint64_t switches = curthread->switches_in;
 	KT_EXPECT_EQ(sched_regs_check(yield_many, NULL), 0);
 	KT_EXPECT(curthread->switches_in > switches);

@@ -3,8 +3,8 @@
  *
  * Each case binds its thread to the boot CPU first (the scheduler would
  * otherwise run it anywhere) and reaches the other CPUs only through
- * smp_call and IPIs. A case that needs a second CPU is
- * skipped on a one-CPU machine. The test cannot see QEMU's -smp, so "all
+ * smp_call and IPIs. A case that needs a second CPU says so
+ * (KTEST_CPUS) and is skipped on a one-CPU machine. The test cannot see QEMU's -smp, so "all
  * CPUs came up" is checked against the firmware's MADT.
  */
 #include <ktest.h>
@@ -25,12 +25,6 @@
 #define PING_PONG_ROUNDS 100
 #define CLOCK_READS     10000
 #define CLOCK_SKEW_NS   (1 * NSEC_PER_MSEC)	/* "roughly agrees" */
-
-static void need_two_cpus(void)
-{
-	if (cpu_count() < 2)
-		KT_SKIP("needs at least two CPUs (boot with -smp 2 or more)");
-}
 
 /* Spins, interrupts on, until *counter reaches want or WAIT_LIMIT_NS passes. */
 static bool wait_for_count(volatile uint64_t *counter, uint64_t want)
@@ -139,10 +133,9 @@ static uint64_t ap_stack_pointer(int cpu)
 	return 0;
 }
 
-KTEST(smp, ap_stacks_are_distinct)
+KTEST_CPUS(smp, ap_stacks_are_distinct, 2)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	uint64_t rsp[MAX_CPUS];
 	for (int c = 1; c < cpu_count(); c++) {
 		volatile uint64_t v = 0;
@@ -165,10 +158,9 @@ static bool apic_id_listed(uint32_t apic_id)
 	return false;
 }
 
-KTEST(smp, ap_stacks_have_guard_pages)
+KTEST_CPUS(smp, ap_stacks_have_guard_pages, 2)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	for (int c = 1; c < cpu_count(); c++) {
 		uint64_t rsp = ap_stack_pointer(c);
 		KT_ASSERT(rsp != 0);
@@ -238,10 +230,9 @@ KTEST(smp, call_runs_with_interrupts_off)
 	KT_EXPECT(arch_irq_enabled());	/* and the caller's state is back */
 }
 
-KTEST(smp, call_without_wait_eventually_runs)
+KTEST_CPUS(smp, call_without_wait_eventually_runs, 2)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	static volatile uint64_t ran;
 	ran = 0;
 	for (int c = 1; c < cpu_count(); c++)
@@ -258,10 +249,9 @@ static void hit_this_cpu(void *arg)
 	per_cpu_hits[cpu_id()]++;	/* only this CPU writes its slot */
 }
 
-KTEST_TIMEOUT(smp, thousand_calls_to_every_cpu_complete, 60)
+KTEST_CPUS_TIMEOUT(smp, thousand_calls_to_every_cpu_complete, 2, 60)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	static volatile uint64_t total;
 	total = 0;
 	int n = cpu_count();
@@ -315,10 +305,9 @@ static void ping(void *arg)
 	smp_call(back, pong, NULL, true);	/* from an IPI handler, interrupts off */
 }
 
-KTEST(smp, two_cpus_calling_each_other_with_wait_do_not_deadlock)
+KTEST_CPUS(smp, two_cpus_calling_each_other_with_wait_do_not_deadlock, 2)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	int n = cpu_count();
 	for (int round = 0; round < PING_PONG_ROUNDS; round++) {
 		int other = 1 + round % (n - 1);
@@ -344,10 +333,9 @@ static void call_back_all(void *arg)
 }
 
 /* Every CPU at once calls every other and waits: n * (n - 1) calls. */
-KTEST(smp, all_cpus_calling_all_at_once_complete)
+KTEST_CPUS(smp, all_cpus_calling_all_at_once_complete, 2)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	need_two_cpus();
 	static volatile uint64_t count;
 	count = 0;
 	int n = cpu_count();
@@ -414,7 +402,7 @@ KTEST(smp, resched_ipi_is_delivered)
 KTEST(smp, print_cpus_runs)
 {
 	thread_bind(0);	/* these cases reason about CPUs: run on the boot CPU */
-	smp_print_cpus();	/* for the monitor's future `cpus`: must not fault */
+	smp_print_cpus();	/* the monitor's `cpus`: must not fault */
 }
 
 /* ---- misuse ------------------------------------------------------------- */

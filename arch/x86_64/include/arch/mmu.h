@@ -78,4 +78,10 @@ static inline bool va_is_canonical(uint64_t va)
 #define CPUID_LEAF_FEATURES   0x1
 #define CPUID_1_EDX_PGE       (1u << 13)	/* global pages */
 
+/* What boot/boot.asm leaves behind: whether the CPU has NX (1, with
+ * EFER.NXE on; else 0), and the boot stack with the page below it, which
+ * paging.c leaves unmapped as its guard. */
+extern int boot_has_nx;
+extern char boot_stack_guard[], boot_stack_bottom[];
+
 #endif
