@@ -78,6 +78,8 @@ struct thread {
 	struct thread *joiner;		/* sleeping in thread_join */
 
 	struct ctxop *ctxops;		/* newest context op, or NULL */
+	uint64_t ctxop_save_tsc;	/* when the switch last ran its save ops (TSC) */
+	uint64_t ctxop_restore_tsc;	/* ... and its restore ops */
 	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */
 
 	bool killed;			/* ended by a fault (trap_kill_thread) */
