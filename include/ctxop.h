@@ -76,6 +76,10 @@ void ctxop_print(struct thread *t);
 /* Number of ops on t's chain. */
 int ctxop_count(const struct thread *t);
 
+/* For tests, NULL otherwise: called by the monitor's `ctxops <thread>`
+ * between finding the thread and printing it. */
+extern void (*ctxop_found_hook)(struct thread *t);
+
 /* ---- called by the scheduler and the thread code only ---- */
 
 /*

@@ -54,6 +54,8 @@
 BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
 BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
 
+void (*ctxop_found_hook)(struct thread *t);
+
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 {
 	if (!tpl)
@@ -380,11 +382,14 @@ static void cmd_ctxops(const char *args)
 		printk("usage: ctxops <thread name or id>  ('threads' lists them)\n");
 		return;
 	}
-	struct thread *t = thread_find(args);
+	struct thread *t = thread_find(args);	/* held: it cannot be freed under us */
 	if (!t) {
 		printk("ctxops: no thread '%s'\n", args);
 		return;
 	}
+	if (unlikely(ctxop_found_hook))
+		ctxop_found_hook(t);
 	ctxop_print(t);
+	thread_rele(t);
 }
 MONITOR_COMMAND("ctxops", "a thread's context ops, newest first: ctxops <thread>", cmd_ctxops);

@@ -20,6 +20,11 @@
  * thread gets its FPU op first (kernel/fpu.c), then lwp_create runs in the
  * creator for each of its ops, exit in the exiting thread, free when the
  * thread is freed (kernel/ctxop.c).
+ *
+ * References: a thread starts with one, its creator's; thread_find takes
+ * another (for the monitor). thread_join frees all but the struct (ops,
+ * stack, list entry) and drops the creator's; the struct goes with the
+ * last reference, so a holder never reads freed memory.
  */
 #include <thread.h>
 #include <sched.h>
@@ -99,6 +104,7 @@ const char *thread_state_name(int state)
 
 void thread_register(struct thread *t)
 {
+	t->refs = 1;			/* its creator's, dropped by thread_join */
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	t->id = next_id++;
 	list_add_tail(&all_threads, &t->all_link);
@@ -235,7 +241,16 @@ static void thread_free(struct thread *t)
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
 	stack_free((uint64_t)t->stack - PAGE_SIZE);
-	kmem_free(t);
+	thread_rele(t);			/* its creator's reference */
+}
+
+void thread_rele(struct thread *t)
+{
+	int left = __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
+	if (left < 0)
+		panic("thread_rele: thread %lu '%s' has no reference left", t->id, t->name);
+	if (left == 0)
+		kmem_free(t);
 }
 
 bool thread_join_status(struct thread *t, const char **reason)
@@ -398,6 +413,9 @@ struct thread *thread_find(const char *key)
 	list_for_each(pos, &all_threads) {
 		struct thread *t = list_entry(pos, struct thread, all_link);
 		if ((numeric && t->id == id) || strcmp(t->name, key) == 0) {
+			/* under threads_lock: thread_free takes t off the list
+			 * under it before it drops the creator's reference */
+			__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
 			found = t;
 			break;
 		}
