@@ -24,6 +24,11 @@
  * thread; ct_free(arg, 0) when the thread is freed, or when an unattached
  * op is freed. ct_fork is for process fork (no processes yet). A missing
  * handler (NULL) is skipped.
+ *
+ * Who may change a ring (attach, detach, install, remove): the thread
+ * itself, or anyone while the thread has not started (t->unstarted: the
+ * FPU op and ct_lwp_create handlers attach to a new thread that way).
+ * Anything else panics, naming the call.
  */
 #ifndef CTXOP_H
 #define CTXOP_H
@@ -90,8 +95,8 @@ extern void (*ctxop_found_hook)(struct thread *t);
  * head). Tracing and the bug reproduction that reverses restore take the
  * one early branch to ctxop.c; the loops below are only the correct order.
  *
- * The ring changes with preemption disabled, so no change is ever half
- * done while t switches (kernel/ctxop.c).
+ * Only t changes its ring once it has started, with preemption disabled,
+ * so no change is ever half done while t switches (kernel/ctxop.c).
  *
  * Inline in the scheduler, so a switch pays no call and no frame of its
  * own for them: that pays for testing each handler for NULL in the loop

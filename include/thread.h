@@ -80,6 +80,7 @@ struct thread {
 	struct ctxop *ctxops;		/* newest context op, or NULL */
 	uint64_t ctxop_save_tsc;	/* when the switch last ran its save ops (TSC) */
 	uint64_t ctxop_restore_tsc;	/* ... and its restore ops */
+	bool unstarted;			/* created, not yet runnable: see thread_create */
 	int refs;			/* references: see thread_find, thread_rele */
 	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */
 
@@ -101,7 +102,16 @@ static inline struct thread *curthread_get(void)
 }
 #define curthread (curthread_get())
 
-/* Creates a runnable thread at PRIO_NORMAL; may sleep (allocates). */
+/*
+ * Creates a runnable thread at PRIO_NORMAL; may sleep (allocates).
+ *
+ * Until it is made runnable, inside thread_create, the new thread has not
+ * started: t->unstarted is true, and others may still set it up. That is
+ * what the FPU op (attached to it first) and the creator's ct_lwp_create
+ * handlers see; they may attach context ops to it. thread_create clears
+ * the flag just before the scheduler first sees t. From then on only t
+ * itself may change its ring (kernel/ctxop.c).
+ */
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, unsigned flags);
 /* As thread_create, bound to `cpu` (-1: any) at priority `prio` from the
  * start: for tests and benchmarks that need a thread to run nowhere else. */

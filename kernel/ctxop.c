@@ -22,11 +22,22 @@
  *   handler in the loop. Tracing and bug=ctxop_restore_order take one
  *   early branch out of them, to the slow walks here.
  *
+ * Who may change a ring (illumos's ctxop_attach/detach ASSERTs)
+ *   Attach, detach and remove accept t == curthread, or a t that has not
+ *   started (t->unstarted: created, not yet runnable; see thread.h).
+ *   Anything else panics, naming the call. The rule used to be "t is not
+ *   running" (on_cpu == 0), which was check-then-act: t could be switched
+ *   in between the check and the link, and its restore walk would follow
+ *   a half-linked ring. Neither of the allowed cases can switch t in
+ *   mid-change: the thread itself changes its ring with preemption
+ *   disabled, and a thread that has not started is not on any run queue.
+ *   The joiner also unlinks a dead thread's ops (ctxop_free_all).
+ *
  * Invariants
  *   - op->owner is the thread whose ring holds op, or NULL.
- *   - The ring is changed only with preemption disabled (illumos 12478),
- *     by the thread itself or on a thread that is not running; the switch
- *     reads it with interrupts off. So a tick never sees a half-linked ring.
+ *   - Once t has started, its ring changes only by t itself, with
+ *     preemption disabled (illumos 12478); the switch reads it with
+ *     interrupts off. So a tick never sees a half-linked ring.
  *   - Allocation (which may sleep) is separate from attach (which never
  *     does, illumos 13915/13917): a vCPU allocates once and attaches and
  *     detaches around each run.
@@ -82,14 +93,14 @@ void ctxop_free(struct ctxop *op)
 	kmem_free(op);
 }
 
-/* ---- changing a ring ---- */
+/* ---- changing a ring: t itself, or t not started ---- */
 
-/* Detach may touch a ring only from its own thread or while it is off-CPU. */
+/* Panics unless the caller may change t's ring (see the top of the file). */
 static void check_changer(const char *fn, struct thread *t)
 {
-	if (t != curthread && t->on_cpu)
-		panic("%s: thread %s is running on CPU %d; only the thread itself may "
-		      "change its ring while it runs", fn, t->name, t->cpu);
+	if (t != curthread && !t->unstarted)
+		panic("%s: thread %s has started; only it may change its ring (caller: %s)",
+		      fn, t->name, curthread->name);
 }
 
 static void check_attach(struct thread *t, struct ctxop *op)
@@ -224,6 +235,7 @@ static bool same_handlers(const struct ctxop_template *a, const struct ctxop_tem
 
 int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg)
 {
+	check_changer("ctxop_remove", t);	/* found or not */
 	struct ctxop *head = t->ctxops, *found = NULL;
 	if (head) {
 		struct ctxop *op = head;
@@ -324,7 +336,7 @@ void ctxop_free_all(struct thread *t)
 {
 	while (t->ctxops) {
 		struct ctxop *op = t->ctxops->prev;	/* oldest */
-		ctxop_detach(t, op);
+		unlink_op(t, op);	/* t is dead: not ctxop_detach's rule */
 		ctxop_free(op);
 	}
 }

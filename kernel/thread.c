@@ -21,6 +21,10 @@
  * creator for each of its ops, exit in the exiting thread, free when the
  * thread is freed (kernel/ctxop.c).
  *
+ * Started: from creation until just before sched_add_new, t->unstarted
+ * is set; while it is, others may attach context ops to t. Afterwards
+ * only t itself may change its ring.
+ *
  * References: a thread starts with one, its creator's; thread_find takes
  * another (for the monitor). thread_join frees all but the struct (ops,
  * stack, list entry) and drops the creator's; the struct goes with the
@@ -152,6 +156,13 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	return t;
 }
 
+/* t is about to become runnable: from now on only t itself may change its
+ * ring (kernel/ctxop.c). */
+static void mark_started(struct thread *t)
+{
+	t->unstarted = false;
+}
+
 struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 				unsigned flags, int cpu, int prio)
 {
@@ -165,6 +176,7 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 		panic("thread_create: bad priority %d for thread '%s'", prio, name);
 	sched_assert_can_sleep("thread_create");
 	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags);
+	t->unstarted = true;		/* until mark_started, below */
 	t->bound_cpu = cpu;
 	t->prio = prio;
 	if (cpu >= 0)
@@ -174,6 +186,7 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 	if (flags & THREAD_FPU)
 		fpu_thread_create(t);
 	ctxop_lwp_create(curthread, t);
+	mark_started(t);
 	sched_add_new(t);
 	return t;
 }

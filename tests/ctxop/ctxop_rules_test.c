@@ -1,6 +1,10 @@
 /*
  * tests/ctxop/ctxop_rules_test.c - the rules for another thread's ring.
  *
+ *   - Once a thread has started, only it may attach, detach or remove its
+ *     ops: another thread doing so panics, even while the target sleeps
+ *     (the old rule, "not on a CPU", let that through and was
+ *     check-then-act). Before it starts, its creator may attach to it.
  *   - The monitor's `ctxops <thread>` holds the thread: ctxop_found_hook
  *     joins it between the lookup and the print.
  */
@@ -11,6 +15,9 @@
 #include <string.h>
 #include <sync.h>
 #include <thread.h>
+#include <timer.h>
+
+#define MS 1000000ULL
 
 static void nop_handler(void *arg)
 {
@@ -22,6 +29,121 @@ static const struct ctxop_template plain_tpl = {
 	.ct_save = nop_handler,
 	.ct_restore = nop_handler,
 };
+
+/* ---- changes from another thread ---- */
+
+/* A thread that has started: attaches `op` to itself (if any), then
+ * sleeps until `go`. */
+struct sitter {
+	struct semaphore ready, go;
+	struct ctxop *op;
+};
+
+static void sitter_main(void *p)
+{
+	struct sitter *s = p;
+	if (s->op)
+		ctxop_attach(curthread, s->op);
+	sem_post(&s->ready);
+	sem_wait(&s->go);
+	if (s->op)
+		ctxop_detach(curthread, s->op);
+}
+
+/* Starts a sitter and waits until it sleeps in sem_wait(&go), off its CPU. */
+static struct thread *start_sitter(struct sitter *s, struct ctxop *op)
+{
+	sem_init(&s->ready, 0, "sitter.ready");
+	sem_init(&s->go, 0, "sitter.go");
+	s->op = op;
+	struct thread *t = thread_create("sitter", sitter_main, s, 0);
+	sem_wait(&s->ready);
+	while (t->state != TS_SLEEPING || t->on_cpu)
+		thread_sleep(MS);
+	return t;
+}
+
+static struct sitter sitter;
+
+KTEST_EXPECT_PANIC(ctxop, attach_to_started_thread_panics,
+		   "ctxop_attach: thread sitter has started")
+{
+	struct thread *t = start_sitter(&sitter, NULL);
+	ctxop_attach(t, ctxop_allocate(&plain_tpl, NULL));	/* it sleeps: still no */
+}
+
+KTEST_EXPECT_PANIC(ctxop, detach_from_started_thread_panics,
+		   "ctxop_detach: thread sitter has started")
+{
+	struct ctxop *op = ctxop_allocate(&plain_tpl, NULL);
+	struct thread *t = start_sitter(&sitter, op);
+	ctxop_detach(t, op);
+}
+
+KTEST_EXPECT_PANIC(ctxop, remove_from_started_thread_panics,
+		   "ctxop_remove: thread sitter has started")
+{
+	struct ctxop *op = ctxop_allocate(&plain_tpl, NULL);
+	struct thread *t = start_sitter(&sitter, op);
+	ctxop_remove(t, &plain_tpl, NULL);
+}
+
+/* ---- the creator attaches to a thread that has not started ---- */
+
+static struct ctxop *for_child;
+static struct thread *volatile hooked_child;
+static volatile bool child_was_unstarted, child_restored, child_saw_op;
+
+static void child_restore(void *arg)
+{
+	(void)arg;
+	child_restored = true;
+}
+
+static const struct ctxop_template child_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_restore = child_restore,
+};
+
+static void attach_to_child(void *parent, void *child)
+{
+	(void)parent;
+	struct thread *c = child;
+	hooked_child = c;
+	child_was_unstarted = c->unstarted;
+	ctxop_attach(c, for_child);	/* legal: c has not started */
+}
+
+static const struct ctxop_template creator_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_lwp_create = attach_to_child,
+};
+
+static void child_main(void *arg)
+{
+	(void)arg;
+	/* its first switch-in ran the op's restore, before fn */
+	child_saw_op = child_restored && ctxop_count(curthread) == 1 &&
+		       curthread->ctxops == for_child;
+	ctxop_detach(curthread, for_child);
+}
+
+KTEST(ctxop, creator_attaches_to_a_thread_before_it_starts)
+{
+	child_was_unstarted = child_restored = child_saw_op = false;
+	for_child = ctxop_allocate(&child_tpl, NULL);
+	struct ctxop *mine = ctxop_allocate(&creator_tpl, NULL);
+	ctxop_attach(curthread, mine);
+	struct thread *t = thread_create("child", child_main, NULL, 0);	/* no THREAD_FPU */
+	KT_EXPECT(hooked_child == t);
+	KT_EXPECT(child_was_unstarted);
+	KT_EXPECT(!t->unstarted);		/* runnable: from now on, its own */
+	thread_join(t);
+	KT_EXPECT(child_saw_op);
+	ctxop_detach(curthread, mine);
+	ctxop_free(mine);
+	ctxop_free(for_child);
+}
 
 /* ---- the monitor's `ctxops <thread>` holds the thread ---- */
 
