@@ -28,7 +28,8 @@
  * Who may change a ring (attach, detach, install, remove): the thread
  * itself, or anyone while the thread has not started (t->unstarted: the
  * FPU op and ct_lwp_create handlers attach to a new thread that way).
- * Anything else panics, naming the call.
+ * Anything else panics, naming the call. ctxop_count and ctxop_print may
+ * look at any thread's ring, running or not (kernel/ctxop.c says how).
  */
 #ifndef CTXOP_H
 #define CTXOP_H
@@ -76,13 +77,16 @@ int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg);
  * ring, its last save is the ring's if that came after op was attached.) */
 uint64_t ctxop_last_save_ns(const struct ctxop *op);
 uint64_t ctxop_last_restore_ns(const struct ctxop *op);
-/* Prints t's ops newest first, with handler names and timestamps. */
+/* Prints t's ops newest first, with handler names and timestamps. Any
+ * thread, running or not; takes t's ring lock, so not with it held. */
 void ctxop_print(struct thread *t);
-/* Number of ops on t's chain. */
+/* Number of ops on t's chain. As ctxop_print; also from a handler. */
 int ctxop_count(const struct thread *t);
 
-/* For tests, NULL otherwise: called by the monitor's `ctxops <thread>`
- * between finding the thread and printing it. */
+/* For tests, NULL otherwise: called by ctxop_count and ctxop_print at each
+ * op they visit, with t's ring lock held and interrupts off; and by the
+ * monitor's `ctxops <thread>` between finding the thread and printing it. */
+extern void (*ctxop_walk_hook)(struct thread *t, struct ctxop *op);
 extern void (*ctxop_found_hook)(struct thread *t);
 
 /* ---- called by the scheduler and the thread code only ---- */
@@ -95,8 +99,9 @@ extern void (*ctxop_found_hook)(struct thread *t);
  * head). Tracing and the bug reproduction that reverses restore take the
  * one early branch to ctxop.c; the loops below are only the correct order.
  *
- * Only t changes its ring once it has started, with preemption disabled,
- * so no change is ever half done while t switches (kernel/ctxop.c).
+ * They take no lock: only t changes its ring once it has started, with
+ * interrupts off on its own CPU, so no change is ever half done while t
+ * switches (kernel/ctxop.c, "Locking").
  *
  * Inline in the scheduler, so a switch pays no call and no frame of its
  * own for them: that pays for testing each handler for NULL in the loop

@@ -78,6 +78,7 @@ struct thread {
 	struct thread *joiner;		/* sleeping in thread_join */
 
 	struct ctxop *ctxops;		/* newest context op, or NULL */
+	struct spinlock ctxop_lock;	/* the ring's, against other CPUs' walkers (ctxop.c) */
 	uint64_t ctxop_save_tsc;	/* when the switch last ran its save ops (TSC) */
 	uint64_t ctxop_restore_tsc;	/* ... and its restore ops */
 	bool unstarted;			/* created, not yet runnable: see thread_create */
@@ -109,8 +110,9 @@ static inline struct thread *curthread_get(void)
  * started: t->unstarted is true, and others may still set it up. That is
  * what the FPU op (attached to it first) and the creator's ct_lwp_create
  * handlers see; they may attach context ops to it. thread_create clears
- * the flag just before the scheduler first sees t. From then on only t
- * itself may change its ring (kernel/ctxop.c).
+ * the flag under t->ctxop_lock just before the scheduler first sees t, so
+ * an attach that found it unstarted has finished by then. From then on
+ * only t itself may change its ring (kernel/ctxop.c).
  */
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, unsigned flags);
 /* As thread_create, bound to `cpu` (-1: any) at priority `prio` from the

@@ -29,15 +29,29 @@
  *   running" (on_cpu == 0), which was check-then-act: t could be switched
  *   in between the check and the link, and its restore walk would follow
  *   a half-linked ring. Neither of the allowed cases can switch t in
- *   mid-change: the thread itself changes its ring with preemption
- *   disabled, and a thread that has not started is not on any run queue.
+ *   mid-change: the thread itself changes its ring with interrupts off,
+ *   and t->unstarted is cleared under the ring lock (thread.c) before the
+ *   scheduler first sees t, so an attach that saw it set is done by then.
  *   The joiner also unlinks a dead thread's ops (ctxop_free_all).
+ *
+ * Locking
+ *   t->ctxop_lock, taken with interrupts off, guards t's ring against
+ *   walkers on other CPUs. It is taken by whoever changes the ring
+ *   (attach, detach, remove, free_all) and by the walkers that may look
+ *   at another thread's ring while it runs: ctxop_count and ctxop_print
+ *   (the monitor, the tests, a handler). Interrupts off during a change
+ *   also keep the switch out of it on this CPU (illumos 12478's
+ *   kpreempt_disable). The walks made on t's own behalf take no lock: the
+ *   switch's (on the CPU t leaves or enters) and lwp_create/exit (by t
+ *   itself), because t's ring changes only by t, with interrupts off, or
+ *   while t cannot run. The lock is a leaf, never held across a switch or
+ *   a handler (ctxop_print copies the ring under it, prints outside), so
+ *   a handler may call ctxop_count.
  *
  * Invariants
  *   - op->owner is the thread whose ring holds op, or NULL.
- *   - Once t has started, its ring changes only by t itself, with
- *     preemption disabled (illumos 12478); the switch reads it with
- *     interrupts off. So a tick never sees a half-linked ring.
+ *   - Once t has started, its ring changes only by t itself, under
+ *     t->ctxop_lock, interrupts off: a tick never sees it half linked.
  *   - Allocation (which may sleep) is separate from attach (which never
  *     does, illumos 13915/13917): a vCPU allocates once and attaches and
  *     detaches around each run.
@@ -65,6 +79,7 @@
 BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
 BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
 
+void (*ctxop_walk_hook)(struct thread *t, struct ctxop *op);
 void (*ctxop_found_hook)(struct thread *t);
 
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
@@ -93,7 +108,7 @@ void ctxop_free(struct ctxop *op)
 	kmem_free(op);
 }
 
-/* ---- changing a ring: t itself, or t not started ---- */
+/* ---- changing a ring: t itself, or t not started; ring lock held ---- */
 
 /* Panics unless the caller may change t's ring (see the top of the file). */
 static void check_changer(const char *fn, struct thread *t)
@@ -176,8 +191,8 @@ static void unlink_op(struct thread *t, struct ctxop *op)
 }
 
 /*
- * bug=ctxop_attach_unprotected: attach as before illumos 12478, with
- * preemption enabled, so a tick between the two halves
+ * bug=ctxop_attach_unprotected: attach as before illumos 12478, without
+ * the lock and with preemption enabled, so a tick between the two halves
  * finds the ring torn. On hardware that window is a few instructions
  * wide. Under QEMU's TCG an interrupt is taken only between translated
  * blocks, and the stores sit in one block, so the reproduction widens the
@@ -200,24 +215,24 @@ void ctxop_attach(struct thread *t, struct ctxop *op)
 		attach_unprotected(t, op);
 		return;
 	}
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
 	check_attach(t, op);
-	kpreempt_disable();
 	link_first_half(t, op);
 	link_second_half(t, op);
-	kpreempt_enable();
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
 void ctxop_detach(struct thread *t, struct ctxop *op)
 {
 	if (!t || !op)
 		panic("ctxop_detach: NULL %s", t ? "op" : "thread");
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
 	if (op->owner != t)
 		panic("ctxop_detach: op %p is not on thread %s's chain (it is %s)", op,
 		      t->name, op->owner ? op->owner->name : "not attached");
 	check_changer("ctxop_detach", t);
-	kpreempt_disable();
 	unlink_op(t, op);
-	kpreempt_enable();
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
 void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg)
@@ -235,36 +250,61 @@ static bool same_handlers(const struct ctxop_template *a, const struct ctxop_tem
 
 int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg)
 {
-	check_changer("ctxop_remove", t);	/* found or not */
-	struct ctxop *head = t->ctxops, *found = NULL;
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	check_changer("ctxop_remove", t);
+	struct ctxop *head = t->ctxops, *op = head, *found = NULL;
 	if (head) {
-		struct ctxop *op = head;
 		do {
 			if (op->arg == arg && same_handlers(&op->tpl, tpl)) {
 				found = op;
+				unlink_op(t, op);
 				break;
 			}
 			op = op->next;
 		} while (op != head);
 	}
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 	if (!found)
 		return 0;
-	ctxop_detach(t, found);
-	ctxop_free(found);
+	ctxop_free(found);	/* ct_free may do anything: not under the lock */
 	return 1;
 }
 
-int ctxop_count(const struct thread *t)
+/* ---- walkers for any thread, running or not: under its ring lock ---- */
+
+struct op_copy {
+	const struct ctxop *at;
+	struct ctxop_template tpl;
+	void *arg;
+	uint64_t save_tsc, restore_tsc;
+};
+
+/* Copies t's first `max` ops, newest first, into out (which may be NULL
+ * if max is 0); returns how many ops the ring holds. */
+static int ring_copy(struct thread *t, struct op_copy *out, int max)
 {
 	int n = 0;
-	const struct ctxop *head = t->ctxops, *op = head;
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	struct ctxop *head = t->ctxops, *op = head;
 	if (head) {
 		do {
+			if (unlikely(ctxop_walk_hook))
+				ctxop_walk_hook(t, op);
+			if (n < max)
+				out[n] = (struct op_copy){ op, op->tpl, op->arg, last_save_tsc(op),
+							   last_restore_tsc(op) };
 			n++;
 			op = op->next;
 		} while (op != head);
 	}
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 	return n;
+}
+
+int ctxop_count(const struct thread *t)
+{
+	/* the lock is not part of the ring's value: t stays const to callers */
+	return ring_copy((struct thread *)t, NULL, 0);
 }
 
 /* ---- the slow walks: tracing on, or a bug reproduction ---- */
@@ -334,9 +374,15 @@ void ctxop_exit(struct thread *t)
 
 void ctxop_free_all(struct thread *t)
 {
-	while (t->ctxops) {
-		struct ctxop *op = t->ctxops->prev;	/* oldest */
-		unlink_op(t, op);	/* t is dead: not ctxop_detach's rule */
+	for (;;) {
+		/* under the lock: a holder (the monitor) may be walking it */
+		unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+		struct ctxop *op = t->ctxops ? t->ctxops->prev : NULL;	/* oldest */
+		if (op)
+			unlink_op(t, op);
+		spin_unlock_irqrestore(&t->ctxop_lock, flags);
+		if (!op)
+			return;
 		ctxop_free(op);
 	}
 }
@@ -358,6 +404,8 @@ uint64_t ctxop_last_restore_ns(const struct ctxop *op)
 
 /* ---- observability: the monitor's `ctxops <thread>` ---- */
 
+#define PRINT_MAX 16		/* ops ctxop_print shows; it counts the rest */
+
 static void print_handler(const char *what, void *fn)
 {
 	char name[96] = "-";
@@ -368,24 +416,23 @@ static void print_handler(const char *what, void *fn)
 
 void ctxop_print(struct thread *t)
 {
-	int n = ctxop_count(t);
+	struct op_copy ops[PRINT_MAX];
+	int n = ring_copy(t, ops, PRINT_MAX);
 	printk("thread %lu '%s': %d context op%s, newest first\n", t->id, t->name, n,
 	       n == 1 ? "" : "s");
-	struct ctxop *head = t->ctxops, *op = head;
-	int i = 0;
-	if (!head)
-		return;
-	do {
-		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i++, op,
-		       op->arg, ctxop_last_save_ns(op), ctxop_last_restore_ns(op));
-		print_handler("save", (void *)op->tpl.ct_save);
-		print_handler("restore", (void *)op->tpl.ct_restore);
-		print_handler("fork", (void *)op->tpl.ct_fork);
-		print_handler("lwp_create", (void *)op->tpl.ct_lwp_create);
-		print_handler("exit", (void *)op->tpl.ct_exit);
-		print_handler("free", (void *)op->tpl.ct_free);
-		op = op->next;
-	} while (op != head);
+	for (int i = 0; i < MIN(n, PRINT_MAX); i++) {
+		const struct op_copy *c = &ops[i];
+		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i, c->at,
+		       c->arg, tsc_to_ns(c->save_tsc), tsc_to_ns(c->restore_tsc));
+		print_handler("save", (void *)c->tpl.ct_save);
+		print_handler("restore", (void *)c->tpl.ct_restore);
+		print_handler("fork", (void *)c->tpl.ct_fork);
+		print_handler("lwp_create", (void *)c->tpl.ct_lwp_create);
+		print_handler("exit", (void *)c->tpl.ct_exit);
+		print_handler("free", (void *)c->tpl.ct_free);
+	}
+	if (n > PRINT_MAX)
+		printk("  ... and %d older\n", n - PRINT_MAX);
 }
 
 static void cmd_ctxops(const char *args)

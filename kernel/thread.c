@@ -22,8 +22,8 @@
  * thread is freed (kernel/ctxop.c).
  *
  * Started: from creation until just before sched_add_new, t->unstarted
- * is set; while it is, others may attach context ops to t. Afterwards
- * only t itself may change its ring.
+ * is set (cleared under t->ctxop_lock); while it is, others may attach
+ * context ops to t. Afterwards only t itself may change its ring.
  *
  * References: a thread starts with one, its creator's; thread_find takes
  * another (for the monitor). thread_join frees all but the struct (ops,
@@ -108,6 +108,7 @@ const char *thread_state_name(int state)
 
 void thread_register(struct thread *t)
 {
+	spin_init(&t->ctxop_lock, "thread.ctxops");
 	t->refs = 1;			/* its creator's, dropped by thread_join */
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	t->id = next_id++;
@@ -156,11 +157,16 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	return t;
 }
 
-/* t is about to become runnable: from now on only t itself may change its
- * ring (kernel/ctxop.c). */
+/*
+ * t is about to become runnable: from now on only t itself may change its
+ * ring (kernel/ctxop.c). Under the ring's lock, so that an attach that saw
+ * t unstarted has finished linking before t can first be switched in.
+ */
 static void mark_started(struct thread *t)
 {
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
 	t->unstarted = false;
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
 struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,

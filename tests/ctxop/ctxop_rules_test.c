@@ -1,14 +1,20 @@
 /*
- * tests/ctxop/ctxop_rules_test.c - the rules for another thread's ring.
+ * tests/ctxop/ctxop_rules_test.c - who may change a ring, and the walkers
+ * that look at another thread's ring while it runs.
  *
  *   - Once a thread has started, only it may attach, detach or remove its
  *     ops: another thread doing so panics, even while the target sleeps
  *     (the old rule, "not on a CPU", let that through and was
  *     check-then-act). Before it starts, its creator may attach to it.
+ *   - ctxop_count and ctxop_print hold the ring's lock: a detach on the
+ *     owner's CPU waits until they are done. ctxop_walk_hook stops the
+ *     walker on an op while the owner tries to detach and free that very
+ *     op; without the lock the walker would step off freed memory.
  *   - The monitor's `ctxops <thread>` holds the thread: ctxop_found_hook
  *     joins it between the lookup and the print.
  */
 #include <ktest.h>
+#include <arch.h>
 #include <ctxop.h>
 #include <monitor.h>
 #include <printf.h>
@@ -143,6 +149,105 @@ KTEST(ctxop, creator_attaches_to_a_thread_before_it_starts)
 	ctxop_detach(curthread, mine);
 	ctxop_free(mine);
 	ctxop_free(for_child);
+}
+
+/* ---- walkers against a detach on the owner's CPU ----
+ *
+ * The owner (on the last CPU) has ops a (older) and b (newest). The walker
+ * (here, on CPU 0) starts at b; the hook stops it there, tells the owner
+ * to detach and free b, and waits a while. With the lock the owner cannot
+ * (it spins in ctxop_detach until the walker is done) and the walker goes
+ * on from b to a. Without it, b is freed and poisoned under the walker. */
+
+enum { W_IDLE, W_GO, W_DETACHING, W_DETACHED };
+
+static struct walk_race {
+	struct thread *owner;
+	struct ctxop *a, *b;
+	volatile int phase;
+	volatile bool owner_ready, hook_ran;
+	int phase_after_wait;		/* what the hook saw after waiting */
+} wr;
+
+static bool wait_for(volatile int *v, int want, uint64_t ns)
+{
+	uint64_t until = clock_ns() + ns;
+	while (*v < want && clock_ns() < until)
+		arch_cpu_relax();
+	return *v >= want;
+}
+
+static void race_owner(void *arg)
+{
+	(void)arg;
+	struct thread *me = curthread;
+	ctxop_attach(me, wr.a);
+	ctxop_attach(me, wr.b);
+	wr.owner_ready = true;
+	if (!wait_for(&wr.phase, W_GO, 5000 * MS))
+		return;			/* the walker never came; the test fails */
+	wr.phase = W_DETACHING;
+	ctxop_detach(me, wr.b);
+	ctxop_free(wr.b);
+	wr.phase = W_DETACHED;
+	ctxop_detach(me, wr.a);
+	ctxop_free(wr.a);
+}
+
+static void race_hook(struct thread *t, struct ctxop *op)
+{
+	if (t != wr.owner || op != wr.b || wr.hook_ran)
+		return;
+	wr.hook_ran = true;
+	wr.phase = W_GO;
+	wait_for(&wr.phase, W_DETACHING, 1000 * MS);
+	wait_for(&wr.phase, W_DETACHED, 20 * MS);	/* give a detach time to happen */
+	wr.phase_after_wait = wr.phase;
+}
+
+/* Runs the race with `walk` as the walker; returns what it counted. */
+static int walk_during_detach(int (*walk)(struct thread *t))
+{
+	if (cpu_count() < 2)
+		KT_SKIP("needs 2 CPUs: the owner runs while another CPU walks its ring");
+	memset(&wr, 0, sizeof(wr));
+	wr.a = ctxop_allocate(&plain_tpl, (void *)1);
+	wr.b = ctxop_allocate(&plain_tpl, (void *)2);
+	thread_bind(0);
+	wr.owner = thread_create_on("ring-owner", race_owner, NULL, 0, cpu_count() - 1,
+				    PRIO_NORMAL);
+	while (!wr.owner_ready)
+		thread_yield();
+	ctxop_walk_hook = race_hook;
+	int n = walk(wr.owner);
+	ctxop_walk_hook = NULL;
+	thread_join(wr.owner);
+	thread_bind(-1);
+	KT_EXPECT(wr.hook_ran);
+	KT_EXPECT_EQ(wr.phase_after_wait, W_DETACHING);	/* the detach waited */
+	KT_EXPECT_EQ(wr.phase, W_DETACHED);			/* and then went on */
+	return n;
+}
+
+static int count_walk(struct thread *t)
+{
+	return ctxop_count(t);
+}
+
+static int print_walk(struct thread *t)
+{
+	ctxop_print(t);
+	return 2;
+}
+
+KTEST(ctxop, count_holds_off_a_detach_on_another_cpu)
+{
+	KT_EXPECT_EQ(walk_during_detach(count_walk), 2);
+}
+
+KTEST(ctxop, print_holds_off_a_detach_on_another_cpu)
+{
+	walk_during_detach(print_walk);
 }
 
 /* ---- the monitor's `ctxops <thread>` holds the thread ---- */

@@ -1,7 +1,8 @@
 /*
  * tests/ctxop/ctxop_test.c - context-op chains: order, missing handlers,
  * attach/detach, lifecycle hooks, timestamps, misuse, and a stress test
- * checked by an invariant.
+ * checked by an invariant. (Who may change a ring, and the walkers of a
+ * running thread's ring: ctxop_rules_test.c.)
  *
  * Order is checked two ways: by calling the switch's own ctxop_save /
  * ctxop_restore directly (interrupts off, as the switch does), and through
@@ -346,6 +347,22 @@ KTEST(ctxop, lifecycle_hooks_see_the_right_threads)
 
 /* ---- timestamps ---- */
 
+/*
+ * Sleeps until the caller has been switched out and back in; returns
+ * whether it was. Not every sleep switches: when the host holds QEMU up
+ * for longer than the sleep, the timeout can wake the thread before
+ * schedule() has switched away, and it goes on without a switch (and
+ * without a save). So it sleeps again until a switch has happened.
+ */
+static bool switch_out_and_in(void)
+{
+	struct thread *me = curthread;
+	uint64_t switches = me->switches_in;
+	for (int i = 0; i < 100 && me->switches_in == switches; i++)
+		thread_sleep(2 * MS);
+	return me->switches_in != switches;
+}
+
 KTEST(ctxop, timestamps_record_last_save_and_restore)
 {
 	struct thread *me = curthread;
@@ -353,15 +370,9 @@ KTEST(ctxop, timestamps_record_last_save_and_restore)
 	KT_EXPECT_EQ(ctxop_last_save_ns(op), 0);
 	ctxop_attach(me, op);
 	uint64_t before = clock_ns();
-	/* Switched out and back in. Not always: when the host holds QEMU up
-	 * for longer than the sleep, the timeout can wake the thread before
-	 * schedule() has switched away, and it goes on without a switch (and
-	 * without a save). Sleep again until a switch has happened. */
-	uint64_t switches = me->switches_in;
-	for (int i = 0; i < 100 && me->switches_in == switches; i++)
-		thread_sleep(2 * MS);
+	bool switched = switch_out_and_in();
 	uint64_t after = clock_ns();
-	KT_ASSERT(me->switches_in != switches);
+	KT_ASSERT(switched);
 	KT_EXPECT(ctxop_last_save_ns(op) >= before);
 	KT_EXPECT(ctxop_last_restore_ns(op) >= ctxop_last_save_ns(op));
 	KT_EXPECT(ctxop_last_restore_ns(op) <= after);
@@ -375,10 +386,7 @@ KTEST(ctxop, timestamps_record_last_save_and_restore)
 KTEST(ctxop, timestamps_follow_attach_and_detach)
 {
 	struct thread *me = curthread;
-	uint64_t switches = me->switches_in;
-	for (int i = 0; i < 100 && me->switches_in == switches; i++)
-		thread_sleep(2 * MS);			/* the ring has a stamp now */
-	KT_ASSERT(me->switches_in != switches);
+	KT_ASSERT(switch_out_and_in());		/* the ring has a stamp now */
 	KT_ASSERT(me->ctxop_save_tsc != 0);
 
 	struct ctxop *op = ctxop_allocate(&idx_tpl, (void *)0);
@@ -386,18 +394,13 @@ KTEST(ctxop, timestamps_follow_attach_and_detach)
 	KT_EXPECT_EQ(ctxop_last_save_ns(op), 0);	/* not since it came */
 	KT_EXPECT_EQ(ctxop_last_restore_ns(op), 0);
 
-	switches = me->switches_in;
-	for (int i = 0; i < 100 && me->switches_in == switches; i++)
-		thread_sleep(2 * MS);
-	KT_ASSERT(me->switches_in != switches);
+	KT_ASSERT(switch_out_and_in());
 	uint64_t saved = ctxop_last_save_ns(op), restored = ctxop_last_restore_ns(op);
 	KT_EXPECT(saved != 0);
 	KT_EXPECT(restored >= saved);
 
 	ctxop_detach(me, op);
-	switches = me->switches_in;
-	for (int i = 0; i < 100 && me->switches_in == switches; i++)
-		thread_sleep(2 * MS);			/* switches without it */
+	KT_ASSERT(switch_out_and_in());		/* without it */
 	KT_EXPECT_EQ(ctxop_last_save_ns(op), saved);	/* it kept its own */
 	KT_EXPECT_EQ(ctxop_last_restore_ns(op), restored);
 	ctxop_attach(me, op);				/* back: still its own */
