@@ -22,12 +22,23 @@
  * Lifecycle hooks: ct_lwp_create(parent, child) for each op of a thread
  * that creates a thread (both struct thread *); ct_exit(arg) in the exiting
  * thread; ct_free(arg, 0) when the thread is freed, or when an unattached
- * op is freed. ct_fork is for process fork (no processes yet).
+ * op is freed. ct_fork is for process fork (no processes yet). A missing
+ * handler (NULL) is skipped.
+ *
+ * Who may change a ring (attach, detach, install, remove): the thread
+ * itself, or anyone while the thread has not started (t->unstarted: the
+ * FPU op and ct_lwp_create handlers attach to a new thread that way).
+ * Anything else panics, naming the call. ctxop_count and ctxop_print may
+ * look at any thread's ring, running or not (kernel/ctxop.c says how).
  */
 #ifndef CTXOP_H
 #define CTXOP_H
 
 #include <kernel.h>
+#include <arch.h>
+#include <bugs.h>
+#include <thread.h>
+#include <trace.h>
 
 struct thread;
 
@@ -49,8 +60,9 @@ struct ctxop {
 	struct ctxop *next;		/* toward older ops (save order) */
 	struct ctxop *prev;		/* toward newer ops; head->prev is the oldest */
 	struct thread *owner;		/* NULL while not attached */
-	uint64_t save_tsc;		/* when ct_save last ran (TSC; see below) */
-	uint64_t restore_tsc;
+	uint64_t attached_tsc;		/* when it was last attached (TSC) */
+	uint64_t save_tsc;		/* its last save (TSC) as of its last detach; */
+	uint64_t restore_tsc;		/* since then, see ctxop_last_save_ns */
 };
 
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg);
@@ -60,19 +72,80 @@ void ctxop_detach(struct thread *t, struct ctxop *op);
 void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg);
 int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg);
 
-/* When op last saved / restored, in clock_ns() time; 0 if never. */
+/* When op last saved / restored, in clock_ns() time; 0 if never. (The
+ * switch stamps the ring, once per walk, not each op: while op is on a
+ * ring, its last save is the ring's if that came after op was attached.) */
 uint64_t ctxop_last_save_ns(const struct ctxop *op);
 uint64_t ctxop_last_restore_ns(const struct ctxop *op);
-/* Prints t's ops newest first, with handler names and timestamps. */
+/* Prints t's ops newest first, with handler names and timestamps. Any
+ * thread, running or not; takes t's ring lock, so not with it held. */
 void ctxop_print(struct thread *t);
-/* Number of ops on t's chain. */
+/* Number of ops on t's chain. As ctxop_print; also from a handler. */
 int ctxop_count(const struct thread *t);
 
-/* Called by the scheduler and the thread code only. */
-void ctxop_save(struct thread *t);
-void ctxop_restore(struct thread *t);
+/* For tests, NULL otherwise: called by ctxop_count and ctxop_print at each
+ * op they visit, with t's ring lock held and interrupts off; and by the
+ * monitor's `ctxops <thread>` between finding the thread and printing it. */
+extern void (*ctxop_walk_hook)(struct thread *t, struct ctxop *op);
+extern void (*ctxop_found_hook)(struct thread *t);
+
+/* ---- called by the scheduler and the thread code only ---- */
+
+/*
+ * The switch's walks, as illumos's savectx/restorectx: the switch calls
+ * them for a thread with ops (t->ctxops != NULL), with interrupts off, on
+ * the CPU t leaves or enters. Save runs newest to oldest (along next),
+ * restore oldest to newest (along prev, from head->prev, ending with the
+ * head). Tracing and the bug reproduction that reverses restore take the
+ * one early branch to ctxop.c; the loops below are only the correct order.
+ *
+ * They take no lock: only t changes its ring once it has started, with
+ * interrupts off on its own CPU, so no change is ever half done while t
+ * switches (kernel/ctxop.c, "Locking").
+ *
+ * Inline in the scheduler, so a switch pays no call and no frame of its
+ * own for them: that pays for testing each handler for NULL in the loop
+ * (docs/ctxop.md, "Figures"). The head is read with __atomic_load_n so
+ * that the caller's `if (t->ctxops)` stays one compare (the compiler would
+ * otherwise keep the value it tested for the loop, an instruction more on
+ * every switch, with ops or without).
+ */
+void ctxop_save_slow(struct thread *t);
+void ctxop_restore_slow(struct thread *t);
+
+static inline void ctxop_save(struct thread *t)
+{
+	if (unlikely(trace_on(TRACE_CTXOP))) {
+		ctxop_save_slow(t);
+		return;
+	}
+	t->ctxop_save_tsc = arch_timestamp();
+	struct ctxop *op = __atomic_load_n(&t->ctxops, __ATOMIC_RELAXED);
+	do {
+		if (op->tpl.ct_save)
+			op->tpl.ct_save(op->arg);
+		op = op->next;
+	} while (op != t->ctxops);
+}
+
+static inline void ctxop_restore(struct thread *t)
+{
+	if (unlikely(trace_on(TRACE_CTXOP) || bug_on(ctxop_restore_order))) {
+		ctxop_restore_slow(t);
+		return;
+	}
+	t->ctxop_restore_tsc = arch_timestamp();
+	struct ctxop *op = __atomic_load_n(&t->ctxops, __ATOMIC_RELAXED);
+	do {
+		op = op->prev;
+		if (op->tpl.ct_restore)
+			op->tpl.ct_restore(op->arg);
+	} while (op != t->ctxops);
+}
+
 void ctxop_lwp_create(struct thread *parent, struct thread *child);
 void ctxop_exit(struct thread *t);
+/* The joiner frees a dead thread's ops, oldest first. */
 void ctxop_free_all(struct thread *t);
 
 #endif

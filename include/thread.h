@@ -80,6 +80,11 @@ struct thread {
 	struct thread *joiner;		/* sleeping in thread_join */
 
 	struct ctxop *ctxops;		/* newest context op, or NULL */
+	struct spinlock ctxop_lock;	/* the ring's, against other CPUs' walkers (ctxop.c) */
+	uint64_t ctxop_save_tsc;	/* when the switch last ran its save ops (TSC) */
+	uint64_t ctxop_restore_tsc;	/* ... and its restore ops */
+	bool unstarted;			/* created, not yet runnable: see thread_create */
+	int refs;			/* references: see thread_find, thread_rele */
 	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */
 
 	bool killed;			/* ended by a fault (trap_kill_thread) */
@@ -100,13 +105,27 @@ static inline struct thread *curthread_get(void)
 }
 #define curthread (curthread_get())
 
-/* Creates a runnable thread at PRIO_NORMAL; may sleep (allocates). */
+/*
+ * Creates a runnable thread at PRIO_NORMAL; may sleep (allocates).
+ *
+ * Until it is made runnable, inside thread_create, the new thread has not
+ * started: t->unstarted is true, and others may still set it up. That is
+ * what the FPU op (attached to it first) and the creator's ct_lwp_create
+ * handlers see; they may attach context ops to it. thread_create clears
+ * the flag under t->ctxop_lock just before the scheduler first sees t, so
+ * an attach that found it unstarted has finished by then. From then on
+ * only t itself may change its ring (kernel/ctxop.c).
+ */
 struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, unsigned flags);
 /* As thread_create, bound to `cpu` (-1: any) at priority `prio` from the
  * start: for tests and benchmarks that need a thread to run nowhere else. */
 struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 				unsigned flags, int cpu, int prio);
-/* Waits for t to exit, then frees it. Each thread is joined exactly once. */
+/* Waits for t to exit, then frees it: its context ops (ct_free runs),
+ * its stack, its place on the list of threads, and the reference its
+ * creator holds. Each thread is joined exactly once. The struct itself
+ * goes with the last reference (thread_find), so after the join neither
+ * the caller nor thread_find sees t again. */
 void thread_join(struct thread *t);
 /* As thread_join; returns true if t was killed by a fault rather than
  * exiting (and, if reason is not NULL, why). */
@@ -138,8 +157,15 @@ void thread_print_all(void);
 /* Calls fn(t, arg) for every thread, under the thread list's spinlock
  * (interrupts off): fn must not sleep. */
 void thread_foreach(void (*fn)(struct thread *t, void *arg), void *arg);
-/* Finds a thread by name or id (the monitor's `ctxops <thread>`). */
+/*
+ * Finds a thread by name or id (the monitor's `ctxops <thread>`) and
+ * returns it held, or NULL. A held thread's struct stays readable, even if
+ * it is joined meanwhile (its id and name stay; its context ops are gone
+ * with the join): drop the reference with thread_rele. Every thread starts
+ * with one reference, its creator's, which thread_join drops.
+ */
 struct thread *thread_find(const char *name_or_id);
+void thread_rele(struct thread *t);
 const char *thread_state_name(int state);
 
 #endif

@@ -15,20 +15,53 @@
  *   t->ctxops points at the newest op. Ops form a circular doubly linked
  *   list: following next goes newest to oldest, so save walks from the
  *   head along next; head->prev is the oldest, so restore walks from there
- *   along prev. A thread with no ops has t->ctxops == NULL, and the switch
- *   pays one test on each side (sched.c).
+ *   along prev, ending with the head. A thread with no ops has
+ *   t->ctxops == NULL, and the switch pays one test on each side. The
+ *   switch's two walks (ctxop_save, ctxop_restore) are in ctxop.h, inline
+ *   in the scheduler; like illumos's savectx/restorectx they skip a missing
+ *   handler in the loop. Tracing and bug=ctxop_restore_order take one
+ *   early branch out of them, to the slow walks here.
+ *
+ * Who may change a ring (illumos's ctxop_attach/detach ASSERTs)
+ *   Attach, detach and remove accept t == curthread, or a t that has not
+ *   started (t->unstarted: created, not yet runnable; see thread.h).
+ *   Anything else panics, naming the call. The rule used to be "t is not
+ *   running" (on_cpu == 0), which was check-then-act: t could be switched
+ *   in between the check and the link, and its restore walk would follow
+ *   a half-linked ring. Neither of the allowed cases can switch t in
+ *   mid-change: the thread itself changes its ring with interrupts off,
+ *   and t->unstarted is cleared under the ring lock (thread.c) before the
+ *   scheduler first sees t, so an attach that saw it set is done by then.
+ *   The joiner also unlinks a dead thread's ops (ctxop_free_all).
+ *
+ * Locking
+ *   t->ctxop_lock, taken with interrupts off, guards t's ring against
+ *   walkers on other CPUs. It is taken by whoever changes the ring
+ *   (attach, detach, remove, free_all) and by the walkers that may look
+ *   at another thread's ring while it runs: ctxop_count and ctxop_print
+ *   (the monitor, the tests, a handler). Interrupts off during a change
+ *   also keep the switch out of it on this CPU (illumos 12478's
+ *   kpreempt_disable). The walks made on t's own behalf take no lock: the
+ *   switch's (on the CPU t leaves or enters) and lwp_create/exit (by t
+ *   itself), because t's ring changes only by t, with interrupts off, or
+ *   while t cannot run. The lock is a leaf, never held across a switch or
+ *   a handler (ctxop_print copies the ring under it, prints outside), so
+ *   a handler may call ctxop_count.
  *
  * Invariants
  *   - op->owner is the thread whose ring holds op, or NULL.
- *   - The ring is changed only with preemption disabled (illumos 12478),
- *     by the thread itself or on a thread that is not running; the switch
- *     reads it with interrupts off. So a tick never sees a half-linked ring.
+ *   - Once t has started, its ring changes only by t itself, under
+ *     t->ctxop_lock, interrupts off: a tick never sees it half linked.
  *   - Allocation (which may sleep) is separate from attach (which never
  *     does, illumos 13915/13917): a vCPU allocates once and attaches and
  *     detaches around each run.
  *
- * Timestamps are raw TSC values (one rdtsc per switch side, shared by all
- * of a thread's ops); ctxop_last_*_ns converts them to clock_ns() time.
+ * Timestamps: the switch stamps the thread, once per walk
+ * (t->ctxop_save_tsc, t->ctxop_restore_tsc), not each op: a store per op
+ * per side cost more than the NULL test. An op's last save is its ring's
+ * last save walk if op was attached before it, else what op kept when it
+ * was last detached (last_save_tsc below); ctxop_last_*_ns converts to
+ * clock_ns() time.
  */
 #include <ctxop.h>
 #include <arch.h>
@@ -46,11 +79,8 @@
 BUG_DEFINE(ctxop_restore_order, "restore ops run newest first, like save (illumos 12477)");
 BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling preemption (illumos 12478)");
 
-/* Stands in for a missing save or restore handler. */
-static void ctxop_nop(void *arg)
-{
-	(void)arg;
-}
+void (*ctxop_walk_hook)(struct thread *t, struct ctxop *op);
+void (*ctxop_found_hook)(struct thread *t);
 
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 {
@@ -63,11 +93,6 @@ struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 	struct ctxop *op = kmem_zalloc(sizeof(*op), KM_SLEEP);
 	op->tpl = *tpl;
 	op->arg = arg;
-	/* the switch calls these without testing for NULL */
-	if (!op->tpl.ct_save)
-		op->tpl.ct_save = ctxop_nop;
-	if (!op->tpl.ct_restore)
-		op->tpl.ct_restore = ctxop_nop;
 	return op;
 }
 
@@ -83,69 +108,76 @@ void ctxop_free(struct ctxop *op)
 	kmem_free(op);
 }
 
-/* Detach may touch a ring only from its own thread or while it is off-CPU. */
-static void check_owner_quiet(const char *fn, struct thread *t)
+/* ---- changing a ring: t itself, or t not started; ring lock held ---- */
+
+/* Panics unless the caller may change t's ring (see the top of the file). */
+static void check_changer(const char *fn, struct thread *t)
 {
-	if (t != curthread && t->on_cpu)
-		panic("%s: thread %s is running on CPU %d; only the thread itself may "
-		      "change its ring while it runs", fn, t->name, t->cpu);
+	if (t != curthread && !t->unstarted)
+		panic("%s: thread %s has started; only it may change its ring (caller: %s)",
+		      fn, t->name, curthread->name);
 }
 
-/*
- * With bug=ctxop_attach_unprotected, a preemption between the two halves of
- * the link above finds the ring torn: the oldest op already points at the
- * new one, but the head does not know it yet. On hardware that window is a
- * few instructions wide. Under QEMU's TCG an interrupt is taken only between
- * translated blocks, and these stores sit in one block, so the reproduction
- * widens the window with a short loop (each iteration ends a block). Only
- * the bug switch runs this.
- */
-static __attribute__((noinline)) void attach_race_window(void)
+static void check_attach(struct thread *t, struct ctxop *op)
 {
-	for (volatile int i = 0; i < 200; i++)
-		;
-}
-
-void ctxop_attach(struct thread *t, struct ctxop *op)
-{
-	if (!t || !op)
-		panic("ctxop_attach: NULL %s", t ? "op" : "thread");
 	if (op->owner)
 		panic("ctxop_attach: op %p is already attached to thread %s", op,
 		      op->owner->name);
-	check_owner_quiet("ctxop_attach", t);
-
-	bool protect = !bug_on(ctxop_attach_unprotected);
-	if (protect)
-		kpreempt_disable();
-	struct ctxop *head = t->ctxops;
-	if (!head) {
-		op->next = op->prev = op;
-	} else {
-		/* new head: in front of the old head, behind the oldest */
-		op->next = head;
-		op->prev = head->prev;
-		head->prev->next = op;
-		if (!protect)
-			attach_race_window();
-		head->prev = op;
-	}
-	op->owner = t;
-	t->ctxops = op;
-	if (protect)
-		kpreempt_enable();
+	check_changer("ctxop_attach", t);
 }
 
-void ctxop_detach(struct thread *t, struct ctxop *op)
+/* TSC of op's last save: its ring's last save walk, if op was on the ring
+ * by then, else what op kept from an earlier attachment; 0 if never. */
+static uint64_t last_save_tsc(const struct ctxop *op)
 {
-	if (!t || !op)
-		panic("ctxop_detach: NULL %s", t ? "op" : "thread");
-	if (op->owner != t)
-		panic("ctxop_detach: op %p is not on thread %s's chain (it is %s)", op,
-		      t->name, op->owner ? op->owner->name : "not attached");
-	check_owner_quiet("ctxop_detach", t);
+	const struct thread *t = op->owner;
+	if (!op->tpl.ct_save)
+		return 0;
+	return t && t->ctxop_save_tsc > op->attached_tsc ? t->ctxop_save_tsc : op->save_tsc;
+}
 
-	kpreempt_disable();
+static uint64_t last_restore_tsc(const struct ctxop *op)
+{
+	const struct thread *t = op->owner;
+	if (!op->tpl.ct_restore)
+		return 0;
+	return t && t->ctxop_restore_tsc > op->attached_tsc ? t->ctxop_restore_tsc
+							     : op->restore_tsc;
+}
+
+/*
+ * Attaching makes op the new head, in two halves. The first points op
+ * into the ring (next: the old head, prev: the oldest) and the oldest at
+ * op; the second points the old head back at op and makes op the head.
+ * Between the two the ring is torn: walking next from the head visits op
+ * last, and walking prev from head->prev starts at it.
+ */
+static void link_first_half(struct thread *t, struct ctxop *op)
+{
+	struct ctxop *head = t->ctxops;
+	op->attached_tsc = arch_timestamp();
+	if (!head) {
+		op->next = op->prev = op;
+		return;
+	}
+	op->next = head;
+	op->prev = head->prev;
+	head->prev->next = op;
+}
+
+static void link_second_half(struct thread *t, struct ctxop *op)
+{
+	if (t->ctxops)
+		t->ctxops->prev = op;
+	op->owner = t;
+	t->ctxops = op;
+}
+
+/* Takes op off t's ring; it keeps its timestamps. */
+static void unlink_op(struct thread *t, struct ctxop *op)
+{
+	op->save_tsc = last_save_tsc(op);
+	op->restore_tsc = last_restore_tsc(op);
 	if (op->next == op) {
 		t->ctxops = NULL;		/* it was the only one */
 	} else {
@@ -156,7 +188,51 @@ void ctxop_detach(struct thread *t, struct ctxop *op)
 	}
 	op->next = op->prev = NULL;
 	op->owner = NULL;
-	kpreempt_enable();
+}
+
+/*
+ * bug=ctxop_attach_unprotected: attach as before illumos 12478, without
+ * the lock and with preemption enabled, so a tick between the two halves
+ * finds the ring torn. On hardware that window is a few instructions
+ * wide. Under QEMU's TCG an interrupt is taken only between translated
+ * blocks, and the stores sit in one block, so the reproduction widens the
+ * window with a short loop (each iteration ends a block).
+ */
+static __attribute__((noinline)) void attach_unprotected(struct thread *t, struct ctxop *op)
+{
+	check_attach(t, op);
+	link_first_half(t, op);
+	for (volatile int i = 0; i < 200; i++)
+		;
+	link_second_half(t, op);
+}
+
+void ctxop_attach(struct thread *t, struct ctxop *op)
+{
+	if (!t || !op)
+		panic("ctxop_attach: NULL %s", t ? "op" : "thread");
+	if (unlikely(bug_on(ctxop_attach_unprotected))) {
+		attach_unprotected(t, op);
+		return;
+	}
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	check_attach(t, op);
+	link_first_half(t, op);
+	link_second_half(t, op);
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
+}
+
+void ctxop_detach(struct thread *t, struct ctxop *op)
+{
+	if (!t || !op)
+		panic("ctxop_detach: NULL %s", t ? "op" : "thread");
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	if (op->owner != t)
+		panic("ctxop_detach: op %p is not on thread %s's chain (it is %s)", op,
+		      t->name, op->owner ? op->owner->name : "not attached");
+	check_changer("ctxop_detach", t);
+	unlink_op(t, op);
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
 void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg)
@@ -164,109 +240,117 @@ void ctxop_install(struct thread *t, const struct ctxop_template *tpl, void *arg
 	ctxop_attach(t, ctxop_allocate(tpl, arg));
 }
 
-/* Handler of an op as the caller gave it (NULL where ctxop_nop stands in). */
-static void (*given(void (*fn)(void *)))(void *)
-{
-	return fn == ctxop_nop ? NULL : fn;
-}
-
 /* Does op's template hold the handlers of b? */
 static bool same_handlers(const struct ctxop_template *a, const struct ctxop_template *b)
 {
-	return given(a->ct_save) == b->ct_save && given(a->ct_restore) == b->ct_restore &&
+	return a->ct_save == b->ct_save && a->ct_restore == b->ct_restore &&
 	       a->ct_fork == b->ct_fork && a->ct_lwp_create == b->ct_lwp_create &&
 	       a->ct_exit == b->ct_exit && a->ct_free == b->ct_free;
 }
 
 int ctxop_remove(struct thread *t, const struct ctxop_template *tpl, void *arg)
 {
-	struct ctxop *head = t->ctxops, *found = NULL;
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	check_changer("ctxop_remove", t);
+	struct ctxop *head = t->ctxops, *op = head, *found = NULL;
 	if (head) {
-		struct ctxop *op = head;
 		do {
 			if (op->arg == arg && same_handlers(&op->tpl, tpl)) {
 				found = op;
+				unlink_op(t, op);
 				break;
 			}
 			op = op->next;
 		} while (op != head);
 	}
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 	if (!found)
 		return 0;
-	ctxop_detach(t, found);
-	ctxop_free(found);
+	ctxop_free(found);	/* ct_free may do anything: not under the lock */
 	return 1;
 }
 
-int ctxop_count(const struct thread *t)
+/* ---- walkers for any thread, running or not: under its ring lock ---- */
+
+struct op_copy {
+	const struct ctxop *at;
+	struct ctxop_template tpl;
+	void *arg;
+	uint64_t save_tsc, restore_tsc;
+};
+
+/* Copies t's first `max` ops, newest first, into out (which may be NULL
+ * if max is 0); returns how many ops the ring holds. */
+static int ring_copy(struct thread *t, struct op_copy *out, int max)
 {
 	int n = 0;
-	const struct ctxop *head = t->ctxops, *op = head;
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	struct ctxop *head = t->ctxops, *op = head;
 	if (head) {
 		do {
+			if (unlikely(ctxop_walk_hook))
+				ctxop_walk_hook(t, op);
+			if (n < max)
+				out[n] = (struct op_copy){ op, op->tpl, op->arg, last_save_tsc(op),
+							   last_restore_tsc(op) };
 			n++;
 			op = op->next;
 		} while (op != head);
 	}
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 	return n;
 }
 
-/* ---- called at every switch, interrupts off ---- */
-
-/*
- * The walks below run at every switch of a thread with ops, interrupts
- * off. They are written for few instructions per op: the trace test is
- * hoisted out of the loop (two loops), and a template's missing save or
- * restore handler was replaced by ctxop_nop at allocation, so the loop
- * calls without testing.
- */
-void ctxop_save(struct thread *t)
+int ctxop_count(const struct thread *t)
 {
-	struct ctxop *head = t->ctxops, *op = head;
-	uint64_t now = arch_timestamp();
-	if (unlikely(trace_on(TRACE_CTXOP))) {
-		do {
-			op->save_tsc = now;
-			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
-			op->tpl.ct_save(op->arg);
-			op = op->next;
-		} while (op != head);
-		return;
-	}
-	do {				/* newest to oldest */
-		op->save_tsc = now;
-		op->tpl.ct_save(op->arg);
-		op = op->next;
-	} while (op != head);
+	/* the lock is not part of the ring's value: t stays const to callers */
+	return ring_copy((struct thread *)t, NULL, 0);
 }
 
-void ctxop_restore(struct thread *t)
+/* ---- the slow walks: tracing on, or a bug reproduction ---- */
+
+void ctxop_save_slow(struct thread *t)
 {
-	struct ctxop *head = t->ctxops;
-	uint64_t now = arch_timestamp();
-	/* oldest to newest: start at the oldest, walk toward newer ops;
-	 * the bug switch walks from the newest the other way, as before 12477 */
-	bool reversed = unlikely(bug_on(ctxop_restore_order));
-	struct ctxop *first = reversed ? head : head->prev, *op = first;
-	if (unlikely(trace_on(TRACE_CTXOP) || reversed)) {
-		do {
-			op->restore_tsc = now;
-			if (trace_on(TRACE_CTXOP))
-				trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
-			op->tpl.ct_restore(op->arg);
-			op = reversed ? op->next : op->prev;
-		} while (op != first);
+	t->ctxop_save_tsc = arch_timestamp();
+	struct ctxop *op = t->ctxops;
+	do {				/* newest to oldest, as ctxop_save */
+		if (op->tpl.ct_save) {
+			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
+			op->tpl.ct_save(op->arg);
+		}
+		op = op->next;
+	} while (op != t->ctxops);
+}
+
+static void restore_one(struct thread *t, struct ctxop *op)
+{
+	if (!op->tpl.ct_restore)
+		return;
+	if (trace_on(TRACE_CTXOP))
+		trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
+	op->tpl.ct_restore(op->arg);
+}
+
+void ctxop_restore_slow(struct thread *t)
+{
+	t->ctxop_restore_tsc = arch_timestamp();
+	struct ctxop *op = t->ctxops;
+	if (bug_on(ctxop_restore_order)) {
+		do {			/* newest to oldest, as before illumos 12477 */
+			restore_one(t, op);
+			op = op->next;
+		} while (op != t->ctxops);
 		return;
 	}
-	do {
-		op->restore_tsc = now;
-		op->tpl.ct_restore(op->arg);
+	do {				/* oldest to newest, as ctxop_restore */
 		op = op->prev;
-	} while (op != first);
+		restore_one(t, op);
+	} while (op != t->ctxops);
 }
 
 /* ---- lifecycle: oldest first, like restore ---- */
 
+/* Walks of t's ring by t itself (or its creator, for the parent): no lock. */
 #define FOR_EACH_OLDEST_FIRST(t, op)                                          \
 	for (struct ctxop *op##_first = (t)->ctxops ? (t)->ctxops->prev : NULL, \
 			  *op = op##_first;                                     \
@@ -290,24 +374,37 @@ void ctxop_exit(struct thread *t)
 
 void ctxop_free_all(struct thread *t)
 {
-	while (t->ctxops) {
-		struct ctxop *op = t->ctxops->prev;	/* oldest */
-		ctxop_detach(t, op);
+	for (;;) {
+		/* under the lock: a holder (the monitor) may be walking it */
+		unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+		struct ctxop *op = t->ctxops ? t->ctxops->prev : NULL;	/* oldest */
+		if (op)
+			unlink_op(t, op);
+		spin_unlock_irqrestore(&t->ctxop_lock, flags);
+		if (!op)
+			return;
 		ctxop_free(op);
 	}
 }
 
+static uint64_t tsc_to_ns(uint64_t tsc)
+{
+	return tsc ? arch_timestamp_to_ns(tsc) : 0;
+}
+
 uint64_t ctxop_last_save_ns(const struct ctxop *op)
 {
-	return op->save_tsc ? arch_timestamp_to_ns(op->save_tsc) : 0;
+	return tsc_to_ns(last_save_tsc(op));
 }
 
 uint64_t ctxop_last_restore_ns(const struct ctxop *op)
 {
-	return op->restore_tsc ? arch_timestamp_to_ns(op->restore_tsc) : 0;
+	return tsc_to_ns(last_restore_tsc(op));
 }
 
 /* ---- observability: the monitor's `ctxops <thread>` ---- */
+
+#define PRINT_MAX 16		/* ops ctxop_print shows; it counts the rest */
 
 static void print_handler(const char *what, void *fn)
 {
@@ -319,24 +416,23 @@ static void print_handler(const char *what, void *fn)
 
 void ctxop_print(struct thread *t)
 {
-	int n = ctxop_count(t);
+	struct op_copy ops[PRINT_MAX];
+	int n = ring_copy(t, ops, PRINT_MAX);
 	printk("thread %lu '%s': %d context op%s, newest first\n", t->id, t->name, n,
 	       n == 1 ? "" : "s");
-	struct ctxop *head = t->ctxops, *op = head;
-	int i = 0;
-	if (!head)
-		return;
-	do {
-		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i++, op,
-		       op->arg, ctxop_last_save_ns(op), ctxop_last_restore_ns(op));
-		print_handler("save", (void *)given(op->tpl.ct_save));
-		print_handler("restore", (void *)given(op->tpl.ct_restore));
-		print_handler("fork", (void *)op->tpl.ct_fork);
-		print_handler("lwp_create", (void *)op->tpl.ct_lwp_create);
-		print_handler("exit", (void *)op->tpl.ct_exit);
-		print_handler("free", (void *)op->tpl.ct_free);
-		op = op->next;
-	} while (op != head);
+	for (int i = 0; i < MIN(n, PRINT_MAX); i++) {
+		const struct op_copy *c = &ops[i];
+		printk("  [%d] op %p arg %p  last save %lu ns, last restore %lu ns\n", i, c->at,
+		       c->arg, tsc_to_ns(c->save_tsc), tsc_to_ns(c->restore_tsc));
+		print_handler("save", (void *)c->tpl.ct_save);
+		print_handler("restore", (void *)c->tpl.ct_restore);
+		print_handler("fork", (void *)c->tpl.ct_fork);
+		print_handler("lwp_create", (void *)c->tpl.ct_lwp_create);
+		print_handler("exit", (void *)c->tpl.ct_exit);
+		print_handler("free", (void *)c->tpl.ct_free);
+	}
+	if (n > PRINT_MAX)
+		printk("  ... and %d older\n", n - PRINT_MAX);
 }
 
 static void cmd_ctxops(const char *args)
@@ -345,11 +441,14 @@ static void cmd_ctxops(const char *args)
 		printk("usage: ctxops <thread name or id>  ('threads' lists them)\n");
 		return;
 	}
-	struct thread *t = thread_find(args);
+	struct thread *t = thread_find(args);	/* held: it cannot be freed under us */
 	if (!t) {
 		printk("ctxops: no thread '%s'\n", args);
 		return;
 	}
+	if (unlikely(ctxop_found_hook))
+		ctxop_found_hook(t);
 	ctxop_print(t);
+	thread_rele(t);
 }
 MONITOR_COMMAND("ctxops", "a thread's context ops, newest first: ctxops <thread>", cmd_ctxops);

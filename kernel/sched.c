@@ -240,6 +240,7 @@ void schedule(void)
 		c->switch_next = next;	/* what the FPU op needs to know */
 		c->in_ctxop = true;
 		ctxop_save(prev);
+		c = this_cpu();		/* reloaded: one callee-saved register less */
 		c->in_ctxop = false;
 	}
 	c->thread = next;		/* after the save ops: they run as prev */

@@ -21,6 +21,15 @@
  * thread gets its FPU op first (kernel/fpu.c), then lwp_create runs in the
  * creator for each of its ops, exit in the exiting thread, free when the
  * thread is freed (kernel/ctxop.c).
+ *
+ * Started: from creation until just before sched_add_new, t->unstarted
+ * is set (cleared under t->ctxop_lock); while it is, others may attach
+ * context ops to t. Afterwards only t itself may change its ring.
+ *
+ * References: a thread starts with one, its creator's; thread_find takes
+ * another (for the monitor). thread_join frees all but the struct (ops,
+ * stack, list entry) and drops the creator's; the struct goes with the
+ * last reference, so a holder never reads freed memory.
  */
 #include <thread.h>
 #include <sched.h>
@@ -95,6 +104,8 @@ const char *thread_state_name(int state)
 
 void thread_register(struct thread *t)
 {
+	spin_init(&t->ctxop_lock, "thread.ctxops");
+	t->refs = 1;			/* its creator's, dropped by thread_join */
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	t->id = next_id++;
 	list_add_tail(&all_threads, &t->all_link);
@@ -126,6 +137,18 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	return t;
 }
 
+/*
+ * t is about to become runnable: from now on only t itself may change its
+ * ring (kernel/ctxop.c). Under the ring's lock, so that an attach that saw
+ * t unstarted has finished linking before t can first be switched in.
+ */
+static void mark_started(struct thread *t)
+{
+	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	t->unstarted = false;
+	spin_unlock_irqrestore(&t->ctxop_lock, flags);
+}
+
 struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 				unsigned flags, int cpu, int prio)
 {
@@ -139,6 +162,7 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 		panic("thread_create: bad priority %d for thread '%s'", prio, name);
 	sched_assert_can_sleep("thread_create");
 	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags);
+	t->unstarted = true;		/* until mark_started, below */
 	t->bound_cpu = cpu;
 	t->prio = prio;
 	if (cpu >= 0)
@@ -148,6 +172,7 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 	if (flags & THREAD_FPU)
 		fpu_thread_create(t);
 	ctxop_lwp_create(curthread, t);
+	mark_started(t);
 	sched_add_new(t);
 	return t;
 }
@@ -215,7 +240,16 @@ static void thread_free(struct thread *t)
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
 	stack_free((uint64_t)t->stack - PAGE_SIZE);
-	kmem_free(t);
+	thread_rele(t);			/* its creator's reference */
+}
+
+void thread_rele(struct thread *t)
+{
+	int left = __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
+	if (left < 0)
+		panic("thread_rele: thread %lu '%s' has no reference left", t->id, t->name);
+	if (left == 0)
+		kmem_free(t);
 }
 
 bool thread_join_status(struct thread *t, const char **reason)
@@ -378,6 +412,9 @@ struct thread *thread_find(const char *key)
 	list_for_each(pos, &all_threads) {
 		struct thread *t = list_entry(pos, struct thread, all_link);
 		if ((numeric && t->id == id) || strcmp(t->name, key) == 0) {
+			/* under threads_lock: thread_free takes t off the list
+			 * under it before it drops the creator's reference */
+			__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
 			found = t;
 			break;
 		}

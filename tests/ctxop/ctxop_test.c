@@ -1,6 +1,8 @@
 /*
- * tests/ctxop/ctxop_test.c - context-op chains: order, attach/detach,
- * lifecycle hooks, misuse, and a stress test checked by an invariant.
+ * tests/ctxop/ctxop_test.c - context-op chains: order, missing handlers,
+ * attach/detach, lifecycle hooks, timestamps, misuse, and a stress test
+ * checked by an invariant. (Who may change a ring, and the walkers of a
+ * running thread's ring: ctxop_rules_test.c.)
  *
  * Order is checked two ways: by calling the switch's own ctxop_save /
  * ctxop_restore directly (interrupts off, as the switch does), and through
@@ -40,6 +42,21 @@ static const struct ctxop_template idx_tpl = {
 	.ct_save = save_idx,
 	.ct_restore = restore_idx,
 };
+
+/* Detaches (if attached) and frees ops[0..n). */
+static void free_all_of(struct thread *t, struct ctxop **ops, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (ops[i]->owner)
+			ctxop_detach(t, ops[i]);
+		ctxop_free(ops[i]);
+	}
+}
+
+static void free_all(struct ctxop **ops, int n)
+{
+	free_all_of(curthread, ops, n);
+}
 
 /* One save and one restore of t's chain, as a switch would run them. */
 static void run_switch_ops(struct thread *t)
@@ -115,6 +132,48 @@ KTEST(ctxop, order_2_ops) { in_plain_thread(check_order_with, 2); }
 KTEST(ctxop, order_5_ops) { in_plain_thread(check_order_with, 5); }
 KTEST(ctxop, order_64_ops) { in_plain_thread(check_order_with, 64); }
 
+/* ---- a missing handler is skipped, in either direction ---- */
+
+static const struct ctxop_template save_only_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = save_idx,
+};
+
+static const struct ctxop_template restore_only_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_restore = restore_idx,
+};
+
+static void missing_handlers(int unused)
+{
+	(void)unused;
+	struct thread *me = curthread;
+	struct ctxop *ops[3] = {
+		ctxop_allocate(&save_only_tpl, (void *)0),	/* oldest */
+		ctxop_allocate(&restore_only_tpl, (void *)1),
+		ctxop_allocate(&idx_tpl, (void *)2),		/* newest */
+	};
+	for (int i = 0; i < 3; i++)
+		ctxop_attach(me, ops[i]);
+	run_switch_ops(me);
+	/* saves newest first, without 1; restores oldest first, without 0 */
+	KT_EXPECT_EQ(ncalls, 4);
+	KT_EXPECT_EQ(calls[0], 3);
+	KT_EXPECT_EQ(calls[1], 1);
+	KT_EXPECT_EQ(calls[2], -2);
+	KT_EXPECT_EQ(calls[3], -3);
+	KT_EXPECT_EQ(ctxop_last_restore_ns(ops[0]), 0);	/* it never restores */
+	KT_EXPECT_EQ(ctxop_last_save_ns(ops[1]), 0);	/* nor this one saves */
+	KT_EXPECT(ctxop_last_save_ns(ops[0]) != 0);
+	KT_EXPECT(ctxop_last_restore_ns(ops[1]) != 0);
+	free_all_of(me, ops, 3);
+}
+
+KTEST(ctxop, missing_handlers_are_skipped)
+{
+	in_plain_thread(missing_handlers, 0);
+}
+
 /* ---- detach from each position, re-attach ---- */
 
 static void attach_three(struct ctxop **ops)
@@ -125,14 +184,6 @@ static void attach_three(struct ctxop **ops)
 	}
 }
 
-static void free_all(struct ctxop **ops, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (ops[i]->owner)
-			ctxop_detach(curthread, ops[i]);
-		ctxop_free(ops[i]);
-	}
-}
 
 static void detach_each_position(int unused)
 {
@@ -296,6 +347,22 @@ KTEST(ctxop, lifecycle_hooks_see_the_right_threads)
 
 /* ---- timestamps ---- */
 
+/*
+ * Sleeps until the caller has been switched out and back in; returns
+ * whether it was. Not every sleep switches: when the host holds QEMU up
+ * for longer than the sleep, the timeout can wake the thread before
+ * schedule() has switched away, and it goes on without a switch (and
+ * without a save). So it sleeps again until a switch has happened.
+ */
+static bool switch_out_and_in(void)
+{
+	struct thread *me = curthread;
+	uint64_t switches = me->switches_in;
+	for (int i = 0; i < 100 && me->switches_in == switches; i++)
+		thread_sleep(2 * MS);
+	return me->switches_in != switches;
+}
+
 KTEST(ctxop, timestamps_record_last_save_and_restore)
 {
 	struct thread *me = curthread;
@@ -303,18 +370,41 @@ KTEST(ctxop, timestamps_record_last_save_and_restore)
 	KT_EXPECT_EQ(ctxop_last_save_ns(op), 0);
 	ctxop_attach(me, op);
 	uint64_t before = clock_ns();
-	/* Switched out and back in. Not always: when the host holds QEMU up
-	 * for longer than the sleep, the timeout can wake the thread before
-	 * schedule() has switched away, and it goes on without a switch (and
-	 * without a save). Sleep again until a switch has happened. */
-	uint64_t switches = me->switches_in;
-	for (int i = 0; i < 100 && me->switches_in == switches; i++)
-		thread_sleep(2 * MS);
+	bool switched = switch_out_and_in();
 	uint64_t after = clock_ns();
-	KT_ASSERT(me->switches_in != switches);
+	KT_ASSERT(switched);
 	KT_EXPECT(ctxop_last_save_ns(op) >= before);
 	KT_EXPECT(ctxop_last_restore_ns(op) >= ctxop_last_save_ns(op));
 	KT_EXPECT(ctxop_last_restore_ns(op) <= after);
+	ctxop_detach(me, op);
+	ctxop_free(op);
+}
+
+/* The switch stamps the ring, not each op: an op attached after the
+ * ring's last switch has not been saved yet, and a detached op keeps the
+ * stamps of its last switch on the ring. */
+KTEST(ctxop, timestamps_follow_attach_and_detach)
+{
+	struct thread *me = curthread;
+	KT_ASSERT(switch_out_and_in());		/* the ring has a stamp now */
+	KT_ASSERT(me->ctxop_save_tsc != 0);
+
+	struct ctxop *op = ctxop_allocate(&idx_tpl, (void *)0);
+	ctxop_attach(me, op);
+	KT_EXPECT_EQ(ctxop_last_save_ns(op), 0);	/* not since it came */
+	KT_EXPECT_EQ(ctxop_last_restore_ns(op), 0);
+
+	KT_ASSERT(switch_out_and_in());
+	uint64_t saved = ctxop_last_save_ns(op), restored = ctxop_last_restore_ns(op);
+	KT_EXPECT(saved != 0);
+	KT_EXPECT(restored >= saved);
+
+	ctxop_detach(me, op);
+	KT_ASSERT(switch_out_and_in());		/* without it */
+	KT_EXPECT_EQ(ctxop_last_save_ns(op), saved);	/* it kept its own */
+	KT_EXPECT_EQ(ctxop_last_restore_ns(op), restored);
+	ctxop_attach(me, op);				/* back: still its own */
+	KT_EXPECT_EQ(ctxop_last_save_ns(op), saved);
 	ctxop_detach(me, op);
 	ctxop_free(op);
 }

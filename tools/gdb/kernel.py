@@ -103,6 +103,15 @@ def ctxops_of(t):
     return ops
 
 
+def last_tsc(op, t, handler, ring_field, kept_field):
+    """As kernel/ctxop.c's last_save_tsc: the switch stamps the ring once per
+    walk; an op attached since then keeps what it had."""
+    if not int(op["tpl"][handler]):
+        return 0
+    ring = int(t[ring_field])
+    return ring if ring > int(op["attached_tsc"]) else int(op[kept_field])
+
+
 class KThreads(gdb.Command):
     """List every thread: id, name, state, CPU, priority, number of context ops."""
 
@@ -123,7 +132,7 @@ class KCtxops(gdb.Command):
 
 THREAD is a thread name, an id, or an expression for a struct thread *.
 Each op shows its six handlers by symbol, its arg, and the TSC values of
-its last save and restore (the kernel's raw timestamps)."""
+its last save and restore (the kernel's raw timestamps, 0 for never)."""
 
     def __init__(self):
         super().__init__("kctxops", gdb.COMMAND_DATA)
@@ -139,7 +148,9 @@ its last save and restore (the kernel's raw timestamps)."""
         for i, op in enumerate(ops):
             tpl = op["tpl"]
             print("  [%d] op %#x arg %#x  save_tsc %d restore_tsc %d" % (
-                i, int(op), int(op["arg"]), int(op["save_tsc"]), int(op["restore_tsc"])))
+                i, int(op), int(op["arg"]),
+                last_tsc(op, t, "ct_save", "ctxop_save_tsc", "save_tsc"),
+                last_tsc(op, t, "ct_restore", "ctxop_restore_tsc", "restore_tsc")))
             for h in ("ct_save", "ct_restore", "ct_fork", "ct_lwp_create", "ct_exit", "ct_free"):
                 print("      %-14s %s" % (h[3:], symbol(tpl[h])))
 
