@@ -407,6 +407,15 @@ static void trampoline_unmap(void)
 	smp_call_all(flush_trampoline_tlb, NULL, true);
 }
 
+static uint64_t ap_online_timeout_ms = AP_ONLINE_TIMEOUT_MS;
+
+uint64_t smp_set_ap_online_timeout_ms(uint64_t ms)
+{
+	uint64_t old = ap_online_timeout_ms;
+	ap_online_timeout_ms = ms;
+	return old;
+}
+
 /* A stack block for CPU id: the guard page at its bottom is unmapped. */
 static uint64_t ap_stack_get(int id)
 {
@@ -472,7 +481,7 @@ bool smp_start_ap(uint32_t apic_id)
 	delay_us(SIPI_DELAY_US);
 	send_startup(apic_id);	/* ignored if the first one worked */
 
-	uint64_t deadline = arch_clock_ns() + AP_ONLINE_TIMEOUT_MS * NSEC_PER_MSEC;
+	uint64_t deadline = arch_clock_ns() + ap_online_timeout_ms * NSEC_PER_MSEC;
 	while (!__atomic_load_n(&cpus[id].online, __ATOMIC_ACQUIRE) && arch_clock_ns() < deadline)
 		cpu_pause();
 	bool ok = __atomic_load_n(&cpus[id].online, __ATOMIC_ACQUIRE);
@@ -485,8 +494,8 @@ bool smp_start_ap(uint32_t apic_id)
 		send_init(apic_id);	/* park it, in case it is only late */
 		/* it may have set online between our last look and the INIT */
 		__atomic_store_n(&cpus[id].online, false, __ATOMIC_RELEASE);
-		printk("smp: APIC ID %u did not come online within %d ms (%s); skipped\n",
-		       apic_id, AP_ONLINE_TIMEOUT_MS,
+		printk("smp: APIC ID %u did not come online within %lu ms (%s); skipped\n",
+		       apic_id, ap_online_timeout_ms,
 		       stage < ARRAY_SIZE(stage_names) ? stage_names[stage] : "?");
 		cpus[id].apic_id = 0;
 		ap_stack_put(id);

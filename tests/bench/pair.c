@@ -8,7 +8,17 @@
  */
 #include "pair.h"
 #include <arch.h>
+#include <cmdline.h>
 #include <thread.h>
+
+static uint64_t quick;
+CMDLINE_UINT("bench.quick", quick, 0, 1,
+	     "1: benchmarks run a tenth of their iterations (make test checks they work)");
+
+int bench_iters(int n)
+{
+	return quick ? (n / 10 ? n / 10 : 1) : n;
+}
 
 void bench_run_pair(const char *name, void (*fn)(void *), void *arg, unsigned flags,
 		    uint64_t *t0, uint64_t *t1)

@@ -15,4 +15,12 @@
 void bench_run_pair(const char *name, void (*fn)(void *), void *arg, unsigned flags,
 		    uint64_t *t0, uint64_t *t1);
 
+/*
+ * n, or a tenth of it (at least 1) when the boot says bench.quick=1: make
+ * test runs the benchmarks only to see that they work, on rows that pass
+ * that key (tests/harness/configs.py); make bench takes the figures at full
+ * length.
+ */
+int bench_iters(int n);
+
 #endif

@@ -45,7 +45,8 @@ static volatile uint64_t posted_at, woke_total;
 static void wakee(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < WAKEUPS; i++) {
+	int n = *(int *)arg;
+	for (int i = 0; i < n; i++) {
 		sem_wait(&wake_sem);
 		woke_total += arch_timestamp() - posted_at;
 		sem_post(&back_sem);
@@ -59,9 +60,10 @@ KTEST_CPUS(bench, sched_wakeup_ipi, 2)
 	sem_init(&wake_sem, 0, "bench.wake");
 	sem_init(&back_sem, 0, "bench.back");
 	woke_total = 0;
+	int n = bench_iters(WAKEUPS);
 	thread_bind(0);
-	struct thread *t = thread_create_on("wakee", wakee, NULL, 0, 1, PRIO_NORMAL);
-	for (int i = 0; i < WAKEUPS; i++) {
+	struct thread *t = thread_create_on("wakee", wakee, &n, 0, 1, PRIO_NORMAL);
+	for (int i = 0; i < n; i++) {
 		thread_sleep(100000);		/* let the other CPU go idle */
 		posted_at = arch_timestamp();
 		sem_post(&wake_sem);
@@ -69,9 +71,9 @@ KTEST_CPUS(bench, sched_wakeup_ipi, 2)
 	}
 	thread_join(t);
 	thread_bind(-1);
-	uint64_t per = woke_total / WAKEUPS;
+	uint64_t per = woke_total / (uint64_t)n;
 	KT_EXPECT(per > 0);
-	KT_LOG("BENCH name=sched.wakeup_ipi unit=insn value=%lu iters=%d", per, WAKEUPS);
+	KT_LOG("BENCH name=sched.wakeup_ipi unit=insn value=%lu iters=%d", per, n);
 }
 
 static void nothing(void *arg)

@@ -174,7 +174,8 @@ def plan_boots(cfg: Config, cases: List[Case], glob: str, build_dir: str,
     # by the kernel before anything else: a panic boot of its own would
     # only say so again.
     panic_cases = [c for c in selected if c.expects_panic and cfg.panic_boots and not alone
-                   and c.min_cpus <= config_cpus(cfg)]
+                   and c.min_cpus <= config_cpus(cfg)
+                   and configs_mod.gets_panic_boot(cfg, c.full)]
     main_owned = [c for c in selected if c not in panic_cases]
     if main_owned or cfg.checks:
         boots.append(Boot(cfg, "main", glob, main_owned, [c.full for c in panic_cases],
@@ -287,9 +288,12 @@ class Runner:
                          list(r.diagnostics), rel(boot.log_path))
         if r.status == "skip":
             rec.message = r.skip_reason
-            if r.skip_reason.startswith(PANIC_SKIP) and not boot.config.panic_boots:
+            cfg = boot.config
+            if r.skip_reason.startswith(PANIC_SKIP) and (
+                    not cfg.panic_boots or
+                    not configs_mod.gets_panic_boot(cfg, r.full)):
                 rec.message = (f"expects a panic: needs a boot of its own, which "
-                               f"configuration {boot.config.name} does not run")
+                               f"configuration {cfg.name} does not run")
         elif r.status == "fail":
             rec.message = failure_message(r)
         if not owned:
@@ -631,8 +635,9 @@ def main(argv: List[str]) -> int:
     bad_boots = [b for b in boots if not b.run or not b.run.via_debug_exit]
     npass = sum(r.status == "pass" for r in records)
     nskip = sum(r.status == "skip" for r in records)
+    qemu_s = sum(b.run.duration_s for b in boots if b.run)
     say(f"results: {rel(xml_path)}, {rel(json_path)}; logs: {rel(harness_dir)}/<config>/; "
-        f"wall time {wall:.1f} s"
+        f"wall time {wall:.1f} s ({len(boots)} boots, {qemu_s:.1f} s of QEMU time)"
         + (f"; {len(bad_boots)} boot(s) did not end through isa-debug-exit" if bad_boots else ""))
     say(f"{npass} passed, {len(failures)} failed, {nskip} skipped")
     return 0 if not failures and not bad_boots else 1

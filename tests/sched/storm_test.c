@@ -192,7 +192,7 @@ KTEST_TIMEOUT(sched, set_priority_races_with_wakeups_and_steals, 30)
 		r.hoppers[i] = thread_create("hopper", hopper, &r, 0);
 	for (int i = 0; i < FLIPPERS; i++)
 		f[i] = thread_create("flipper", flipper, &r, 0);
-	thread_sleep(cpu_count() > 1 ? 1500 * MS : 300 * MS);
+	thread_sleep(cpu_count() > 1 ? 1000 * MS : 300 * MS);
 	r.stop = true;
 	for (int i = 0; i < FLIPPERS; i++)
 		thread_join(f[i]);

@@ -101,5 +101,8 @@ extern const struct ap_trampoline_layout ap_trampoline_layout;
  * uses it for every MADT processor; a test uses it on an absent one.
  */
 bool smp_start_ap(uint32_t apic_id);
+/* For tests: how long smp_start_ap waits for an AP to come online (default
+ * 1000 ms); returns the old value. */
+uint64_t smp_set_ap_online_timeout_ms(uint64_t ms);
 
 #endif
