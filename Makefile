@@ -5,11 +5,13 @@
 #   BUILD=dir          output directory (default build)
 #   T='glob'           make test / make bench: only the matching suite.name
 #   EXTRA_TESTS='a.c'  test files from outside the tree, built into the kernel
+#   EXTRA_UTESTS='u.c' user test files (UTEST) from outside the tree, built into utests
 #   V=1                show commands, and every test's output
 #   QEMU_ARGS='...'    extra arguments for make run / make debug
 #   CMDLINE='...'      kernel command line for make run / make debug
 
 BUILD   ?= build
+.DEFAULT_GOAL := all
 OPT     ?= -O2
 V       ?= 0
 
@@ -61,6 +63,74 @@ GUEST_BINS := $(patsubst $(GUEST_DIR)/%.asm,$(BUILD)/guests/%.bin,$(wildcard $(G
 EXTRA_ABS  := $(abspath $(EXTRA_TESTS))
 EXTRA_OBJS := $(foreach f,$(EXTRA_ABS),$(BUILD)/extra/$(subst /,_,$(f:.c=.o)))
 
+# ---- user space (user/): a small C library, the programs, the test program ----
+#
+# Programs are static ELF64 executables linked at 0x8000400000 (user/user.ld).
+# They are compiled position-independent (-fpie: every address RIP-relative)
+# but linked at a fixed address, so nothing needs relocating. Unlike the
+# kernel they may use SSE and AVX. lib/string.c and lib/printf.c are built a
+# second time for them. Each user/bin/NAME.c is a program NAME; every
+# user/tests/*.c (and EXTRA_UTESTS) goes into one program, utests.
+USER_CFLAGS := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector -fpie -fno-plt \
+	       -fno-omit-frame-pointer -fno-asynchronous-unwind-tables -g $(OPT) \
+	       -Wall -Wextra -Werror -Wno-unused-parameter -Iuser/include -Iinclude
+USER_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
+		-T user/user.ld
+AR      := $(CROSS)ar
+UBUILD  := $(BUILD)/user
+ULIB_C  := $(filter-out user/lib/utest.c,$(wildcard user/lib/*.c)) lib/string.c lib/printf.c
+ULIB_OBJS := $(ULIB_C:%.c=$(UBUILD)/obj/%.o) $(UBUILD)/obj/user/lib/crt0.asm.o
+ULIB    := $(UBUILD)/libu.a
+UPROG_NAMES := $(patsubst user/bin/%.c,%,$(wildcard user/bin/*.c))
+UPROGS  := $(UPROG_NAMES:%=$(UBUILD)/bin/%.elf)
+UTEST_SRCS := $(wildcard user/tests/*.c)
+EXTRA_UABS := $(abspath $(EXTRA_UTESTS))
+UTEST_OBJS := $(UTEST_SRCS:%.c=$(UBUILD)/obj/%.o) $(UBUILD)/obj/user/lib/utest.o \
+	      $(foreach f,$(EXTRA_UABS),$(UBUILD)/extra/$(subst /,_,$(f:.c=.o)))
+UTESTS  := $(UBUILD)/utests.elf
+
+$(UBUILD)/obj/%.o: %.c $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  UCC     $<")
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
+
+$(UBUILD)/obj/%.asm.o: %.asm $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  UNASM   $<")
+	$(Q)$(NASM) -f elf64 -g -F dwarf -o $@ $<
+
+define extra_urule
+$(UBUILD)/extra/$(subst /,_,$(1:.c=.o)): $(1) $(BUILD)/.flags | $(BUILD)/.deps-ok
+	@mkdir -p $(UBUILD)/extra
+	@$$(if $(Q),echo "  UCC     $(1)")
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $(1) -o $$@
+endef
+$(foreach f,$(EXTRA_UABS),$(eval $(call extra_urule,$(f))))
+
+$(ULIB): $(ULIB_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(UBUILD)/bin/%.elf: $(UBUILD)/obj/user/bin/%.o $(ULIB) user/user.ld
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  ULD     $@")
+	$(Q)$(LD) $(USER_LDFLAGS) -o $@ $< $(ULIB)
+
+$(UTESTS): $(UTEST_OBJS) $(ULIB) user/user.ld
+	@$(if $(Q),echo "  ULD     $@")
+	$(Q)$(LD) $(USER_LDFLAGS) -o $@ $(UTEST_OBJS) $(ULIB)
+
+# The programs, in the kernel's read-only data; the user cases, in its list.
+$(BUILD)/user_images.asm: $(UPROGS) $(UTESTS) tools/mkimages.py
+	$(Q)$(PYTHON) tools/mkimages.py $@ $(foreach n,$(UPROG_NAMES),$(n)=$(UBUILD)/bin/$(n).elf) \
+		utests=$(UTESTS)
+$(BUILD)/user_images.o: $(BUILD)/user_images.asm
+	$(Q)$(NASM) -f elf64 -o $@ $<
+$(BUILD)/utest_cases.c: $(UTESTS) tools/mkutests.py tests/harness/elfindex.py
+	$(Q)$(PYTHON) tools/mkutests.py $(UTESTS) $@
+$(BUILD)/utest_cases.o: $(BUILD)/utest_cases.c $(BUILD)/.flags
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+USER_KOBJS := $(BUILD)/user_images.o $(BUILD)/utest_cases.o
+
 KERNEL   := $(BUILD)/kernel.elf
 KERNEL32 := $(BUILD)/kernel32.elf
 ISO      := $(BUILD)/kernel.iso
@@ -96,8 +166,8 @@ $(BUILD)/.deps-ok: tools/install-deps.sh
 # Rebuild everything when the flags or the extra tests change.
 $(BUILD)/.flags: FORCE
 	$(Q)mkdir -p $(BUILD)
-	$(Q)echo '$(CC) $(CFLAGS) $(EXTRA_ABS)' | cmp -s - $@ || \
-		echo '$(CC) $(CFLAGS) $(EXTRA_ABS)' > $@
+	$(Q)echo '$(CC) $(CFLAGS) $(EXTRA_ABS) $(EXTRA_UABS)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS) $(EXTRA_ABS) $(EXTRA_UABS)' > $@
 
 $(BUILD)/%.o: %.c $(BUILD)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -132,12 +202,13 @@ $(BUILD)/ksyms0.o: tools/mksyms.py | $(BUILD)/.deps-ok
 	$(Q)$(PYTHON) tools/mksyms.py </dev/null > $(BUILD)/ksyms0.S
 	$(Q)$(CC) -c $(BUILD)/ksyms0.S -o $@
 
-$(KERNEL): $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms0.o linker.ld tools/mksyms.py
+$(KERNEL): $(OBJS) $(EXTRA_OBJS) $(USER_KOBJS) $(BUILD)/ksyms0.o linker.ld tools/mksyms.py
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LD) $(LDFLAGS) -o $(BUILD)/kernel.pass1.elf $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms0.o
+	$(Q)$(LD) $(LDFLAGS) -o $(BUILD)/kernel.pass1.elf $(OBJS) $(EXTRA_OBJS) $(USER_KOBJS) \
+		$(BUILD)/ksyms0.o
 	$(Q)$(NM) -n -S --defined-only $(BUILD)/kernel.pass1.elf | $(PYTHON) tools/mksyms.py > $(BUILD)/ksyms.S
 	$(Q)$(CC) -c $(BUILD)/ksyms.S -o $(BUILD)/ksyms.o
-	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(BUILD)/ksyms.o
+	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(USER_KOBJS) $(BUILD)/ksyms.o
 	$(Q)$(NM) -n $(BUILD)/kernel.pass1.elf | grep -i ' t ' > $(BUILD)/syms1.txt
 	$(Q)$(NM) -n $@ | grep -i ' t ' > $(BUILD)/syms2.txt
 	$(Q)cmp -s $(BUILD)/syms1.txt $(BUILD)/syms2.txt || \
@@ -177,7 +248,7 @@ debug: $(ISO)
 # The harness builds what it needs (with these same variables) and boots it.
 test: all
 	$(Q)$(PYTHON) tests/harness/run.py --build $(BUILD) $(if $(T),--filter '$(T)') \
-		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)"'
+		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)" EXTRA_UTESTS="$(EXTRA_UTESTS)"'
 
 bench: all
 	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')
@@ -185,4 +256,5 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(EXTRA_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(EXTRA_OBJS:.o=.d) $(ULIB_OBJS:.o=.d) $(UTEST_OBJS:.o=.d) \
+	 $(UPROG_NAMES:%=$(UBUILD)/obj/user/bin/%.d)

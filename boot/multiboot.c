@@ -85,10 +85,19 @@ static void add_mmap(uint64_t base, uint64_t len, uint32_t type)
 	bootinfo.mmap[bootinfo.nmmap++] = (struct boot_mmap_entry){ base, len, type };
 }
 
-static void add_module(uint64_t start, uint64_t end)
+/* A module and its command line (GRUB's `module2 FILE ARGS`, QEMU's
+ * `-initrd "FILE ARGS,..."`), which names it: the first word, or the
+ * file's base name when there are no words. */
+static void add_module(uint64_t start, uint64_t end, const char *cmdline)
 {
-	if (bootinfo.nmodules < BOOT_MAX_MODULES)
-		bootinfo.modules[bootinfo.nmodules++] = (struct boot_module){ start, end };
+	if (bootinfo.nmodules == BOOT_MAX_MODULES) {
+		printk("multiboot: more than %d modules; ignoring the rest\n", BOOT_MAX_MODULES);
+		return;
+	}
+	struct boot_module *m = &bootinfo.modules[bootinfo.nmodules++];
+	*m = (struct boot_module){ start, end, "" };
+	if (cmdline)
+		strlcpy(m->cmdline, cmdline, sizeof(m->cmdline));
 }
 
 static void parse_mb1(const struct mb1_info *mi)
@@ -115,7 +124,8 @@ static void parse_mb1(const struct mb1_info *mi)
 	if (mi->flags & MB1_INFO_MODS) {
 		const struct mb1_module *m = (const void *)(uint64_t)mi->mods_addr;
 		for (uint32_t i = 0; i < mi->mods_count; i++)
-			add_module(m[i].start, m[i].end);
+			add_module(m[i].start, m[i].end,
+				   m[i].string ? (const char *)(uint64_t)m[i].string : NULL);
 	}
 	bootinfo.vga_text = !(mi->flags & MB1_INFO_FB) || mi->fb_type == MB2_FB_TYPE_EGA_TEXT;
 }
@@ -141,7 +151,7 @@ static void parse_mb2(uint64_t info)
 			break;
 		case MB2_TAG_MODULE: {
 			const uint32_t *m = (const uint32_t *)(t + 1);
-			add_module(m[0], m[1]);
+			add_module(m[0], m[1], (const char *)&m[2]);
 			break;
 		}
 		case MB2_TAG_MMAP: {

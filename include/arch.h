@@ -146,6 +146,48 @@ void arch_fpu_copy_blocks(void *dst, const void *src, size_t blocks);
  * the area says its SSE registers are in their init state (not stored). */
 bool arch_fpu_area_set_xmm0(void *area, uint64_t lo);
 
+/*
+ * Ring 3 (arch/x86_64/user.c, syscall.asm, uaccess.asm; docs/user.md).
+ *
+ * User space is [ARCH_USER_BASE, ARCH_USER_TOP) (arch/arch.h). A user
+ * thread's registers, while it is in the kernel, are one struct trap_frame
+ * at the top of its kernel stack (the portable code holds it as an opaque
+ * pointer), whether it came in by a system call, an interrupt or a fault.
+ */
+struct trap_frame;
+/* Each CPU: the SYSCALL MSRs, and SMEP, SMAP and FSGSBASE where the CPU
+ * has them. */
+void arch_user_init_this_cpu(void);
+void arch_user_print_features(void);
+bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase);
+/* The stack an interrupt or SYSCALL from ring 3 starts on: the running
+ * thread's kernel stack top (schedule() sets it for user threads). */
+void arch_set_kernel_stack(uint64_t top);
+/* The frame at the top of t's kernel stack, and a fresh one: ring 3 at
+ * rip with stack rsp, the first two arguments registers set. */
+struct trap_frame *arch_user_frame(struct thread *t);
+void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t arg0,
+		     uint64_t arg1);
+/* The system call's result register; the frame's program counter. */
+void arch_uregs_set_return(struct trap_frame *tf, uint64_t value);
+uint64_t arch_uregs_pc(const struct trap_frame *tf);
+bool arch_uregs_pc_canonical(const struct trap_frame *tf);
+/* Leaves for ring 3 through tf, which must be arch_user_frame(curthread):
+ * the kernel stack below it is abandoned. */
+__noreturn void arch_enter_user(struct trap_frame *tf);
+/* The user's FS and GS bases of the running thread (while it is in the
+ * kernel), for its segment-base context op; and whether a value is one
+ * the CPU takes. Interrupts off. */
+void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
+void arch_user_segbases_load(uint64_t fs, uint64_t gs);
+bool arch_user_segbase_ok(uint64_t base);
+/* The copy routines (uaccess.asm): n bytes between kernel and user memory,
+ * either way; returns how many were not copied (a fault). And a string of
+ * at most max bytes, NUL included: its length, max if no NUL came, -1 at a
+ * fault. The caller has checked the range is user space. */
+size_t arch_copy_user(void *dst, const void *src, size_t n);
+long arch_copy_str_user(char *dst, const char *usrc, size_t max);
+
 /* The bodies of the inline functions above, and struct arch_jmpbuf. */
 #include <arch/arch.h>
 

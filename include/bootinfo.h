@@ -28,8 +28,11 @@ struct boot_mmap_entry {
 	uint32_t type;		/* enum mmap_type; anything else is reserved */
 };
 
+#define BOOT_MODULE_CMDLINE_MAX 64
+
 struct boot_module {
 	uint64_t start, end;	/* physical, end exclusive */
+	char cmdline[BOOT_MODULE_CMDLINE_MAX];	/* as the loader gave it, or "" */
 };
 
 struct bootinfo {

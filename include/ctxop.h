@@ -22,7 +22,8 @@
  * Lifecycle hooks: ct_lwp_create(parent, child) for each op of a thread
  * that creates a thread (both struct thread *); ct_exit(arg) in the exiting
  * thread; ct_free(arg, 0) when the thread is freed, or when an unattached
- * op is freed. ct_fork is for process fork (no processes yet). A missing
+ * op is freed. ct_fork(parent, child) runs for each op of a thread that
+ * forks its process, with the forking thread and the child's first thread. A missing
  * handler (NULL) is skipped.
  *
  * Who may change a ring (attach, detach, install, remove): the thread
@@ -144,6 +145,9 @@ static inline void ctxop_restore(struct thread *t)
 }
 
 void ctxop_lwp_create(struct thread *parent, struct thread *child);
+/* Process fork (kernel/proc.c): ct_fork(parent, child) of each of the
+ * forking thread's ops, oldest first; child has not started. */
+void ctxop_fork(struct thread *parent, struct thread *child);
 void ctxop_exit(struct thread *t);
 /* The joiner frees a dead thread's ops, oldest first. */
 void ctxop_free_all(struct thread *t);

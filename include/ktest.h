@@ -42,7 +42,10 @@ struct ktest {
 	int line;
 	unsigned timeout_s;	/* 0: the default */
 	int min_cpus;		/* CPUs the case needs online (KTEST_CPUS); 1 for most */
+	int user;		/* 0, or KTEST_USER_CASE / _FAULT: a UTEST (fn is NULL) */
 };
+#define KTEST_USER_CASE  1	/* UTEST */
+#define KTEST_USER_FAULT 2	/* UTEST_EXPECT_FAULT */
 
 /*
  * Besides the descriptor (in .ktest.<suite>, gathered by the linker), each
@@ -60,12 +63,27 @@ struct ktest {
 	static const struct ktest ktest_desc_##suite##_##name                   \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
 			#suite, #name, ktest_fn_##suite##_##name, ptext,         \
-			__FILE__, __LINE__, tmo, ncpus                           \
+			__FILE__, __LINE__, tmo, ncpus, 0                        \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
 		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus   \
 		"\\n\"\n\t.popsection");                                         \
 	static void ktest_fn_##suite##_##name(void)
+
+/*
+ * A user-space case (<utest.h>): the build lists them from the test
+ * program's own index (tools/mkutests.py writes one KTEST_USER per case
+ * into build/utest_cases.c), so the runner, the harness and the reports
+ * see them as cases like any other; the runner starts `utests suite.name`
+ * in a process of its own to run one (kernel/ktest.c).
+ */
+#define KTEST_USER(suite, name, kind, order)                                    \
+	static const struct ktest ktest_udesc_##suite##_##name                  \
+		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
+			#suite, #name, NULL, NULL, "user", order, 0, 1, kind      \
+		};                                                               \
+	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
+		".ascii \"" #suite "." #name "\\t-\\t0\\t1\\n\"\n\t.popsection")
 
 #define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0, 1)
 #define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds, 1)

@@ -58,6 +58,41 @@ bool paging_is_mapped(uint64_t va);
 /* Flags of the mapping of va (PAGE_*), or -1 if not mapped. */
 int paging_flags(uint64_t va);
 
+/*
+ * Address spaces (arch/x86_64/paging.c). Each process has one: the kernel's
+ * part shared (supervisor only), a user part of its own in
+ * [ARCH_USER_BASE, ARCH_USER_TOP) (include/arch.h) whose pages and tables
+ * belong to the space. A CPU runs on one space at a time (cpu->aspace).
+ */
+struct aspace;
+struct aspace *aspace_kernel(void);
+/* A new space with nothing in its user part; NULL when out of memory. */
+struct aspace *aspace_create(void);
+/* Frees the space, its user pages and tables; no thread may run on it. */
+void aspace_destroy(struct aspace *as);
+/* Makes as this CPU's space (a CR3 load if it is not already). Interrupts
+ * or preemption off. */
+void aspace_activate(struct aspace *as);
+/* Maps the user page va to physical page pa, which becomes the space's
+ * (aspace_destroy frees it). PAGE_WRITE, PAGE_EXEC. Returns 0, or -1 when
+ * there is no memory for a table; panics on a va outside user space or
+ * mapped already. */
+int aspace_map(struct aspace *as, uint64_t va, uint64_t pa, unsigned flags);
+/* Unmaps user page va, shooting it down on every CPU that runs on as;
+ * returns the physical page, which is the caller's now, or 0 if none. */
+uint64_t aspace_unmap(struct aspace *as, uint64_t va);
+/* The physical address behind user address va (and the PAGE_* flags of its
+ * page), or 0 if it is not mapped. */
+uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags);
+/* Copies every user page of src into fresh pages of dst (empty), at the
+ * same addresses with the same permissions: fork. 0, or -1 out of memory
+ * (what was copied stays in dst, for aspace_destroy). src must not change
+ * meanwhile (its process's threads are in the kernel or stopped). */
+int aspace_copy(struct aspace *dst, struct aspace *src);
+/* Pages mapped in as's user part; tables of every user part (leak tests). */
+uint64_t aspace_user_pages(const struct aspace *as);
+uint64_t aspace_user_tables_total(void);
+
 /* Stack guard pages: a registered page is unmapped, so running off the end of
  * a stack faults there, and the trap report can say "stack overflow".
  * Registering unmaps va's page; unregistering maps it back (identity, RW,

@@ -21,6 +21,7 @@
 
 struct thread;
 struct fpu_ctx;
+struct aspace;
 
 /* A CPU's runnable threads, one FIFO per priority. */
 struct runqueue {
@@ -32,6 +33,7 @@ struct runqueue {
 
 struct cpu {
 	struct cpu *self;	/* this struct: this_cpu() reads it (keep it first) */
+	struct arch_cpu arch;	/* the machine's words (keep it second: arch/arch.h) */
 	int id;			/* 0 .. cpu_count()-1, 0 is the boot CPU */
 	uint32_t apic_id;
 	volatile bool online;
@@ -40,6 +42,7 @@ struct cpu {
 	struct thread *switch_next;	/* while prev's save ops run: the thread to run */
 	bool in_ctxop;		/* a context op's handler runs (an #NM now is a bug) */
 	struct thread *idle;	/* runs when the run queue is empty */
+	struct aspace *aspace;	/* the address space loaded (mm.h) */
 	volatile bool need_resched;	/* switch at the next chance */
 	struct runqueue rq;
 
@@ -59,6 +62,8 @@ struct cpu {
 };
 
 extern struct cpu cpus[MAX_CPUS];
+_Static_assert(offsetof(struct cpu, arch.kstack_top) == ARCH_CPU_KSTACK_TOP, "arch/arch.h");
+_Static_assert(offsetof(struct cpu, arch.scratch) == ARCH_CPU_SCRATCH, "arch/arch.h");
 
 static inline struct cpu *this_cpu(void)
 {

@@ -23,9 +23,12 @@
 
 struct ctxop;
 struct fpu_ctx;
+struct proc;
+struct aspace;
 
 /* thread_create flags */
 #define THREAD_FPU      (1u << 0)	/* may use x87/SSE/AVX; state kept across switches */
+#define THREAD_USER     (1u << 1)	/* internal: a process's thread (kernel/proc.c) */
 #define THREAD_IDLE     (1u << 8)	/* internal: a CPU's idle thread */
 
 /* Priorities: higher runs first; equal ones share the CPU round-robin. */
@@ -87,6 +90,14 @@ struct thread {
 	int refs;			/* references: see thread_find, thread_rele */
 	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */
 
+	/* THREAD_USER (kernel/proc.c) */
+	struct proc *proc;		/* the process it belongs to */
+	struct aspace *aspace;		/* its address space; NULL: any (kernel) */
+	struct list proc_link;		/* on proc->threads */
+	uint64_t user_fs, user_gs;	/* segment bases while off-CPU */
+	int stack_slot;			/* its user stack's slot, -1 for the main stack */
+	bool exited;			/* left its process (kernel/proc.c) */
+
 	bool killed;			/* ended by a fault (trap_kill_thread) */
 	const char *kill_reason;
 
@@ -121,6 +132,13 @@ struct thread *thread_create(const char *name, void (*fn)(void *), void *arg, un
  * start: for tests and benchmarks that need a thread to run nowhere else. */
 struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 				unsigned flags, int cpu, int prio);
+/* The two halves of thread_create_on, for kernel/proc.c: a thread set up
+ * (its FPU op installed) but not started, whose ring others may still
+ * change; and starting it (thread_create_on also runs the creator's
+ * ct_lwp_create handlers in between). thread_prepare takes THREAD_USER. */
+struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
+			      int cpu, int prio);
+void thread_launch(struct thread *t);
 /* Waits for t to exit, then frees it: its context ops (ct_free runs),
  * its stack, its place on the list of threads, and the reference its
  * creator holds. Each thread is joined exactly once. The struct itself

@@ -365,6 +365,15 @@ void ctxop_lwp_create(struct thread *parent, struct thread *child)
 			op->tpl.ct_lwp_create(parent, child);
 }
 
+/* fork: the forking thread's ops, oldest first, each told of the child
+ * (which has not started: a handler may attach ops to it). */
+void ctxop_fork(struct thread *parent, struct thread *child)
+{
+	FOR_EACH_OLDEST_FIRST(parent, op)
+		if (op->tpl.ct_fork)
+			op->tpl.ct_fork(parent, child);
+}
+
 void ctxop_exit(struct thread *t)
 {
 	FOR_EACH_OLDEST_FIRST(t, op)

@@ -261,10 +261,30 @@ static void fpu_ctx_free(void *arg, int isexec)
 	kmem_free(f);
 }
 
+/* Process fork: the child's first thread starts with the forking thread's
+ * FPU state, as it is in the registers now. May sleep (the child's area). */
+static void fpu_ctx_fork(void *parent, void *child)
+{
+	struct fpu_ctx *pf = ((struct thread *)parent)->fpu, *cf = ((struct thread *)child)->fpu;
+	if (!pf || !cf || !pf->area)
+		return;			/* no state yet: the child starts in the init state */
+	if (!cf->area)
+		cf->area = new_area(KM_SLEEP);
+	kpreempt_disable();
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	if (is_live(c, pf))
+		save(c, pf);		/* the registers into the parent's area first */
+	arch_irq_restore(irq);
+	memcpy(cf->area, pf->area, arch_fpu_area_size());
+	kpreempt_enable();
+}
+
 static const struct ctxop_template fpu_tpl = {
 	.ct_rev = CTXOP_TPL_REV,
 	.ct_save = fpu_ctx_save,
 	.ct_restore = fpu_ctx_restore,
+	.ct_fork = fpu_ctx_fork,
 	.ct_free = fpu_ctx_free,
 };
 

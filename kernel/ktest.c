@@ -31,9 +31,11 @@
 #include <percpu.h>
 #include <printf.h>
 #include <printk.h>
+#include <proc.h>
 #include <string.h>
 #include <sync.h>
 #include <thread.h>
+#include <uapi/errno.h>
 
 #define KTEST_MAX 2048
 
@@ -288,6 +290,80 @@ static void case_main(void *arg)
 		sem_post(&case_done);
 }
 
+/* How a user case's process ended, in words, for a failure's report. */
+static void describe_end(const struct proc_end *e, char *buf, size_t size)
+{
+	static const struct {
+		int status;
+		const char *what;
+	} killed[] = {
+		{ WAIT_KILLED, "killed" },
+		{ WAIT_SEGV, "killed for a bad memory access" },
+		{ WAIT_ILL, "killed for an invalid instruction" },
+		{ WAIT_FPE, "killed for an arithmetic fault" },
+		{ WAIT_TRAP, "killed for a breakpoint" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(killed); i++)
+		if (e->status == killed[i].status) {
+			snprintf(buf, size, "its process was %s (status %d)", killed[i].what,
+				 e->status);
+			return;
+		}
+	snprintf(buf, size, "its process exited with %d%s", e->status,
+		 e->utest_verdict < 0 ? " without reporting a verdict" : "");
+}
+
+static bool killed_by_fault(int status)
+{
+	return status == WAIT_SEGV || status == WAIT_ILL || status == WAIT_FPE ||
+	       status == WAIT_TRAP;
+}
+
+/*
+ * A UTEST: `utests suite.name` in a process of its own, waited for with
+ * the case's deadline (a process that overruns is killed and reported as
+ * a TIMEOUT). Its checks print their own diagnostics; its verdict comes
+ * from SYS_utest_result, or, for UTEST_EXPECT_FAULT, from how it ended.
+ */
+static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
+{
+	char full[128], why[160];
+	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
+	const char *argv[] = { "utests", full };
+	int pid = proc_spawn("utests", 2, argv, NULL);
+	if (pid < 0) {
+		printk("    # %s: cannot start the test program utests (error %d)\n", full, pid);
+		print_result(n, t, true, false, NULL);
+		return;
+	}
+	struct proc_end end;
+	bool timeout = proc_wait(pid, tmo_s * 1000000000ULL, &end) == -EAGAIN;
+	if (timeout) {
+		printk("    # %s: TIMEOUT after %lu s (its process is killed)\n", full, tmo_s);
+		proc_kill(pid);
+		proc_wait(pid, 0, &end);
+		print_result(n, t, true, false, NULL);
+		return;
+	}
+	bool failed, skipped = false;
+	if (t->user == KTEST_USER_FAULT) {
+		failed = !killed_by_fault(end.status);
+		if (failed) {
+			describe_end(&end, why, sizeof(why));
+			printk("    # %s: expected the kernel to kill its process for a fault; %s\n",
+			       full, why);
+		}
+	} else {
+		skipped = end.status == 0 && end.utest_verdict == UTEST_SKIP;
+		failed = !skipped && (end.status != 0 || end.utest_verdict != UTEST_PASS);
+		if (failed && end.utest_verdict != UTEST_FAIL) {
+			describe_end(&end, why, sizeof(why));
+			printk("    # %s: %s\n", full, why);
+		}
+	}
+	print_result(n, t, failed, skipped, skipped ? end.utest_why : NULL);
+}
+
 /* Runs one case in a thread of its own and waits for it, or its deadline. */
 static void run_one(const struct ktest *t, int n, bool alone)
 {
@@ -310,6 +386,11 @@ static void run_one(const struct ktest *t, int n, bool alone)
 	current_failed = current_skipped = false;
 	skip_reason = NULL;
 	uint64_t tmo = t->timeout_s ? t->timeout_s : ktest_timeout_s;
+	if (t->user) {
+		run_user(t, n, tmo);
+		current = NULL;
+		return;
+	}
 
 	sem_init(&case_done, 0, "ktest.case_done");
 	deadline_ns = arch_clock_ns() + tmo * 1000000000ULL;

@@ -19,6 +19,7 @@
 #include <mm.h>
 #include <percpu.h>
 #include <printk.h>
+#include <proc.h>
 #include <smp.h>
 #include <timer.h>
 #include <sched.h>
@@ -58,6 +59,7 @@ void kmain(uint32_t magic, uint32_t info)
 	arch_timer_start();
 	smp_init();
 	arch_irq_enable();
+	proc_init();
 
 	if (ktest_glob()[0])
 		ktest_run(ktest_glob());

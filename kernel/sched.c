@@ -244,6 +244,11 @@ void schedule(void)
 		c->in_ctxop = false;
 	}
 	c->thread = next;		/* after the save ops: they run as prev */
+	if (next->aspace) {		/* a process's thread: its space, and its
+					 * stack for the way in from ring 3 */
+		aspace_activate(next->aspace);
+		arch_set_kernel_stack((uint64_t)next->stack + next->stack_size);
+	}
 	prev = arch_switch(prev, next);
 	finish_switch(prev);
 	arch_irq_restore(flags);

@@ -149,12 +149,12 @@ static void mark_started(struct thread *t)
 	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
-struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
-				unsigned flags, int cpu, int prio)
+struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
+			      int cpu, int prio)
 {
 	if (!fn)
 		panic("thread_create: NULL function for thread '%s'", name ? name : "?");
-	if (flags & ~THREAD_FPU)
+	if (flags & ~(THREAD_FPU | THREAD_USER))
 		panic("thread_create: unknown flags 0x%x for thread '%s'", flags, name);
 	if (cpu < -1 || cpu >= cpu_count())
 		panic("thread_create: no CPU %d for thread '%s'", cpu, name);
@@ -171,9 +171,25 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
 	 * creator's ops may layer theirs over it. */
 	if (flags & THREAD_FPU)
 		fpu_thread_create(t);
-	ctxop_lwp_create(curthread, t);
+	return t;
+}
+
+void thread_launch(struct thread *t)
+{
+	if (!t->unstarted)
+		panic("thread_launch: thread %lu '%s' has started already", t->id, t->name);
 	mark_started(t);
 	sched_add_new(t);
+}
+
+struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
+				unsigned flags, int cpu, int prio)
+{
+	if (flags & THREAD_USER)
+		panic("thread_create: THREAD_USER threads are made by kernel/proc.c");
+	struct thread *t = thread_prepare(name, fn, arg, flags, cpu, prio);
+	ctxop_lwp_create(curthread, t);
+	thread_launch(t);
 	return t;
 }
 

@@ -4,8 +4,17 @@
  * Every CPU has its own GDT (because the TSS descriptor is per CPU) and its
  * own TSS, whose Interrupt Stack Table gives three traps a known-good stack
  * of their own: a double fault (so a kernel stack overflow can still be
- * reported), NMI and machine check. Segmentation is otherwise flat; the GS
- * base points at the CPU's struct cpu (percpu.h).
+ * reported), NMI and machine check, and whose RSP0 is the stack an
+ * interrupt from ring 3 lands on (the running thread's kernel stack,
+ * arch_set_kernel_stack). Segmentation is otherwise flat; the GS base
+ * points at the CPU's struct cpu (percpu.h).
+ *
+ * The GDT's order is SYSCALL/SYSRET's (SDM vol. 2, SYSRET): STAR[47:32] is
+ * the kernel code selector (SS = it + 8), STAR[63:48] + 8 the user data and
+ * + 16 the 64-bit user code selector, so the four are consecutive:
+ *
+ *     0x08 kernel code   0x10 kernel data   0x18 user data   0x20 user code
+ *     0x28 TSS (16 bytes)
  */
 #include <arch.h>
 #include <arch/x86.h>
@@ -14,19 +23,19 @@
 #include <printk.h>
 #include <string.h>
 
-#define GDT_KCODE 0x08
-#define GDT_KDATA 0x10
-#define GDT_TSS   0x18		/* a 16-byte system descriptor: slots 3 and 4 */
-#define GDT_ENTRIES 5
+#define GDT_TSS   0x28		/* a 16-byte system descriptor: slots 5 and 6 */
+#define GDT_ENTRIES 7
 
 /* Segment descriptor bits (SDM vol. 3, 3.4.5). */
 #define SEG_KCODE64 0x00AF9A000000FFFFULL	/* present, ring 0, code, L=1 */
 #define SEG_KDATA   0x00CF92000000FFFFULL	/* present, ring 0, data, writable */
+#define SEG_UDATA   0x00CFF2000000FFFFULL	/* present, ring 3, data, writable */
+#define SEG_UCODE64 0x00AFFA000000FFFFULL	/* present, ring 3, code, L=1 */
 #define SEG_TSS_AVAIL 0x89			/* present, 64-bit TSS (available) */
 
 #define IST_STACK_SIZE 8192
 
-struct tss {
+struct arch_tss {
 	uint32_t reserved0;
 	uint64_t rsp[3];
 	uint64_t reserved1;
@@ -38,7 +47,7 @@ struct tss {
 
 struct cpu cpus[MAX_CPUS];
 static uint64_t gdt[MAX_CPUS][GDT_ENTRIES] __aligned(16);
-static struct tss tss[MAX_CPUS] __aligned(16);
+static struct arch_tss tss[MAX_CPUS] __aligned(16);
 static uint8_t ist_stacks[MAX_CPUS][3][IST_STACK_SIZE] __aligned(16);
 
 void percpu_init_this(int id)
@@ -57,21 +66,29 @@ uint64_t arch_ist_top(int id, int slot)
 
 void gdt_init_this_cpu(int id)
 {
-	struct tss *t = &tss[id];
+	struct arch_tss *t = &tss[id];
 	memset(t, 0, sizeof(*t));
-	for (int slot = 1; slot <= 3; slot++)
-		t->ist[slot - 1] = arch_ist_top(id, slot);
+	cpus[id].arch.tss = t;
+	for (int slot = 1; slot <= 3; slot++) {
+		/* the frame goes below the top 16 bytes, whose first word names
+		 * the CPU (trap_dispatch's GS for these vectors) */
+		uint64_t top = arch_ist_top(id, slot) - IST_CPU_SLOT;
+		*(struct cpu **)top = &cpus[id];
+		t->ist[slot - 1] = top;
+	}
 	t->iomap_base = sizeof(*t);	/* no I/O permission bitmap */
 
 	uint64_t base = (uint64_t)t, limit = sizeof(*t) - 1;
 	uint64_t *g = gdt[id];
 	g[0] = 0;
-	g[1] = SEG_KCODE64;
-	g[2] = SEG_KDATA;
-	g[3] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) |
-	       ((uint64_t)SEG_TSS_AVAIL << 40) | (((limit >> 16) & 0xF) << 48) |
-	       (((base >> 24) & 0xFF) << 56);
-	g[4] = base >> 32;
+	g[GDT_KCODE / 8] = SEG_KCODE64;
+	g[GDT_KDATA / 8] = SEG_KDATA;
+	g[GDT_UDATA / 8] = SEG_UDATA;
+	g[GDT_UCODE / 8] = SEG_UCODE64;
+	g[GDT_TSS / 8] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) |
+			 ((uint64_t)SEG_TSS_AVAIL << 40) | (((limit >> 16) & 0xF) << 48) |
+			 (((base >> 24) & 0xFF) << 56);
+	g[GDT_TSS / 8 + 1] = base >> 32;
 
 	struct {
 		uint16_t limit;
@@ -93,6 +110,13 @@ void gdt_init_this_cpu(int id)
 			 :
 			 : "m"(ptr), "i"(GDT_KCODE), "r"(GDT_KDATA), "r"(GDT_TSS)
 			 : "rax", "memory");
+}
+
+void arch_set_kernel_stack(uint64_t top)
+{
+	struct cpu *c = this_cpu();
+	c->arch.kstack_top = top;
+	c->arch.tss->rsp[0] = top;
 }
 
 #define DEBUG_EXIT_PORT 0xF4

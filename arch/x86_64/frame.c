@@ -3,12 +3,16 @@
  * copy_thread): what arch_switch pops for a thread that has never run.
  *
  * arch_switch (swtch.asm) ends with six pops and a `ret`. For a new thread
- * they find, at the top of its stack:
+ * they find, just below the room kept for a user frame at the very top:
  *
  *     top - 56   r15 r14 r13 r12 rbx rbp    zeros (RBP 0 ends backtraces)
  *     top -  8   return address             thread_entry_asm
- *     top        (end of the stack, 16-byte aligned)
+ *     top        the user frame (ARCH_USER_FRAME_SIZE, a multiple of 16),
+ *                where a user thread's registers are while it is in the
+ *                kernel (arch/x86_64/user.c); then the end of the stack
  *
+ * Every thread keeps that room, user or not: the kernel stack of a thread
+ * looks the same whatever runs on it.
  * so the `ret` leaves RSP at the aligned top, and thread_entry_asm's
  * `call thread_start` enters thread_start with RSP = 8 (mod 16): the
  * System V ABI's rule for every function entry, which the compiler relies
@@ -18,6 +22,7 @@
  * sched.new_thread_stack_is_abi_aligned catches.
  */
 #include <arch.h>
+#include <arch/trap.h>
 #include <kernel.h>
 #include <printk.h>
 #include <string.h>
@@ -34,7 +39,7 @@ struct first_frame {
 
 void arch_thread_init_stack(struct thread *t)
 {
-	uint64_t top = (uint64_t)t->stack + t->stack_size;
+	uint64_t top = (uint64_t)t->stack + t->stack_size - ARCH_USER_FRAME_SIZE;
 	if (!IS_ALIGNED(top, STACK_ALIGN))
 		panic("arch_thread_init_stack: stack top 0x%lx of thread %s is not %d-byte "
 		      "aligned", top, t->name, STACK_ALIGN);

@@ -22,5 +22,6 @@ void arch_cpu_init(void)
 	gdt_init_this_cpu(0);
 	idt_init();
 	idt_load();
+	arch_user_init_this_cpu();
 	trap_register(VEC_TIMER, timer_interrupt);
 }

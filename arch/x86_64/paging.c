@@ -40,13 +40,31 @@
  * permissions first when they must. Page tables are never freed.
  *
  * Address spaces. The tables hang off a struct aspace, the root of one
- * 4-level tree (its PML4). There is one, kernel_aspace, loaded on every CPU;
- * the code that changes tables (walk, map_locked, unmap_locked, shootdown)
- * takes the space it works on, so that per-process spaces can be added
- * beside it: each with its own PML4 sharing the kernel's entries, loaded by
- * aspace_load, and shot down on the CPUs that have it loaded. Lookups
- * (paging_is_mapped, paging_flags) walk whatever CR3 holds, which is what
- * the trap and backtrace code want to know about.
+ * 4-level tree (its PML4). kernel_aspace is the kernel's; each process has
+ * one of its own (aspace_create), whose PML4 shares the kernel's entries:
+ *
+ *   PML4 slot 0         0 .. 512 GiB    the identity map (supervisor only)
+ *   slots 1 .. 255      512 GiB .. 128 TiB - 4 KiB   the user's (U set)
+ *   slot 511            the top 512 GiB  kernel mappings made at run time
+ *
+ * The kernel's two slots point at the same PDPTs in every space, made at
+ * paging_init, so a kernel mapping made later is seen by every space at
+ * once; paging_map refuses any other address. Nothing in the user part is
+ * the kernel's: its tables and pages belong to the space and go with it
+ * (aspace_destroy). User leaves have U, and NX unless PAGE_EXEC; their
+ * tables have U and W (the leaf decides). The last page below the
+ * canonical hole is never user memory: a SYSCALL at its end would leave a
+ * non-canonical return address (docs/user.md). Lookups (paging_is_mapped,
+ * paging_flags) walk whatever CR3 holds, which is what the trap and
+ * backtrace code want to know about.
+ *
+ * Each CPU records the space it has loaded (cpu->aspace): schedule()
+ * loads a user thread's space when it differs, and a kernel thread runs on
+ * whatever space is loaded (they all hold the kernel's part), so switching
+ * between a process and kernel threads costs no CR3 load. A change to a
+ * user mapping is shot down on the CPUs whose record names that space; a
+ * space is destroyed only once no CPU has it loaded (aspace_destroy moves
+ * such CPUs to the kernel's space first).
  *
  * Invariants
  * ----------
@@ -86,6 +104,7 @@
  */
 #include <mm.h>
 #include <bootinfo.h>
+#include <string.h>
 #include <printk.h>
 #include <percpu.h>
 #include <smp.h>
@@ -109,7 +128,14 @@
  */
 struct aspace {
 	uint64_t pml4;			/* physical address of the root; 0: not built */
+	uint64_t user_pages;		/* user pages mapped (they are the space's) */
+	uint64_t user_tables;		/* page tables of the user part */
 };
+
+#define PML4_IDENTITY   0		/* the identity map's slot */
+#define PML4_KERNEL_TOP 511		/* the kernel's run-time mappings */
+#define PML4_USER_FIRST 1
+#define PML4_USER_LAST  255
 
 static struct aspace kernel_aspace;
 static struct spinlock paging_lock = SPINLOCK_INIT("paging");
@@ -233,6 +259,12 @@ int paging_flags(uint64_t va)
 	if (m.leaf & PTE_PCD)
 		flags |= PAGE_NOCACHE;
 	return flags;
+}
+
+static bool is_kernel_va(uint64_t va)
+{
+	unsigned slot = (unsigned)PT_INDEX(va, PT_LEVEL_PML4);
+	return slot == PML4_IDENTITY || slot == PML4_KERNEL_TOP;
 }
 
 /* ---- changing the tables (paging_lock held) ---- */
@@ -387,6 +419,9 @@ void paging_map(uint64_t va, uint64_t pa, unsigned flags)
 	if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE) || !va_is_canonical(va))
 		panic("paging_map: bad address va 0x%lx pa 0x%lx (page-aligned, canonical)",
 		      va, pa);
+	if (!is_kernel_va(va))
+		panic("paging_map: 0x%lx is not in the kernel's part of the address space "
+		      "(PML4 slots %d and %d)", va, PML4_IDENTITY, PML4_KERNEL_TOP);
 	if (flags & ~(PAGE_WRITE | PAGE_EXEC | PAGE_NOCACHE))
 		panic("paging_map: unknown flags 0x%x", flags);
 	unsigned long irq = spin_lock_irqsave(&paging_lock);
@@ -564,7 +599,7 @@ void paging_init(void)
 	uint64_t top = MAX(IDENTITY_MAP_MIN, ALIGN_UP(top_of_ram(), LARGE_PAGE_SIZE));
 	kernel_aspace.pml4 = alloc_table();
 	uint64_t *pml4 = aspace_pml4(&kernel_aspace);
-	uint64_t nlarge = 0, nsmall = 0, ntables = 1;
+	uint64_t nlarge = 0, nsmall = 0, ntables = 1;	/* (the PML4) */
 	uint64_t free_before = pmm_free_count();
 
 	for (uint64_t chunk = 0; chunk < top; chunk += LARGE_PAGE_SIZE) {
@@ -591,7 +626,13 @@ void paging_init(void)
 	}
 	ntables += free_before - pmm_free_count();
 
+	/* the run-time slot's PDPT, shared by every space from the start */
+	walk(pml4, (uint64_t)PML4_KERNEL_TOP << PT_LEVEL_SHIFT(PT_LEVEL_PML4) | 0xFFFF000000000000UL,
+	     PT_LEVEL_PDPT, WALK_CREATE);
+
 	aspace_load(&kernel_aspace);
+	for (int i = 0; i < MAX_CPUS; i++)
+		cpus[i].aspace = &kernel_aspace;
 	paging_ready = true;
 	if (has_pge)
 		write_cr4(read_cr4() | CR4_PGE);
@@ -604,4 +645,229 @@ void paging_init(void)
 	       "%lu tables; NX %s, global pages %s\n",
 	       top - 1, nlarge, nsmall, ntables, pte_nx ? "on" : "off (CPU lacks it)",
 	       has_pge ? "on" : "off (CPU lacks it)");
+}
+
+/* ---- user address spaces ---- */
+
+static uint64_t user_tables_total;	/* tables of all user parts, for the leak tests */
+
+struct aspace *aspace_kernel(void)
+{
+	return &kernel_aspace;
+}
+
+struct aspace *aspace_create(void)
+{
+	struct aspace *as = kmem_zalloc(sizeof(*as), KM_SLEEP);
+	as->pml4 = pmm_alloc_page();
+	if (!as->pml4) {
+		kmem_free(as);
+		return NULL;
+	}
+	uint64_t *pml4 = aspace_pml4(as), *kpml4 = aspace_pml4(&kernel_aspace);
+	pml4[PML4_IDENTITY] = kpml4[PML4_IDENTITY];
+	pml4[PML4_KERNEL_TOP] = kpml4[PML4_KERNEL_TOP];
+	return as;
+}
+
+/* Frees the tables (and, at the leaves, the pages) below the user entry
+ * *e at `level`. */
+static void free_user_tree(struct aspace *as, uint64_t e, int level)
+{
+	uint64_t *table = (uint64_t *)(e & PTE_ADDR_MASK);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t c = table[i];
+		if (!(c & PTE_P))
+			continue;
+		if (level - 1 == PT_LEVEL_PT) {
+			pmm_free_page(c & PTE_ADDR_MASK);
+			as->user_pages--;
+		} else {
+			free_user_tree(as, c, level - 1);
+		}
+	}
+	pmm_free_page(e & PTE_ADDR_MASK);
+	as->user_tables--;
+	__atomic_fetch_sub(&user_tables_total, 1, __ATOMIC_RELAXED);
+}
+
+/* An IPI's work: a CPU that has as loaded moves to the kernel's space. */
+static void drop_space(void *arg)
+{
+	struct cpu *c = this_cpu();
+	if (c->aspace == arg) {
+		aspace_load(&kernel_aspace);
+		c->aspace = &kernel_aspace;
+	}
+}
+
+void aspace_destroy(struct aspace *as)
+{
+	if (as == &kernel_aspace)
+		panic("aspace_destroy: the kernel's address space");
+	smp_call_each(drop_space, as, true);
+	uint64_t *pml4 = aspace_pml4(as);
+	for (int slot = PML4_USER_FIRST; slot <= PML4_USER_LAST; slot++)
+		if (pml4[slot] & PTE_P)
+			free_user_tree(as, pml4[slot], PT_LEVEL_PML4);
+	if (as->user_pages || as->user_tables)
+		panic("aspace_destroy: %lu pages and %lu tables left over", as->user_pages,
+		      as->user_tables);
+	pmm_free_page(as->pml4);
+	kmem_free(as);
+}
+
+void aspace_activate(struct aspace *as)
+{
+	struct cpu *c = this_cpu();
+	if (c->aspace != as) {
+		aspace_load(as);
+		c->aspace = as;
+	}
+}
+
+/* The PTE of user address va in as, creating tables if create; NULL if a
+ * table is missing (or there is no memory for one). */
+static uint64_t *user_pte(struct aspace *as, uint64_t va, bool create)
+{
+	uint64_t *table = aspace_pml4(as);
+	for (int l = PT_LEVEL_PML4; l > PT_LEVEL_PT; l--) {
+		uint64_t *e = &table[PT_INDEX(va, l)];
+		uint64_t v = entry_read(e);
+		if (!(v & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t t = pmm_alloc_page();
+			if (!t)
+				return NULL;
+			as->user_tables++;
+			__atomic_fetch_add(&user_tables_total, 1, __ATOMIC_RELAXED);
+			v = t | PTE_P | PTE_W | PTE_U;
+			entry_write(e, v);
+		}
+		table = (uint64_t *)(v & PTE_ADDR_MASK);
+	}
+	return &table[PT_INDEX(va, PT_LEVEL_PT)];
+}
+
+static void check_user_va(const char *fn, uint64_t va)
+{
+	if (!IS_ALIGNED(va, PAGE_SIZE) || va < ARCH_USER_BASE || va >= ARCH_USER_TOP)
+		panic("%s: 0x%lx is not a page of user space [0x%lx, 0x%lx)", fn, va,
+		      (uint64_t)ARCH_USER_BASE, (uint64_t)ARCH_USER_TOP);
+}
+
+int aspace_map(struct aspace *as, uint64_t va, uint64_t pa, unsigned flags)
+{
+	check_user_va("aspace_map", va);
+	if (flags & ~(PAGE_WRITE | PAGE_EXEC))
+		panic("aspace_map: unknown flags 0x%x", flags);
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	uint64_t *pte = user_pte(as, va, true);
+	if (!pte) {
+		spin_unlock_irqrestore(&paging_lock, irq);
+		return -1;
+	}
+	if (entry_read(pte) & PTE_P) {
+		spin_unlock_irqrestore(&paging_lock, irq);
+		panic("aspace_map: 0x%lx is mapped already", va);
+	}
+	entry_write(pte, pa | leaf_bits(flags) | PTE_U);
+	as->user_pages++;
+	spin_unlock_irqrestore(&paging_lock, irq);
+	return 0;			/* it was not present: nothing to shoot down */
+}
+
+struct user_shootdown {
+	struct aspace *as;
+	uint64_t va;
+};
+
+static void user_invlpg(void *arg)
+{
+	struct user_shootdown *u = arg;
+	if (this_cpu()->aspace == u->as)
+		invlpg(u->va);
+}
+
+uint64_t aspace_unmap(struct aspace *as, uint64_t va)
+{
+	check_user_va("aspace_unmap", va);
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	uint64_t *pte = user_pte(as, va, false);
+	uint64_t old = pte ? entry_read(pte) : 0;
+	if (old & PTE_P) {
+		entry_write(pte, 0);
+		as->user_pages--;
+	}
+	spin_unlock_irqrestore(&paging_lock, irq);
+	if (!(old & PTE_P))
+		return 0;
+	struct user_shootdown u = { as, va };
+	smp_call_each(user_invlpg, &u, true);
+	return old & PTE_ADDR_MASK;
+}
+
+uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags)
+{
+	if (va < ARCH_USER_BASE || va >= ARCH_USER_TOP)
+		return 0;
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	uint64_t *pte = user_pte(as, ALIGN_DOWN(va, PAGE_SIZE), false);
+	uint64_t e = pte ? entry_read(pte) : 0;
+	spin_unlock_irqrestore(&paging_lock, irq);
+	if (!(e & PTE_P))
+		return 0;
+	if (flags)
+		*flags = (e & PTE_W ? PAGE_WRITE : 0) | (e & pte_nx ? 0 : PAGE_EXEC);
+	return (e & PTE_ADDR_MASK) | (va & (PAGE_SIZE - 1));
+}
+
+/* Copies the user pages below src's entry at `level` (a table at e) into
+ * fresh pages of dst at the same addresses; va is the table's base. */
+static int copy_user_tree(struct aspace *dst, uint64_t e, int level, uint64_t va)
+{
+	const uint64_t *table = (const uint64_t *)(e & PTE_ADDR_MASK);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t c = table[i];
+		if (!(c & PTE_P))
+			continue;
+		uint64_t cva = va + (uint64_t)i * PT_LEVEL_SIZE(level - 1);
+		if (level - 1 > PT_LEVEL_PT) {
+			if (copy_user_tree(dst, c, level - 1, cva) < 0)
+				return -1;
+			continue;
+		}
+		uint64_t page = pmm_alloc_page();
+		if (!page)
+			return -1;
+		memcpy((void *)page, (const void *)(c & PTE_ADDR_MASK), PAGE_SIZE);
+		unsigned flags = (c & PTE_W ? PAGE_WRITE : 0) | (c & pte_nx ? 0 : PAGE_EXEC);
+		if (aspace_map(dst, cva, page, flags) < 0) {
+			pmm_free_page(page);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int aspace_copy(struct aspace *dst, struct aspace *src)
+{
+	const uint64_t *pml4 = aspace_pml4(src);
+	for (int slot = PML4_USER_FIRST; slot <= PML4_USER_LAST; slot++)
+		if ((pml4[slot] & PTE_P) &&
+		    copy_user_tree(dst, pml4[slot], PT_LEVEL_PML4,
+				   (uint64_t)slot << PT_LEVEL_SHIFT(PT_LEVEL_PML4)) < 0)
+			return -1;
+	return 0;
+}
+
+uint64_t aspace_user_pages(const struct aspace *as)
+{
+	return as->user_pages;
+}
+
+uint64_t aspace_user_tables_total(void)
+{
+	return __atomic_load_n(&user_tables_total, __ATOMIC_RELAXED);
 }

@@ -353,6 +353,7 @@ static __noreturn void ap_main(int id)
 	percpu_init_this(id);
 	gdt_init_this_cpu(id);
 	idt_load();
+	arch_user_init_this_cpu();
 	fpu_init_ap();			/* the boot CPU's CR4/XCR0; TS set, no owner */
 	params->stage = AP_STAGE_C;
 

@@ -77,7 +77,6 @@
 
 #define EFER_LMA        (1UL << 10)
 #define CR0_ET          (1UL << 4)
-#define RFLAGS_FIXED    (1UL << 1)	/* bit 1 of RFLAGS is always 1 */
 #define DR6_INIT        0xFFFF0FF0UL
 #define DR7_INIT        0x400UL
 #define PAT_POWER_ON    0x0007040600070406UL	/* WB, WT, UC-, UC, twice */

@@ -19,11 +19,12 @@
 #include <ksyms.h>
 #include <mm.h>
 #include <printk.h>
+#include <proc.h>
 #include <string.h>
 
 #define IDT_ENTRIES 256
 #define GATE_INTERRUPT 0x8E	/* present, ring 0, 64-bit interrupt gate */
-#define KERNEL_CS 0x08
+
 
 /* Page-fault error code bits (SDM vol. 3, 4.7). */
 #define PF_P    (1 << 0)
@@ -81,7 +82,7 @@ static void set_gate(int v, uint64_t handler, int ist)
 {
 	idt[v] = (struct idt_gate){
 		.off_lo = handler & 0xFFFF,
-		.sel = KERNEL_CS,
+		.sel = GDT_KCODE,
 		.ist = (uint8_t)ist,
 		.type = GATE_INTERRUPT,
 		.off_mid = (handler >> 16) & 0xFFFF,
@@ -161,6 +162,12 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why)
 {
 	struct thread *t = curthread;
 	struct cpu *c = this_cpu();
+	if (tf->cs & 3) {
+		/* ring 3: the process dies, not just the thread */
+		proc_fault(trap_name(tf->vector), why, 0, tf->rip,
+			   tf->vector == T_UD ? PROC_SIG_ILL : PROC_SIG_FPE);
+		return true;
+	}
 	/* Only a plain thread, trapping in its own code: not the idle thread,
 	 * not inside an interrupt handler, not holding a lock. */
 	if (!t || (t->flags & THREAD_IDLE) || c->trap_depth != 1 || t->preempt_count != 0 ||
@@ -180,13 +187,30 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why)
 	return true;
 }
 
+static bool has_ist(uint64_t v)
+{
+	return v == T_NMI || v == T_DF || v == T_MC;
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
 	uint64_t v = tf->vector;
+	uint64_t gs = 0;
+	if (has_ist(v)) {
+		/* GS may be the user's here, even from ring 0 (user.c) */
+		gs = rdmsr(MSR_GS_BASE);
+		wrmsr(MSR_GS_BASE, *(uint64_t *)(tf + 1));
+	}
 	this_cpu()->trap_depth++;
+	bool user = tf->cs & 3;
 	if (v < 32) {
-		if (!handlers[v] || !handlers[v](tf))
-			trap_fatal(tf);
+		if (v == T_PF && !user && arch_user_fixup(tf, read_cr2()))
+			;			/* a copy routine's fault: -EFAULT */
+		else if (!handlers[v] || !handlers[v](tf)) {
+			if (!user)
+				trap_fatal(tf);
+			arch_user_exception(tf);
+		}
 	} else if (v == VEC_SPURIOUS) {
 		/* no EOI for a spurious interrupt */
 	} else {
@@ -199,7 +223,13 @@ void trap_dispatch(struct trap_frame *tf)
 		/* The end of an interrupt is where preemption happens. */
 		this_cpu()->trap_depth--;
 		sched_irq_exit();
+		if (user)
+			proc_return_to_user(tf);
 		return;
 	}
 	this_cpu()->trap_depth--;
+	if (user)
+		proc_return_to_user(tf);
+	if (has_ist(v))
+		wrmsr(MSR_GS_BASE, gs);
 }

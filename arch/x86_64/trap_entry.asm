@@ -11,9 +11,25 @@
 ; trap_common also pushes a fake stack frame (the interrupted RIP and RBP)
 ; before the call, so a backtrace taken inside a handler walks on through
 ; the interrupted code as if the trap had been a call.
+;
+; From ring 3 (the interrupted CS has RPL 3) three things more, on the way
+; in: SWAPGS, so that %gs is this CPU's struct cpu again (the user's GS base
+; goes to MSR_KERNEL_GS_BASE until the way out); SS reloaded with the
+; kernel's data selector (an interrupt from ring 3 loads a null SS, which
+; AMD's SYSRET would hand on to another thread returning to ring 3 with its
+; attributes unusable); and a fake frame of zeros, so that a backtrace stops
+; at the boundary instead of walking the user's stack. On the way out,
+; SWAPGS again just before IRETQ, with interrupts off: nothing can run in
+; between with the user's GS (an NMI can: it has a stack and a GS rule of
+; its own, arch/x86_64/user.c). Every entry clears RFLAGS.AC where the CPU
+; has SMAP: AC is the user's to set, and with it set the kernel could touch
+; user memory outside the copy routines; the IRETQ restores it.
 
 bits 64
 section .text
+
+%include "arch/x86_64/frame.inc"
+extern arch_smap_on
 
 ; Vectors whose error code the CPU pushes itself: #DF 8, #TS 10, #NP 11,
 ; #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30.
@@ -40,54 +56,49 @@ trap_stubs:
 
 extern trap_dispatch
 trap_common:
+        test qword [rsp + TF_CS - TF_VECTOR], 3
+        jz .saved_gs                    ; from ring 0: GS is the kernel's
+        swapgs
+.saved_gs:
         ; Save every general register; the order makes struct trap_frame.
-        push rax
-        push rbx
-        push rcx
-        push rdx
-        push rsi
-        push rdi
-        push rbp
-        push r8
-        push r9
-        push r10
-        push r11
-        push r12
-        push r13
-        push r14
-        push r15
+        PUSH_GPRS
         cld                             ; the C ABI wants DF clear
+        cmp byte [rel arch_smap_on], 0
+        je .ac_clear
+        clac
+.ac_clear:
 
         ; Fake frame: [rsp] = interrupted RBP, [rsp+8] = interrupted RIP + 1.
-        ; 15 registers + vector + error = 17 slots; RIP is slot 17. The +1:
-        ; a backtrace shows each return address minus one (to name the call
-        ; instruction, not the one after it); here the saved RIP is the
-        ; faulting instruction itself, so +1 makes that come out right.
-        mov rax, [rsp + 17 * 8]
+        ; The +1: a backtrace shows each return address minus one (to name
+        ; the call instruction, not the one after it); here the saved RIP is
+        ; the faulting instruction itself, so +1 makes that come out right.
+        ; From ring 3: zeros, where backtraces stop.
+        test qword [rsp + TF_CS], 3
+        jnz .from_user
+        mov rax, [rsp + TF_RIP]
         inc rax
         push rax
         push rbp
+        jmp .call
+.from_user:
+        mov eax, GDT_KDATA
+        mov ss, eax
+        push 0
+        push 0
+.call:
         mov rbp, rsp
         lea rdi, [rsp + 16]             ; argument: the struct trap_frame
         call trap_dispatch
         add rsp, 16                     ; drop the fake frame
 
-        pop r15
-        pop r14
-        pop r13
-        pop r12
-        pop r11
-        pop r10
-        pop r9
-        pop r8
-        pop rbp
-        pop rdi
-        pop rsi
-        pop rdx
-        pop rcx
-        pop rbx
-        pop rax
+global trap_return
+trap_return:                            ; (RSP: a struct trap_frame, interrupts off)
+        POP_GPRS
         add rsp, 16                     ; drop vector and error code
+        test qword [rsp + 8], 3         ; the CS we return to
+        jz .iret
+        swapgs                          ; back to the user's GS
+.iret:
         iretq
 
 ; The address of each stub, for idt_init: stubs are 16-byte aligned, so the

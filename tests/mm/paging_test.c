@@ -16,7 +16,7 @@
 
 #define LAPIC_PAGE      0xFEE00000UL
 #define IOAPIC_PAGE     0xFEC00000UL
-#define HIGHER_HALF_VA  0xFFFF900000000000UL	/* nothing is mapped there */
+#define HIGHER_HALF_VA  0xFFFFFFC000000000UL	/* the kernel's run-time slot, empty */
 #define NON_CANONICAL   0x0000800000000000UL
 #define RET_OPCODE      0xC3
 #define SPLIT_PAGE      5	/* a page in the middle of a 2 MiB block */

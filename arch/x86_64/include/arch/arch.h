@@ -66,6 +66,31 @@ static inline void arch_zero_pages(void *dst, size_t npages)
 #define ARCH_PERCPU_READ(var, offset) \
 	__asm__ volatile("mov %%gs:%c1, %0" : "=r"(var) : "i"(offset))
 
+/*
+ * The machine's part of struct cpu (percpu.h keeps it right after `self`, at
+ * offset 8: the syscall entry, arch/x86_64/syscall.asm, reaches these two
+ * words through %gs before it has a stack). kstack_top is the running
+ * thread's kernel stack top, also in the TSS (RSP0) for interrupts from ring
+ * 3; scratch holds the user's RSP for the few instructions between SYSCALL
+ * and the switch to that stack.
+ */
+struct arch_cpu {
+	uint64_t kstack_top;
+	uint64_t scratch;
+	struct arch_tss *tss;		/* this CPU's TSS (arch/x86_64/cpu.c) */
+};
+#define ARCH_CPU_KSTACK_TOP 8		/* offsetof(struct cpu, arch.kstack_top) */
+#define ARCH_CPU_SCRATCH    16		/* offsetof(struct cpu, arch.scratch) */
+
+/* User space (docs/user.md): PML4 slots 1 .. 255, less the last page
+ * below the canonical hole (a SYSCALL at its very end would return to a
+ * non-canonical address). */
+#define ARCH_USER_BASE 0x0000008000000000UL	/* 512 GiB */
+#define ARCH_USER_TOP  0x00007FFFFFFFF000UL	/* 128 TiB - 4 KiB */
+#define ARCH_ELF_MACHINE 62			/* EM_X86_64 */
+/* The bytes of a user thread's frame (struct trap_frame, arch/trap.h). */
+#define ARCH_USER_FRAME_SIZE (22 * 8)
+
 /* What arch_setjmp saves (arch/x86_64/setjmp.asm: keep the offsets in step):
  * the callee-saved registers, the stack pointer and the return address. */
 struct arch_jmpbuf {

@@ -39,6 +39,25 @@ enum {
 #define IST_DF  1
 #define IST_NMI 2
 #define IST_MC  3
+/* Each IST stack's top 16 bytes: the first word is the CPU's struct cpu,
+ * just above the frame the CPU pushes (arch/x86_64/user.c, "The GS of NMI,
+ * #DF and #MC"). */
+#define IST_CPU_SLOT 16
+
+/* trap_frame.vector of a system call (frame.inc's SYSCALL_VECTOR): above
+ * every IDT vector, so nothing else has it. */
+#define SYSCALL_VECTOR 256
+
+/* The frame of a user thread, at the top of its kernel stack
+ * (ARCH_USER_FRAME_SIZE bytes, arch/arch.h). */
+struct thread;
+struct trap_frame *arch_user_frame(struct thread *t);
+/* Ring 3's exceptions: kills the process, with one line saying why. */
+bool arch_user_exception(struct trap_frame *tf);
+/* A kernel page fault at one of uaccess.asm's instructions, on a user
+ * address: moves tf to its fixup and returns true. */
+bool arch_user_fixup(struct trap_frame *tf, uint64_t addr);
+const char *trap_name(uint64_t vector);
 
 /*
  * A handler for one vector. For an exception it returns true if it dealt
@@ -61,7 +80,6 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why);
 
 /* Prints the exception's name, error code, every register, CR2 for #PF. */
 void trap_dump(const struct trap_frame *tf);
-const char *trap_name(uint64_t vector);
 
 void idt_init(void);
 void idt_load(void);

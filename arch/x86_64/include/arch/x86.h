@@ -10,6 +10,14 @@
 
 #include <kernel.h>
 
+/* The GDT's selectors (arch/x86_64/cpu.c); ring 3's carry RPL 3. */
+#define GDT_KCODE 0x08
+#define GDT_KDATA 0x10
+#define GDT_UDATA 0x18
+#define GDT_UCODE 0x20
+#define USER_CS   (GDT_UCODE | 3)
+#define USER_DS   (GDT_UDATA | 3)
+
 /* CR0 */
 #define CR0_PE   (1UL << 0)
 #define CR0_MP   (1UL << 1)
@@ -23,15 +31,26 @@
 #define CR4_PGE        (1UL << 7)
 #define CR4_OSFXSR     (1UL << 9)
 #define CR4_OSXMMEXCPT (1UL << 10)
+#define CR4_FSGSBASE   (1UL << 16)
 #define CR4_OSXSAVE    (1UL << 18)
+#define CR4_SMEP       (1UL << 20)
+#define CR4_SMAP       (1UL << 21)
 /* RFLAGS */
+#define RFLAGS_TF  (1UL << 8)
 #define RFLAGS_IF  (1UL << 9)
+#define RFLAGS_DF  (1UL << 10)
+#define RFLAGS_NT  (1UL << 14)
+#define RFLAGS_AC  (1UL << 18)
+#define RFLAGS_FIXED (1UL << 1)		/* bit 1 reads as 1 */
 /* MSRs */
 #define MSR_EFER           0xC0000080
 #define MSR_FS_BASE        0xC0000100
 #define MSR_GS_BASE        0xC0000101
 #define MSR_KERNEL_GS_BASE 0xC0000102
 #define MSR_APIC_BASE      0x1B
+#define MSR_STAR           0xC0000081	/* SYSCALL/SYSRET selectors */
+#define MSR_LSTAR          0xC0000082	/* SYSCALL's 64-bit entry point */
+#define MSR_FMASK          0xC0000084	/* RFLAGS bits SYSCALL clears */
 #define EFER_SCE  (1UL << 0)
 #define EFER_LME  (1UL << 8)
 #define EFER_NXE  (1UL << 11)

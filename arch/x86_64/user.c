@@ -1,0 +1,271 @@
+/*
+ * arch/x86_64/user.c - ring 3: the SYSCALL MSRs, SMEP and SMAP, the user's
+ * segment bases, faults taken in ring 3, and the way back to it.
+ *
+ * Entry and exit (syscall.asm, trap_entry.asm) leave one struct trap_frame
+ * at the top of a user thread's kernel stack, whether the thread came in
+ * by SYSCALL, an interrupt or a fault; this file fills one for a new
+ * thread (arch_uregs_init) and hands it to the portable side, which
+ * decides what it means (kernel/proc.c, kernel/syscall.c).
+ *
+ * Protection the CPU offers, switched on where it has it (CPUID leaf 7):
+ *   SMEP  the kernel faults if it executes a user page;
+ *   SMAP  the kernel faults if it touches a user page with RFLAGS.AC
+ *         clear: only the copy routines (uaccess.asm) set AC, with STAC;
+ *         every trap entry clears it (the user may have set it);
+ *   FSGSBASE  RDFSBASE and friends, which let ring 3 change its own FS
+ *         and GS bases: the segment-base context op (kernel/proc.c) reads
+ *         them at every switch out rather than trusting a saved copy.
+ * -cpu max under TCG has all three, -cpu qemu64 none; the boot line says.
+ *
+ * The GS of NMI, #DF and #MC. These three can arrive anywhere: between a
+ * SYSCALL and the SWAPGS after it, or between the SWAPGS and the SYSRET on
+ * the way out, where CS says ring 0 but GS is the user's. So their entry
+ * (trap_dispatch, for the vectors with an IST stack) does not trust GS: it
+ * loads the GS base from the word cpu.c keeps above the frame on each IST
+ * stack (the CPU's struct cpu) and puts the old base back on the way out.
+ */
+#include <arch.h>
+#include <arch/x86.h>
+#include <arch/trap.h>
+#include <kernel.h>
+#include <percpu.h>
+#include <printk.h>
+#include <printf.h>
+#include <proc.h>
+#include <syscall.h>
+#include <thread.h>
+
+/* frame.inc's constants, checked against the C layout */
+_Static_assert(offsetof(struct trap_frame, r11) == 4 * 8, "frame.inc TF_R11");
+_Static_assert(offsetof(struct trap_frame, rcx) == 12 * 8, "frame.inc TF_RCX");
+_Static_assert(offsetof(struct trap_frame, rax) == 14 * 8, "frame.inc TF_RAX");
+_Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "frame.inc TF_VECTOR");
+_Static_assert(offsetof(struct trap_frame, rip) == 17 * 8, "frame.inc TF_RIP");
+_Static_assert(offsetof(struct trap_frame, cs) == 18 * 8, "frame.inc TF_CS");
+_Static_assert(offsetof(struct trap_frame, rflags) == 19 * 8, "frame.inc TF_RFLAGS");
+_Static_assert(offsetof(struct trap_frame, rsp) == 20 * 8, "frame.inc TF_RSP");
+_Static_assert(offsetof(struct trap_frame, ss) == 21 * 8, "frame.inc TF_SS");
+_Static_assert(sizeof(struct trap_frame) == ARCH_USER_FRAME_SIZE, "frame.inc TF_SIZE");
+_Static_assert(ARCH_USER_FRAME_SIZE % 16 == 0, "the stack below the frame stays aligned");
+
+#define CPUID_7_EBX_FSGSBASE (1u << 0)
+#define CPUID_7_EBX_SMEP     (1u << 7)
+#define CPUID_7_EBX_SMAP     (1u << 20)
+
+/* RFLAGS bits SYSCALL clears: interrupts off until the kernel stack is in
+ * use; no single-stepping, string direction up, AC clear (SMAP on), no
+ * nested task. */
+#define SYSCALL_FMASK (RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT)
+
+uint8_t arch_smap_on;			/* read by trap_entry.asm and uaccess.asm */
+static bool smep_on, fsgsbase_on;
+extern void syscall_entry(void);
+
+void arch_user_init_this_cpu(void)
+{
+	struct cpuid_regs l7 = cpuid(0, 0).eax >= 7 ? cpuid(7, 0) : (struct cpuid_regs){ 0 };
+	uint64_t cr4 = read_cr4();
+	if (l7.ebx & CPUID_7_EBX_SMEP)
+		cr4 |= CR4_SMEP;
+	if (l7.ebx & CPUID_7_EBX_SMAP)
+		cr4 |= CR4_SMAP;
+	if (l7.ebx & CPUID_7_EBX_FSGSBASE)
+		cr4 |= CR4_FSGSBASE;
+	write_cr4(cr4);
+	smep_on = cr4 & CR4_SMEP;
+	arch_smap_on = (cr4 & CR4_SMAP) != 0;
+	fsgsbase_on = cr4 & CR4_FSGSBASE;
+
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	/* SYSCALL: CS = 0x08, SS = 0x10; SYSRET: SS = 0x10 + 8 = 0x18 | 3,
+	 * CS = 0x10 + 16 = 0x20 | 3 (cpu.c's GDT order) */
+	wrmsr(MSR_STAR, ((uint64_t)(GDT_KDATA | 3) << 48) | ((uint64_t)GDT_KCODE << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_FMASK, SYSCALL_FMASK);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);		/* the user's GS base, while in the kernel */
+}
+
+void arch_user_print_features(void)
+{
+	printk("user: SYSCALL/SYSRET; SMEP %s, SMAP %s, FSGSBASE %s\n",
+	       smep_on ? "on" : "off (CPU lacks it)", arch_smap_on ? "on" : "off (CPU lacks it)",
+	       fsgsbase_on ? "on" : "off (CPU lacks it: MSRs)");
+}
+
+bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase)
+{
+	if (smep)
+		*smep = smep_on;
+	if (smap)
+		*smap = arch_smap_on;
+	if (fsgsbase)
+		*fsgsbase = fsgsbase_on;
+	return true;
+}
+
+/* ---- frames ---- */
+
+struct trap_frame *arch_user_frame(struct thread *t)
+{
+	return (struct trap_frame *)(t->stack + t->stack_size) - 1;
+}
+
+void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t arg0,
+		     uint64_t arg1)
+{
+	*tf = (struct trap_frame){
+		.rip = rip,
+		.rsp = rsp,
+		.rdi = arg0,
+		.rsi = arg1,
+		.cs = USER_CS,
+		.ss = USER_DS,
+		.rflags = RFLAGS_IF | RFLAGS_FIXED,
+		.vector = SYSCALL_VECTOR,
+	};
+}
+
+void arch_uregs_set_return(struct trap_frame *tf, uint64_t value)
+{
+	tf->rax = value;
+}
+
+uint64_t arch_uregs_pc(const struct trap_frame *tf)
+{
+	return tf->rip;
+}
+
+bool arch_uregs_pc_canonical(const struct trap_frame *tf)
+{
+	int64_t s = (int64_t)tf->rip >> 47;
+	return s == 0 || s == -1;
+}
+
+/* ---- the user's segment bases ---- */
+
+/*
+ * While a user thread is in the kernel, its FS base is in MSR_FS_BASE (the
+ * kernel does not use FS) and its GS base in MSR_KERNEL_GS_BASE (SWAPGS put
+ * it there). Both move with the thread: the segment-base context op saves
+ * them at a switch out and loads them at a switch in. With FSGSBASE,
+ * RDFSBASE/WRFSBASE are cheaper than the MSRs; the GS base is reached by
+ * SWAPGS around RDGSBASE/WRGSBASE, interrupts off (they are: context ops
+ * run with interrupts off).
+ */
+void arch_user_segbases_save(uint64_t *fs, uint64_t *gs)
+{
+	if (fsgsbase_on) {
+		__asm__ volatile("rdfsbase %0" : "=r"(*fs));
+		__asm__ volatile("swapgs; rdgsbase %0; swapgs" : "=r"(*gs));
+	} else {
+		*fs = rdmsr(MSR_FS_BASE);
+		*gs = rdmsr(MSR_KERNEL_GS_BASE);
+	}
+}
+
+void arch_user_segbases_load(uint64_t fs, uint64_t gs)
+{
+	if (fsgsbase_on) {
+		__asm__ volatile("wrfsbase %0" ::"r"(fs));
+		__asm__ volatile("swapgs; wrgsbase %0; swapgs" ::"r"(gs));
+	} else {
+		wrmsr(MSR_FS_BASE, fs);
+		wrmsr(MSR_KERNEL_GS_BASE, gs);
+	}
+}
+
+bool arch_user_segbase_ok(uint64_t base)
+{
+	int64_t s = (int64_t)base >> 47;
+	return s == 0 || s == -1;		/* WRMSR faults on a non-canonical base */
+}
+
+/* ---- faults in ring 3 ---- */
+
+/* Page-fault error code bits (SDM vol. 3, 4.7). */
+#define PF_P (1 << 0)
+#define PF_W (1 << 1)
+#define PF_I (1 << 4)
+
+/* The exception table of uaccess.asm. */
+struct ex_entry {
+	uint64_t insn, fixup;
+};
+extern const struct ex_entry __ex_table_start[], __ex_table_end[];
+
+bool arch_user_fixup(struct trap_frame *tf, uint64_t addr)
+{
+	if (addr < ARCH_USER_BASE || addr >= ARCH_USER_TOP)
+		return false;		/* only user addresses fail softly */
+	for (const struct ex_entry *e = __ex_table_start; e < __ex_table_end; e++) {
+		if (e->insn == tf->rip) {
+			tf->rip = e->fixup;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An exception whose frame says ring 3: the process's doing. One line that
+ * names process, thread, fault, address and RIP, then the process is killed
+ * (proc_fault) and the thread leaves on its way back to ring 3.
+ */
+bool arch_user_exception(struct trap_frame *tf)
+{
+	char detail[96] = "";
+	uint64_t addr = 0;
+	int sig = PROC_SIG_SEGV;
+	switch (tf->vector) {
+	case T_PF:
+		addr = read_cr2();
+		snprintf(detail, sizeof(detail), " (%s %s, %s)",
+			 tf->error & PF_I ? "instruction fetch" : tf->error & PF_W ? "write" : "read",
+			 addr >= ARCH_USER_TOP || addr < ARCH_USER_BASE ? "outside user space"
+									  : "in user space",
+			 tf->error & PF_P ? "protection violation" : "not mapped");
+		break;
+	case T_GP:
+	case T_SS:
+	case T_NP:
+	case T_TS:
+	case T_AC:
+		if (tf->error)
+			snprintf(detail, sizeof(detail), " (error code 0x%lx)", tf->error);
+		break;
+	case T_UD:
+		sig = PROC_SIG_ILL;
+		break;
+	case T_DE:
+	case T_MF:
+	case T_XM:
+		sig = PROC_SIG_FPE;
+		break;
+	case T_BP:
+	case T_DB:
+		sig = PROC_SIG_TRAP;
+		break;
+	default:
+		break;
+	}
+	proc_fault(trap_name(tf->vector), detail, addr, tf->rip, sig);
+	return true;
+}
+
+/* ---- system calls ---- */
+
+/* From syscall.asm, interrupts on, the frame complete; returns with
+ * interrupts off, the frame ready for ring 3. */
+void syscall_dispatch(struct trap_frame *tf)
+{
+	uint64_t nr = tf->rax;
+	long ret;
+	if (likely(nr < SYS_COUNT))
+		ret = syscall_table[nr]((long)tf->rdi, (long)tf->rsi, (long)tf->rdx, (long)tf->r10,
+					(long)tf->r8, (long)tf->r9);
+	else
+		ret = syscall_unknown(nr);
+	tf->rax = (uint64_t)ret;
+	proc_return_to_user(tf);
+}

@@ -1,0 +1,130 @@
+/*
+ * proc.h - processes (kernel/proc.c): an address space, its threads, its
+ * place in the tree of parents and children, and how it ends.
+ *
+ * A process is made from a program image (kernel/elf.c) by proc_spawn, or
+ * by fork from another. Its threads are kernel threads with THREAD_USER
+ * and THREAD_FPU that spend their time in ring 3; each has its own kernel
+ * stack and a context-op chain whose oldest op is the FPU's and whose next
+ * is the segment bases' (docs/user.md). A process ends when its last
+ * thread does: by exit, by a fault, or killed; it is then a zombie until
+ * its parent's waitpid (or, for one the kernel started, proc_wait) reaps
+ * it. Its status is its exit code (0..255) or -signal (uapi/syscall.h).
+ */
+#ifndef PROC_H
+#define PROC_H
+
+#include <kernel.h>
+#include <list.h>
+#include <spinlock.h>
+#include <uapi/syscall.h>
+
+struct thread;
+struct trap_frame;
+struct aspace;
+
+#define PROC_NAME_MAX    24
+#define PROC_ARGV_MAX    16	/* arguments of a program, argv[0] included */
+#define PROC_ARG_MAX     128	/* bytes of one argument, NUL included */
+#define PROC_THREADS_MAX 32	/* threads of one process (stack slots) */
+
+/* Why a fault killed a process, as waitpid reports it. */
+#define PROC_SIG_SEGV (-WAIT_SEGV)
+#define PROC_SIG_ILL  (-WAIT_ILL)
+#define PROC_SIG_FPE  (-WAIT_FPE)
+#define PROC_SIG_TRAP (-WAIT_TRAP)
+#define PROC_SIG_KILL (-WAIT_KILLED)
+
+enum proc_state {
+	PROC_LIVE,		/* has threads */
+	PROC_ZOMBIE,		/* every thread ended: waiting to be reaped */
+};
+
+struct proc {
+	int pid;
+	char name[PROC_NAME_MAX];
+	struct aspace *as;
+	struct proc *parent;		/* NULL: the kernel started it, or orphaned */
+	bool kernel_waits;		/* proc_wait reaps it (the kernel started it) */
+	struct list children;		/* struct proc, by sibling */
+	struct list sibling;
+	struct list all_link;		/* on the list of every process */
+	int state;			/* enum proc_state; under the tree's lock */
+
+	/* threads: under tlock (interrupts off; a fault walks them) */
+	struct spinlock tlock;
+	struct list threads;		/* struct thread, by proc_link: live and ended */
+	int nlive;			/* threads that have not ended */
+	uint32_t stack_slots;		/* bit i: thread stack slot i in use */
+
+	/* ending: `dying` goes 0 -> 1 once; status is set by whoever does it */
+	volatile int dying;
+	int status;
+
+	uint64_t brk_base, brk;		/* the heap: [brk_base, brk) */
+
+	/* the test runner's (SYS_utest_result) */
+	int utest_verdict;		/* -1: none reported */
+	char utest_why[128];
+};
+
+/* The calling thread's process, or NULL for a kernel thread. */
+struct proc *curproc_get(void);
+#define curproc (curproc_get())
+
+void proc_init(void);
+
+/*
+ * Starts program `name` (an image built into the kernel or a boot module,
+ * kernel/program.c) with argv[0 .. argc-1]; parent is the caller's process
+ * or NULL when the kernel starts it (then proc_wait reaps it). Returns the
+ * new pid, or -ENOENT (no such program), -ENOEXEC (not an image the kernel
+ * takes: the console says why), -EAGAIN (the process limit), -ENOMEM,
+ * -E2BIG (argv). May sleep.
+ */
+int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent);
+/* How a process the kernel started ended (proc_wait). */
+struct proc_end {
+	int status;			/* exit code 0..255, or -signal */
+	int utest_verdict;		/* SYS_utest_result's, or -1 if none came */
+	char utest_why[128];
+};
+/* For the kernel: waits for process pid, which it started, to end, reaps
+ * it and says how it ended: 0, or -ECHILD (no such process of the
+ * kernel's), or -EAGAIN when timeout_ns (0: none) passes first. */
+int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end);
+/* Kills process pid (status -9): 0, or -ESRCH. Any context but a trap. */
+int proc_kill(int pid);
+
+/* A fault in ring 3 (arch/x86_64/user.c): one line naming process, thread,
+ * fault, address and RIP; the process dies with status -sig. Trap context. */
+void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc, int sig);
+/* Everything between the kernel and ring 3 (a system call's end, an
+ * interrupt's or a fault's from ring 3): a pending reschedule, the process
+ * dying. Returns with interrupts off, ready for SYSRET/IRET. */
+void proc_return_to_user(struct trap_frame *tf);
+
+/* The system calls proc.c implements (kernel/syscall.c's table). */
+long sys_exit(long code);
+long sys_getpid(void);
+long sys_getppid(void);
+long sys_fork(struct trap_frame *tf);
+long sys_waitpid(long pid, long ustatus);
+long sys_kill(long pid);
+long sys_sbrk(long increment);
+long sys_thread_create(long entry, long a0, long a1);
+long sys_thread_join(long tid);
+long sys_thread_exit(void);
+long sys_spawn(long uname, long uargv);
+long sys_sleep(long ns);
+long sys_segbase(long op, long value);
+long sys_sysinfo(long uinfo);
+long sys_utest_result(long verdict, long uwhy);
+
+/* For tests and the monitor: processes alive or zombie; pages mapped in
+ * every user space; the process limit (proc.max). */
+int proc_count(void);
+int proc_max(void);
+void proc_print_all(void);
+
+#endif

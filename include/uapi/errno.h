@@ -1,0 +1,24 @@
+/*
+ * uapi/errno.h - the error numbers system calls return, negated (shared by
+ * the kernel and the user library, whose <errno.h> includes this). The
+ * values are Linux's, so a student's intuition carries over.
+ */
+#ifndef UAPI_ERRNO_H
+#define UAPI_ERRNO_H
+
+#define EPERM         1		/* not allowed */
+#define ENOENT        2		/* no such program */
+#define ESRCH         3		/* no such process or thread */
+#define EINTR         4		/* the process is being killed: the call gave up */
+#define E2BIG         7		/* too many or too long arguments */
+#define ENOEXEC       8		/* not an executable the kernel takes */
+#define EBADF         9		/* no such file descriptor */
+#define ECHILD       10		/* no such child to wait for */
+#define EAGAIN       11		/* a limit is reached: try again later */
+#define ENOMEM       12		/* out of memory */
+#define EFAULT       14		/* a bad user pointer */
+#define EINVAL       22		/* a bad argument */
+#define ENAMETOOLONG 36		/* a string longer than its limit */
+#define ENOSYS       38		/* no such system call */
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * uapi/syscall.h - the system call interface: numbers, and the structures
+ * some calls fill (shared by the kernel and the user library).
+ *
+ * A call: SYSCALL with the number in RAX and up to six arguments in RDI,
+ * RSI, RDX, R10, R8, R9; the result comes back in RAX, a negative errno
+ * (uapi/errno.h) on failure. RCX and R11 are clobbered (SYSCALL's own use).
+ * kernel/syscall.c has the table and docs/user.md the story.
+ */
+#ifndef UAPI_SYSCALL_H
+#define UAPI_SYSCALL_H
+
+enum {
+	SYS_null = 0,		/* () -> 0: does nothing (the benchmark's) */
+	SYS_exit,		/* (int code): ends the process */
+	SYS_write,		/* (int fd, const void *buf, unsigned long n) -> n */
+	SYS_getpid,		/* () -> pid */
+	SYS_getppid,		/* () -> the parent's pid, 0 if none */
+	SYS_fork,		/* () -> the child's pid; 0 in the child */
+	SYS_waitpid,		/* (int pid or -1, int *status) -> pid */
+	SYS_kill,		/* (int pid) -> 0 */
+	SYS_yield,		/* () -> 0 */
+	SYS_sbrk,		/* (long increment) -> the old break */
+	SYS_thread_create,	/* (entry, arg) -> tid: entry(arg) in a new thread */
+	SYS_thread_join,	/* (int tid) -> 0 */
+	SYS_thread_exit,	/* (): ends the calling thread */
+	SYS_spawn,		/* (const char *name, const char *const argv[]) -> pid */
+	SYS_sleep,		/* (unsigned long ns) -> 0 */
+	SYS_clock,		/* () -> nanoseconds since boot */
+	SYS_gettid,		/* () -> the calling thread's id */
+	SYS_segbase,		/* (int op, unsigned long value) -> 0 or the base */
+	SYS_cpu,		/* () -> the CPU the caller runs on */
+	SYS_set_cpus,		/* (unsigned mask) -> 0: the CPUs this thread may use */
+	SYS_sysinfo,		/* (struct sysinfo *) -> 0 */
+	SYS_utest_result,	/* (int verdict, const char *why) -> 0: the test runner's */
+	SYS_COUNT
+};
+
+/* SYS_segbase's op (the codes of Linux's arch_prctl) */
+#define SEGBASE_SET_GS 0x1001
+#define SEGBASE_SET_FS 0x1002
+#define SEGBASE_GET_FS 0x1003
+#define SEGBASE_GET_GS 0x1004
+
+/* SYS_utest_result's verdict */
+#define UTEST_PASS 0
+#define UTEST_FAIL 1
+#define UTEST_SKIP 2
+
+/* What a killed process's status says (waitpid): -signal, as a shell would
+ * report it. A process that exits gives its code, 0 .. 255. */
+#define WAIT_KILLED  (-9)	/* by kill() */
+#define WAIT_SEGV   (-11)	/* a bad memory access, #GP */
+#define WAIT_ILL     (-4)	/* an invalid instruction */
+#define WAIT_FPE     (-8)	/* divide error, x87 or SIMD exception */
+#define WAIT_TRAP    (-5)	/* a breakpoint or debug trap */
+
+struct sysinfo {
+	unsigned long free_pages;	/* the page allocator's free pages */
+	unsigned long kmem_bytes;	/* the kernel heap's bytes in use */
+	unsigned long kmem_objects;
+	unsigned long procs;		/* processes that exist (zombies too) */
+	unsigned long threads;		/* threads of every process */
+	unsigned long user_pages;	/* pages mapped in user space, all processes */
+	unsigned long proc_max;		/* the process limit */
+	unsigned long ncpus;
+};
+
+#endif

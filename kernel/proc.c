@@ -1,0 +1,895 @@
+/*
+ * kernel/proc.c - processes: creation from an image, fork, threads,
+ * memory, exit, kill, waiting and reaping.
+ *
+ * Design
+ *   A process is an address space (mm.h), a set of threads and a place in
+ *   the tree. Its threads are kernel threads (THREAD_USER | THREAD_FPU):
+ *   each has its own kernel stack, at whose top sits its user frame
+ *   (arch_user_frame), and a context-op chain whose oldest op is the FPU's
+ *   (made with the thread) and whose next is the segment bases' (below),
+ *   as illumos gives an lwp its fpu and lwp_segregs ops. Every thread in
+ *   the kernel is on its way back to ring 3, and proc_return_to_user is
+ *   the last thing it does there: that is where a reschedule or the
+ *   process's death catches it.
+ *
+ *   User memory (docs/user.md, "Address space"):
+ *     image     at its ELF addresses, from ARCH_USER_BASE + 4 MiB
+ *     heap      from the page after the image, grown by sbrk, HEAP_MAX
+ *     stacks    at the top: slot -1 (the first thread's) ends at
+ *               ARCH_USER_TOP, slot i ends STACK_STRIDE * (i + 1) below it;
+ *               STACK_PAGES are mapped at the top of each stride and the
+ *               rest stays unmapped: a guard, so an overflow faults
+ *   Pages come zeroed from the page allocator, so no process sees another's
+ *   data in memory it is given.
+ *
+ *   Ending. Whoever ends a process (exit, a fault, kill) sets `dying` once,
+ *   with its status, and kicks the threads: one running in ring 3 on
+ *   another CPU gets a reschedule IPI, which brings it into the kernel;
+ *   one asleep in an interruptible wait (waitpid, uthread_join, sleep,
+ *   which all sleep on tree_cv) is woken. Each thread, on its way back to
+ *   ring 3, sees `dying` and ends (proc_thread_end). The last one tears
+ *   the process down: its address space, its children (orphaned), and
+ *   makes it a zombie; its parent's waitpid (or proc_wait, or the reaper
+ *   for an orphan) joins the threads and frees it.
+ *
+ * Locking
+ *   tree_lock (a mutex) guards the tree, the list of processes, pids, and
+ *   each process's state, heap and stack slots; tree_cv (its condition
+ *   variable) is broadcast on every change a waiter may wait for (a
+ *   thread ended, a process became a zombie, a process is dying).
+ *   p->tlock (a spinlock, interrupts off) guards p's thread list and
+ *   nlive: a fault, in trap context, walks it to kick the threads.
+ *   Order: tree_lock, then a tlock.
+ */
+#include <proc.h>
+#include <arch.h>
+#include <cmdline.h>
+#include <ctxop.h>
+#include <elf.h>
+#include <mm.h>
+#include <percpu.h>
+#include <printf.h>
+#include <printk.h>
+#include <program.h>
+#include <sched.h>
+#include <smp.h>
+#include <string.h>
+#include <sync.h>
+#include <thread.h>
+#include <uaccess.h>
+#include <uapi/errno.h>
+
+static uint64_t proc_max_opt = 64;
+CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exist at once");
+
+#define IMAGE_BASE   (ARCH_USER_BASE + MiB(4))
+#define HEAP_MAX     GiB(1)		/* bytes of heap a process may have */
+#define STACK_PAGES  16			/* 64 KiB of stack per thread */
+#define STACK_STRIDE MiB(1)		/* per slot: the stack, then its guard */
+
+static struct mutex tree_lock;
+static struct condvar tree_cv;
+static struct list all_procs = LIST_INIT(all_procs);
+static int nprocs;			/* alive and zombie */
+static int next_pid = 1;
+static struct list orphans = LIST_INIT(orphans);	/* zombies nobody will reap */
+static struct semaphore reaper_sem;
+
+struct proc *curproc_get(void)
+{
+	return curthread->proc;
+}
+
+int proc_max(void)
+{
+	return (int)proc_max_opt;
+}
+
+int proc_count(void)
+{
+	return __atomic_load_n(&nprocs, __ATOMIC_RELAXED);
+}
+
+/* ---- the segment-base context op ---- */
+
+static void segbase_save(void *arg)
+{
+	struct thread *t = arg;
+	arch_user_segbases_save(&t->user_fs, &t->user_gs);
+}
+
+static void segbase_restore(void *arg)
+{
+	struct thread *t = arg;
+	arch_user_segbases_load(t->user_fs, t->user_gs);
+}
+
+/* fork: the child starts with the bases the parent has now (its own are
+ * live in the CPU, not in its struct: read them). */
+static void segbase_fork(void *parent, void *child)
+{
+	struct thread *c = child;
+	(void)parent;
+	unsigned long irq = arch_irq_save();
+	arch_user_segbases_save(&c->user_fs, &c->user_gs);
+	arch_irq_restore(irq);
+}
+
+static const struct ctxop_template segbase_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = segbase_save,
+	.ct_restore = segbase_restore,
+	.ct_fork = segbase_fork,
+};
+
+/* ---- stacks ---- */
+
+static uint64_t stack_top(int slot)
+{
+	return ARCH_USER_TOP - STACK_STRIDE * (uint64_t)(slot + 1);
+}
+
+/* Maps STACK_PAGES below the top of `slot`; 0 or -ENOMEM. */
+static int stack_map(struct proc *p, int slot)
+{
+	uint64_t top = stack_top(slot);
+	for (uint64_t va = top - STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE) {
+		uint64_t page = pmm_alloc_page();
+		if (!page || aspace_map(p->as, va, page, PAGE_WRITE) < 0) {
+			if (page)
+				pmm_free_page(page);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void stack_unmap(struct proc *p, int slot)
+{
+	uint64_t top = stack_top(slot);
+	for (uint64_t va = top - STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE) {
+		uint64_t page = aspace_unmap(p->as, va);
+		if (page)
+			pmm_free_page(page);
+	}
+}
+
+/* Which stack's guard holds addr, or -2 if none (-1: the first thread's). */
+static int guard_slot(uint64_t addr)
+{
+	if (addr >= ARCH_USER_TOP || addr < stack_top(PROC_THREADS_MAX - 1) - STACK_STRIDE)
+		return -2;
+	int slot = (int)((ARCH_USER_TOP - 1 - addr) / STACK_STRIDE) - 1;
+	uint64_t top = stack_top(slot);
+	return addr < top - STACK_PAGES * PAGE_SIZE ? slot : -2;
+}
+
+/* ---- processes ---- */
+
+/* A new process with an empty space, on the list, pid given; NULL at the
+ * limit or out of memory (*err says which). tree_lock held. */
+static struct proc *proc_alloc(const char *name, struct proc *parent, int *err)
+{
+	if (nprocs >= proc_max()) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	struct proc *p = kmem_zalloc(sizeof(*p), KM_SLEEP);
+	p->as = aspace_create();
+	if (!p->as) {
+		kmem_free(p);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->pid = next_pid++;
+	strlcpy(p->name, name, sizeof(p->name));
+	p->parent = parent;
+	p->kernel_waits = parent == NULL;
+	p->utest_verdict = -1;
+	spin_init(&p->tlock, "proc.threads");
+	list_init(&p->children);
+	list_init(&p->threads);
+	list_init(&p->sibling);
+	if (parent)
+		list_add_tail(&parent->children, &p->sibling);
+	list_add_tail(&all_procs, &p->all_link);
+	nprocs++;
+	return p;
+}
+
+/* Frees a zombie: joins its threads, leaves the lists. tree_lock held. */
+static void proc_free(struct proc *p)
+{
+	while (!list_empty(&p->threads)) {
+		struct thread *t = list_entry(p->threads.next, struct thread, proc_link);
+		list_remove(&t->proc_link);
+		thread_join(t);
+	}
+	list_remove(&p->sibling);
+	list_remove(&p->all_link);
+	nprocs--;
+	kmem_free(p);
+}
+
+/* Undoes proc_alloc for a process that never ran a thread. tree_lock held. */
+static void proc_abandon(struct proc *p)
+{
+	aspace_destroy(p->as);
+	p->as = NULL;
+	proc_free(p);
+}
+
+static struct proc *proc_by_pid(int pid)
+{
+	struct list *pos;
+	list_for_each(pos, &all_procs) {
+		struct proc *p = list_entry(pos, struct proc, all_link);
+		if (p->pid == pid)
+			return p;
+	}
+	return NULL;
+}
+
+/* The thread that runs a process's code: into ring 3 through its frame. */
+static void user_thread_main(void *arg)
+{
+	(void)arg;
+	struct trap_frame *tf = arch_user_frame(curthread);
+	arch_irq_disable();
+	proc_return_to_user(tf);
+	arch_enter_user(tf);
+}
+
+/*
+ * A thread of p, not started: its frame a copy of `from` (fork) or fresh
+ * (rip, rsp, arg0, arg1), its stack slot, its segment-base op over its
+ * FPU op. tree_lock held.
+ */
+static struct thread *user_thread_new(struct proc *p, int slot, const struct trap_frame *from,
+				      uint64_t rip, uint64_t rsp, uint64_t arg0, uint64_t arg1)
+{
+	struct thread *t = thread_prepare(p->name, user_thread_main, NULL,
+					  THREAD_USER | THREAD_FPU, -1, PRIO_NORMAL);
+	t->proc = p;
+	t->aspace = p->as;
+	t->stack_slot = slot;
+	struct trap_frame *tf = arch_user_frame(t);
+	if (from)
+		memcpy(tf, from, ARCH_USER_FRAME_SIZE);
+	else
+		arch_uregs_init(tf, rip, rsp, arg0, arg1);
+	ctxop_install(t, &segbase_tpl, t);
+	unsigned long irq = spin_lock_irqsave(&p->tlock);
+	list_add_tail(&p->threads, &t->proc_link);
+	p->nlive++;
+	spin_unlock_irqrestore(&p->tlock, irq);
+	return t;
+}
+
+/* ---- argv on the new stack ---- */
+
+/*
+ * Lays argv out below the stack's top: the strings, then the array of
+ * pointers (NULL-terminated), 16-byte aligned. Returns the user address of
+ * the array (*sp: the new stack pointer), or 0 if it does not fit.
+ */
+static uint64_t push_argv(struct proc *p, int argc, const char *const argv[], uint64_t *sp)
+{
+	uint64_t top = stack_top(-1), at = top;
+	uint64_t ptrs[PROC_ARGV_MAX + 1];
+	for (int i = argc - 1; i >= 0; i--) {
+		size_t len = strlen(argv[i]) + 1;
+		at -= len;
+		ptrs[i] = at;
+	}
+	ptrs[argc] = 0;
+	at = ALIGN_DOWN(at, 16) - ALIGN_UP((uint64_t)(argc + 1) * 8, 16);
+	if (top - at > STACK_PAGES * PAGE_SIZE / 2)
+		return 0;
+	/* the pages are mapped and ours: write through their physical addresses */
+	for (int i = 0; i < argc; i++) {
+		size_t len = strlen(argv[i]) + 1;
+		for (size_t k = 0; k < len; k++)
+			*(char *)aspace_lookup(p->as, ptrs[i] + k, NULL) = argv[i][k];
+	}
+	for (int i = 0; i <= argc; i++)
+		for (int k = 0; k < 8; k++)
+			*(uint8_t *)aspace_lookup(p->as, at + (uint64_t)i * 8 + (uint64_t)k, NULL) =
+				(uint8_t)(ptrs[i] >> (8 * k));
+	*sp = at;
+	return at;
+}
+
+int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent)
+{
+	sched_assert_can_sleep("proc_spawn");
+	if (argc < 1 || argc > PROC_ARGV_MAX)
+		return -E2BIG;
+	const struct program *prog = program_find(name);
+	if (!prog)
+		return -ENOENT;
+	mutex_lock(&tree_lock);
+	int err = 0;
+	struct proc *p = proc_alloc(name, parent, &err);
+	if (!p) {
+		mutex_unlock(&tree_lock);
+		return err;
+	}
+	char why[128];
+	struct elf_image img;
+	err = elf_load(p->as, prog->image, prog->size, &img, why, sizeof(why));
+	if (err == -ENOEXEC)
+		printk("proc: program '%s' refused: %s\n", name, why);
+	uint64_t sp = 0, uargv = 0;
+	if (!err)
+		err = stack_map(p, -1);
+	if (!err && !(uargv = push_argv(p, argc, argv, &sp)))
+		err = -E2BIG;
+	if (err) {
+		proc_abandon(p);
+		mutex_unlock(&tree_lock);
+		return err;
+	}
+	p->brk_base = p->brk = ALIGN_UP(img.end, PAGE_SIZE);
+	struct thread *t = user_thread_new(p, -1, NULL, img.entry, sp, (uint64_t)argc, uargv);
+	int pid = p->pid;
+	thread_launch(t);
+	mutex_unlock(&tree_lock);
+	return pid;
+}
+
+/* ---- ending ---- */
+
+/* Asks every other thread of p to come into the kernel and end. */
+static void kick_threads(struct proc *p)
+{
+	unsigned long irq = spin_lock_irqsave(&p->tlock);
+	struct list *pos;
+	list_for_each(pos, &p->threads) {
+		struct thread *t = list_entry(pos, struct thread, proc_link);
+		if (t != curthread && !t->exited && t->state == TS_RUNNING && t->cpu != cpu_id())
+			smp_send_resched(t->cpu);
+	}
+	spin_unlock_irqrestore(&p->tlock, irq);
+	cv_broadcast(&tree_cv);		/* the interruptible sleepers */
+}
+
+/* Starts p's end with `status`, unless it has begun already. Any context. */
+static bool proc_begin_dying(struct proc *p, int status)
+{
+	int expected = 0;
+	if (!__atomic_compare_exchange_n(&p->dying, &expected, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return false;
+	p->status = status;
+	kick_threads(p);
+	return true;
+}
+
+/* The last thread of p is ending: take the process apart. tree_lock held;
+ * the caller runs on p's space still. */
+static void proc_teardown(struct proc *p)
+{
+	struct thread *me = curthread;
+	unsigned long irq = arch_irq_save();
+	me->aspace = NULL;			/* a kernel thread from now on */
+	aspace_activate(aspace_kernel());
+	arch_irq_restore(irq);
+	aspace_destroy(p->as);
+	p->as = NULL;
+
+	/* orphans: the zombies among them go to the reaper at once, the live
+	 * ones when they end */
+	while (!list_empty(&p->children)) {
+		struct proc *c = list_entry(p->children.next, struct proc, sibling);
+		list_remove(&c->sibling);
+		c->parent = NULL;
+		if (c->state == PROC_ZOMBIE) {
+			list_add_tail(&orphans, &c->sibling);
+			sem_post(&reaper_sem);
+		}
+	}
+	p->state = PROC_ZOMBIE;
+	if (!p->parent && !p->kernel_waits) {
+		list_add_tail(&orphans, &p->sibling);
+		sem_post(&reaper_sem);
+	}
+}
+
+/* The calling thread leaves its process (and, if it is the last, ends it);
+ * then the thread exits. */
+static __noreturn void proc_thread_end(void)
+{
+	struct thread *me = curthread;
+	struct proc *p = me->proc;
+	mutex_lock(&tree_lock);
+	unsigned long irq = spin_lock_irqsave(&p->tlock);
+	me->exited = true;
+	bool last = --p->nlive == 0;
+	spin_unlock_irqrestore(&p->tlock, irq);
+	if (last) {
+		if (!p->dying)
+			proc_begin_dying(p, 0);	/* the last thread left: exit(0) */
+		proc_teardown(p);
+	}
+	cv_broadcast(&tree_cv);
+	mutex_unlock(&tree_lock);
+	thread_exit();
+}
+
+void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc, int sig)
+{
+	struct thread *t = curthread;
+	struct proc *p = t->proc;
+	int slot = guard_slot(addr);
+	char guard[64] = "";
+	if (addr && slot != -2)
+		snprintf(guard, sizeof(guard), "; stack overflow (the guard below %s stack)",
+			 slot == -1 ? "the first thread's" : "a thread's");
+	printk("proc: process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed\n", p->pid,
+	       p->name, t->id, what, detail ? detail : "", addr, pc, guard);
+	proc_begin_dying(p, -sig);
+}
+
+int proc_kill(int pid)
+{
+	mutex_lock(&tree_lock);
+	struct proc *p = proc_by_pid(pid);
+	int err = p ? 0 : -ESRCH;
+	if (p && p->state == PROC_LIVE)
+		proc_begin_dying(p, WAIT_KILLED);
+	mutex_unlock(&tree_lock);
+	return err;
+}
+
+void proc_return_to_user(struct trap_frame *tf)
+{
+	struct thread *t = curthread;
+	for (;;) {
+		arch_irq_disable();
+		if (t->preempt_count || t->nlocks_held)
+			panic("proc_return_to_user: thread %lu '%s' returns to ring 3 with "
+			      "preemption disabled or a lock held ('%s')", t->id, t->name,
+			      t->nlocks_held ? t->locks_held[0] : "-");
+		if (t->proc->dying) {
+			arch_irq_enable();
+			proc_thread_end();
+		}
+		if (!arch_uregs_pc_canonical(tf)) {
+			arch_irq_enable();
+			proc_fault("return to a non-canonical address", NULL, arch_uregs_pc(tf),
+				   arch_uregs_pc(tf), PROC_SIG_SEGV);
+			continue;
+		}
+		if (!this_cpu()->need_resched)
+			return;			/* interrupts off: straight to ring 3 */
+		schedule();
+	}
+}
+
+/* ---- waiting and reaping ---- */
+
+/* The reaper: frees the zombies nobody waits for (orphans). */
+static void reaper_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sem_wait(&reaper_sem);
+		mutex_lock(&tree_lock);
+		while (!list_empty(&orphans)) {
+			struct proc *p = list_entry(orphans.next, struct proc, sibling);
+			list_remove(&p->sibling);
+			list_init(&p->sibling);
+			proc_free(p);
+		}
+		mutex_unlock(&tree_lock);
+	}
+}
+
+int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end)
+{
+	uint64_t deadline = timeout_ns ? clock_ns() + timeout_ns : 0;
+	mutex_lock(&tree_lock);
+	struct proc *p = proc_by_pid(pid);
+	if (!p || !p->kernel_waits) {
+		mutex_unlock(&tree_lock);
+		return -ECHILD;
+	}
+	while (p->state != PROC_ZOMBIE) {
+		uint64_t now = clock_ns();
+		if (deadline && now >= deadline) {
+			mutex_unlock(&tree_lock);
+			return -EAGAIN;
+		}
+		cv_timedwait(&tree_cv, &tree_lock, deadline ? deadline - now : 0);
+	}
+	end->status = p->status;
+	end->utest_verdict = p->utest_verdict;
+	strlcpy(end->utest_why, p->utest_why, sizeof(end->utest_why));
+	proc_free(p);
+	mutex_unlock(&tree_lock);
+	return 0;
+}
+
+/* An interruptible sleep on tree_cv, tree_lock held: false if the caller's
+ * process is dying (the call should give up with -EINTR). */
+static bool wait_tree(uint64_t timeout_ns)
+{
+	if (curproc->dying)
+		return false;
+	cv_timedwait(&tree_cv, &tree_lock, timeout_ns);
+	return !curproc->dying;
+}
+
+long sys_waitpid(long pid, long ustatus)
+{
+	struct proc *me = curproc;
+	if (ustatus && !user_range_ok((uint64_t)ustatus, sizeof(int)))
+		return -EFAULT;
+	mutex_lock(&tree_lock);
+	for (;;) {
+		struct proc *found = NULL, *zombie = NULL;
+		struct list *pos;
+		list_for_each(pos, &me->children) {
+			struct proc *c = list_entry(pos, struct proc, sibling);
+			if (pid != -1 && c->pid != pid)
+				continue;
+			found = c;
+			if (c->state == PROC_ZOMBIE) {
+				zombie = c;
+				break;
+			}
+		}
+		if (!found) {
+			mutex_unlock(&tree_lock);
+			return -ECHILD;
+		}
+		if (zombie) {
+			int status = zombie->status, cpid = zombie->pid;
+			int err = ustatus ? copyout((uint64_t)ustatus, &status, sizeof(status)) : 0;
+			if (!err)
+				proc_free(zombie);	/* a bad pointer leaves it for a retry */
+			mutex_unlock(&tree_lock);
+			return err ? err : cpid;
+		}
+		if (!wait_tree(0)) {
+			mutex_unlock(&tree_lock);
+			return -EINTR;
+		}
+	}
+}
+
+/* ---- the other system calls ---- */
+
+long sys_exit(long code)
+{
+	proc_begin_dying(curproc, (int)(code & 0xFF));
+	proc_thread_end();
+}
+
+long sys_getpid(void)
+{
+	return curproc->pid;
+}
+
+long sys_getppid(void)
+{
+	mutex_lock(&tree_lock);
+	long ppid = curproc->parent ? curproc->parent->pid : 0;
+	mutex_unlock(&tree_lock);
+	return ppid;
+}
+
+long sys_kill(long pid)
+{
+	if (pid <= 0 || pid > INT32_MAX)
+		return -ESRCH;
+	return proc_kill((int)pid);
+}
+
+long sys_fork(struct trap_frame *tf)
+{
+	struct thread *me = curthread;
+	struct proc *parent = me->proc;
+	mutex_lock(&tree_lock);
+	int err = 0;
+	struct proc *child = proc_alloc(parent->name, parent, &err);
+	if (!child) {
+		mutex_unlock(&tree_lock);
+		return err;
+	}
+	if (aspace_copy(child->as, parent->as) < 0) {
+		proc_abandon(child);
+		mutex_unlock(&tree_lock);
+		return -ENOMEM;
+	}
+	child->brk_base = parent->brk_base;
+	child->brk = parent->brk;
+	/* the child's one thread uses the stack the forking thread used:
+	 * the same addresses, copied */
+	if (me->stack_slot >= 0)
+		child->stack_slots = 1u << me->stack_slot;
+	struct thread *t = user_thread_new(child, me->stack_slot, tf, 0, 0, 0, 0);
+	arch_uregs_set_return(arch_user_frame(t), 0);	/* fork() returns 0 there */
+	ctxop_fork(me, t);
+	int pid = child->pid;
+	thread_launch(t);
+	mutex_unlock(&tree_lock);
+	return pid;
+}
+
+long sys_sbrk(long increment)
+{
+	struct proc *p = curproc;
+	mutex_lock(&tree_lock);
+	uint64_t old = p->brk;
+	uint64_t lo = p->brk_base;
+	long ret = (long)old;
+	if (increment > 0 && (uint64_t)increment > HEAP_MAX - (old - lo)) {
+		ret = -ENOMEM;
+	} else if (increment < 0 && (uint64_t)-increment > old - lo) {
+		ret = -EINVAL;
+	} else if (increment > 0) {
+		uint64_t from = ALIGN_UP(old, PAGE_SIZE), to = ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE);
+		uint64_t va = from;
+		for (; va < to; va += PAGE_SIZE) {
+			uint64_t page = pmm_alloc_page();
+			if (!page || aspace_map(p->as, va, page, PAGE_WRITE) < 0) {
+				if (page)
+					pmm_free_page(page);
+				break;
+			}
+		}
+		if (va < to) {			/* out of memory: undo */
+			for (uint64_t u = from; u < va; u += PAGE_SIZE)
+				pmm_free_page(aspace_unmap(p->as, u));
+			ret = -ENOMEM;
+		} else {
+			p->brk = old + (uint64_t)increment;
+		}
+	} else if (increment < 0) {
+		uint64_t nbrk = old - (uint64_t)-increment;
+		for (uint64_t va = ALIGN_UP(nbrk, PAGE_SIZE); va < ALIGN_UP(old, PAGE_SIZE);
+		     va += PAGE_SIZE)
+			pmm_free_page(aspace_unmap(p->as, va));
+		p->brk = nbrk;
+	}
+	mutex_unlock(&tree_lock);
+	return ret;
+}
+
+long sys_thread_create(long entry, long a0, long a1)
+{
+	struct proc *p = curproc;
+	if (!user_range_ok((uint64_t)entry, 1))
+		return -EFAULT;
+	mutex_lock(&tree_lock);
+	int slot = -1;
+	for (int i = 0; i < PROC_THREADS_MAX - 1; i++)
+		if (!(p->stack_slots & (1u << i))) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		mutex_unlock(&tree_lock);
+		return -EAGAIN;
+	}
+	if (stack_map(p, slot) < 0) {
+		stack_unmap(p, slot);
+		mutex_unlock(&tree_lock);
+		return -ENOMEM;
+	}
+	p->stack_slots |= 1u << slot;
+	struct thread *t = user_thread_new(p, slot, NULL, (uint64_t)entry, stack_top(slot),
+					   (uint64_t)a0, (uint64_t)a1);
+	ctxop_lwp_create(curthread, t);
+	long tid = (long)t->id;
+	thread_launch(t);
+	mutex_unlock(&tree_lock);
+	return tid;
+}
+
+long sys_thread_join(long tid)
+{
+	struct proc *p = curproc;
+	mutex_lock(&tree_lock);
+	for (;;) {
+		struct thread *t = NULL;
+		unsigned long irq = spin_lock_irqsave(&p->tlock);
+		struct list *pos;
+		list_for_each(pos, &p->threads) {
+			struct thread *c = list_entry(pos, struct thread, proc_link);
+			if ((long)c->id == tid && c != curthread)
+				t = c;
+		}
+		bool done = t && t->exited;
+		if (done)
+			list_remove(&t->proc_link);	/* ours to join: nobody else finds it */
+		spin_unlock_irqrestore(&p->tlock, irq);
+		if (!t) {
+			mutex_unlock(&tree_lock);
+			return -ESRCH;
+		}
+		if (done) {
+			if (t->stack_slot >= 0) {
+				stack_unmap(p, t->stack_slot);
+				p->stack_slots &= ~(1u << t->stack_slot);
+			}
+			mutex_unlock(&tree_lock);
+			thread_join(t);
+			return 0;
+		}
+		if (!wait_tree(0)) {
+			mutex_unlock(&tree_lock);
+			return -EINTR;
+		}
+	}
+}
+
+long sys_thread_exit(void)
+{
+	proc_thread_end();
+}
+
+long sys_spawn(long uname, long uargv)
+{
+	char name[PROC_NAME_MAX];
+	long n = copyinstr(name, (uint64_t)uname, sizeof(name));
+	if (n < 0)
+		return n;
+	/* argv: up to PROC_ARGV_MAX strings, each bounded; NULL: { name } */
+	char *strs = kmem_alloc(PROC_ARGV_MAX * PROC_ARG_MAX, KM_SLEEP);
+	const char *argv[PROC_ARGV_MAX];
+	int argc = 0;
+	long err = 0;
+	if (!uargv) {
+		strlcpy(strs, name, PROC_ARG_MAX);
+		argv[argc++] = strs;
+	}
+	while (uargv && !err) {
+		uint64_t up;
+		err = copyin(&up, (uint64_t)uargv + (uint64_t)argc * 8, sizeof(up));
+		if (err || !up)
+			break;
+		if (argc == PROC_ARGV_MAX) {
+			err = -E2BIG;
+			break;
+		}
+		long len = copyinstr(strs + argc * PROC_ARG_MAX, up, PROC_ARG_MAX);
+		if (len < 0)
+			err = len == -ENAMETOOLONG ? -E2BIG : len;
+		else
+			argv[argc] = strs + argc * PROC_ARG_MAX, argc++;
+	}
+	if (!err && argc == 0)
+		err = -EINVAL;		/* argv must hold at least argv[0] */
+	if (!err)
+		err = proc_spawn(name, argc, argv, curproc);
+	kmem_free(strs);
+	return err;
+}
+
+long sys_sleep(long ns)
+{
+	if (ns < 0)
+		return -EINVAL;
+	uint64_t deadline = clock_ns() + (uint64_t)ns;
+	mutex_lock(&tree_lock);
+	for (uint64_t now = clock_ns(); now < deadline; now = clock_ns()) {
+		if (!wait_tree(deadline - now)) {
+			mutex_unlock(&tree_lock);
+			return -EINTR;
+		}
+	}
+	mutex_unlock(&tree_lock);
+	return 0;
+}
+
+long sys_segbase(long op, long value)
+{
+	struct thread *t = curthread;
+	uint64_t fs, gs;
+	unsigned long irq = arch_irq_save();
+	arch_user_segbases_save(&fs, &gs);
+	long ret = 0;
+	switch (op) {
+	case SEGBASE_GET_FS:
+		ret = (long)fs;
+		break;
+	case SEGBASE_GET_GS:
+		ret = (long)gs;
+		break;
+	case SEGBASE_SET_FS:
+	case SEGBASE_SET_GS:
+		if (!arch_user_segbase_ok((uint64_t)value)) {
+			ret = -EINVAL;
+			break;
+		}
+		if (op == SEGBASE_SET_FS)
+			fs = (uint64_t)value;
+		else
+			gs = (uint64_t)value;
+		arch_user_segbases_load(fs, gs);
+		t->user_fs = fs;
+		t->user_gs = gs;
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	arch_irq_restore(irq);
+	return ret;
+}
+
+long sys_sysinfo(long uinfo)
+{
+	struct sysinfo si = { 0 };
+	struct kmem_stats k;
+	kmem_stats(&k);
+	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +
+			k.pages;
+	si.kmem_bytes = k.bytes_in_use;
+	si.kmem_objects = k.objects_in_use;
+	si.proc_max = (unsigned long)proc_max();
+	si.ncpus = (unsigned long)cpu_count();
+	mutex_lock(&tree_lock);
+	si.procs = (unsigned long)nprocs;
+	struct list *pos;
+	list_for_each(pos, &all_procs) {
+		struct proc *p = list_entry(pos, struct proc, all_link);
+		si.threads += (unsigned long)p->nlive;
+		if (p->as)
+			si.user_pages += aspace_user_pages(p->as);
+	}
+	mutex_unlock(&tree_lock);
+	return copyout((uint64_t)uinfo, &si, sizeof(si));
+}
+
+long sys_utest_result(long verdict, long uwhy)
+{
+	struct proc *p = curproc;
+	char why[sizeof(p->utest_why)] = "";
+	if (verdict < UTEST_PASS || verdict > UTEST_SKIP)
+		return -EINVAL;
+	if (uwhy) {
+		long n = copyinstr(why, (uint64_t)uwhy, sizeof(why));
+		if (n == -ENAMETOOLONG)
+			why[sizeof(why) - 1] = '\0';
+		else if (n < 0)
+			return n;
+	}
+	mutex_lock(&tree_lock);
+	p->utest_verdict = (int)verdict;
+	strlcpy(p->utest_why, why, sizeof(p->utest_why));
+	mutex_unlock(&tree_lock);
+	return 0;
+}
+
+/* ---- the monitor ---- */
+
+void proc_print_all(void)
+{
+	static const char *const states[] = { "live", "zombie" };
+	mutex_lock(&tree_lock);
+	printk("  %5s %5s %-24s %-7s %7s %7s %s\n", "pid", "ppid", "name", "state", "threads",
+	       "pages", "status");
+	struct list *pos;
+	list_for_each(pos, &all_procs) {
+		struct proc *p = list_entry(pos, struct proc, all_link);
+		printk("  %5d %5d %-24s %-7s %7d %7lu %d%s\n", p->pid,
+		       p->parent ? p->parent->pid : 0, p->name, states[p->state], p->nlive,
+		       p->as ? aspace_user_pages(p->as) : 0UL, p->status,
+		       p->dying && p->state == PROC_LIVE ? " (dying)" : "");
+	}
+	mutex_unlock(&tree_lock);
+}
+
+void proc_init(void)
+{
+	mutex_init(&tree_lock, "proc.tree");
+	cv_init(&tree_cv, "proc.tree");
+	sem_init(&reaper_sem, 0, "proc.reaper");
+	program_init();
+	thread_create("reaper", reaper_main, NULL, 0);
+	arch_user_print_features();
+}

@@ -1,0 +1,85 @@
+/*
+ * utest.h - tests that run in ring 3 (user/lib/utest.c runs them).
+ *
+ *   UTEST(suite, name) { ... }              a test case, in a process of its
+ *                                           own
+ *   UTEST_EXPECT_FAULT(suite, name) { ... } passes only if the kernel kills
+ *                                           its process for a fault (a bad
+ *                                           access, #UD, #GP, a divide
+ *                                           error) and the kernel goes on
+ *
+ *   UT_ASSERT(c), UT_ASSERT_EQ(a, b)    on failure: report, end the case
+ *   UT_EXPECT(c), UT_EXPECT_EQ(a, b)    on failure: report, go on
+ *   UT_SKIP("why"), UT_LOG(fmt, ...)    as KT_SKIP, KT_LOG
+ *
+ * The files are linked into one program, utests, built into the kernel;
+ * `make test EXTRA_UTESTS='a.c b.c'` adds files from outside the tree.
+ * The kernel's test runner starts `utests suite.name` for each selected
+ * case (ktest=GLOB selects them like kernel cases), waits for it, and
+ * reports it in the same KTAP, JUnit and summary as the kernel's cases.
+ * A failure prints the expression, both values of an _EQ, file and line.
+ * A case that ends by returning passes unless a check failed; one that
+ * exits or is killed otherwise fails, saying how it ended.
+ */
+#ifndef UTEST_H
+#define UTEST_H
+
+#include <ulib.h>
+
+struct utest {
+	const char *suite;
+	const char *name;
+	void (*fn)(void);
+	bool expect_fault;
+	const char *file;
+	int line;
+};
+
+/* Each case: a descriptor in .utest (the table utests searches), and a
+ * line "suite.name<TAB>F|-<TAB>0<TAB>1" in the non-loaded section
+ * .utest_index, from which the kernel's build learns the list of cases
+ * (tools/mkutests.py) and the harness with it. */
+#define UTEST__DEFINE(suite, name, fault, kind)                                   \
+	static void utest_fn_##suite##_##name(void);                              \
+	static const struct utest utest_desc_##suite##_##name                     \
+		__attribute__((used, section(".utest"), aligned(8))) = {          \
+			#suite, #name, utest_fn_##suite##_##name, fault,          \
+			__FILE__, __LINE__                                        \
+		};                                                                 \
+	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
+		".ascii \"" #suite "." #name "\\t" kind "\\t0\\t1\\n\"\n\t"         \
+		".popsection");                                                    \
+	static void utest_fn_##suite##_##name(void)
+
+#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-")
+#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F")
+
+bool utest_check(bool ok, const char *expr, const char *file, int line);
+bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
+		    const char *file, int line);
+__attribute__((noreturn)) void utest_leave(void);
+__attribute__((noreturn)) void utest_skip(const char *why);
+void utest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define UT_EXPECT(c) ((void)utest_check(!!(c), #c, __FILE__, __LINE__))
+#define UT_ASSERT(c)                                                  \
+	do {                                                          \
+		if (!utest_check(!!(c), #c, __FILE__, __LINE__))      \
+			utest_leave();                                \
+	} while (0)
+#define UT__EQ(a, b)                                                  \
+	({                                                            \
+		long ut_a_ = (long)(a), ut_b_ = (long)(b);            \
+		utest_check_eq(ut_a_ == ut_b_, #a, #b, ut_a_, ut_b_,  \
+			       __FILE__, __LINE__);                   \
+	})
+#define UT_EXPECT_EQ(a, b) ((void)UT__EQ(a, b))
+#define UT_ASSERT_EQ(a, b)                                            \
+	do {                                                          \
+		if (!UT__EQ(a, b))                                    \
+			utest_leave();                                \
+	} while (0)
+#define UT_SKIP(why) utest_skip(why)
+#define UT_LOG(...) utest_log(__VA_ARGS__)
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * user/lib/syscall.c - the system calls, one SYSCALL instruction each.
+ *
+ * The convention (uapi/syscall.h): number in RAX, arguments in RDI, RSI,
+ * RDX, R10, R8, R9, result in RAX; SYSCALL itself overwrites RCX and R11.
+ */
+#include <ulib.h>
+
+long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define SC0(n) syscall6(n, 0, 0, 0, 0, 0, 0)
+#define SC1(n, a) syscall6(n, (long)(a), 0, 0, 0, 0, 0)
+#define SC2(n, a, b) syscall6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define SC3(n, a, b, c) syscall6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+int getpid(void) { return (int)SC0(SYS_getpid); }
+int getppid(void) { return (int)SC0(SYS_getppid); }
+int gettid(void) { return (int)SC0(SYS_gettid); }
+int fork(void) { return (int)SC0(SYS_fork); }
+int waitpid(int pid, int *status) { return (int)SC2(SYS_waitpid, pid, status); }
+long write(int fd, const void *buf, unsigned long n) { return SC3(SYS_write, fd, buf, n); }
+void sched_yield(void) { SC0(SYS_yield); }
+void *sbrk(long increment) { return (void *)SC1(SYS_sbrk, increment); }
+int kill(int pid) { return (int)SC1(SYS_kill, pid); }
+int spawn(const char *name, const char *const argv[]) { return (int)SC2(SYS_spawn, name, argv); }
+int sleep_ns(unsigned long ns) { return (int)SC1(SYS_sleep, ns); }
+unsigned long clock_ns(void) { return (unsigned long)SC0(SYS_clock); }
+int cpu_id(void) { return (int)SC0(SYS_cpu); }
+int set_cpus(unsigned mask) { return (int)SC1(SYS_set_cpus, mask); }
+int sysinfo(struct sysinfo *info) { return (int)SC1(SYS_sysinfo, info); }
+long set_fs_base(unsigned long base) { return SC2(SYS_segbase, SEGBASE_SET_FS, base); }
+long set_gs_base(unsigned long base) { return SC2(SYS_segbase, SEGBASE_SET_GS, base); }
+unsigned long get_fs_base(void) { return (unsigned long)SC2(SYS_segbase, SEGBASE_GET_FS, 0); }
+unsigned long get_gs_base(void) { return (unsigned long)SC2(SYS_segbase, SEGBASE_GET_GS, 0); }
+
+void exit(int code)
+{
+	SC1(SYS_exit, code);
+	for (;;)
+		;			/* not reached */
+}
+
+void uthread_exit(void)
+{
+	SC0(SYS_thread_exit);
+	for (;;)
+		;
+}
+
+/* Where a new thread starts (kernel/proc.c sets RDI = fn, RSI = arg). */
+static void __attribute__((noreturn)) uthread_start(void (*fn)(void *), void *arg)
+{
+	fn(arg);
+	uthread_exit();
+}
+
+int uthread_create(void (*fn)(void *), void *arg)
+{
+	return (int)SC3(SYS_thread_create, uthread_start, fn, arg);
+}
+
+int uthread_join(int tid)
+{
+	return (int)SC1(SYS_thread_join, tid);
+}

@@ -1,0 +1,45 @@
+/*
+ * user/tests/basic_test.c - the first things a process can do: print, know
+ * who it is, make a child and wait for it, get an error for a bad call.
+ */
+#include <utest.h>
+
+UTEST(user, write_prints_to_the_console)
+{
+	const char msg[] = "    # hello from ring 3\n";
+	UT_EXPECT_EQ(write(1, msg, sizeof(msg) - 1), sizeof(msg) - 1);
+}
+
+UTEST(user, getpid_is_positive_and_stable)
+{
+	int pid = getpid();
+	UT_EXPECT(pid > 0);
+	UT_EXPECT_EQ(getpid(), pid);
+}
+
+UTEST(user, fork_child_exit_code_reaches_waitpid)
+{
+	int pid = fork();
+	UT_ASSERT(pid >= 0);
+	if (pid == 0)
+		exit(42);
+	int status = -1;
+	UT_EXPECT_EQ(waitpid(pid, &status), pid);
+	UT_EXPECT_EQ(status, 42);
+}
+
+UTEST(user, unknown_syscall_is_enosys)
+{
+	UT_EXPECT_EQ(syscall6(9999, 0, 0, 0, 0, 0, 0), -ENOSYS);
+}
+
+UTEST(user, write_from_a_kernel_address_is_efault)
+{
+	UT_EXPECT_EQ(write(1, (const void *)0x100000, 8), -EFAULT);
+}
+
+UTEST_EXPECT_FAULT(user, null_read_kills_the_process)
+{
+	volatile int *p = (volatile int *)0;
+	(void)*p;
+}
