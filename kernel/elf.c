@@ -85,8 +85,8 @@ int elf_load(struct aspace *as, const void *image, size_t size, struct elf_image
 	uint64_t end = 0;
 	for (int i = 0; i < eh->e_phnum; i++) {
 		const struct elf64_phdr *p = &ph[i];
-		if (p->p_type != PT_LOAD)
-			continue;
+		if (p->p_type != PT_LOAD || p->p_memsz == 0)
+			continue;		/* an empty segment (no data) maps nothing */
 		if (p->p_filesz > p->p_memsz)
 			REFUSE("segment %d: file size 0x%lx above memory size 0x%lx", i, p->p_filesz,
 			       p->p_memsz);
@@ -108,7 +108,7 @@ int elf_load(struct aspace *as, const void *image, size_t size, struct elf_image
 	if (!entry_ok)
 		REFUSE("entry point 0x%lx is not in an executable segment", eh->e_entry);
 	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD)
+		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
 		int err = load_segment(as, img, &ph[i], why, whysize);
 		if (err)

@@ -43,3 +43,43 @@ UTEST_EXPECT_FAULT(user, null_read_kills_the_process)
 	volatile int *p = (volatile int *)0;
 	(void)*p;
 }
+
+static void add_one(void *arg)
+{
+	__atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+UTEST(user, threads_run_and_join)
+{
+	volatile int count = 0;
+	int tids[4];
+	for (int i = 0; i < 4; i++) {
+		tids[i] = uthread_create(add_one, (void *)&count);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < 4; i++)
+		UT_EXPECT_EQ(uthread_join(tids[i]), 0);
+	UT_EXPECT_EQ(count, 4);
+}
+
+UTEST(user, sbrk_memory_reads_as_zero)
+{
+	unsigned char *p = sbrk(3 * 4096);
+	UT_ASSERT(!IS_ERR_VALUE(p));
+	int nonzero = 0;
+	for (int i = 0; i < 3 * 4096; i++)
+		nonzero += p[i] != 0;
+	UT_EXPECT_EQ(nonzero, 0);
+	p[0] = 1;
+	UT_EXPECT_EQ(sbrk(-3 * 4096), (void *)(p + 3 * 4096));
+}
+
+UTEST(user, spawn_runs_a_program)
+{
+	const char *argv[] = { "hello", "from", "a", "test", NULL };
+	int pid = spawn("hello", argv);
+	UT_ASSERT(pid > 0);
+	int status = -1;
+	UT_EXPECT_EQ(waitpid(pid, &status), pid);
+	UT_EXPECT_EQ(status, 0);
+}
