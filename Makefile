@@ -228,7 +228,7 @@ $(ISO): $(KERNEL) boot/grub.cfg $(BUILD)/.cmdline
 	@$(if $(Q),echo "  ISO     $@")
 	$(Q)rm -rf $(BUILD)/isodir && mkdir -p $(BUILD)/isodir/boot/grub
 	$(Q)cp $(KERNEL) $(BUILD)/isodir/boot/kernel.elf
-	$(Q)sed 's|@CMDLINE@|$(CMDLINE)|' boot/grub.cfg > $(BUILD)/isodir/boot/grub/grub.cfg
+	$(Q)sed -e 's|@CMDLINE@|$(CMDLINE)|' -e 's|@MODULES@||' boot/grub.cfg > $(BUILD)/isodir/boot/grub/grub.cfg
 	$(Q)grub-mkrescue -o $@ $(BUILD)/isodir >$(BUILD)/grub-mkrescue.log 2>&1 || \
 		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
 

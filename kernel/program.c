@@ -61,7 +61,9 @@ static void module_name(const char *cmdline, char *out, size_t size)
 
 void program_init(void)
 {
+	int builtin = 0;
 	for (const struct user_image *u = user_images; u->name && nprograms < PROGRAMS_MAX; u++) {
+		builtin++;
 		struct program *p = &programs[nprograms++];
 		strlcpy(p->name, u->name, sizeof(p->name));
 		p->image = u->start;
@@ -91,7 +93,8 @@ void program_init(void)
 		p->size = (size_t)(m->end - m->start);
 		p->module = true;
 	}
-	printk("program: %d programs (%d built in)\n", nprograms, nprograms - bootinfo.nmodules);
+	printk("program: %d programs: %d built in, %d boot modules\n", nprograms, builtin,
+	       bootinfo.nmodules);
 }
 
 const struct program *program_find(const char *name)

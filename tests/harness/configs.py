@@ -39,6 +39,10 @@ Fields of Config:
   skip          globs over suite.name: this row leaves out the cases that
                 match any of them (e.g. suites that do not depend on what
                 the row varies); passed to the kernel as ktest.skip=
+  modules       boot modules, (file, name) pairs, the file relative to the
+                build directory: QEMU's -initrd "FILE NAME,..." on the
+                -kernel path, `module2 FILE NAME` lines in grub.cfg on the
+                iso path (kernel/program.c names a module by its last word)
   lead          its main boot starts first, beside the other lead rows'
                 (run.py): for multi-CPU rows whose long cases run for a
                 fixed time, which costs the same wall time side by side
@@ -68,6 +72,7 @@ class Config:
     skip: List[str] = field(default_factory=list)
     lead: bool = False
     panic_only: List[str] = field(default_factory=list)
+    modules: List[Tuple[str, str]] = field(default_factory=list)
 
 
 def in_config(cfg: Config, full_name: str) -> bool:
@@ -98,6 +103,9 @@ BOOT_CHECKS = [
 
 # Slow cases that fill all of memory and wait for it (mm suite).
 MM_EXHAUSTION = ["mm.kmem_sleep_out_of_memory", "mm.pmm_exhaust_and_recover"]
+# Boot modules for the rows that test them: (file in the build directory, name).
+TEST_MODULES = [("user/bin/hello.elf", "modhello"), ("user_images.asm", "notelf")]
+
 # The bug switch's reproduction of an unprotected ctxop attach (a second of
 # preemption races): it depends on the ring code and the tick, not on the
 # CPU model or the FPU policy, so it runs on max, O0 and smp4 only.
@@ -123,7 +131,10 @@ CONFIGS: List[Config] = [
     # Every feature QEMU's TCG can emulate (XSAVE, AVX, ...). bench.quick=1:
     # the benchmarks run a tenth of their iterations, enough to see them
     # work (make bench takes the figures at full length).
-    Config("max", ["-cpu", "max"], cmdline="bench.quick=1", skip=["bench.wall_*"]),
+    # Two boot modules (QEMU's -initrd): a program under a name of its own,
+    # and a file that is not ELF (program.boot_modules_are_named_and_run).
+    Config("max", ["-cpu", "max"], cmdline="bench.quick=1", skip=["bench.wall_*"],
+           modules=TEST_MODULES),
     # The way a real machine boots: BIOS, GRUB, Multiboot 2.  One boot only
     # (the EXPECT_PANIC cases are left to the rows above).  The virtual
     # machines do not depend on the boot path: their suites run on max.
@@ -131,7 +142,7 @@ CONFIGS: List[Config] = [
     # map, command line, ACPI tables, console) and leaves the rest, which
     # do not depend on the boot path, to the rows that boot with -kernel.
     Config("grub", ["-cpu", "max"], boot="iso", panic_boots=False,
-           checks=BOOT_CHECKS,
+           checks=BOOT_CHECKS, modules=TEST_MODULES,
            skip=["vmm.*", "rendezvous.*", "bench.*", "sync.*", "ctxop.*", "fpu.*",
                  "sched.*"]),
     # Four CPUs: the scheduler's balancing, IPIs, cross-CPU wakeups and the

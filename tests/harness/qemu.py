@@ -33,7 +33,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 EXIT_PASS = 33
 EXIT_FAIL = 35
@@ -171,9 +171,12 @@ def grub_quote(word: str) -> str:
 
 
 def make_iso(kernel_elf: str, grub_cfg_template: str, cmdline_words: List[str],
-             workdir: str, iso_path: str) -> Optional[str]:
+             workdir: str, iso_path: str,
+             modules: Optional[List[Tuple[str, str]]] = None) -> Optional[str]:
     """Builds a GRUB CD image that boots kernel_elf with this command line
-    (the template's @CMDLINE@ is replaced, as the Makefile does).  Returns
+    (the template's @CMDLINE@ is replaced, as the Makefile does) and these
+    boot modules, (file, name) pairs: each copied to /boot/modules/ and
+    loaded by a `module2 FILE NAME` line in place of @MODULES@.  Returns
     None, or an error message."""
     mkrescue = shutil.which("grub-mkrescue")
     if not mkrescue:
@@ -185,6 +188,13 @@ def make_iso(kernel_elf: str, grub_cfg_template: str, cmdline_words: List[str],
     with open(grub_cfg_template) as f:
         cfg = f.read()
     cfg = cfg.replace("@CMDLINE@", " ".join(grub_quote(w) for w in cmdline_words))
+    lines = []
+    for path, name in modules or []:
+        os.makedirs(os.path.join(isodir, "boot", "modules"), exist_ok=True)
+        dest = f"/boot/modules/{name}"
+        shutil.copyfile(path, os.path.join(isodir, dest.lstrip("/")))
+        lines.append(f"module2 {dest} {grub_quote(name)}")
+    cfg = cfg.replace("@MODULES@", "\n\t".join(lines))
     with open(os.path.join(isodir, "boot", "grub", "grub.cfg"), "w") as f:
         f.write(cfg)
     p = subprocess.run([mkrescue, "-o", iso_path, isodir], stdout=subprocess.PIPE,

@@ -230,6 +230,10 @@ class Runner:
         if cfg.boot == "iso":
             return cmd + ["-cdrom", boot.log_path[:-len(".log")] + ".iso"]
         words = [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split()
+        if cfg.modules:
+            # QEMU's Multiboot loader: -initrd "FILE NAME,FILE NAME"
+            cmd += ["-initrd", ",".join(f"{os.path.join(boot.build_dir, f)} {n}"
+                                        for f, n in cfg.modules)]
         return cmd + ["-kernel", os.path.join(boot.build_dir, "kernel32.elf"),
                       "-append", " ".join(words)]
 
@@ -245,7 +249,9 @@ class Runner:
             iso = boot.log_path[:-len(".log")] + ".iso"
             error = qemu.make_iso(boot.kernel_elf, self.grub_cfg,
                                   [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split(),
-                                  boot.log_path[:-len(".log")] + "-iso", iso)
+                                  boot.log_path[:-len(".log")] + "-iso", iso,
+                                  [(os.path.join(boot.build_dir, f), n)
+                                   for f, n in cfg.modules])
         if error:
             boot.run = qemu.BootRun(cmd=cmd, log_path=boot.log_path, error=error)
         else:
