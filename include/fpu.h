@@ -128,6 +128,11 @@ uint64_t fpu_set_nm_sleep_ns(uint64_t ns);
 bool fpu_thread_has_area(const struct thread *t);
 /* Does this CPU's register file hold t's state, with TS clear? */
 bool fpu_thread_is_live(const struct thread *t);
+/* Puts the caller's FPU state away (saved if live) and sets TS, as a lazy
+ * switch out and back in on this CPU would: its next FPU instruction takes
+ * #NM, which finds the state still loaded. Safe at any time; the
+ * benchmark of a user #NM uses it (SYS_fpu_release). */
+void fpu_release(void);
 /* Does this CPU's register file hold a context other than the caller's
  * own (another thread's, a layered one's, or a kernel section's values)?
  * The init state and the caller's own state are not foreign. Under eager

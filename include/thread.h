@@ -64,6 +64,10 @@ struct thread {
 	unsigned flags;
 	volatile int on_cpu;		/* 1 while its registers are live on a CPU */
 	int preempt_count;		/* > 0: no involuntary switch */
+	volatile int user_work;		/* THREAD_USER: something to do before ring 3
+					 * (the process is dying); next to
+					 * preempt_count: the way out tests both at once
+					 * (arch/x86_64/syscall.asm) */
 	int ticks_left;			/* of the current quantum */
 	/* the spinlocks it holds, innermost last (for messages) */
 	const char *locks_held[THREAD_LOCKS_TRACKED];

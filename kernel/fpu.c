@@ -585,6 +585,18 @@ void fpu_debug_set_ts(void)
 		ts_set(c);
 }
 
+void fpu_release(void)
+{
+	unsigned long irq = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct fpu_ctx *f = c->thread->fpu;
+	if (f && is_live(c, f))
+		save(c, f);		/* its area is its state: nothing is lost */
+	if (!c->fpu_ts)
+		ts_set(c);
+	arch_irq_restore(irq);
+}
+
 bool fpu_debug_forge_migration(struct thread *t, uint64_t value)
 {
 	kpreempt_disable();

@@ -348,6 +348,7 @@ static void kick_threads(struct proc *p)
 	struct list *pos;
 	list_for_each(pos, &p->threads) {
 		struct thread *t = list_entry(pos, struct thread, proc_link);
+		t->user_work = 1;	/* the system call's fast way out looks at it */
 		if (t != curthread && !t->exited && t->state == TS_RUNNING && t->cpu != cpu_id())
 			smp_send_resched(t->cpu);
 	}

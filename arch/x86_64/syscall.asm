@@ -18,6 +18,14 @@
 ;              │   ss  rsp  rflags  cs  rip  error  vector  rax ... r15
 ;              └──────┘  (R11)           (RCX)   0    256
 ;
+; The system call itself is made here: the number indexes syscall_table
+; (kernel/syscall.c) and the handler is called with the arguments still in
+; their registers. Then, interrupts off, one look at whether anything must
+; happen before ring 3 (a reschedule, the process dying: C does it,
+; proc_return_to_user); if not, straight out by SYSRET. The number, the
+; call, the look and the way out are the fast path of every system call:
+; a few dozen instructions (docs/user.md has the figure).
+;
 ; The way out (user_return), with interrupts off and RSP at a frame:
 ;   - SYSRETQ if the frame is one it can restore: a system call's (SYSRET
 ;     puts RIP in RCX and RFLAGS in R11, which a system call gives up but
@@ -28,8 +36,8 @@
 ;     a user thread return to one: it kills the process first).
 ;   - IRETQ otherwise (trap_return in trap_entry.asm, which also serves the
 ;     interrupts).
-; Interrupts stay off from the last check for work in C (user.c's
-; arch_user_return_work) to SYSRETQ/IRETQ, which turn them back on as they
+; Interrupts stay off from the last check for work (here, or in C:
+; proc_return_to_user) to SYSRETQ/IRETQ, which turn them back on as they
 ; reach ring 3: an interrupt cannot arrive on the way out and find the
 ; thread half-returned (seL4's REGRESSIONS0003 found a kernel that enabled
 ; them one instruction too early). SWAPGS is the last thing before each.
@@ -39,7 +47,8 @@ section .text
 
 %include "arch/x86_64/frame.inc"
 
-extern syscall_dispatch
+extern syscall_table
+extern syscall_unknown_entry, syscall_work, syscall_bad_return
 extern trap_return
 
 global syscall_entry
@@ -56,9 +65,47 @@ syscall_entry:
         push SYSCALL_VECTOR             ; vector
         PUSH_GPRS
         xor ebp, ebp                    ; backtraces stop here
-        mov rdi, rsp                    ; argument: the struct trap_frame
+        cmp rax, SYSCALL_COUNT
+        jae .unknown
+
+        ; The call itself: the arguments are still in their registers but
+        ; the fourth, which the C convention wants in RCX (SYSCALL took it).
         sti                             ; the frame is complete
-        call syscall_dispatch           ; returns with interrupts off
+        mov rcx, r10
+        call [syscall_table + rax * 8]
+        cli
+        mov [rsp + TF_RAX], rax         ; the result, for ring 3
+
+        ; Work before ring 3? A reschedule, the process dying (user_work),
+        ; a lock a handler kept (preempt_count): the two counts are side by
+        ; side, one 8-byte test looks at both.
+        cmp byte [gs:CPU_NEED_RESCHED], 0
+        jne .work
+        mov rax, [gs:CPU_THREAD]
+        cmp qword [rax + THREAD_PREEMPT_WORK], 0
+        jne .work
+
+        ; The fast way out: CS, SS and the vector are a system call's, as
+        ; pushed above; only RIP needs a look (see the top).
+        mov rcx, [rsp + TF_RIP]
+        mov rax, rcx
+        shl rax, 16                     ; canonical: bits 63..47 all equal, so
+        sar rax, 16                     ; sign-extending bit 47 changes nothing
+        cmp rax, rcx
+        jne .bad_return
+        jmp sysret_frame
+
+.unknown:
+        mov rdi, rsp
+        call syscall_unknown_entry      ; -ENOSYS; returns with interrupts off
+        jmp user_return
+.work:
+        mov rdi, rsp
+        call syscall_work               ; returns with interrupts off
+        jmp user_return
+.bad_return:
+        mov rdi, rsp
+        call syscall_bad_return         ; never returns
 
 ; user_return: leave for ring 3 through the frame at RSP, interrupts off.
 global user_return
@@ -79,6 +126,7 @@ user_return:
         cmp rax, rcx                    ; nothing
         jne trap_return
 
+sysret_frame:                           ; (a system call's frame, RIP canonical)
         POP_GPRS                        ; RCX and R11 get the RIP and RFLAGS
         mov rcx, [rsp + TF_RIP - TF_VECTOR]     ; back, for SYSRETQ
         mov r11, [rsp + TF_RFLAGS - TF_VECTOR]

@@ -48,6 +48,11 @@ _Static_assert(offsetof(struct trap_frame, rsp) == 20 * 8, "frame.inc TF_RSP");
 _Static_assert(offsetof(struct trap_frame, ss) == 21 * 8, "frame.inc TF_SS");
 _Static_assert(sizeof(struct trap_frame) == ARCH_USER_FRAME_SIZE, "frame.inc TF_SIZE");
 _Static_assert(ARCH_USER_FRAME_SIZE % 16 == 0, "the stack below the frame stays aligned");
+_Static_assert(offsetof(struct cpu, thread) == 48, "frame.inc CPU_THREAD");
+_Static_assert(offsetof(struct cpu, need_resched) == 88, "frame.inc CPU_NEED_RESCHED");
+_Static_assert(offsetof(struct thread, preempt_count) == 76, "frame.inc THREAD_PREEMPT_WORK");
+_Static_assert(offsetof(struct thread, user_work) == 80, "user_work right after preempt_count");
+_Static_assert(SYS_COUNT == 23, "frame.inc SYSCALL_COUNT");
 
 #define CPUID_7_EBX_FSGSBASE (1u << 0)
 #define CPUID_7_EBX_SMEP     (1u << 7)
@@ -255,17 +260,27 @@ bool arch_user_exception(struct trap_frame *tf)
 
 /* ---- system calls ---- */
 
-/* From syscall.asm, interrupts on, the frame complete; returns with
- * interrupts off, the frame ready for ring 3. */
-void syscall_dispatch(struct trap_frame *tf)
+/* syscall.asm's slow ways out of a system call, interrupts off, the frame
+ * complete: a number out of range, work before ring 3 (a reschedule, a
+ * dying process, or a lock a handler forgot), or a return address SYSRET
+ * must not take. Each returns with interrupts off, ready for ring 3. */
+void syscall_unknown_entry(struct trap_frame *tf)
 {
-	uint64_t nr = tf->rax;
-	long ret;
-	if (likely(nr < SYS_COUNT))
-		ret = syscall_table[nr]((long)tf->rdi, (long)tf->rsi, (long)tf->rdx, (long)tf->r10,
-					(long)tf->r8, (long)tf->r9);
-	else
-		ret = syscall_unknown(nr);
-	tf->rax = (uint64_t)ret;
+	arch_irq_enable();
+	tf->rax = (uint64_t)syscall_unknown(tf->rax);
 	proc_return_to_user(tf);
+}
+
+void syscall_work(struct trap_frame *tf)
+{
+	proc_return_to_user(tf);
+}
+
+void syscall_bad_return(struct trap_frame *tf)
+{
+	arch_irq_enable();
+	proc_fault("system call return to a non-canonical address", NULL, tf->rip, tf->rip,
+		   PROC_SIG_SEGV);
+	proc_return_to_user(tf);	/* ends the thread: the process is dying */
+	panic("syscall_bad_return: thread %lu goes on after its process died", curthread->id);
 }

@@ -33,6 +33,7 @@ enum {
 	SYS_set_cpus,		/* (unsigned mask) -> 0: the CPUs this thread may use */
 	SYS_sysinfo,		/* (struct sysinfo *) -> 0 */
 	SYS_utest_result,	/* (int verdict, const char *why) -> 0: the test runner's */
+	SYS_fpu_release,	/* () -> 0: state saved, the next FPU instruction traps */
 	SYS_COUNT
 };
 

@@ -1,0 +1,155 @@
+/*
+ * user/tests/bench_test.c - benchmarks from ring 3 (suite bench: make bench
+ * boots each under -icount and reads its BENCH lines, tests/harness/
+ * bench.py; make test runs them to see that they work).
+ *
+ * Figures are instructions per operation: under -icount the TSC counts
+ * instructions, and RDTSC is allowed in ring 3. Each loop runs long enough
+ * that its setup does not show.
+ */
+#include <utest.h>
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#define NULL_CALLS 20000
+
+/* A system call that does nothing: the way in and out, from SYSCALL to the
+ * instruction after it (SYSCALL inline: the figure is the kernel's, plus
+ * the loop's own three instructions, not a library wrapper's). */
+UTEST(bench, syscall_null)
+{
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < NULL_CALLS; i++) {
+		long r;
+		__asm__ volatile("syscall" : "=a"(r) : "a"((long)SYS_null) : "rcx", "r11", "memory");
+	}
+	uint64_t per = (rdtsc() - t0) / NULL_CALLS;
+	UT_EXPECT(per > 0);
+	UT_LOG("BENCH name=syscall.null unit=insn value=%lu iters=%d", (unsigned long)per,
+	       NULL_CALLS);
+}
+
+#define YIELDS 10000
+
+struct pair {
+	volatile int ready;
+	bool fpu;			/* change the vector registers each turn */
+	uint64_t start[2], end[2];
+};
+
+struct pair_arg {
+	struct pair *p;
+	int who;
+};
+
+/* Each turn: (with fpu) put a new value in every YMM register, then yield. */
+static void yielder(void *arg)
+{
+	struct pair_arg *a = arg;
+	struct pair *p = a->p;
+	__atomic_add_fetch(&p->ready, 1, __ATOMIC_SEQ_CST);
+	while (p->ready < 2)
+		sched_yield();
+	p->start[a->who] = rdtsc();
+	for (int i = 0; i < YIELDS; i++) {
+		if (p->fpu)
+			__asm__ volatile("vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+					 "vmovdqa %%ymm0, %%ymm1\n\tvmovdqa %%ymm0, %%ymm2\n\t"
+					 "vmovdqa %%ymm0, %%ymm3\n\tvmovdqa %%ymm0, %%ymm15"
+					 ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm15");
+		sched_yield();
+	}
+	p->end[a->who] = rdtsc();
+}
+
+/* Instructions per hand-off between two threads of this process on one CPU. */
+static uint64_t run_pair(bool fpu)
+{
+	struct pair p = { .ready = 0, .fpu = fpu };
+	struct pair_arg a0 = { &p, 0 }, a1 = { &p, 1 };
+	UT_ASSERT_EQ(set_cpus(1), 0);
+	int t0 = uthread_create(yielder, &a0), t1 = uthread_create(yielder, &a1);
+	UT_ASSERT(t0 > 0 && t1 > 0);
+	UT_ASSERT_EQ(uthread_join(t0), 0);
+	UT_ASSERT_EQ(uthread_join(t1), 0);
+	uint64_t start = p.start[0] < p.start[1] ? p.start[0] : p.start[1];
+	uint64_t end = p.end[0] > p.end[1] ? p.end[0] : p.end[1];
+	return (end - start) / (2 * YIELDS);
+}
+
+UTEST(bench, user_yield)
+{
+	uint64_t per = run_pair(false);
+	UT_EXPECT(per > 0);
+	UT_LOG("BENCH name=user.yield unit=insn value=%lu iters=%d", (unsigned long)per,
+	       2 * YIELDS);
+}
+
+static bool has_avx(void)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	if (!(c & (1u << 27)) || !(c & (1u << 28)))	/* OSXSAVE, AVX */
+		return false;
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6;				/* SSE and AVX state on */
+}
+
+UTEST(bench, user_fpu_switch)
+{
+	if (!has_avx())
+		UT_SKIP("no AVX here (-cpu max has it)");
+	uint64_t per = run_pair(true);
+	UT_EXPECT(per > 0);
+	UT_LOG("BENCH name=user.fpu_switch unit=insn value=%lu iters=%d", (unsigned long)per,
+	       2 * YIELDS);
+}
+
+#define FORKS 200
+
+UTEST(bench, user_fork_exit_wait)
+{
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < FORKS; i++) {
+		int pid = fork();
+		if (pid == 0)
+			exit(0);
+		UT_ASSERT(pid > 0);
+		int status;
+		UT_ASSERT_EQ(waitpid(pid, &status), pid);
+	}
+	uint64_t per = (rdtsc() - t0) / FORKS;
+	UT_LOG("BENCH name=user.fork_exit_wait unit=insn value=%lu iters=%d", (unsigned long)per,
+	       FORKS);
+}
+
+#define NM_TRAPS 5000
+
+/* #NM from ring 3: the state is put away and TS set (SYS_fpu_release), the
+ * next FPU instruction traps, and the kernel finds the state still loaded:
+ * it clears TS and returns. The figure is the loop with the trap less the
+ * same loop without it (release, then an FPU instruction with TS clear). */
+static uint64_t release_loop(bool trap)
+{
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < NM_TRAPS; i++) {
+		syscall6(trap ? SYS_fpu_release : SYS_null, 0, 0, 0, 0, 0, 0);
+		__asm__ volatile("xorps %%xmm7, %%xmm7" ::: "xmm7");
+	}
+	return (rdtsc() - t0) / NM_TRAPS;
+}
+
+UTEST(bench, user_nm_trap)
+{
+	__asm__ volatile("xorps %%xmm7, %%xmm7" ::: "xmm7");	/* the state is live */
+	uint64_t with = release_loop(true), without = release_loop(false);
+	UT_EXPECT(with > without);
+	UT_LOG("BENCH name=user.nm_trap unit=insn value=%lu iters=%d", (unsigned long)(with - without),
+	       NM_TRAPS);
+}
