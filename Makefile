@@ -41,7 +41,7 @@ CFLAGS  := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector \
 	   -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	   -fno-strict-aliasing -g $(OPT) -Wall -Wextra -Werror \
 	   -Wno-unused-parameter $(INCLUDES)
-NASMFLAGS := -f elf64 -g -F dwarf -I./ -I$(BUILD)/guests/
+NASMFLAGS := -f elf64 -g -F dwarf -I./ -I$(BUILD)/guests/ -I$(BUILD)/
 LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	   --no-warn-rwx-segments -T linker.ld
 
@@ -185,6 +185,17 @@ $(BUILD)/guests/%.bin: $(GUEST_DIR)/%.asm $(GUEST_DIR)/abi.inc $(BUILD)/.flags |
 	$(Q)$(NASM) -f bin -I$(GUEST_DIR)/ -o $@ $<
 
 $(BUILD)/arch/$(ARCH)/guest_images.asm.o: $(GUEST_BINS)
+
+# The numbers the assembly takes from C (arch/x86_64/asm_offsets.c): the
+# compiler's assembly output carries "->NAME value" lines; they become
+# "NAME equ value". asm_offsets.c itself is not linked.
+OBJS := $(filter-out $(BUILD)/arch/$(ARCH)/asm_offsets.o,$(OBJS))
+$(BUILD)/asm_offsets.inc: arch/$(ARCH)/asm_offsets.c $(BUILD)/.flags | $(BUILD)/.deps-ok
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MT $@ -MF $(BUILD)/asm_offsets.d -S $< -o $(BUILD)/asm_offsets.s
+	$(Q)sed -n 's/^[[:space:]]*->\([A-Z0-9_]*\) \(-\{0,1\}[0-9]*\).*/\1 equ \2/p' \
+		$(BUILD)/asm_offsets.s > $@
+$(filter $(BUILD)/arch/$(ARCH)/%.asm.o,$(OBJS)): $(BUILD)/asm_offsets.inc
+-include $(BUILD)/asm_offsets.d
 
 define extra_rule
 $(BUILD)/extra/$(subst /,_,$(1:.c=.o)): $(1) $(BUILD)/.flags | $(BUILD)/.deps-ok

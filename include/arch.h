@@ -162,7 +162,7 @@ void arch_user_print_features(void);
 bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase);
 /* The stack an interrupt or SYSCALL from ring 3 starts on: the running
  * thread's kernel stack top (schedule() sets it for user threads). */
-void arch_set_kernel_stack(uint64_t top);
+static inline void arch_set_kernel_stack(uint64_t top);
 /* The frame at the top of t's kernel stack, and a fresh one: ring 3 at
  * rip with stack rsp, the first two arguments registers set. */
 struct trap_frame *arch_user_frame(struct thread *t);
@@ -178,8 +178,8 @@ __noreturn void arch_enter_user(struct trap_frame *tf);
 /* The user's FS and GS bases of the running thread (while it is in the
  * kernel), for its segment-base context op; and whether a value is one
  * the CPU takes. Interrupts off. */
-void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
-void arch_user_segbases_load(uint64_t fs, uint64_t gs);
+static inline void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
+static inline void arch_user_segbases_load(uint64_t fs, uint64_t gs);
 bool arch_user_segbase_ok(uint64_t base);
 /* The copy routines (uaccess.asm): n bytes between kernel and user memory,
  * either way; returns how many were not copied (a fault). And a string of

@@ -136,7 +136,7 @@ static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
 }
 
 /* f's registers into its area. f is live. */
-static void save(struct cpu *c, struct fpu_ctx *f)
+static inline void save(struct cpu *c, struct fpu_ctx *f)
 {
 	arch_fpu->save(f->area);
 	c->fpu.saves++;
@@ -159,7 +159,7 @@ static void put_away_live(struct cpu *c)
  * area unless this CPU's registers still hold it (this CPU loaded it last,
  * and nothing else was loaded here since).
  */
-static void activate(struct cpu *c, struct fpu_ctx *f)
+static inline void activate(struct cpu *c, struct fpu_ctx *f)
 {
 	if (c->fpu_ts)
 		ts_clear(c);

@@ -246,7 +246,8 @@ void schedule(void)
 	c->thread = next;		/* after the save ops: they run as prev */
 	if (next->aspace) {		/* a process's thread: its space, and its
 					 * stack for the way in from ring 3 */
-		aspace_activate(next->aspace);
+		if (next->aspace != c->aspace)
+			aspace_activate(next->aspace);
 		arch_set_kernel_stack((uint64_t)next->stack + next->stack_size);
 	}
 	prev = arch_switch(prev, next);

@@ -69,6 +69,7 @@ void gdt_init_this_cpu(int id)
 	struct arch_tss *t = &tss[id];
 	memset(t, 0, sizeof(*t));
 	cpus[id].arch.tss = t;
+	cpus[id].arch.tss_rsp0 = (arch_u64_unaligned *)((char *)t + offsetof(struct arch_tss, rsp));
 	for (int slot = 1; slot <= 3; slot++) {
 		/* the frame goes below the top 16 bytes, whose first word names
 		 * the CPU (trap_dispatch's GS for these vectors) */
@@ -110,13 +111,6 @@ void gdt_init_this_cpu(int id)
 			 :
 			 : "m"(ptr), "i"(GDT_KCODE), "r"(GDT_KDATA), "r"(GDT_TSS)
 			 : "rax", "memory");
-}
-
-void arch_set_kernel_stack(uint64_t top)
-{
-	struct cpu *c = this_cpu();
-	c->arch.kstack_top = top;
-	c->arch.tss->rsp[0] = top;
 }
 
 #define DEBUG_EXIT_PORT 0xF4

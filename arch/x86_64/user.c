@@ -15,7 +15,8 @@
  *         every trap entry clears it (the user may have set it);
  *   FSGSBASE  RDFSBASE and friends, which let ring 3 change its own FS
  *         and GS bases: the segment-base context op (kernel/proc.c) reads
- *         them at every switch out rather than trusting a saved copy.
+ *         them at every switch out rather than trusting a saved copy
+ *         (arch_user_segbases_save/load, inline in arch/arch.h).
  * -cpu max under TCG has all three, -cpu qemu64 none; the boot line says.
  *
  * The GS of NMI, #DF and #MC. These three can arrive anywhere: between a
@@ -36,23 +37,14 @@
 #include <syscall.h>
 #include <thread.h>
 
-/* frame.inc's constants, checked against the C layout */
-_Static_assert(offsetof(struct trap_frame, r11) == 4 * 8, "frame.inc TF_R11");
-_Static_assert(offsetof(struct trap_frame, rcx) == 12 * 8, "frame.inc TF_RCX");
-_Static_assert(offsetof(struct trap_frame, rax) == 14 * 8, "frame.inc TF_RAX");
-_Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "frame.inc TF_VECTOR");
-_Static_assert(offsetof(struct trap_frame, rip) == 17 * 8, "frame.inc TF_RIP");
-_Static_assert(offsetof(struct trap_frame, cs) == 18 * 8, "frame.inc TF_CS");
-_Static_assert(offsetof(struct trap_frame, rflags) == 19 * 8, "frame.inc TF_RFLAGS");
-_Static_assert(offsetof(struct trap_frame, rsp) == 20 * 8, "frame.inc TF_RSP");
-_Static_assert(offsetof(struct trap_frame, ss) == 21 * 8, "frame.inc TF_SS");
-_Static_assert(sizeof(struct trap_frame) == ARCH_USER_FRAME_SIZE, "frame.inc TF_SIZE");
+/* The assembly reads these from asm_offsets.inc (asm_offsets.c); what it
+ * cannot ask the compiler is checked here. */
+_Static_assert(sizeof(struct trap_frame) == ARCH_USER_FRAME_SIZE, "arch/arch.h's frame size");
 _Static_assert(ARCH_USER_FRAME_SIZE % 16 == 0, "the stack below the frame stays aligned");
-_Static_assert(offsetof(struct cpu, thread) == 48, "frame.inc CPU_THREAD");
-_Static_assert(offsetof(struct cpu, need_resched) == 88, "frame.inc CPU_NEED_RESCHED");
-_Static_assert(offsetof(struct thread, preempt_count) == 76, "frame.inc THREAD_PREEMPT_WORK");
-_Static_assert(offsetof(struct thread, user_work) == 80, "user_work right after preempt_count");
-_Static_assert(SYS_COUNT == 23, "frame.inc SYSCALL_COUNT");
+_Static_assert(offsetof(struct thread, user_work) ==
+		       offsetof(struct thread, preempt_count) + sizeof(int),
+	       "syscall.asm tests preempt_count and user_work with one 8-byte compare");
+_Static_assert(offsetof(struct cpu, arch) == 8, "arch/arch.h's arch_cpu_this()");
 
 #define CPUID_7_EBX_FSGSBASE (1u << 0)
 #define CPUID_7_EBX_SMEP     (1u << 7)
@@ -64,7 +56,8 @@ _Static_assert(SYS_COUNT == 23, "frame.inc SYSCALL_COUNT");
 #define SYSCALL_FMASK (RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT)
 
 uint8_t arch_smap_on;			/* read by trap_entry.asm and uaccess.asm */
-static bool smep_on, fsgsbase_on;
+static bool smep_on;
+bool arch_fsgsbase_on;
 extern void syscall_entry(void);
 
 void arch_user_init_this_cpu(void)
@@ -80,7 +73,7 @@ void arch_user_init_this_cpu(void)
 	write_cr4(cr4);
 	smep_on = cr4 & CR4_SMEP;
 	arch_smap_on = (cr4 & CR4_SMAP) != 0;
-	fsgsbase_on = cr4 & CR4_FSGSBASE;
+	arch_fsgsbase_on = cr4 & CR4_FSGSBASE;
 
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	/* SYSCALL: CS = 0x08, SS = 0x10; SYSRET: SS = 0x10 + 8 = 0x18 | 3,
@@ -95,7 +88,7 @@ void arch_user_print_features(void)
 {
 	printk("user: SYSCALL/SYSRET; SMEP %s, SMAP %s, FSGSBASE %s\n",
 	       smep_on ? "on" : "off (CPU lacks it)", arch_smap_on ? "on" : "off (CPU lacks it)",
-	       fsgsbase_on ? "on" : "off (CPU lacks it: MSRs)");
+	       arch_fsgsbase_on ? "on" : "off (CPU lacks it: MSRs)");
 }
 
 bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase)
@@ -105,7 +98,7 @@ bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase)
 	if (smap)
 		*smap = arch_smap_on;
 	if (fsgsbase)
-		*fsgsbase = fsgsbase_on;
+		*fsgsbase = arch_fsgsbase_on;
 	return true;
 }
 
@@ -147,38 +140,7 @@ bool arch_uregs_pc_canonical(const struct trap_frame *tf)
 	return s == 0 || s == -1;
 }
 
-/* ---- the user's segment bases ---- */
-
-/*
- * While a user thread is in the kernel, its FS base is in MSR_FS_BASE (the
- * kernel does not use FS) and its GS base in MSR_KERNEL_GS_BASE (SWAPGS put
- * it there). Both move with the thread: the segment-base context op saves
- * them at a switch out and loads them at a switch in. With FSGSBASE,
- * RDFSBASE/WRFSBASE are cheaper than the MSRs; the GS base is reached by
- * SWAPGS around RDGSBASE/WRGSBASE, interrupts off (they are: context ops
- * run with interrupts off).
- */
-void arch_user_segbases_save(uint64_t *fs, uint64_t *gs)
-{
-	if (fsgsbase_on) {
-		__asm__ volatile("rdfsbase %0" : "=r"(*fs));
-		__asm__ volatile("swapgs; rdgsbase %0; swapgs" : "=r"(*gs));
-	} else {
-		*fs = rdmsr(MSR_FS_BASE);
-		*gs = rdmsr(MSR_KERNEL_GS_BASE);
-	}
-}
-
-void arch_user_segbases_load(uint64_t fs, uint64_t gs)
-{
-	if (fsgsbase_on) {
-		__asm__ volatile("wrfsbase %0" ::"r"(fs));
-		__asm__ volatile("swapgs; wrgsbase %0; swapgs" ::"r"(gs));
-	} else {
-		wrmsr(MSR_FS_BASE, fs);
-		wrmsr(MSR_KERNEL_GS_BASE, gs);
-	}
-}
+/* ---- the user's segment bases (the save and load are inline: arch/arch.h) ---- */
 
 bool arch_user_segbase_ok(uint64_t base)
 {

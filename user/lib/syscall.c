@@ -19,10 +19,21 @@ long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return ret;
 }
 
-#define SC0(n) syscall6(n, 0, 0, 0, 0, 0, 0)
-#define SC1(n, a) syscall6(n, (long)(a), 0, 0, 0, 0, 0)
-#define SC2(n, a, b) syscall6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define SC3(n, a, b, c) syscall6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+/* Up to three arguments: the SYSCALL inline, only the registers it uses. */
+static inline long sc3(long nr, long a0, long a1, long a2)
+{
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a0), "S"(a1), "d"(a2)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define SC0(n) sc3(n, 0, 0, 0)
+#define SC1(n, a) sc3(n, (long)(a), 0, 0)
+#define SC2(n, a, b) sc3(n, (long)(a), (long)(b), 0)
+#define SC3(n, a, b, c) sc3(n, (long)(a), (long)(b), (long)(c))
 
 int getpid(void) { return (int)SC0(SYS_getpid); }
 int getppid(void) { return (int)SC0(SYS_getppid); }

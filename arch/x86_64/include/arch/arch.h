@@ -74,10 +74,13 @@ static inline void arch_zero_pages(void *dst, size_t npages)
  * 3; scratch holds the user's RSP for the few instructions between SYSCALL
  * and the switch to that stack.
  */
+typedef uint64_t arch_u64_unaligned __attribute__((aligned(1)));
+
 struct arch_cpu {
 	uint64_t kstack_top;
 	uint64_t scratch;
 	struct arch_tss *tss;		/* this CPU's TSS (arch/x86_64/cpu.c) */
+	arch_u64_unaligned *tss_rsp0;	/* its RSP0 field (at offset 4: unaligned) */
 };
 #define ARCH_CPU_KSTACK_TOP 8		/* offsetof(struct cpu, arch.kstack_top) */
 #define ARCH_CPU_SCRATCH    16		/* offsetof(struct cpu, arch.scratch) */
@@ -90,6 +93,68 @@ struct arch_cpu {
 #define ARCH_ELF_MACHINE 62			/* EM_X86_64 */
 /* The bytes of a user thread's frame (struct trap_frame, arch/trap.h). */
 #define ARCH_USER_FRAME_SIZE (22 * 8)
+
+/* ---- bodies of include/arch.h's ring-3 helpers, on every switch ---- */
+
+/* (the per-CPU block's own pointer, without percpu.h: %gs:0) */
+static inline struct arch_cpu *arch_cpu_this(void)
+{
+	char *c;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return (struct arch_cpu *)(c + 8);	/* struct cpu's `arch`: offset 8 */
+}
+
+static inline void arch_set_kernel_stack(uint64_t top)
+{
+	struct arch_cpu *a = arch_cpu_this();
+	a->kstack_top = top;
+	*a->tss_rsp0 = top;
+}
+
+extern bool arch_fsgsbase_on;		/* CR4.FSGSBASE (arch/x86_64/user.c) */
+#define ARCH_MSR_FS_BASE        0xC0000100u
+#define ARCH_MSR_KERNEL_GS_BASE 0xC0000102u
+
+static inline uint64_t arch__rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void arch__wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/*
+ * While a user thread is in the kernel, its FS base is in FS_BASE (the
+ * kernel does not use FS) and its GS base in KERNEL_GS_BASE (SWAPGS put it
+ * there). With FSGSBASE, RDFSBASE/WRFSBASE are cheaper than the MSRs and
+ * the GS base is reached by SWAPGS around RDGSBASE/WRGSBASE, interrupts
+ * off (context ops run with interrupts off; others must disable them).
+ */
+static inline void arch_user_segbases_save(uint64_t *fs, uint64_t *gs)
+{
+	if (arch_fsgsbase_on) {
+		__asm__ volatile("rdfsbase %0" : "=r"(*fs));
+		__asm__ volatile("swapgs; rdgsbase %0; swapgs" : "=r"(*gs));
+	} else {
+		*fs = arch__rdmsr(ARCH_MSR_FS_BASE);
+		*gs = arch__rdmsr(ARCH_MSR_KERNEL_GS_BASE);
+	}
+}
+
+static inline void arch_user_segbases_load(uint64_t fs, uint64_t gs)
+{
+	if (arch_fsgsbase_on) {
+		__asm__ volatile("wrfsbase %0" ::"r"(fs));
+		__asm__ volatile("swapgs; wrgsbase %0; swapgs" ::"r"(gs));
+	} else {
+		arch__wrmsr(ARCH_MSR_FS_BASE, fs);
+		arch__wrmsr(ARCH_MSR_KERNEL_GS_BASE, gs);
+	}
+}
 
 /* What arch_setjmp saves (arch/x86_64/setjmp.asm: keep the offsets in step):
  * the callee-saved registers, the stack pointer and the return address. */
