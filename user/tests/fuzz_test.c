@@ -1,0 +1,169 @@
+/*
+ * user/tests/fuzz_test.c - a system-call fuzzer, after Trinity.
+ *
+ * Several child processes make system calls with random numbers (every
+ * valid one, some just past the table, huge and negative ones) and
+ * arguments drawn from pools that a careless or hostile program would
+ * pass: valid pointers (a stack buffer, a heap block), freed memory (heap
+ * given back with sbrk), kernel addresses, addresses just below the end
+ * of user space, non-canonical and wild ones, and lengths at powers of two
+ * plus or minus one. On four CPUs they run for 10 s (1 s on fewer). The
+ * kernel must survive, every child must end the way the rules say, and
+ * the counters of sysinfo must come back to where they were.
+ *
+ * What is left out, and why: exit and thread_exit end the fuzzer itself
+ * (the children do call exit, at the end); kill only goes to pids that
+ * cannot be anyone's here (a random kill could end the test runner's
+ * process); a new thread gets a real function to start in (a wild one
+ * would kill the child for a fault: a fine outcome, but then it stops
+ * fuzzing); sleep is bounded (a random one could last a year); sbrk moves
+ * by at most a MiB either way (four processes taking a GiB each would only
+ * test the page allocator's patience).
+ */
+#include <utest.h>
+
+#define FUZZERS 4
+
+static uint64_t pool_pointer(uint64_t *rng, void *stack_buf, void *heap_buf, void *freed)
+{
+	static const uint64_t fixed[] = {
+		0, 1, 0x100000,			/* NULL, almost, the kernel image */
+		0xFFFFFFFF80000000ULL,		/* where other kernels live */
+		0x8000000000000000ULL,		/* non-canonical */
+		0x0000800000000000ULL,		/* the first non-canonical address */
+		0x00007FFFFFFFF000ULL - 3,	/* runs off the end of user space */
+		0x0000008000000000ULL,		/* user space's first page (unmapped) */
+		0x0000008000400000ULL,		/* the program's text (read-only) */
+	};
+	switch (rand64(rng) % 5) {
+	case 0: return (uint64_t)stack_buf;
+	case 1: return (uint64_t)heap_buf;
+	case 2: return (uint64_t)freed;
+	case 3: return fixed[rand64(rng) % (sizeof(fixed) / sizeof(fixed[0]))];
+	default: return rand64(rng);		/* wild */
+	}
+}
+
+static uint64_t pool_length(uint64_t *rng)
+{
+	uint64_t p = 1ULL << (rand64(rng) % 40);
+	return p + (rand64(rng) % 3) - 1;	/* 2^k - 1, 2^k, 2^k + 1 */
+}
+
+static long pool_number(uint64_t *rng)
+{
+	switch (rand64(rng) % 8) {
+	case 0: return -1 - (long)(rand64(rng) % 1000);
+	case 1: return (long)(rand64(rng) >> 1);
+	case 2: return SYS_COUNT + (long)(rand64(rng) % 4);
+	default: return (long)(rand64(rng) % SYS_COUNT);
+	}
+}
+
+static long pool_arg(uint64_t *rng, void *stack_buf, void *heap_buf, void *freed)
+{
+	switch (rand64(rng) % 3) {
+	case 0: return (long)pool_pointer(rng, stack_buf, heap_buf, freed);
+	case 1: return (long)pool_length(rng);
+	default: return (long)(rand64(rng) % 64) - 8;	/* small numbers, some negative */
+	}
+}
+
+/* A thread's first instruction: a raw SYS_thread_create starts it with
+ * nothing on its stack to return to, so it must end by uthread_exit. */
+static void __attribute__((noreturn)) thread_noop(void)
+{
+	uthread_exit();
+}
+
+/* One fuzzing child: returns the number of calls made. */
+static unsigned long fuzz(uint64_t seed, unsigned long ns)
+{
+	uint64_t rng = seed;
+	char stack_buf[256];
+	memset(stack_buf, 0, sizeof(stack_buf));
+	char *heap_buf = malloc(4096);
+	char *freed = sbrk(8192);
+	sbrk(-8192);				/* now unmapped: "freed" */
+	unsigned long calls = 0, end = clock_ns() + ns;
+	while (clock_ns() < end) {
+		long nr = pool_number(&rng);
+		long a[6];
+		for (int i = 0; i < 6; i++)
+			a[i] = pool_arg(&rng, stack_buf, heap_buf, freed);
+		switch (nr) {
+		case SYS_exit:
+		case SYS_thread_exit:
+		case SYS_utest_result:
+			continue;
+		case SYS_kill:
+			a[0] = 100000 + (long)(rand64(&rng) % 1000);	/* nobody's */
+			break;
+		case SYS_thread_create:
+			a[0] = (long)(rand64(&rng) % 2 ? (uint64_t)thread_noop : (uint64_t)a[0]);
+			if ((uint64_t)a[0] != (uint64_t)thread_noop)
+				a[0] = 0;	/* a bad entry, refused (-EFAULT) */
+			break;
+		case SYS_sleep:
+			a[0] = (long)(rand64(&rng) % 100000);
+			break;
+		case SYS_sbrk:
+			a[0] = (long)(rand64(&rng) % (2 << 20)) - (1 << 20);
+			break;
+		case SYS_write:
+			if (a[0] == 1 || a[0] == 2)
+				a[2] &= 15;	/* a little garbage on the console at most */
+			break;
+		case SYS_set_cpus:
+			break;
+		default:
+			break;
+		}
+		long r = syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		calls++;
+		if (nr == SYS_fork && r == 0)
+			exit(0);		/* a child of the fuzzer: gone at once */
+		if (nr == SYS_spawn || nr == SYS_fork || nr == SYS_thread_create) {
+			int status;		/* reap what was made */
+			while (waitpid(-1, &status) > 0)
+				;
+		}
+	}
+	set_cpus(~0u);
+	return calls;
+}
+
+UTEST(fuzz, random_syscalls_from_several_processes)
+{
+	struct sysinfo before, after;
+	UT_ASSERT_EQ(sysinfo(&before), 0);
+	unsigned long ns = before.ncpus >= 4 ? 10000000000UL : 1000000000UL;
+	int pids[FUZZERS];
+	for (int i = 0; i < FUZZERS; i++) {
+		pids[i] = fork();
+		UT_ASSERT(pids[i] >= 0);
+		if (pids[i] == 0) {
+			unsigned long calls = fuzz(0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1), ns);
+			UT_LOG("fuzzer %d: %lu calls", i, calls);
+			exit(calls > 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < FUZZERS; i++) {
+		int status = -1;
+		UT_EXPECT_EQ(waitpid(pids[i], &status), pids[i]);
+		UT_EXPECT_EQ(status, 0);
+	}
+	/* threads a fuzzer started may outlive it a moment: let the reaper in */
+	for (int tries = 0; tries < 100; tries++) {
+		UT_ASSERT_EQ(sysinfo(&after), 0);
+		if (after.procs == before.procs && after.free_pages == before.free_pages)
+			break;
+		sleep_ns(10000000);
+	}
+	UT_EXPECT_EQ(after.procs, before.procs);
+	UT_EXPECT_EQ(after.threads, before.threads);
+	UT_EXPECT_EQ(after.kmem_objects, before.kmem_objects);
+	UT_EXPECT_EQ(after.kmem_bytes, before.kmem_bytes);
+	UT_EXPECT_EQ(after.free_pages, before.free_pages);
+	UT_EXPECT_EQ(after.user_pages, before.user_pages);
+}
