@@ -27,8 +27,9 @@
  * context ops to t. Afterwards only t itself may change its ring.
  *
  * References: a thread starts with one, its creator's; thread_find takes
- * another (for the monitor). thread_join frees all but the struct (ops,
- * stack, list entry) and drops the creator's; the struct goes with the
+ * another (for the monitor). thread_join frees all but the struct (list
+ * entry, then ops, then stack: a walker of the list never meets a thread
+ * whose ops are freed) and drops the creator's; the struct goes with the
  * last reference, so a holder never reads freed memory.
  */
 #include <thread.h>
@@ -233,12 +234,15 @@ void thread_exit(void)
 
 static void thread_join_keep(struct thread *t);
 
+/* Off the list first, under threads_lock: a walker of the list
+ * (thread_foreach, the monitor's `fpu`) reads each thread's context-op
+ * state, so a listed thread's ops must still be there. */
 static void thread_free(struct thread *t)
 {
-	ctxop_free_all(t);
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
+	ctxop_free_all(t);
 	stack_free((uint64_t)t->stack - PAGE_SIZE);
 	thread_rele(t);			/* its creator's reference */
 }
