@@ -67,6 +67,9 @@
  * Locking: all of this runs on the thread's own CPU with interrupts off
  * (the switch, #NM, kfpu bookkeeping). Only fpu_ctx_free touches other
  * CPUs' records, with compare-and-swap, for a thread that can run no more.
+ * The monitor never follows another CPU's fpu_owner (its context may be
+ * freed by a join as it looks): each CPU keeps beside it a tag, the
+ * owner's thread id, written with it, and the monitor reads only that.
  */
 #include <fpu.h>
 #include <arch.h>
@@ -76,6 +79,7 @@
 #include <mm.h>
 #include <monitor.h>
 #include <percpu.h>
+#include <printf.h>
 #include <printk.h>
 #include <sched.h>
 #include <string.h>
@@ -104,6 +108,7 @@ static uint64_t nm_sleep_ns;
 struct fpu_ctx {
 	void *area;			/* save area, or NULL before first use (fpu.alloc=lazy) */
 	struct thread *thread;		/* whose own state this is; NULL if layered */
+	uint64_t owner_tag;		/* the CPU's fpu_owner_tag while it is the owner */
 	int last_cpu;			/* CPU that last loaded this state; -1: none */
 	bool used;			/* loaded at least once */
 	struct fpu_counters stats;
@@ -112,7 +117,15 @@ struct fpu_ctx {
 /* The architectural init state, loaded (never saved) to clear the registers
  * for a thread that has no state of its own yet. As a CPU's fpu_owner it
  * means "the registers hold the init state", so it is loaded once. */
-static struct fpu_ctx init_ctx = { .last_cpu = -1 };
+static struct fpu_ctx init_ctx = { .owner_tag = FPU_OWNER_INIT, .last_cpu = -1 };
+
+/* The registers change hands: to f (NULL: the kernel's values, after a
+ * kernel FPU section). The tag is what the monitor reads, never f. */
+static inline void set_owner(struct cpu *c, struct fpu_ctx *f)
+{
+	c->fpu_owner = f;
+	c->fpu_owner_tag = f ? f->owner_tag : FPU_OWNER_NONE;
+}
 
 /* ---- small steps, on this CPU, interrupts off ---- */
 
@@ -166,7 +179,7 @@ static void activate(struct cpu *c, struct fpu_ctx *f)
 	if (c->fpu_owner == f && f->last_cpu == c->id)
 		return;
 	arch_fpu->restore(f->area);
-	c->fpu_owner = f;
+	set_owner(c, f);
 	f->last_cpu = c->id;
 	c->fpu.restores++;
 	f->stats.restores++;
@@ -193,7 +206,7 @@ static void clear_registers(struct cpu *c)
 		if (c->fpu_ts)
 			ts_clear(c);
 		arch_fpu->restore(init_ctx.area);
-		c->fpu_owner = &init_ctx;
+		set_owner(c, &init_ctx);
 		c->fpu.clears++;
 	}
 	if (!c->fpu_ts)
@@ -251,8 +264,13 @@ static void fpu_ctx_free(void *arg, int isexec)
 	(void)isexec;
 	for (int i = 0; i < MAX_CPUS; i++) {
 		struct fpu_ctx *expect = f;
-		__atomic_compare_exchange_n(&cpus[i].fpu_owner, &expect, NULL, false,
-					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+		uint64_t tag = f->owner_tag;
+		/* the tag after the owner: if CPU i has taken another owner
+		 * since, its set_owner wrote (or will write) that one's tag */
+		if (__atomic_compare_exchange_n(&cpus[i].fpu_owner, &expect, NULL, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			__atomic_compare_exchange_n(&cpus[i].fpu_owner_tag, &tag, FPU_OWNER_NONE,
+						    false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
 	if (f->thread && f->thread->fpu == f)
 		f->thread->fpu = NULL;
@@ -275,6 +293,7 @@ void fpu_thread_create(struct thread *t)
 		      "be the first", t->name);
 	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
 	f->thread = t;
+	f->owner_tag = t->id;
 	f->last_cpu = -1;
 	if (alloc == FPU_ALLOC_EAGER)
 		f->area = new_area(KM_SLEEP);
@@ -289,6 +308,7 @@ struct fpu_ctx *fpu_ctx_create(void)
 {
 	sched_assert_can_sleep("fpu_ctx_create");
 	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	f->owner_tag = FPU_OWNER_LAYERED;
 	f->last_cpu = -1;
 	f->area = new_area(KM_SLEEP);
 	return f;
@@ -412,7 +432,7 @@ void kfpu_begin(void)
 		put_away_live(c);
 	}
 	c->kfpu_ts = c->fpu_ts;
-	c->fpu_owner = NULL;		/* the registers will hold the kernel's values */
+	set_owner(c, NULL);		/* the registers will hold the kernel's values */
 	if (c->fpu_ts)
 		ts_clear(c);
 	arch_fpu_load_defaults();
@@ -454,7 +474,7 @@ void fpu_init(void)
 	arch_fpu_init();
 	init_ctx.area = new_area(KM_SLEEP);
 	struct cpu *c = this_cpu();
-	c->fpu_owner = NULL;
+	set_owner(c, NULL);
 	ts_set(c);			/* the boot thread has no THREAD_FPU */
 	printk("fpu: %s switching, save areas allocated %s%s\n", policy_names[policy],
 	       alloc_names[alloc], nm_sleep_ns ? ", #NM allocation sleeps (fault injection)" : "");
@@ -464,7 +484,7 @@ void fpu_init_ap(void)
 {
 	arch_fpu_init_ap();
 	struct cpu *c = this_cpu();
-	c->fpu_owner = NULL;
+	set_owner(c, NULL);
 	ts_set(c);
 }
 
@@ -583,6 +603,10 @@ bool fpu_debug_forge_migration(struct thread *t, uint64_t value)
 
 /* ---- the monitor's `fpu` ---- */
 
+void (*fpu_print_hook)(int cpu);
+
+/* Under threads_lock (thread_foreach): a listed thread's FPU op, and its
+ * state, are freed only after it has left the list (thread_free). */
 static void print_thread(struct thread *t, void *arg)
 {
 	(void)arg;
@@ -602,11 +626,24 @@ void fpu_print(void)
 	       "restores", "#NM", "first");
 	for (int i = 0; i < cpu_count(); i++) {
 		struct cpu *c = &cpus[i];
-		/* a debugging view: another CPU's owner may be exiting as we
-		 * look (its thread is freed only after join, though) */
-		struct fpu_ctx *o = __atomic_load_n(&c->fpu_owner, __ATOMIC_ACQUIRE);
-		const char *holds = !o ? "-" : o == &init_ctx ? "(init state)" :
-				    o->thread ? o->thread->name : "(layered)";
+		/* Another CPU's owner may be freed as we look (a join there):
+		 * its tag, a thread id, is all we read; thread_find holds the
+		 * thread, if it still exists, while we print its name. */
+		uint64_t tag = __atomic_load_n(&c->fpu_owner_tag, __ATOMIC_RELAXED);
+		if (unlikely(fpu_print_hook))
+			fpu_print_hook(i);
+		char holds[THREAD_NAME_MAX + 24];
+		if (tag == FPU_OWNER_NONE || tag == FPU_OWNER_INIT || tag == FPU_OWNER_LAYERED) {
+			strlcpy(holds, tag == FPU_OWNER_NONE ? "-" : tag == FPU_OWNER_INIT ?
+				"(init state)" : "(layered)", sizeof(holds));
+		} else {
+			char id[24];
+			snprintf(id, sizeof(id), "%lu", tag);
+			struct thread *t = thread_find(id);
+			snprintf(holds, sizeof(holds), "%s %s", id, t ? t->name : "(exited)");
+			if (t)
+				thread_rele(t);
+		}
 		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, holds,
 		       c->fpu_ts ? "set" : "clr", c->fpu.saves, c->fpu.restores, c->fpu.nm_traps,
 		       c->fpu.first_uses);
