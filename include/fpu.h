@@ -127,9 +127,11 @@ enum fpu_nm_result fpu_nm_trap(bool may_sleep);
 /* ---- for tests and benchmarks ---- */
 
 /* Changes the policy / the allocation policy / the fault injection at run
- * time; each returns the old value. Switching the policy is safe whenever
- * the only FPU threads are the caller and threads off-CPU (a test's start);
- * the allocation policy applies to threads created afterwards. */
+ * time; each returns the old value. The policy may be switched at any time
+ * from a thread: every CPU takes it in a cross-CPU call, between two of its
+ * switches, and fpu_set_policy returns once all have (docs/fpu.md,
+ * "Changing the policy at run time"). The allocation policy applies to
+ * threads created afterwards. */
 enum fpu_policy fpu_set_policy(enum fpu_policy p);
 enum fpu_alloc fpu_set_alloc(enum fpu_alloc a);
 uint64_t fpu_set_nm_sleep_ns(uint64_t ns);

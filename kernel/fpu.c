@@ -32,6 +32,9 @@
  *   set; its next FPU instruction traps, and #NM clears TS and loads its
  *   state (unless still there). A thread that never touches the FPU never
  *   traps and costs nothing; one that does pays one #NM per quantum.
+ *   Each CPU keeps its own copy of the policy (cpu->fpu_lazy), changed
+ *   only by itself in a cross-CPU call with interrupts off, so the save and
+ *   the restore of one switch always agree (fpu_set_policy).
  *   Lazy's price beyond the trap: for a moment after each switch the
  *   registers hold the previous thread's values while TS guards them, and
  *   a CPU that runs instructions speculatively past the #NM check can leak
@@ -54,6 +57,11 @@
  *   - A freed thread's state is nobody's owner (fpu_ctx_free clears it).
  *
  * Bug history
+ *   The run-time policy switch (a test's): with one global read by both
+ *   halves of a switch, a save under eager (TS left clear for the next FPU
+ *   thread) met a restore under lazy (nothing loaded) when another CPU
+ *   flipped the policy in between; the next thread ran on the previous
+ *   one's registers. Hence the per-CPU copy.
  *   Xen PV (2013-2015): the hypervisor cleared TS before calling a PV
  *   guest's #NM handler, and Linux (< 4.2) allocated the save area of a
  *   thread's first FPU use in that handler, which could sleep. Another
@@ -82,6 +90,7 @@
 #include <printf.h>
 #include <printk.h>
 #include <sched.h>
+#include <smp.h>
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
@@ -213,6 +222,32 @@ static void clear_registers(struct cpu *c)
 		ts_set(c);
 }
 
+/* Eager: an FPU thread's own state into the registers, TS clear; or, if it
+ * has none yet, the init state with TS set, so that its first FPU
+ * instruction allocates it. */
+static inline void load_own(struct cpu *c, struct fpu_ctx *own)
+{
+	if (!own->area)
+		clear_registers(c);
+	else
+		activate(c, own);
+}
+
+/*
+ * The registers and TS as c's policy has them for the thread running on c,
+ * when nothing but that thread's own state can be live there: eager, its
+ * state loaded (load_own); lazy, or a thread without THREAD_FPU, TS set
+ * unless its own state is live.
+ */
+static void settle(struct cpu *c)
+{
+	struct fpu_ctx *own = c->thread ? c->thread->fpu : NULL;
+	if (!c->fpu_lazy && own)
+		load_own(c, own);
+	else if (!c->fpu_ts && !(own && c->fpu_owner == own))
+		ts_set(c);
+}
+
 /* A save area in the init state, or NULL (KM_NOSLEEP only). */
 static void *new_area(int kmflags)
 {
@@ -240,7 +275,7 @@ static void fpu_ctx_save(void *arg)
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
-	if (policy == FPU_LAZY ? live : !(c->switch_next->flags & THREAD_FPU))
+	if (c->fpu_lazy ? live : !(c->switch_next->flags & THREAD_FPU))
 		ts_set(c);
 }
 
@@ -248,13 +283,10 @@ static void fpu_ctx_save(void *arg)
 static void fpu_ctx_restore(void *arg)
 {
 	struct fpu_ctx *f = arg;
-	if (policy == FPU_LAZY)
-		return;			/* TS is set: the first FPU instruction loads it */
 	struct cpu *c = this_cpu();
-	if (!f->area)
-		clear_registers(c);	/* not used yet: init state, and let it trap */
-	else
-		activate(c, f);
+	if (c->fpu_lazy)
+		return;			/* TS is set: the first FPU instruction loads it */
+	load_own(c, f);
 }
 
 /* The thread is freed: its state must be nobody's. */
@@ -360,7 +392,7 @@ void fpu_ctx_unload(struct fpu_ctx *f)
 	/* the thread's own state, as its policy has it: loaded (eager), or
 	 * left to its next FPU instruction (lazy; TS is set) */
 	struct fpu_ctx *own = c->thread->fpu;
-	if (policy == FPU_EAGER && own && own->area)
+	if (!c->fpu_lazy && own && own->area)
 		activate(c, own);
 	arch_irq_restore(irq);
 }
@@ -474,6 +506,7 @@ void fpu_init(void)
 	arch_fpu_init();
 	init_ctx.area = new_area(KM_SLEEP);
 	struct cpu *c = this_cpu();
+	c->fpu_lazy = policy == FPU_LAZY;
 	set_owner(c, NULL);
 	ts_set(c);			/* the boot thread has no THREAD_FPU */
 	printk("fpu: %s switching, save areas allocated %s%s\n", policy_names[policy],
@@ -484,6 +517,7 @@ void fpu_init_ap(void)
 {
 	arch_fpu_init_ap();
 	struct cpu *c = this_cpu();
+	c->fpu_lazy = __atomic_load_n(&policy, __ATOMIC_ACQUIRE) == FPU_LAZY;
 	set_owner(c, NULL);
 	ts_set(c);
 }
@@ -517,24 +551,31 @@ void fpu_cpu_counters(int cpu, struct fpu_counters *out)
 	arch_irq_restore(irq);
 }
 
+/*
+ * On every CPU, for fpu_set_policy (smp_call_each: interrupts off, so never
+ * between the save and the restore of a switch): the CPU takes the policy
+ * that is current now, and its running thread gets the registers and TS
+ * that policy gives it. A kernel FPU section or a layered context that is
+ * live is left alone: kfpu_end and fpu_ctx_unload settle it, under the
+ * policy this CPU has by then.
+ */
+static void apply_policy(void *arg)
+{
+	(void)arg;
+	struct cpu *c = this_cpu();
+	c->fpu_lazy = __atomic_load_n(&policy, __ATOMIC_ACQUIRE) == FPU_LAZY;
+	struct fpu_ctx *own = c->thread ? c->thread->fpu : NULL;
+	if (c->kfpu_open || (!c->fpu_ts && c->fpu_owner != own))
+		return;
+	settle(c);
+}
+
 enum fpu_policy fpu_set_policy(enum fpu_policy p)
 {
-	kpreempt_disable();
-	unsigned long irq = arch_irq_save();
-	enum fpu_policy old = policy;
-	policy = p;
-	/* the caller's own state as the new policy has it: an eager FPU
-	 * thread runs with its state loaded */
-	struct cpu *c = this_cpu();
-	struct fpu_ctx *f = c->thread->fpu;
-	if (!c->kfpu_open) {
-		if (p == FPU_EAGER && f && f->area)
-			activate(c, f);
-		else if (!(f && is_live(c, f)) && !c->fpu_ts)
-			ts_set(c);	/* TS set unless the caller holds the FPU */
-	}
-	arch_irq_restore(irq);
-	kpreempt_enable();
+	enum fpu_policy old = __atomic_exchange_n(&policy, p, __ATOMIC_ACQ_REL);
+	/* Each CPU reads the global when its call runs, not p: with two
+	 * callers at once, every CPU ends with the value written last. */
+	smp_call_each(apply_policy, NULL, true);
 	return old;
 }
 
