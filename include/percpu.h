@@ -51,7 +51,6 @@ struct cpu {
 	bool fpu_lazy;			/* this CPU switches lazily: the policy as it
 					 * last took it (fpu_set_policy) */
 	bool kfpu_open;			/* inside kfpu_begin .. kfpu_end */
-	bool kfpu_ts;			/* TS when the section opened */
 	struct fpu_ctx *kfpu_saved;	/* live state kfpu_begin put away, or NULL */
 	struct fpu_counters fpu;
 

@@ -389,11 +389,10 @@ void fpu_ctx_unload(struct fpu_ctx *f)
 	unsigned long irq = arch_irq_save();
 	struct cpu *c = layer_cpu("fpu_ctx_unload");
 	fpu_ctx_put(f);
-	/* the thread's own state, as its policy has it: loaded (eager), or
-	 * left to its next FPU instruction (lazy; TS is set) */
-	struct fpu_ctx *own = c->thread->fpu;
-	if (!c->fpu_lazy && own && own->area)
-		activate(c, own);
+	/* the thread's own state, as its policy has it: loaded, or the init
+	 * state if it has none yet (eager: not the guest's registers under
+	 * TS), or left to its next FPU instruction (lazy; TS is set) */
+	settle(c);
 	arch_irq_restore(irq);
 }
 
@@ -463,7 +462,6 @@ void kfpu_begin(void)
 		c->kfpu_saved = c->fpu_owner;	/* the thread's, or one layered over it */
 		put_away_live(c);
 	}
-	c->kfpu_ts = c->fpu_ts;
 	set_owner(c, NULL);		/* the registers will hold the kernel's values */
 	if (c->fpu_ts)
 		ts_clear(c);
@@ -480,8 +478,8 @@ void kfpu_end(void)
 		      c->thread ? c->thread->name : "-", c->id);
 	if (c->kfpu_saved)
 		activate(c, c->kfpu_saved);	/* the thread's state, live again */
-	else if (c->kfpu_ts)
-		ts_set(c);
+	else
+		settle(c);	/* eager: not the kernel's values under TS */
 	c->kfpu_open = false;
 	c->kfpu_saved = NULL;
 	arch_irq_restore(irq);
