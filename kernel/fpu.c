@@ -354,19 +354,21 @@ void fpu_ctx_destroy(struct fpu_ctx *f)
 	fpu_ctx_free(f, 0);
 }
 
-/* The caller must keep this CPU: interrupts or preemption off. */
-static struct cpu *layer_cpu(const char *fn)
+/* The caller must keep its CPU: interrupts or preemption off. Checked on
+ * entry, before the function's own arch_irq_save (after it the check
+ * could never fire). */
+static void check_keeps_cpu(const char *fn)
 {
 	struct thread *t = curthread;
 	if (arch_irq_enabled() && t->preempt_count == 0)
 		panic("%s: call with preemption or interrupts disabled (thread %s)", fn, t->name);
-	return this_cpu();
 }
 
 void fpu_ctx_load(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_load");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_load");
+	struct cpu *c = this_cpu();
 	if (c->fpu_owner != f)
 		put_away_live(c);
 	activate(c, f);
@@ -375,8 +377,9 @@ void fpu_ctx_load(struct fpu_ctx *f)
 
 void fpu_ctx_put(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_put");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_put");
+	struct cpu *c = this_cpu();
 	if (is_live(c, f))
 		save(c, f);
 	if (c->fpu_owner == f && !c->fpu_ts)
@@ -386,8 +389,9 @@ void fpu_ctx_put(struct fpu_ctx *f)
 
 void fpu_ctx_unload(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_unload");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_unload");
+	struct cpu *c = this_cpu();
 	fpu_ctx_put(f);
 	/* the thread's own state, as its policy has it: loaded, or the init
 	 * state if it has none yet (eager: not the guest's registers under

@@ -19,6 +19,9 @@
  * (fpu_ctx_unload loaded the thread's own state only if it had one). The
  * idler now opens a kernel FPU section each turn, and a vCPU thread looks
  * after its vm_run.
+ *
+ * fpu_ctx_load, put and unload need their caller to keep its CPU; their
+ * check of that ran after their own arch_irq_save, so it could never fire.
  */
 #include <ktest.h>
 #include <arch/fpu.h>
@@ -174,3 +177,13 @@ KTEST_EXPECT_PANIC(fpu, nm_inside_a_context_op_panics, "#NM in a context op's ha
 	thread_join(t);
 }
 
+/* ---- a layered context is moved only by a caller that keeps its CPU ---- */
+
+KTEST_EXPECT_PANIC(fpu, layered_load_from_a_preemptible_thread_panics,
+		   "fpu_ctx_load: call with preemption or interrupts disabled")
+{
+	struct fpu_ctx *g = fpu_ctx_create();
+	fpu_ctx_load(g);		/* preemption and interrupts on: it could move */
+	fpu_ctx_unload(g);
+	fpu_ctx_destroy(g);
+}
