@@ -32,7 +32,7 @@
 #include "fpu_test.h"
 #include "../vmm/vmm_test.h"
 
-#define COPY_BYTES 4096			/* memcpy_sse takes the SSE path from 512 */
+#define COPY_BYTES 1024			/* memcpy_sse takes the SSE path from 512 */
 
 struct window {
 	int yields;			/* how often the idler yields */
