@@ -35,7 +35,7 @@ KTEST_CPUS(fpu, policy_flips_keep_the_state_of_threads_on_other_cpus, 2)
 		thread_yield();
 	enum fpu_policy boot = fpu_policy();
 	int flips = 0;
-	uint64_t end = clock_ns() + FLIP_TIME;
+	uint64_t start = clock_ns(), end = start + FLIP_TIME;
 	while (clock_ns() < end && a.bad + b.bad == 0) {
 		fpu_set_policy(boot == FPU_EAGER ? FPU_LAZY : FPU_EAGER);
 		for (volatile int i = 0; i < FLIP_SPIN; i++)
@@ -45,12 +45,13 @@ KTEST_CPUS(fpu, policy_flips_keep_the_state_of_threads_on_other_cpus, 2)
 			;
 		flips++;
 	}
+	uint64_t ms = (clock_ns() - start) / MS;
 	a.stop = b.stop = true;
 	thread_join(ta);
 	thread_join(tb);
 	thread_bind(-1);
-	KT_LOG("%d flips to %s and back; keeper a saw %lu bad images, b %lu", flips,
-	       fpu_policy_name(boot == FPU_EAGER ? FPU_LAZY : FPU_EAGER), a.bad, b.bad);
+	KT_LOG("%d flips to %s and back in %lu ms; keeper a saw %lu bad images, b %lu", flips,
+	       fpu_policy_name(boot == FPU_EAGER ? FPU_LAZY : FPU_EAGER), ms, a.bad, b.bad);
 	KT_EXPECT_EQ(a.bad, 0);
 	KT_EXPECT_EQ(b.bad, 0);
 }
