@@ -42,6 +42,11 @@ enum fpu_alloc {
 	FPU_ALLOC_LAZY = 1,	/* at the thread's first FPU instruction, in #NM */
 };
 
+/* cpu->fpu_owner_tag when the owner is not a thread's own state. */
+#define FPU_OWNER_NONE    UINT64_MAX		/* nobody's: a kernel FPU section's */
+#define FPU_OWNER_INIT    (UINT64_MAX - 1)	/* the init state */
+#define FPU_OWNER_LAYERED (UINT64_MAX - 2)	/* a layered context (a guest's) */
+
 /* Counted per thread and per CPU. */
 struct fpu_counters {
 	uint64_t saves;		/* FPU registers written to a save area */
@@ -104,6 +109,10 @@ void fpu_thread_counters(const struct thread *t, struct fpu_counters *out);
 void fpu_cpu_counters(int cpu, struct fpu_counters *out);
 /* Prints the monitor's `fpu` view: mechanism, policy, CPUs, FPU threads. */
 void fpu_print(void);
+/* For tests, NULL otherwise: called by fpu_print for each CPU between
+ * reading its owner record and printing it, with no lock held; it may
+ * sleep (a test frees the owner there). */
+extern void (*fpu_print_hook)(int cpu);
 
 /* The arch #NM handler's question: the current thread touched the FPU with
  * TS set. may_sleep: the interrupted code could have slept (interrupts
@@ -118,9 +127,11 @@ enum fpu_nm_result fpu_nm_trap(bool may_sleep);
 /* ---- for tests and benchmarks ---- */
 
 /* Changes the policy / the allocation policy / the fault injection at run
- * time; each returns the old value. Switching the policy is safe whenever
- * the only FPU threads are the caller and threads off-CPU (a test's start);
- * the allocation policy applies to threads created afterwards. */
+ * time; each returns the old value. The policy may be switched at any time
+ * from a thread: every CPU takes it in a cross-CPU call, between two of its
+ * switches, and fpu_set_policy returns once all have (docs/fpu.md,
+ * "Changing the policy at run time"). The allocation policy applies to
+ * threads created afterwards. */
 enum fpu_policy fpu_set_policy(enum fpu_policy p);
 enum fpu_alloc fpu_set_alloc(enum fpu_alloc a);
 uint64_t fpu_set_nm_sleep_ns(uint64_t ns);

@@ -48,9 +48,12 @@ struct cpu {
 
 	/* FPU (kernel/fpu.c); touched by this CPU only, interrupts off */
 	struct fpu_ctx *fpu_owner;	/* whose state the FPU registers hold, or NULL */
+	uint64_t fpu_owner_tag;		/* the owner's thread id, or FPU_OWNER_*: for the
+					 * monitor, which must not follow fpu_owner */
 	bool fpu_ts;			/* CR0.TS as last written: FPU use traps (#NM) */
+	bool fpu_lazy;			/* this CPU switches lazily: the policy as it
+					 * last took it (fpu_set_policy) */
 	bool kfpu_open;			/* inside kfpu_begin .. kfpu_end */
-	bool kfpu_ts;			/* TS when the section opened */
 	struct fpu_ctx *kfpu_saved;	/* live state kfpu_begin put away, or NULL */
 	struct fpu_counters fpu;
 

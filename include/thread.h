@@ -179,6 +179,9 @@ void thread_print_all(void);
 /* Calls fn(t, arg) for every thread, under the thread list's spinlock
  * (interrupts off): fn must not sleep. */
 void thread_foreach(void (*fn)(struct thread *t, void *arg), void *arg);
+/* For tests, NULL otherwise: called by thread_register once t is on the
+ * list of threads (thread_find finds it from then on), no lock held. */
+extern void (*thread_register_hook)(struct thread *t);
 /*
  * Finds a thread by name or id (the monitor's `ctxops <thread>`) and
  * returns it held, or NULL. A held thread's struct stays readable, even if

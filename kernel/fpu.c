@@ -32,6 +32,9 @@
  *   set; its next FPU instruction traps, and #NM clears TS and loads its
  *   state (unless still there). A thread that never touches the FPU never
  *   traps and costs nothing; one that does pays one #NM per quantum.
+ *   Each CPU keeps its own copy of the policy (cpu->fpu_lazy), changed
+ *   only by itself in a cross-CPU call with interrupts off, so the save and
+ *   the restore of one switch always agree (fpu_set_policy).
  *   Lazy's price beyond the trap: for a moment after each switch the
  *   registers hold the previous thread's values while TS guards them, and
  *   a CPU that runs instructions speculatively past the #NM check can leak
@@ -54,6 +57,11 @@
  *   - A freed thread's state is nobody's owner (fpu_ctx_free clears it).
  *
  * Bug history
+ *   The run-time policy switch (a test's): with one global read by both
+ *   halves of a switch, a save under eager (TS left clear for the next FPU
+ *   thread) met a restore under lazy (nothing loaded) when another CPU
+ *   flipped the policy in between; the next thread ran on the previous
+ *   one's registers. Hence the per-CPU copy.
  *   Xen PV (2013-2015): the hypervisor cleared TS before calling a PV
  *   guest's #NM handler, and Linux (< 4.2) allocated the save area of a
  *   thread's first FPU use in that handler, which could sleep. Another
@@ -67,6 +75,9 @@
  * Locking: all of this runs on the thread's own CPU with interrupts off
  * (the switch, #NM, kfpu bookkeeping). Only fpu_ctx_free touches other
  * CPUs' records, with compare-and-swap, for a thread that can run no more.
+ * The monitor never follows another CPU's fpu_owner (its context may be
+ * freed by a join as it looks): each CPU keeps beside it a tag, the
+ * owner's thread id, written with it, and the monitor reads only that.
  */
 #include <fpu.h>
 #include <arch.h>
@@ -76,8 +87,10 @@
 #include <mm.h>
 #include <monitor.h>
 #include <percpu.h>
+#include <printf.h>
 #include <printk.h>
 #include <sched.h>
+#include <smp.h>
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
@@ -104,6 +117,7 @@ static uint64_t nm_sleep_ns;
 struct fpu_ctx {
 	void *area;			/* save area, or NULL before first use (fpu.alloc=lazy) */
 	struct thread *thread;		/* whose own state this is; NULL if layered */
+	uint64_t owner_tag;		/* the CPU's fpu_owner_tag while it is the owner */
 	int last_cpu;			/* CPU that last loaded this state; -1: none */
 	bool used;			/* loaded at least once */
 	struct fpu_counters stats;
@@ -112,7 +126,15 @@ struct fpu_ctx {
 /* The architectural init state, loaded (never saved) to clear the registers
  * for a thread that has no state of its own yet. As a CPU's fpu_owner it
  * means "the registers hold the init state", so it is loaded once. */
-static struct fpu_ctx init_ctx = { .last_cpu = -1 };
+static struct fpu_ctx init_ctx = { .owner_tag = FPU_OWNER_INIT, .last_cpu = -1 };
+
+/* The registers change hands: to f (NULL: the kernel's values, after a
+ * kernel FPU section). The tag is what the monitor reads, never f. */
+static inline void set_owner(struct cpu *c, struct fpu_ctx *f)
+{
+	c->fpu_owner = f;
+	c->fpu_owner_tag = f ? f->owner_tag : FPU_OWNER_NONE;
+}
 
 /* ---- small steps, on this CPU, interrupts off ---- */
 
@@ -166,7 +188,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 	if (c->fpu_owner == f && f->last_cpu == c->id)
 		return;
 	arch_fpu->restore(f->area);
-	c->fpu_owner = f;
+	set_owner(c, f);
 	f->last_cpu = c->id;
 	c->fpu.restores++;
 	f->stats.restores++;
@@ -193,10 +215,36 @@ static void clear_registers(struct cpu *c)
 		if (c->fpu_ts)
 			ts_clear(c);
 		arch_fpu->restore(init_ctx.area);
-		c->fpu_owner = &init_ctx;
+		set_owner(c, &init_ctx);
 		c->fpu.clears++;
 	}
 	if (!c->fpu_ts)
+		ts_set(c);
+}
+
+/* Eager: an FPU thread's own state into the registers, TS clear; or, if it
+ * has none yet, the init state with TS set, so that its first FPU
+ * instruction allocates it. */
+static inline void load_own(struct cpu *c, struct fpu_ctx *own)
+{
+	if (!own->area)
+		clear_registers(c);
+	else
+		activate(c, own);
+}
+
+/*
+ * The registers and TS as c's policy has them for the thread running on c,
+ * when nothing but that thread's own state can be live there: eager, its
+ * state loaded (load_own); lazy, or a thread without THREAD_FPU, TS set
+ * unless its own state is live.
+ */
+static void settle(struct cpu *c)
+{
+	struct fpu_ctx *own = c->thread ? c->thread->fpu : NULL;
+	if (!c->fpu_lazy && own)
+		load_own(c, own);
+	else if (!c->fpu_ts && !(own && c->fpu_owner == own))
 		ts_set(c);
 }
 
@@ -227,7 +275,7 @@ static void fpu_ctx_save(void *arg)
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
-	if (policy == FPU_LAZY ? live : !(c->switch_next->flags & THREAD_FPU))
+	if (c->fpu_lazy ? live : !(c->switch_next->flags & THREAD_FPU))
 		ts_set(c);
 }
 
@@ -235,13 +283,10 @@ static void fpu_ctx_save(void *arg)
 static void fpu_ctx_restore(void *arg)
 {
 	struct fpu_ctx *f = arg;
-	if (policy == FPU_LAZY)
-		return;			/* TS is set: the first FPU instruction loads it */
 	struct cpu *c = this_cpu();
-	if (!f->area)
-		clear_registers(c);	/* not used yet: init state, and let it trap */
-	else
-		activate(c, f);
+	if (c->fpu_lazy)
+		return;			/* TS is set: the first FPU instruction loads it */
+	load_own(c, f);
 }
 
 /* The thread is freed: its state must be nobody's. */
@@ -251,8 +296,13 @@ static void fpu_ctx_free(void *arg, int isexec)
 	(void)isexec;
 	for (int i = 0; i < MAX_CPUS; i++) {
 		struct fpu_ctx *expect = f;
-		__atomic_compare_exchange_n(&cpus[i].fpu_owner, &expect, NULL, false,
-					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+		uint64_t tag = f->owner_tag;
+		/* the tag after the owner: if CPU i has taken another owner
+		 * since, its set_owner wrote (or will write) that one's tag */
+		if (__atomic_compare_exchange_n(&cpus[i].fpu_owner, &expect, NULL, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			__atomic_compare_exchange_n(&cpus[i].fpu_owner_tag, &tag, FPU_OWNER_NONE,
+						    false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
 	if (f->thread && f->thread->fpu == f)
 		f->thread->fpu = NULL;
@@ -295,6 +345,7 @@ void fpu_thread_create(struct thread *t)
 		      "be the first", t->name);
 	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
 	f->thread = t;
+	f->owner_tag = t->id;
 	f->last_cpu = -1;
 	if (alloc == FPU_ALLOC_EAGER)
 		f->area = new_area(KM_SLEEP);
@@ -309,6 +360,7 @@ struct fpu_ctx *fpu_ctx_create(void)
 {
 	sched_assert_can_sleep("fpu_ctx_create");
 	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	f->owner_tag = FPU_OWNER_LAYERED;
 	f->last_cpu = -1;
 	f->area = new_area(KM_SLEEP);
 	return f;
@@ -322,19 +374,21 @@ void fpu_ctx_destroy(struct fpu_ctx *f)
 	fpu_ctx_free(f, 0);
 }
 
-/* The caller must keep this CPU: interrupts or preemption off. */
-static struct cpu *layer_cpu(const char *fn)
+/* The caller must keep its CPU: interrupts or preemption off. Checked on
+ * entry, before the function's own arch_irq_save (after it the check
+ * could never fire). */
+static void check_keeps_cpu(const char *fn)
 {
 	struct thread *t = curthread;
 	if (arch_irq_enabled() && t->preempt_count == 0)
 		panic("%s: call with preemption or interrupts disabled (thread %s)", fn, t->name);
-	return this_cpu();
 }
 
 void fpu_ctx_load(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_load");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_load");
+	struct cpu *c = this_cpu();
 	if (c->fpu_owner != f)
 		put_away_live(c);
 	activate(c, f);
@@ -343,8 +397,9 @@ void fpu_ctx_load(struct fpu_ctx *f)
 
 void fpu_ctx_put(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_put");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_put");
+	struct cpu *c = this_cpu();
 	if (is_live(c, f))
 		save(c, f);
 	if (c->fpu_owner == f && !c->fpu_ts)
@@ -354,14 +409,14 @@ void fpu_ctx_put(struct fpu_ctx *f)
 
 void fpu_ctx_unload(struct fpu_ctx *f)
 {
+	check_keeps_cpu("fpu_ctx_unload");
 	unsigned long irq = arch_irq_save();
-	struct cpu *c = layer_cpu("fpu_ctx_unload");
+	struct cpu *c = this_cpu();
 	fpu_ctx_put(f);
-	/* the thread's own state, as its policy has it: loaded (eager), or
-	 * left to its next FPU instruction (lazy; TS is set) */
-	struct fpu_ctx *own = c->thread->fpu;
-	if (policy == FPU_EAGER && own && own->area)
-		activate(c, own);
+	/* the thread's own state, as its policy has it: loaded, or the init
+	 * state if it has none yet (eager: not the guest's registers under
+	 * TS), or left to its next FPU instruction (lazy; TS is set) */
+	settle(c);
 	arch_irq_restore(irq);
 }
 
@@ -431,8 +486,7 @@ void kfpu_begin(void)
 		c->kfpu_saved = c->fpu_owner;	/* the thread's, or one layered over it */
 		put_away_live(c);
 	}
-	c->kfpu_ts = c->fpu_ts;
-	c->fpu_owner = NULL;		/* the registers will hold the kernel's values */
+	set_owner(c, NULL);		/* the registers will hold the kernel's values */
 	if (c->fpu_ts)
 		ts_clear(c);
 	arch_fpu_load_defaults();
@@ -448,8 +502,8 @@ void kfpu_end(void)
 		      c->thread ? c->thread->name : "-", c->id);
 	if (c->kfpu_saved)
 		activate(c, c->kfpu_saved);	/* the thread's state, live again */
-	else if (c->kfpu_ts)
-		ts_set(c);
+	else
+		settle(c);	/* eager: not the kernel's values under TS */
 	c->kfpu_open = false;
 	c->kfpu_saved = NULL;
 	arch_irq_restore(irq);
@@ -474,7 +528,8 @@ void fpu_init(void)
 	arch_fpu_init();
 	init_ctx.area = new_area(KM_SLEEP);
 	struct cpu *c = this_cpu();
-	c->fpu_owner = NULL;
+	c->fpu_lazy = policy == FPU_LAZY;
+	set_owner(c, NULL);
 	ts_set(c);			/* the boot thread has no THREAD_FPU */
 	printk("fpu: %s switching, save areas allocated %s%s\n", policy_names[policy],
 	       alloc_names[alloc], nm_sleep_ns ? ", #NM allocation sleeps (fault injection)" : "");
@@ -484,7 +539,8 @@ void fpu_init_ap(void)
 {
 	arch_fpu_init_ap();
 	struct cpu *c = this_cpu();
-	c->fpu_owner = NULL;
+	c->fpu_lazy = __atomic_load_n(&policy, __ATOMIC_ACQUIRE) == FPU_LAZY;
+	set_owner(c, NULL);
 	ts_set(c);
 }
 
@@ -517,24 +573,31 @@ void fpu_cpu_counters(int cpu, struct fpu_counters *out)
 	arch_irq_restore(irq);
 }
 
+/*
+ * On every CPU, for fpu_set_policy (smp_call_each: interrupts off, so never
+ * between the save and the restore of a switch): the CPU takes the policy
+ * that is current now, and its running thread gets the registers and TS
+ * that policy gives it. A kernel FPU section or a layered context that is
+ * live is left alone: kfpu_end and fpu_ctx_unload settle it, under the
+ * policy this CPU has by then.
+ */
+static void apply_policy(void *arg)
+{
+	(void)arg;
+	struct cpu *c = this_cpu();
+	c->fpu_lazy = __atomic_load_n(&policy, __ATOMIC_ACQUIRE) == FPU_LAZY;
+	struct fpu_ctx *own = c->thread ? c->thread->fpu : NULL;
+	if (c->kfpu_open || (!c->fpu_ts && c->fpu_owner != own))
+		return;
+	settle(c);
+}
+
 enum fpu_policy fpu_set_policy(enum fpu_policy p)
 {
-	kpreempt_disable();
-	unsigned long irq = arch_irq_save();
-	enum fpu_policy old = policy;
-	policy = p;
-	/* the caller's own state as the new policy has it: an eager FPU
-	 * thread runs with its state loaded */
-	struct cpu *c = this_cpu();
-	struct fpu_ctx *f = c->thread->fpu;
-	if (!c->kfpu_open) {
-		if (p == FPU_EAGER && f && f->area)
-			activate(c, f);
-		else if (!(f && is_live(c, f)) && !c->fpu_ts)
-			ts_set(c);	/* TS set unless the caller holds the FPU */
-	}
-	arch_irq_restore(irq);
-	kpreempt_enable();
+	enum fpu_policy old = __atomic_exchange_n(&policy, p, __ATOMIC_ACQ_REL);
+	/* Each CPU reads the global when its call runs, not p: with two
+	 * callers at once, every CPU ends with the value written last. */
+	smp_call_each(apply_policy, NULL, true);
 	return old;
 }
 
@@ -615,6 +678,10 @@ bool fpu_debug_forge_migration(struct thread *t, uint64_t value)
 
 /* ---- the monitor's `fpu` ---- */
 
+void (*fpu_print_hook)(int cpu);
+
+/* Under threads_lock (thread_foreach): a listed thread's FPU op, and its
+ * state, are freed only after it has left the list (thread_free). */
 static void print_thread(struct thread *t, void *arg)
 {
 	(void)arg;
@@ -634,11 +701,24 @@ void fpu_print(void)
 	       "restores", "#NM", "first");
 	for (int i = 0; i < cpu_count(); i++) {
 		struct cpu *c = &cpus[i];
-		/* a debugging view: another CPU's owner may be exiting as we
-		 * look (its thread is freed only after join, though) */
-		struct fpu_ctx *o = __atomic_load_n(&c->fpu_owner, __ATOMIC_ACQUIRE);
-		const char *holds = !o ? "-" : o == &init_ctx ? "(init state)" :
-				    o->thread ? o->thread->name : "(layered)";
+		/* Another CPU's owner may be freed as we look (a join there):
+		 * its tag, a thread id, is all we read; thread_find holds the
+		 * thread, if it still exists, while we print its name. */
+		uint64_t tag = __atomic_load_n(&c->fpu_owner_tag, __ATOMIC_RELAXED);
+		if (unlikely(fpu_print_hook))
+			fpu_print_hook(i);
+		char holds[THREAD_NAME_MAX + 24];
+		if (tag == FPU_OWNER_NONE || tag == FPU_OWNER_INIT || tag == FPU_OWNER_LAYERED) {
+			strlcpy(holds, tag == FPU_OWNER_NONE ? "-" : tag == FPU_OWNER_INIT ?
+				"(init state)" : "(layered)", sizeof(holds));
+		} else {
+			char id[24];
+			snprintf(id, sizeof(id), "%lu", tag);
+			struct thread *t = thread_find(id);
+			snprintf(holds, sizeof(holds), "%s %s", id, t ? t->name : "(exited)");
+			if (t)
+				thread_rele(t);
+		}
 		printk("  %3d %-16s %3s %9lu %9lu %9lu %6lu\n", i, holds,
 		       c->fpu_ts ? "set" : "clr", c->fpu.saves, c->fpu.restores, c->fpu.nm_traps,
 		       c->fpu.first_uses);

@@ -7,6 +7,13 @@
  * first, so a hook (the test runner) can read it, prints it with a
  * backtrace, and ends the run. A panic while panicking does not recurse:
  * it prints one line and stops.
+ *
+ * A printk on a CPU that already holds the console lock can only come from
+ * a trap taken inside printk (the lock is held with interrupts off): a
+ * fault in the formatting, say, whose report trap_fatal prints before it
+ * panics. It prints without the lock. Waiting for it would never end, and
+ * the lock's own check used to panic with "lock 'console' already held by
+ * this CPU", which hid the fault being reported.
  */
 #include <printk.h>
 #include <printf.h>
@@ -28,8 +35,9 @@ static void console_out(char c, void *ctx)
 int vprintk(const char *fmt, va_list ap)
 {
 	unsigned long flags = arch_irq_save();
-	/* A panicking CPU must be able to print even if the lock holder died. */
-	bool locked = !panicking;
+	/* A panicking CPU must be able to print even if the lock holder died;
+	 * a trap inside printk prints over the line it interrupted. */
+	bool locked = !panicking && !spin_held(&console_lock);
 	if (locked)
 		spin_lock(&console_lock);
 	int n = fmt_vformat(console_out, NULL, fmt, ap);

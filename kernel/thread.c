@@ -22,13 +22,16 @@
  * creator for each of its ops, exit in the exiting thread, free when the
  * thread is freed (kernel/ctxop.c).
  *
- * Started: from creation until just before sched_add_new, t->unstarted
- * is set (cleared under t->ctxop_lock); while it is, others may attach
- * context ops to t. Afterwards only t itself may change its ring.
+ * Started: from the moment t can be found (thread_alloc sets
+ * t->unstarted before it puts t on the list) until just before
+ * sched_add_new (cleared under t->ctxop_lock); while it is set, others may
+ * attach context ops to t. Afterwards only t itself may change its ring.
+ * An idle thread is marked started before any CPU can run it.
  *
  * References: a thread starts with one, its creator's; thread_find takes
- * another (for the monitor). thread_join frees all but the struct (ops,
- * stack, list entry) and drops the creator's; the struct goes with the
+ * another (for the monitor). thread_join frees all but the struct (list
+ * entry, then ops, then stack: a walker of the list never meets a thread
+ * whose ops are freed) and drops the creator's; the struct goes with the
  * last reference, so a holder never reads freed memory.
  */
 #include <thread.h>
@@ -102,6 +105,8 @@ const char *thread_state_name(int state)
 	return state >= 0 && state <= TS_ZOMBIE ? names[state] : "?";
 }
 
+void (*thread_register_hook)(struct thread *t);
+
 void thread_register(struct thread *t)
 {
 	spin_init(&t->ctxop_lock, "thread.ctxops");
@@ -110,6 +115,8 @@ void thread_register(struct thread *t)
 	t->id = next_id++;
 	list_add_tail(&all_threads, &t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
+	if (unlikely(thread_register_hook))
+		thread_register_hook(t);
 }
 
 static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *arg,
@@ -129,6 +136,7 @@ static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *a
 	t->stack = (uint8_t *)(stack + PAGE_SIZE);
 	t->stack_size = (STACK_PAGES - 1) * PAGE_SIZE;
 	t->state = TS_RUNNABLE;
+	t->unstarted = true;		/* before it can be found: until mark_started */
 	list_init(&t->rq_link);
 	list_init(&t->timer_link);
 
@@ -162,7 +170,6 @@ struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, u
 		panic("thread_create: bad priority %d for thread '%s'", prio, name);
 	sched_assert_can_sleep("thread_create");
 	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags);
-	t->unstarted = true;		/* until mark_started, below */
 	t->bound_cpu = cpu;
 	t->prio = prio;
 	if (cpu >= 0)
@@ -214,6 +221,7 @@ struct thread *thread_create_idle(int cpu)
 	t->bound_cpu = cpu;
 	t->cpu = cpu;
 	t->state = TS_RUNNING;		/* never on a run queue */
+	mark_started(t);		/* its CPU may switch to it at any time */
 	return t;
 }
 
@@ -249,12 +257,15 @@ void thread_exit(void)
 
 static void thread_join_keep(struct thread *t);
 
+/* Off the list first, under threads_lock: a walker of the list
+ * (thread_foreach, the monitor's `fpu`) reads each thread's context-op
+ * state, so a listed thread's ops must still be there. */
 static void thread_free(struct thread *t)
 {
-	ctxop_free_all(t);
 	unsigned long flags = spin_lock_irqsave(&threads_lock);
 	list_remove(&t->all_link);
 	spin_unlock_irqrestore(&threads_lock, flags);
+	ctxop_free_all(t);
 	stack_free((uint64_t)t->stack - PAGE_SIZE);
 	thread_rele(t);			/* its creator's reference */
 }

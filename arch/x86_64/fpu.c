@@ -509,7 +509,15 @@ static bool device_not_available(struct trap_frame *tf)
 	case FPU_NM_HANDLED:
 		return true;
 	case FPU_NM_NO_MEMORY:
-		return trap_kill_thread(tf, "no memory for its FPU save area at its first FPU use");
+		/* may_sleep was false, so trap_kill_thread refuses too (the
+		 * thread holds preemption or interrupts off): say why here,
+		 * not with a bare "unexpected trap" */
+		if (trap_kill_thread(tf, "no memory for its FPU save area at its first FPU use"))
+			return true;
+		ksym_format(tf->rip, where, sizeof(where));
+		panic("fpu: no memory for its FPU save area at the first FPU use of thread %s, "
+		      "at %s, where it may not sleep (preemption or interrupts off) and cannot "
+		      "be killed", t ? t->name : "?", where);
 	case FPU_NM_NOT_FPU_THREAD:
 	default:
 		break;

@@ -6,8 +6,10 @@
  * have one registered handler. An exception with no handler, or whose
  * handler declines it, is fatal: the report names the exception, decodes
  * the error code, prints every register (and CR2 for a page fault) and
- * panics, which adds the symbolized backtrace. Interrupt vectors are
- * acknowledged at the local APIC before their handler runs.
+ * panics, which adds the symbolized backtrace. The report survives a trap
+ * taken inside printk, with the console lock held: printk then prints
+ * without it (kernel/printk.c). Interrupt vectors are acknowledged at the
+ * local APIC before their handler runs.
  */
 #include <arch.h>
 #include <arch/x86.h>

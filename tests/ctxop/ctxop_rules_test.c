@@ -12,11 +12,15 @@
  *     op; without the lock the walker would step off freed memory.
  *   - The monitor's `ctxops <thread>` holds the thread: ctxop_found_hook
  *     joins it between the lookup and the print.
+ *   - A thread is unstarted from the moment thread_find can find it
+ *     (thread_register_hook looks then); it used to become so only after
+ *     it was on the list, so an attach in between panicked.
  */
 #include <ktest.h>
 #include <arch.h>
 #include <ctxop.h>
 #include <monitor.h>
+#include <percpu.h>
 #include <printf.h>
 #include <string.h>
 #include <sync.h>
@@ -149,6 +153,33 @@ KTEST(ctxop, creator_attaches_to_a_thread_before_it_starts)
 	ctxop_detach(curthread, mine);
 	ctxop_free(mine);
 	ctxop_free(for_child);
+}
+
+/* ---- unstarted from the moment it can be found ---- */
+
+static volatile int unstarted_when_findable;	/* -1: never seen */
+
+static void at_register(struct thread *t)
+{
+	if (strcmp(t->name, "findable") == 0)
+		unstarted_when_findable = t->unstarted;
+}
+
+static void returns_at_once(void *arg)
+{
+	(void)arg;
+}
+
+KTEST(ctxop, a_thread_is_unstarted_from_the_moment_it_can_be_found)
+{
+	unstarted_when_findable = -1;
+	thread_register_hook = at_register;
+	struct thread *t = thread_create("findable", returns_at_once, NULL, 0);
+	thread_register_hook = NULL;
+	thread_join(t);
+	KT_EXPECT_EQ(unstarted_when_findable, 1);
+	for (int i = 0; i < cpu_count(); i++)
+		KT_EXPECT(!cpus[i].idle->unstarted);	/* they run: started */
 }
 
 /* ---- walkers against a detach on the owner's CPU ----

@@ -3,11 +3,18 @@
  * and the rule the Xen PV bug broke (docs/fpu.md, "First use and the Xen
  * PV bug"): nothing may sleep between "TS cleared" and "this thread's state
  * loaded and recorded as the owner".
+ *
+ * A first use where the thread may not sleep (preemption off) allocates
+ * without sleeping; if that fails the thread cannot be killed there
+ * either, and the panic used to be a bare "unexpected trap: device not
+ * available (#NM)": it now says why.
  */
 #include "fpu_test.h"
 #include <ktest.h>
+#include <arch.h>
 #include <bugs.h>
 #include <fpu.h>
+#include <mm.h>
 #include <sched.h>
 #include <thread.h>
 
@@ -50,6 +57,36 @@ KTEST(fpu, first_use_allocates_the_save_area)
 	KT_EXPECT(f.counters.nm_traps >= 1);	/* the first use traps in either policy */
 	if (fpu_policy() == FPU_EAGER)
 		KT_EXPECT_EQ(f.counters.nm_traps, 1);
+}
+
+/* ---- a first use with no memory, where the thread may not sleep ---- */
+
+static void first_use_with_preemption_off(void *arg)
+{
+	while (!*(volatile bool *)arg)
+		thread_yield();
+	kpreempt_disable();
+	fpu_test_touch();		/* #NM: the area, without sleeping: none left */
+	kpreempt_enable();
+}
+
+KTEST_EXPECT_PANIC(fpu, first_use_without_memory_where_it_cannot_sleep_says_why,
+		   "no memory for its FPU save area")
+{
+	volatile bool go = false;
+	enum fpu_alloc old = fpu_set_alloc(FPU_ALLOC_LAZY);
+	struct thread *t = thread_create("no-room", first_use_with_preemption_off, (void *)&go,
+					 THREAD_FPU);
+	fpu_set_alloc(old);
+	/* all of memory taken, and every slot an area could have: the boot
+	 * ends with this case, so nothing is given back */
+	for (int order = PMM_MAX_ORDER; order >= 0; order--)
+		while (pmm_alloc_pages((unsigned)order))
+			;
+	while (kmem_alloc_aligned(arch_fpu_area_size(), ARCH_FPU_AREA_ALIGN, KM_NOSLEEP))
+		;
+	go = true;
+	thread_join(t);
 }
 
 /* ---- the Xen rule ---- */

@@ -17,6 +17,7 @@
  *                     to a thread that never uses the FPU, the eager window,
  *                     no #NM inside a context op
  *   pointers_test.c   AMD's FXSAVE leak of the x87 error pointers
+ *   policy_test.c     the policy changed at run time while other CPUs switch
  *
  * A new case goes in the file of its theme; a new theme gets a file of its
  * own. Each case keeps its scenario's state in a struct in its own frame

@@ -110,6 +110,15 @@ TEST_MODULES = [("user/bin/hello.elf", "modhello"), ("user_images.asm", "notelf"
 # preemption races): it depends on the ring code and the tick, not on the
 # CPU model or the FPU policy, so it runs on max, O0 and smp4 only.
 BUG_RACE_1S = ["ctxop.attach_unprotected_bug_detector_trips"]
+# A second of run-time policy flips while another CPU switches FPU threads:
+# the switch's two halves under a flip depend on neither the CPU model nor
+# the allocation policy, so it runs on smp4 (flips from eager) and
+# max-lazy-smp4 (from lazy) only.
+POLICY_FLIPS_1S = ["fpu.policy_flips_keep_the_state_of_threads_on_other_cpus"]
+# A panic case that first takes all of memory (0.4 s of zero-filled pages)
+# to test a message: the same on any number of CPUs, so not on the -smp 4
+# rows that boot the FPU's panic cases (it runs on qemu64 and max).
+FPU_NO_MEMORY = ["fpu.first_use_without_memory_where_it_cannot_sleep_says_why"]
 
 CONFIGS: List[Config] = [
     # The oldest 64-bit CPU model QEMU has: no SSE3/SSSE3/SSE4, no XSAVE,
@@ -185,11 +194,12 @@ CONFIGS: List[Config] = [
     Config("max-lazy", ["-cpu", "max"], cmdline="fpu=lazy", panic_boots=False,
            skip=["lib.*", "mm.*", "cmdline.*", "ktest.*", "monitor.*", "smp.*", "trap.*",
                  "bench.*"] + BUG_RACE_1S),
-    Config("qemu64-smp4", ["-cpu", "qemu64", "-smp", "4"], only="fpu.*"),
+    Config("qemu64-smp4", ["-cpu", "qemu64", "-smp", "4"], only="fpu.*",
+           skip=POLICY_FLIPS_1S + FPU_NO_MEMORY),
     Config("qemu64-lazy-smp4", ["-cpu", "qemu64", "-smp", "4"], cmdline="fpu=lazy",
-           only="fpu.*"),
+           only="fpu.*", skip=POLICY_FLIPS_1S + FPU_NO_MEMORY),
     Config("max-lazy-smp4", ["-cpu", "max", "-smp", "4"], cmdline="fpu=lazy",
-           only="fpu.*"),
+           only="fpu.*", skip=FPU_NO_MEMORY),
     # Every fpu.save= value: taken where the CPU has it, refused (with the
     # boot line saying so, and auto used) where it does not.  fxsave on an
     # AVX CPU leaves AVX out of XCR0.  fpu.alloc=lazy: areas at first use.
@@ -218,7 +228,8 @@ CONFIGS: List[Config] = [
     Config("max-eager-alloc-lazy", ["-cpu", "max"], cmdline="fpu.alloc=lazy",
            only="fpu.*", panic_boots=False),
     Config("max-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
-           cmdline="fpu=lazy fpu.alloc=lazy", only="fpu.*", panic_boots=False),
+           cmdline="fpu=lazy fpu.alloc=lazy", only="fpu.*", panic_boots=False,
+           skip=POLICY_FLIPS_1S),
     Config("max-eager-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
-           cmdline="fpu.alloc=lazy", only="fpu.*", panic_boots=False),
+           cmdline="fpu.alloc=lazy", only="fpu.*", panic_boots=False, skip=POLICY_FLIPS_1S),
 ]

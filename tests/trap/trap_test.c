@@ -8,6 +8,7 @@
  */
 #include <ktest.h>
 #include <arch.h>
+#include <printk.h>
 #include <string.h>
 
 /* An address no page table maps: far above the identity map of RAM. */
@@ -68,6 +69,14 @@ static __attribute__((noinline)) void faulting_function(void)
 KTEST_EXPECT_PANIC(trap, report_names_faulting_function, "at faulting_function+0x")
 {
 	faulting_function();
+}
+
+/* A fault inside printk, with the console lock held: the report must
+ * still name the fault, not the lock it finds taken (it used to panic with
+ * "spin_lock: lock 'console' already held by this CPU (0)"). */
+KTEST_EXPECT_PANIC(trap, fault_inside_printk_is_reported, "page fault (#PF)")
+{
+	printk("%s\n", (const char *)UNMAPPED_ADDR);
 }
 
 KTEST(trap, interrupts_on_while_tests_run)
