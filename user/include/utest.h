@@ -11,6 +11,7 @@
  *   UT_ASSERT(c), UT_ASSERT_EQ(a, b)    on failure: report, end the case
  *   UT_EXPECT(c), UT_EXPECT_EQ(a, b)    on failure: report, go on
  *   UT_SKIP("why"), UT_LOG(fmt, ...)    as KT_SKIP, KT_LOG
+ *   UTEST_TIMEOUT(suite, name, seconds) a case with a longer watchdog
  *
  * The files are linked into one program, utests, built into the kernel;
  * `make test EXTRA_UTESTS='a.c b.c'` adds files from outside the tree.
@@ -39,7 +40,7 @@ struct utest {
  * line "suite.name<TAB>F|-<TAB>0<TAB>1" in the non-loaded section
  * .utest_index, from which the kernel's build learns the list of cases
  * (tools/mkutests.py) and the harness with it. */
-#define UTEST__DEFINE(suite, name, fault, kind)                                   \
+#define UTEST__DEFINE(suite, name, fault, kind, tmo)                              \
 	static void utest_fn_##suite##_##name(void);                              \
 	static const struct utest utest_desc_##suite##_##name                     \
 		__attribute__((used, section(".utest"), aligned(8))) = {          \
@@ -47,12 +48,15 @@ struct utest {
 			__FILE__, __LINE__                                        \
 		};                                                                 \
 	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
-		".ascii \"" #suite "." #name "\\t" kind "\\t0\\t1\\n\"\n\t"         \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t1\\n\"\n\t"     \
 		".popsection");                                                    \
 	static void utest_fn_##suite##_##name(void)
 
-#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-")
-#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F")
+#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0)
+#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0)
+/* A case that runs longer than the runner's default watchdog (ktest.timeout,
+ * 10 s): seconds, a decimal literal. */
+#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds)
 
 bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
