@@ -12,6 +12,7 @@
  */
 #include <syscall.h>
 #include <arch.h>
+#include <fpu.h>
 #include <percpu.h>
 #include <printk.h>
 #include <proc.h>
@@ -112,6 +113,7 @@ static long s_spawn(long a0, long a1, long a2, long a3, long a4, long a5) { retu
 static long s_sleep(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_sleep(a0); }
 static long s_segbase(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_segbase(a0, a1); }
 static long s_sysinfo(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_sysinfo(a0); }
+static long s_fpu(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_fpu(a0, a1); }
 static long s_utest_result(long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	return sys_utest_result(a0, a1);
@@ -140,4 +142,5 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_set_cpus] = s_set_cpus,
 	[SYS_sysinfo] = s_sysinfo,
 	[SYS_utest_result] = s_utest_result,
+	[SYS_fpu] = s_fpu,
 };
