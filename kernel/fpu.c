@@ -625,6 +625,7 @@ long sys_fpu(long op, long uarg)
 		.restores = k.restores,
 		.nm_traps = k.nm_traps,
 		.first_uses = k.first_uses,
+		.switches = t->switches_in,
 	};
 	return copyout((uint64_t)uarg, &info, sizeof(info));
 }

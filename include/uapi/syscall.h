@@ -63,6 +63,7 @@ struct fpu_info {
 					 * other than the caller's own or the init state */
 	unsigned long saves, restores;	/* the calling thread's counters */
 	unsigned long nm_traps, first_uses;
+	unsigned long switches;		/* times the calling thread was switched in */
 };
 
 /* What a killed process's status says (waitpid): -signal, as a shell would

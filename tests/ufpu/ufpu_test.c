@@ -231,7 +231,7 @@ static int long_probe(uint64_t ms)
 
 KTEST(uchain, user_thread_has_the_segment_base_op_over_the_fpu_op)
 {
-	int pid = long_probe(100);
+	int pid = long_probe(40);
 	KT_ASSERT(pid > 0);
 	struct thread *t = NULL;
 	for (int i = 0; i < 50 && !(t = thread_of(pid)); i++)
@@ -280,7 +280,7 @@ KTEST(uchain, ended_process_gives_back_its_ops_and_fpu_state)
 		fpu_set_alloc(old);
 		KT_EXPECT_EQ(probe_end(pid), 0);
 	}
-	int pid = long_probe(50);
+	int pid = long_probe(30);
 	KT_ASSERT(pid > 0);
 	thread_sleep(10 * MS);
 	long ops_during = ctxop_live();
@@ -300,7 +300,7 @@ KTEST(uchain, ended_process_gives_back_its_ops_and_fpu_state)
 KTEST(uchain, monitor_ps_lists_the_threads_of_each_process)
 {
 	int before = monitor_ps();
-	int pid = long_probe(60);
+	int pid = long_probe(30);
 	KT_ASSERT(pid > 0);
 	thread_sleep(10 * MS);
 	int during = monitor_ps();
