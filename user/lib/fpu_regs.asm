@@ -24,50 +24,55 @@ extern fpu_regs_have_avx                ; fpu_regs.c: 1 if the YMM halves count
 
 section .text
 
+; EACH n, m: m 0, m 1, ..., m n-1
+%macro EACH 2
+%assign i 0
+%rep %1
+        %2 %[i]
+%assign i i + 1
+%endrep
+%endmacro
+
+; one register of each kind, to (LD_) and from (ST_) the image at rdi
+%macro LD_XMM 1
+        movdqu  xmm%1, [rdi + R_XMM + 16 * %1]
+%endmacro
+%macro ST_XMM 1
+        movdqu  [rdi + R_XMM + 16 * %1], xmm%1
+%endmacro
+%macro LD_YMM_HI 1
+        vinsertf128 ymm%1, ymm%1, [rdi + R_YMM_HI + 16 * %1], 1
+%endmacro
+%macro ST_YMM_HI 1
+        vextractf128 [rdi + R_YMM_HI + 16 * %1], ymm%1, 1
+%endmacro
+%macro LD_MM 1
+        movq    mm%1, [rdi + R_MM + 8 * %1]
+%endmacro
+%macro ST_MM 1
+        movq    [rdi + R_MM + 8 * %1], mm%1
+%endmacro
+
 ; the registers from the image at rdi
 %macro LOAD 0
-%assign i 0
-%rep 16
-        movdqu  xmm%[i], [rdi + R_XMM + 16 * i]
-%assign i i + 1
-%endrep
+        EACH    16, LD_XMM
         cmp     byte [fpu_regs_have_avx], 0
         je      %%no_avx
-%assign i 0
-%rep 16
-        vinsertf128 ymm%[i], ymm%[i], [rdi + R_YMM_HI + 16 * i], 1
-%assign i i + 1
-%endrep
+        EACH    16, LD_YMM_HI
 %%no_avx:
-%assign i 0
-%rep 8
-        movq    mm%[i], [rdi + R_MM + 8 * i]
-%assign i i + 1
-%endrep
+        EACH    8, LD_MM
         ldmxcsr [rdi + R_MXCSR]
         fldcw   [rdi + R_FCW]
 %endmacro
 
 ; the registers into the image at rdi
 %macro READ 0
-%assign i 0
-%rep 16
-        movdqu  [rdi + R_XMM + 16 * i], xmm%[i]
-%assign i i + 1
-%endrep
+        EACH    16, ST_XMM
         cmp     byte [fpu_regs_have_avx], 0
         je      %%no_avx
-%assign i 0
-%rep 16
-        vextractf128 [rdi + R_YMM_HI + 16 * i], ymm%[i], 1
-%assign i i + 1
-%endrep
+        EACH    16, ST_YMM_HI
 %%no_avx:
-%assign i 0
-%rep 8
-        movq    [rdi + R_MM + 8 * i], mm%[i]
-%assign i i + 1
-%endrep
+        EACH    8, ST_MM
         stmxcsr [rdi + R_MXCSR]
         fnstcw  [rdi + R_FCW]
 %endmacro
