@@ -100,7 +100,7 @@ BOOT_CHECKS = [
 # glob matches "fpu.x" and "ufpu.x" and no other suite's cases): where a
 # policy and an allocation mode meet that the rows without `only` lack
 # (lazy on qemu64, lazy on four CPUs, first-use allocation under either
-# policy). There ufpu takes about 0.4 s on one CPU and 0.7 s on four. Its
+# policy). There ufpu takes about 0.3 s (0.5 s with the Xen pair). Its
 # Xen pair switches to lazy switching and picks each process's allocation
 # itself, so the row does not change it: it runs on the general rows only.
 FPU_AND_USER_FPU = "*fpu.*"
