@@ -79,7 +79,12 @@ USER_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack
 AR      := $(CROSS)ar
 UBUILD  := $(BUILD)/user
 ULIB_C  := $(filter-out user/lib/utest.c,$(wildcard user/lib/*.c)) lib/string.c lib/printf.c
-ULIB_OBJS := $(ULIB_C:%.c=$(UBUILD)/obj/%.o) $(UBUILD)/obj/user/lib/crt0.asm.o
+ULIB_ASM := $(wildcard user/lib/*.asm)
+ULIB_OBJS := $(ULIB_C:%.c=$(UBUILD)/obj/%.o) $(ULIB_ASM:%.asm=$(UBUILD)/obj/%.asm.o)
+# These touch the FPU only through user/lib/fpu_regs.asm: the FPU tests
+# decide when a process makes its first FPU use and what its registers hold.
+USER_NOSIMD := $(UBUILD)/obj/user/lib/fpu_regs.o $(UBUILD)/obj/user/bin/fpuprobe.o
+$(USER_NOSIMD): USER_CFLAGS += -mgeneral-regs-only
 ULIB    := $(UBUILD)/libu.a
 UPROG_NAMES := $(patsubst user/bin/%.c,%,$(wildcard user/bin/*.c))
 UPROGS  := $(UPROG_NAMES:%=$(UBUILD)/bin/%.elf)

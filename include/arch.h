@@ -124,6 +124,12 @@ struct arch_fpu_mech {
 extern const struct arch_fpu_mech *arch_fpu;
 #define ARCH_FPU_AREA_ALIGN 64
 size_t arch_fpu_area_size(void);
+/* For a CPU that sets MXCSR's exception flags but raises no #XM (QEMU's
+ * TCG): does what #XM would have done for the user thread whose frame is
+ * tf if an unmasked SIMD exception is pending (the process is killed), and
+ * returns true; false if none is pending. Thread context; may take #NM. */
+struct trap_frame;
+bool arch_fpu_deliver_simd_exception(struct trap_frame *tf);
 /* Fills an area with the architectural init state (MXCSR 0x1F80, FCW
  * 0x037F, x87 stack empty, vector registers zero) in the chosen format. */
 void arch_fpu_area_init(void *area);

@@ -81,6 +81,9 @@ uint64_t ctxop_last_restore_ns(const struct ctxop *op);
 /* Prints t's ops newest first, with handler names and timestamps. Any
  * thread, running or not; takes t's ring lock, so not with it held. */
 void ctxop_print(struct thread *t);
+/* Ops allocated and not yet freed, on every chain or none (tests: a thread
+ * or a process that ends must give its ops back). */
+long ctxop_live(void);
 /* Number of ops on t's chain. As ctxop_print; also from a handler. */
 int ctxop_count(const struct thread *t);
 

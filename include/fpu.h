@@ -124,6 +124,14 @@ enum fpu_nm_result {
 };
 enum fpu_nm_result fpu_nm_trap(bool may_sleep);
 
+/* SYS_fpu (uapi/syscall.h): FPU_OP_INFO fills a struct fpu_info at the
+ * user address arg with the caller's view (policy, its counters, whether
+ * the registers hold another context); FPU_OP_DELIVER_XM delivers a
+ * pending unmasked SIMD exception as #XM (the process is killed, status
+ * -8), or returns 0 if none is pending. -EINVAL for another op, -EFAULT
+ * for a bad arg. */
+long sys_fpu(long op, long uarg);
+
 /* ---- for tests and benchmarks ---- */
 
 /* Changes the policy / the allocation policy / the fault injection at run

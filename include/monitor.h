@@ -24,6 +24,10 @@ bool line_editor_feed(struct line_editor *ed, char c, void (*echo)(const char *s
 /* Runs one command line; returns false (after saying so) if unknown. */
 bool monitor_run(const char *line);
 
+/* The `ps` command: every process, then each one's threads (by pid, then
+ * thread id). Returns the number of user threads it found. */
+int monitor_ps(void);
+
 /* A command: name, one line of help, and the function given the rest of
  * the line. Subsystems add theirs with MONITOR_COMMAND. */
 struct monitor_cmd {

@@ -82,6 +82,13 @@ BUG_DEFINE(ctxop_attach_unprotected, "attach links the ring without disabling pr
 void (*ctxop_walk_hook)(struct thread *t, struct ctxop *op);
 void (*ctxop_found_hook)(struct thread *t);
 
+static long live_ops;		/* allocated and not yet freed: a leak shows here */
+
+long ctxop_live(void)
+{
+	return __atomic_load_n(&live_ops, __ATOMIC_RELAXED);
+}
+
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 {
 	if (!tpl)
@@ -93,6 +100,7 @@ struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 	struct ctxop *op = kmem_zalloc(sizeof(*op), KM_SLEEP);
 	op->tpl = *tpl;
 	op->arg = arg;
+	__atomic_fetch_add(&live_ops, 1, __ATOMIC_RELAXED);
 	return op;
 }
 
@@ -106,6 +114,7 @@ void ctxop_free(struct ctxop *op)
 	if (op->tpl.ct_free)
 		op->tpl.ct_free(op->arg, 0);
 	kmem_free(op);
+	__atomic_fetch_sub(&live_ops, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- changing a ring: t itself, or t not started; ring lock held ---- */

@@ -94,6 +94,9 @@
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
+#include <uaccess.h>
+#include <uapi/errno.h>
+#include <uapi/syscall.h>
 
 BUG_DEFINE(fpu_nm_sleep_ts_clear,
 	   "#NM clears TS before the first-use allocation, which may sleep (Xen PV bug 40)");
@@ -674,6 +677,32 @@ bool fpu_debug_forge_migration(struct thread *t, uint64_t value)
 	arch_irq_restore(irq);
 	kpreempt_enable();
 	return ok;
+}
+
+/* ---- SYS_fpu: the user tests' window ---- */
+
+long sys_fpu(long op, long uarg)
+{
+	struct thread *t = curthread;
+	if (op == FPU_OP_DELIVER_XM)
+		return arch_fpu_deliver_simd_exception(arch_user_frame(t)) ? 1 : 0;
+	if (op != FPU_OP_INFO)
+		return -EINVAL;
+	struct fpu_counters k;
+	fpu_thread_counters(t, &k);
+	struct fpu_info info = {
+		.policy = policy,
+		.alloc = alloc,
+		.area_size = arch_fpu_area_size(),
+		.has_area = fpu_thread_has_area(t),
+		.foreign = fpu_debug_foreign_registers(),
+		.saves = k.saves,
+		.restores = k.restores,
+		.nm_traps = k.nm_traps,
+		.first_uses = k.first_uses,
+		.switches = t->switches_in,
+	};
+	return copyout((uint64_t)uarg, &info, sizeof(info));
 }
 
 /* ---- the monitor's `fpu` ---- */

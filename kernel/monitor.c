@@ -9,6 +9,13 @@
  *
  * The ring is single-producer (the interrupt) single-consumer (the
  * thread); a full ring drops characters and counts them.
+ *
+ * Commands that list live objects (threads, processes) copy what they
+ * show under the lists' locks and print afterwards, or print under a lock
+ * that keeps the objects alive: what they point at may otherwise be freed
+ * as they print. A process outlives the threads on the thread list (its
+ * reaper joins them before it frees the process), so `ps` may follow a
+ * listed thread to its process under the thread list's lock.
  */
 #include <monitor.h>
 #include <arch.h>
@@ -16,6 +23,7 @@
 #include <mm.h>
 #include <percpu.h>
 #include <printk.h>
+#include <proc.h>
 #include <smp.h>
 #include <string.h>
 #include <sync.h>
@@ -172,3 +180,72 @@ static void cmd_mem(const char *args)
 	kmem_print_stats();
 }
 MONITOR_COMMAND("mem", "memory map, free pages, heap caches", cmd_mem);
+
+/* ---- ps: processes and their threads ---- */
+
+#define PS_MAX 64		/* user threads `ps` lists; it counts the rest */
+
+struct ps_row {
+	int pid;
+	uint64_t tid;
+	int state, cpu;
+	bool exited;
+	char name[THREAD_NAME_MAX];
+};
+
+struct ps_walk {
+	struct ps_row rows[PS_MAX];
+	int n;			/* user threads seen, listed or not */
+};
+
+/* Under the thread list's lock (interrupts off): copy, do not print. */
+static void ps_collect(struct thread *t, void *arg)
+{
+	struct ps_walk *w = arg;
+	if (!t->proc)
+		return;
+	if (w->n < PS_MAX) {
+		struct ps_row *r = &w->rows[w->n];
+		*r = (struct ps_row){ t->proc->pid, t->id, t->state, t->cpu, t->exited, "" };
+		strlcpy(r->name, t->name, sizeof(r->name));
+	}
+	w->n++;
+}
+
+static bool ps_before(const struct ps_row *a, const struct ps_row *b)
+{
+	return a->pid != b->pid ? a->pid < b->pid : a->tid < b->tid;
+}
+
+int monitor_ps(void)
+{
+	static struct ps_walk w;	/* the monitor's thread or a test: one at a time */
+	w.n = 0;
+	proc_print_all();
+	thread_foreach(ps_collect, &w);
+	int shown = MIN(w.n, PS_MAX);
+	for (int i = 1; i < shown; i++) {	/* insertion sort: by pid, then thread id */
+		struct ps_row r = w.rows[i];
+		int j = i;
+		for (; j > 0 && ps_before(&r, &w.rows[j - 1]); j--)
+			w.rows[j] = w.rows[j - 1];
+		w.rows[j] = r;
+	}
+	printk("  %5s %5s %-20s %-9s %3s\n", "pid", "tid", "thread", "state", "cpu");
+	for (int i = 0; i < shown; i++) {
+		const struct ps_row *r = &w.rows[i];
+		printk("  %5d %5lu %-20s %-9s %3d\n", r->pid, r->tid, r->name,
+		       r->exited ? "exited" : thread_state_name(r->state), r->cpu);
+	}
+	if (w.n > shown)
+		printk("  ... and %d more threads\n", w.n - shown);
+	return w.n;
+}
+
+static void cmd_ps(const char *args)
+{
+	(void)args;
+	monitor_ps();
+}
+MONITOR_COMMAND("ps", "processes (pid, parent, state, threads, pages, status) and their threads",
+		cmd_ps);

@@ -22,6 +22,7 @@
 #include <mm.h>
 #include <printk.h>
 #include <proc.h>
+#include <printf.h>
 #include <string.h>
 
 #define IDT_ENTRIES 256
@@ -166,7 +167,9 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why)
 	struct cpu *c = this_cpu();
 	if (tf->cs & 3) {
 		/* ring 3: the process dies, not just the thread */
-		proc_fault(trap_name(tf->vector), why, 0, tf->rip,
+		char detail[128];
+		snprintf(detail, sizeof(detail), " (%s)", why);
+		proc_fault(trap_name(tf->vector), detail, 0, tf->rip,
 			   tf->vector == T_UD ? PROC_SIG_ILL : PROC_SIG_FPE);
 		return true;
 	}

@@ -34,6 +34,7 @@ enum {
 	SYS_sysinfo,		/* (struct sysinfo *) -> 0 */
 	SYS_utest_result,	/* (int verdict, const char *why) -> 0: the test runner's */
 	SYS_fpu_release,	/* () -> 0: state saved, the next FPU instruction traps */
+	SYS_fpu,		/* (int op, void *arg) -> 0: the FPU as the caller sees it (FPU_OP_*) */
 	SYS_COUNT
 };
 
@@ -47,6 +48,24 @@ enum {
 #define UTEST_PASS 0
 #define UTEST_FAIL 1
 #define UTEST_SKIP 2
+
+/* SYS_fpu's op. The FPU tests' window into the kernel (kernel/fpu.c). */
+#define FPU_OP_INFO       0	/* arg: struct fpu_info *, filled in */
+#define FPU_OP_DELIVER_XM 1	/* an unmasked SIMD exception MXCSR shows pending is
+				 * delivered as #XM would have (for CPUs that set the
+				 * flag and raise nothing: QEMU's TCG); 0 if none is */
+
+struct fpu_info {
+	unsigned long policy;		/* 0: eager switching, 1: lazy (fpu=) */
+	unsigned long alloc;		/* 0: save areas at thread creation, 1: at first use */
+	unsigned long area_size;	/* bytes of one save area */
+	unsigned long has_area;		/* the calling thread has its save area */
+	unsigned long foreign;		/* at the call, this CPU's registers held a context
+					 * other than the caller's own or the init state */
+	unsigned long saves, restores;	/* the calling thread's counters */
+	unsigned long nm_traps, first_uses;
+	unsigned long switches;		/* times the calling thread was switched in */
+};
 
 /* What a killed process's status says (waitpid): -signal, as a shell would
  * report it. A process that exits gives its code, 0 .. 255. */
