@@ -111,7 +111,7 @@ UTEST(bench, user_fpu_switch)
 	       2 * YIELDS);
 }
 
-#define FORKS 200
+#define FORKS 50
 
 UTEST(bench, user_fork_exit_wait)
 {
