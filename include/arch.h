@@ -181,6 +181,10 @@ __noreturn void arch_enter_user(struct trap_frame *tf);
 void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
 void arch_user_segbases_load(uint64_t fs, uint64_t gs);
 bool arch_user_segbase_ok(uint64_t base);
+/* Traps taken in ring 0 inside the stretches of the way into and out of
+ * ring 3 that must run with interrupts off (NMI and #MC aside): 0 unless
+ * the entry or exit code is wrong (docs/user.md, "Entry and exit"). */
+uint64_t arch_user_window_traps(void);
 /* The copy routines (uaccess.asm): n bytes between kernel and user memory,
  * either way; returns how many were not copied (a fault). And a string of
  * at most max bytes, NUL included: its length, max if no NUL came, -1 at a

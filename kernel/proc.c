@@ -67,6 +67,10 @@ CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exi
 #define HEAP_MAX     GiB(1)		/* bytes of heap a process may have */
 #define STACK_PAGES  16			/* 64 KiB of stack per thread */
 #define STACK_STRIDE MiB(1)		/* per slot: the stack, then its guard */
+#define STACK_SLOTS  (PROC_THREADS_MAX - 1)	/* slots 0 ..: the threads after the first */
+
+_Static_assert(PROC_THREADS_MAX == UTHREADS_MAX, "uapi/syscall.h tells user space the limit");
+_Static_assert(STACK_SLOTS <= 32, "stack_slots is a 32-bit mask");
 
 static struct mutex tree_lock;
 static struct condvar tree_cv;
@@ -158,7 +162,7 @@ static void stack_unmap(struct proc *p, int slot)
 /* Which stack's guard holds addr, or -2 if none (-1: the first thread's). */
 static int guard_slot(uint64_t addr)
 {
-	if (addr >= ARCH_USER_TOP || addr < stack_top(PROC_THREADS_MAX - 1) - STACK_STRIDE)
+	if (addr >= ARCH_USER_TOP || addr < stack_top(STACK_SLOTS - 1) - STACK_STRIDE)
 		return -2;
 	int slot = (int)((ARCH_USER_TOP - 1 - addr) / STACK_STRIDE) - 1;
 	uint64_t top = stack_top(slot);
@@ -666,7 +670,7 @@ long sys_thread_create(long entry, long a0, long a1)
 		return -EFAULT;
 	mutex_lock(&tree_lock);
 	int slot = -1;
-	for (int i = 0; i < PROC_THREADS_MAX - 1; i++)
+	for (int i = 0; i < STACK_SLOTS; i++)
 		if (!(p->stack_slots & (1u << i))) {
 			slot = i;
 			break;
@@ -832,6 +836,7 @@ long sys_sysinfo(long uinfo)
 	si.kmem_objects = k.objects_in_use;
 	si.proc_max = (unsigned long)proc_max();
 	si.ncpus = (unsigned long)cpu_count();
+	si.window_traps = arch_user_window_traps();
 	mutex_lock(&tree_lock);
 	si.procs = (unsigned long)nprocs;
 	struct list *pos;

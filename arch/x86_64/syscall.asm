@@ -28,11 +28,15 @@
 ;     a user thread return to one: it kills the process first).
 ;   - IRETQ otherwise (trap_return in trap_entry.asm, which also serves the
 ;     interrupts).
-; Interrupts stay off from the last check for work in C (user.c's
-; arch_user_return_work) to SYSRETQ/IRETQ, which turn them back on as they
+; Interrupts stay off from the last check for work in C (proc.c's
+; proc_return_to_user) to SYSRETQ/IRETQ, which turn them back on as they
 ; reach ring 3: an interrupt cannot arrive on the way out and find the
 ; thread half-returned (seL4's REGRESSIONS0003 found a kernel that enabled
 ; them one instruction too early). SWAPGS is the last thing before each.
+; The labels syscall_entry_sti and user_return_sysret end the two
+; stretches here that run with interrupts off; trap_entry.asm counts any
+; trap taken inside them (or inside trap_return's) as a bug the tests see
+; (sysinfo's window_traps).
 
 bits 64
 section .text
@@ -57,6 +61,8 @@ syscall_entry:
         PUSH_GPRS
         xor ebp, ebp                    ; backtraces stop here
         mov rdi, rsp                    ; argument: the struct trap_frame
+global syscall_entry_sti
+syscall_entry_sti:
         sti                             ; the frame is complete
         call syscall_dispatch           ; returns with interrupts off
 
@@ -84,6 +90,8 @@ user_return:
         mov r11, [rsp + TF_RFLAGS - TF_VECTOR]
         mov rsp, [rsp + TF_RSP - TF_VECTOR]     ; the user's stack
         swapgs                          ; the user's GS
+global user_return_sysret
+user_return_sysret:
         o64 sysret
 
 ; void arch_enter_user(struct trap_frame *tf): starts a thread in ring 3

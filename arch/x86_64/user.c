@@ -48,6 +48,8 @@ _Static_assert(offsetof(struct trap_frame, rsp) == 20 * 8, "frame.inc TF_RSP");
 _Static_assert(offsetof(struct trap_frame, ss) == 21 * 8, "frame.inc TF_SS");
 _Static_assert(sizeof(struct trap_frame) == ARCH_USER_FRAME_SIZE, "frame.inc TF_SIZE");
 _Static_assert(ARCH_USER_FRAME_SIZE % 16 == 0, "the stack below the frame stays aligned");
+_Static_assert(USER_SPACE_BASE == ARCH_USER_BASE && USER_SPACE_TOP == ARCH_USER_TOP,
+	       "uapi/syscall.h tells user space where it is");
 
 #define CPUID_7_EBX_FSGSBASE (1u << 0)
 #define CPUID_7_EBX_SMEP     (1u << 7)
@@ -179,6 +181,14 @@ bool arch_user_segbase_ok(uint64_t base)
 {
 	int64_t s = (int64_t)base >> 47;
 	return s == 0 || s == -1;		/* WRMSR faults on a non-canonical base */
+}
+
+/* trap_entry.asm's count of traps inside the interrupts-off stretches */
+extern uint64_t arch_user_window_count;
+
+uint64_t arch_user_window_traps(void)
+{
+	return __atomic_load_n(&arch_user_window_count, __ATOMIC_RELAXED);
 }
 
 /* ---- faults in ring 3 ---- */
