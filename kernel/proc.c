@@ -610,8 +610,14 @@ long sys_fork(struct trap_frame *tf)
 	}
 	child->brk_base = parent->brk_base;
 	child->brk = parent->brk;
-	/* the child's one thread uses the stack the forking thread used:
-	 * the same addresses, copied */
+	/* The child's one thread uses the stack the forking thread used: the
+	 * same addresses, copied. The other threads' stacks came along in the
+	 * copy, but no thread of the child owns them, and their slots must be
+	 * free for the threads the child makes (a slot's stack is mapped when
+	 * a thread takes it). The first thread's stack stays: argv is there. */
+	for (int i = 0; i < STACK_SLOTS; i++)
+		if ((parent->stack_slots & (1u << i)) && i != me->stack_slot)
+			stack_unmap(child, i);
 	if (me->stack_slot >= 0)
 		child->stack_slots = 1u << me->stack_slot;
 	struct thread *t = user_thread_new(child, me->stack_slot, tf, 0, 0, 0, 0);
