@@ -629,16 +629,25 @@ long sys_fork(struct trap_frame *tf)
 	return pid;
 }
 
+/*
+ * The heap: [brk_base, brk), in whole pages from brk_base up to
+ * ALIGN_UP(brk). Growing maps fresh (zeroed) pages, and zeroes the part of
+ * the page at the old break that it grows over: that part may hold what
+ * the process wrote below a break it has since lowered (or past the break,
+ * which the page lets it do), and new memory reads as zeros. Shrinking
+ * unmaps the pages wholly above the new break.
+ */
 long sys_sbrk(long increment)
 {
 	struct proc *p = curproc;
 	mutex_lock(&tree_lock);
 	uint64_t old = p->brk;
 	uint64_t lo = p->brk_base;
+	uint64_t down = 0 - (uint64_t)increment;	/* for increment < 0 (LONG_MIN too) */
 	long ret = (long)old;
 	if (increment > 0 && (uint64_t)increment > HEAP_MAX - (old - lo)) {
 		ret = -ENOMEM;
-	} else if (increment < 0 && (uint64_t)-increment > old - lo) {
+	} else if (increment < 0 && down > old - lo) {
 		ret = -EINVAL;
 	} else if (increment > 0) {
 		uint64_t from = ALIGN_UP(old, PAGE_SIZE), to = ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE);
@@ -657,9 +666,12 @@ long sys_sbrk(long increment)
 			ret = -ENOMEM;
 		} else {
 			p->brk = old + (uint64_t)increment;
+			uint64_t tail = MIN(from, p->brk);	/* the old break's page */
+			if (tail > old)
+				memset((void *)aspace_lookup(p->as, old, NULL), 0, tail - old);
 		}
 	} else if (increment < 0) {
-		uint64_t nbrk = old - (uint64_t)-increment;
+		uint64_t nbrk = old - down;
 		for (uint64_t va = ALIGN_UP(nbrk, PAGE_SIZE); va < ALIGN_UP(old, PAGE_SIZE);
 		     va += PAGE_SIZE)
 			pmm_free_page(aspace_unmap(p->as, va));
