@@ -808,6 +808,10 @@ long sys_sleep(long ns)
 	return 0;
 }
 
+/* The calling thread's FS or GS base: read, or set to a value in the user
+ * half, [0, ARCH_USER_TOP). The CPU takes any canonical base, but one in
+ * the kernel's half is no address the process may use, and would read back
+ * as a negative number, which a caller takes for an error. */
 long sys_segbase(long op, long value)
 {
 	struct thread *t = curthread;
@@ -824,7 +828,7 @@ long sys_segbase(long op, long value)
 		break;
 	case SEGBASE_SET_FS:
 	case SEGBASE_SET_GS:
-		if (!arch_user_segbase_ok((uint64_t)value)) {
+		if ((uint64_t)value >= ARCH_USER_TOP || !arch_user_segbase_ok((uint64_t)value)) {
 			ret = -EINVAL;
 			break;
 		}
