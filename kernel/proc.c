@@ -635,7 +635,11 @@ long sys_fork(struct trap_frame *tf)
  * the page at the old break that it grows over: that part may hold what
  * the process wrote below a break it has since lowered (or past the break,
  * which the page lets it do), and new memory reads as zeros. Shrinking
- * unmaps the pages wholly above the new break.
+ * unmaps the pages wholly above the new break. An increment larger than
+ * the free memory is refused at once: taking every page and giving each
+ * back (with a TLB shootdown apiece) costs seconds on four CPUs, and
+ * starves everyone else meanwhile. (Memory can still run out half way, if
+ * others take it: then the pages taken are given back.)
  */
 long sys_sbrk(long increment)
 {
@@ -649,6 +653,10 @@ long sys_sbrk(long increment)
 		ret = -ENOMEM;
 	} else if (increment < 0 && down > old - lo) {
 		ret = -EINVAL;
+	} else if (increment > 0 &&
+		   (ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE) - ALIGN_UP(old, PAGE_SIZE)) /
+				   PAGE_SIZE > pmm_free_count()) {
+		ret = -ENOMEM;		/* more than is free: say so before taking it all */
 	} else if (increment > 0) {
 		uint64_t from = ALIGN_UP(old, PAGE_SIZE), to = ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE);
 		uint64_t va = from;
