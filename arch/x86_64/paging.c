@@ -130,6 +130,8 @@ struct aspace {
 	uint64_t pml4;			/* physical address of the root; 0: not built */
 	uint64_t user_pages;		/* user pages mapped (they are the space's) */
 	uint64_t user_tables;		/* page tables of the user part */
+	bool loaded;			/* has been in some CPU's CR3: only then can
+					 * a TLB hold its translations */
 };
 
 #define PML4_IDENTITY   0		/* the identity map's slot */
@@ -172,9 +174,12 @@ static uint64_t *aspace_pml4(const struct aspace *as)
 	return (uint64_t *)as->pml4;
 }
 
-/* Makes as this CPU's address space. */
-static void aspace_load(const struct aspace *as)
+/* Makes as this CPU's address space. `loaded` is set first (a full
+ * barrier), so an unmap that finds it clear knows no walk has begun. */
+static void aspace_load(struct aspace *as)
 {
+	if (!__atomic_load_n(&as->loaded, __ATOMIC_RELAXED))
+		__atomic_store_n(&as->loaded, true, __ATOMIC_SEQ_CST);
 	write_cr3(as->pml4);
 }
 
@@ -803,8 +808,15 @@ uint64_t aspace_unmap(struct aspace *as, uint64_t va)
 	spin_unlock_irqrestore(&paging_lock, irq);
 	if (!(old & PTE_P))
 		return 0;
-	struct user_shootdown u = { as, va };
-	smp_call_each(user_invlpg, &u, true);
+	/* A space no CPU has ever loaded (a fork's child before it runs) is
+	 * in no TLB: nothing to shoot down. The fence orders the cleared
+	 * entry before the look at `loaded` (aspace_load's store is the other
+	 * half): either we see it set, or the first walk sees the clear. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&as->loaded, __ATOMIC_RELAXED)) {
+		struct user_shootdown u = { as, va };
+		smp_call_each(user_invlpg, &u, true);
+	}
 	return old & PTE_ADDR_MASK;
 }
 
