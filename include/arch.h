@@ -171,6 +171,7 @@ void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t
 /* The system call's result register; the frame's program counter. */
 void arch_uregs_set_return(struct trap_frame *tf, uint64_t value);
 uint64_t arch_uregs_pc(const struct trap_frame *tf);
+void arch_uregs_set_pc(struct trap_frame *tf, uint64_t pc);	/* for tests */
 bool arch_uregs_pc_canonical(const struct trap_frame *tf);
 /* Leaves for ring 3 through tf, which must be arch_user_frame(curthread):
  * the kernel stack below it is abandoned. */

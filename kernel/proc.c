@@ -431,9 +431,14 @@ void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc
 	if (addr && slot != -2)
 		snprintf(guard, sizeof(guard), "; stack overflow (the guard below %s stack)",
 			 slot == -1 ? "the first thread's" : "a thread's");
-	printk("proc: process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed\n", p->pid,
-	       p->name, t->id, what, detail ? detail : "", addr, pc, guard);
-	proc_begin_dying(p, -sig);
+	char line[PROC_FAULT_MAX];
+	snprintf(line, sizeof(line), "process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed",
+		 p->pid, p->name, t->id, what, detail ? detail : "", addr, pc, guard);
+	printk("proc: %s\n", line);
+	/* the fault that ends it is the one its waiter hears of (this thread
+	 * is live, so nobody reads p->fault before it has been written) */
+	if (proc_begin_dying(p, -sig))
+		strlcpy(p->fault, line, sizeof(p->fault));
 }
 
 int proc_kill(int pid)
@@ -511,6 +516,7 @@ int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end)
 	end->status = p->status;
 	end->utest_verdict = p->utest_verdict;
 	strlcpy(end->utest_why, p->utest_why, sizeof(end->utest_why));
+	strlcpy(end->fault, p->fault, sizeof(end->fault));
 	proc_free(p);
 	mutex_unlock(&tree_lock);
 	return 0;

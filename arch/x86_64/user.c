@@ -138,6 +138,11 @@ uint64_t arch_uregs_pc(const struct trap_frame *tf)
 	return tf->rip;
 }
 
+void arch_uregs_set_pc(struct trap_frame *tf, uint64_t pc)
+{
+	tf->rip = pc;
+}
+
 bool arch_uregs_pc_canonical(const struct trap_frame *tf)
 {
 	int64_t s = (int64_t)tf->rip >> 47;
