@@ -23,6 +23,25 @@ int ut_child(void (*fn)(void *), void *arg)
 	return status;
 }
 
+static void add_one(void *arg)
+{
+	__atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+int ut_run_threads(int n)
+{
+	volatile int count = 0;
+	int tids[UTHREADS_MAX];
+	UT_ASSERT(n < UTHREADS_MAX);
+	for (int i = 0; i < n; i++) {
+		tids[i] = uthread_create(add_one, (void *)&count);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < n; i++)
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+	return count;
+}
+
 void ut_sysinfo(struct sysinfo *si)
 {
 	UT_ASSERT_EQ(sysinfo(si), 0);

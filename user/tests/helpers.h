@@ -19,6 +19,10 @@ int ut_child(void (*fn)(void *), void *arg);
 /* Forks a child that runs fn(arg) and then exits 0; returns its pid (a
  * failed fork fails the case). The caller waits for it. */
 int ut_fork(void (*fn)(void *), void *arg);
+/* Makes n threads (n <= UTHREADS_MAX - 1) that each add one to a counter,
+ * joins them, and returns the counter: n when all ran; a failed create or
+ * join fails the case. */
+int ut_run_threads(int n);
 /* sysinfo, which must succeed. */
 void ut_sysinfo(struct sysinfo *si);
 /* Waits (at most timeout_ns) until as many processes exist as `procs`

@@ -221,23 +221,19 @@ UTEST(memory, malloc_keeps_blocks_apart_under_stress)
 
 /* ---- everything given back ---- */
 
-static void add(void *arg) { __atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED); }
+static void count_one(void *arg) { __atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED); }
 
 /* A child's life: a heap, threads, a grandchild. */
 static void busy_child(void *arg)
 {
-	volatile int n = 0;
 	char *p = malloc(3 * PAGE);
 	UT_ASSERT(p != NULL);
 	memset(p, 1, 3 * PAGE);
-	int tids[4];
-	for (int i = 0; i < 4; i++)
-		tids[i] = uthread_create(add, (void *)&n);
-	for (int i = 0; i < 4; i++)
-		uthread_join(tids[i]);
-	int pid = ut_fork(add, (void *)&n);
-	waitpid(pid, NULL);
-	exit(n == 4 ? 0 : 1);
+	int bad = ut_run_threads(4) != 4;
+	volatile int n = 0;
+	int pid = ut_fork(count_one, (void *)&n);
+	bad += waitpid(pid, NULL) != pid || n != 0;	/* the grandchild's add was its own */
+	exit(bad);
 }
 
 /* Four children (each with a heap, threads and a grandchild), a program,
@@ -250,15 +246,7 @@ static void busy_round(void)
 	const char *argv[] = { "hello", "baseline", NULL };
 	int sp = spawn("hello", argv);
 	UT_ASSERT(sp > 0);
-	volatile int n = 0;
-	int tids[8];
-	for (int i = 0; i < 8; i++) {
-		tids[i] = uthread_create(add, (void *)&n);
-		UT_ASSERT(tids[i] > 0);
-	}
-	for (int i = 0; i < 8; i++)
-		UT_EXPECT_EQ(uthread_join(tids[i]), 0);
-	UT_EXPECT_EQ(n, 8);
+	UT_EXPECT_EQ(ut_run_threads(8), 8);
 	for (int i = 0; i < 4; i++) {
 		int st = -1;
 		UT_EXPECT_EQ(waitpid(pids[i], &st), pids[i]);
