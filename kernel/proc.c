@@ -68,6 +68,7 @@ CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exi
 #define STACK_PAGES  16			/* 64 KiB of stack per thread */
 #define STACK_STRIDE MiB(1)		/* per slot: the stack, then its guard */
 #define STACK_SLOTS  (PROC_THREADS_MAX - 1)	/* slots 0 ..: the threads after the first */
+#define UNMAP_BATCH  64			/* pages unmapped with one shootdown */
 
 _Static_assert(PROC_THREADS_MAX == UTHREADS_MAX, "uapi/syscall.h tells user space the limit");
 _Static_assert(STACK_SLOTS <= 32, "stack_slots is a 32-bit mask");
@@ -149,14 +150,25 @@ static int stack_map(struct proc *p, int slot)
 	return 0;
 }
 
+/* Unmaps and frees p's user pages in [from, to) (page-aligned): a TLB
+ * shootdown per UNMAP_BATCH pages, not one a page. */
+static void unmap_free(struct proc *p, uint64_t from, uint64_t to)
+{
+	uint64_t pages[UNMAP_BATCH];
+	while (from < to) {
+		size_t n = MIN((to - from) / PAGE_SIZE, (uint64_t)UNMAP_BATCH);
+		aspace_unmap_range(p->as, from, n, pages);
+		for (size_t i = 0; i < n; i++)
+			if (pages[i])
+				pmm_free_page(pages[i]);
+		from += n * PAGE_SIZE;
+	}
+}
+
 static void stack_unmap(struct proc *p, int slot)
 {
 	uint64_t top = stack_top(slot);
-	for (uint64_t va = top - STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE) {
-		uint64_t page = aspace_unmap(p->as, va);
-		if (page)
-			pmm_free_page(page);
-	}
+	unmap_free(p, top - STACK_PAGES * PAGE_SIZE, top);
 }
 
 /* Which stack's guard holds addr, or -2 if none (-1: the first thread's). */
@@ -675,8 +687,7 @@ long sys_sbrk(long increment)
 			}
 		}
 		if (va < to) {			/* out of memory: undo */
-			for (uint64_t u = from; u < va; u += PAGE_SIZE)
-				pmm_free_page(aspace_unmap(p->as, u));
+			unmap_free(p, from, va);
 			ret = -ENOMEM;
 		} else {
 			p->brk = old + (uint64_t)increment;
@@ -686,9 +697,7 @@ long sys_sbrk(long increment)
 		}
 	} else if (increment < 0) {
 		uint64_t nbrk = old - down;
-		for (uint64_t va = ALIGN_UP(nbrk, PAGE_SIZE); va < ALIGN_UP(old, PAGE_SIZE);
-		     va += PAGE_SIZE)
-			pmm_free_page(aspace_unmap(p->as, va));
+		unmap_free(p, ALIGN_UP(nbrk, PAGE_SIZE), ALIGN_UP(old, PAGE_SIZE));
 		p->brk = nbrk;
 	}
 	mutex_unlock(&tree_lock);
