@@ -870,19 +870,22 @@ long sys_segbase(long op, long value)
 	return ret;
 }
 
+/* The counters are read under tree_lock, as one snapshot: a process is
+ * freed (its threads joined, its struct freed) under it too, so a process
+ * no longer counted has given back everything. */
 long sys_sysinfo(long uinfo)
 {
 	struct sysinfo si = { 0 };
 	struct kmem_stats k;
+	si.proc_max = (unsigned long)proc_max();
+	si.ncpus = (unsigned long)cpu_count();
+	si.window_traps = arch_user_window_traps();
+	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +
 			k.pages;
 	si.kmem_bytes = k.bytes_in_use;
 	si.kmem_objects = k.objects_in_use;
-	si.proc_max = (unsigned long)proc_max();
-	si.ncpus = (unsigned long)cpu_count();
-	si.window_traps = arch_user_window_traps();
-	mutex_lock(&tree_lock);
 	si.procs = (unsigned long)nprocs;
 	struct list *pos;
 	list_for_each(pos, &all_procs) {
