@@ -177,6 +177,7 @@ void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t
 /* The system call's result register; the frame's program counter. */
 void arch_uregs_set_return(struct trap_frame *tf, uint64_t value);
 uint64_t arch_uregs_pc(const struct trap_frame *tf);
+void arch_uregs_set_pc(struct trap_frame *tf, uint64_t pc);	/* for tests */
 bool arch_uregs_pc_canonical(const struct trap_frame *tf);
 /* Leaves for ring 3 through tf, which must be arch_user_frame(curthread):
  * the kernel stack below it is abandoned. */
@@ -187,6 +188,10 @@ __noreturn void arch_enter_user(struct trap_frame *tf);
 static inline void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
 static inline void arch_user_segbases_load(uint64_t fs, uint64_t gs);
 bool arch_user_segbase_ok(uint64_t base);
+/* Traps taken in ring 0 inside the stretches of the way into and out of
+ * ring 3 that must run with interrupts off (NMI and #MC aside): 0 unless
+ * the entry or exit code is wrong (docs/user.md, "Entry and exit"). */
+uint64_t arch_user_window_traps(void);
 /* The copy routines (uaccess.asm): n bytes between kernel and user memory,
  * either way; returns how many were not copied (a fault). And a string of
  * at most max bytes, NUL included: its length, max if no NUL came, -1 at a

@@ -81,6 +81,10 @@ int aspace_map(struct aspace *as, uint64_t va, uint64_t pa, unsigned flags);
 /* Unmaps user page va, shooting it down on every CPU that runs on as;
  * returns the physical page, which is the caller's now, or 0 if none. */
 uint64_t aspace_unmap(struct aspace *as, uint64_t va);
+/* The same for npages pages from va, with one shootdown for them all:
+ * pages[i] gets the physical page of va + i pages, or 0. Returns how many
+ * were mapped. It holds a spinlock across the range: keep it short. */
+size_t aspace_unmap_range(struct aspace *as, uint64_t va, size_t npages, uint64_t *pages);
 /* The physical address behind user address va (and the PAGE_* flags of its
  * page), or 0 if it is not mapped. */
 uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags);

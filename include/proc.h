@@ -27,6 +27,7 @@ struct aspace;
 #define PROC_ARGV_MAX    16	/* arguments of a program, argv[0] included */
 #define PROC_ARG_MAX     128	/* bytes of one argument, NUL included */
 #define PROC_THREADS_MAX 32	/* threads of one process (stack slots) */
+#define PROC_FAULT_MAX   192	/* bytes of the line a fault prints, NUL included */
 
 /* Why a fault killed a process, as waitpid reports it. */
 #define PROC_SIG_SEGV (-WAIT_SEGV)
@@ -66,6 +67,8 @@ struct proc {
 	/* the test runner's (SYS_utest_result) */
 	int utest_verdict;		/* -1: none reported */
 	char utest_why[128];
+
+	char fault[PROC_FAULT_MAX];	/* the line of the fault that killed it, or "" */
 };
 
 /* The calling thread's process, or NULL for a kernel thread. */
@@ -88,6 +91,8 @@ struct proc_end {
 	int status;			/* exit code 0..255, or -signal */
 	int utest_verdict;		/* SYS_utest_result's, or -1 if none came */
 	char utest_why[128];
+	char fault[PROC_FAULT_MAX];	/* the line a fault that killed it printed
+					 * (without "proc: "), or "" */
 };
 /* For the kernel: waits for process pid, which it started, to end, reaps
  * it and says how it ended: 0, or -ECHILD (no such process of the

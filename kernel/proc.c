@@ -67,6 +67,11 @@ CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exi
 #define HEAP_MAX     GiB(1)		/* bytes of heap a process may have */
 #define STACK_PAGES  16			/* 64 KiB of stack per thread */
 #define STACK_STRIDE MiB(1)		/* per slot: the stack, then its guard */
+#define STACK_SLOTS  (PROC_THREADS_MAX - 1)	/* slots 0 ..: the threads after the first */
+#define UNMAP_BATCH  64			/* pages unmapped with one shootdown */
+
+_Static_assert(PROC_THREADS_MAX == UTHREADS_MAX, "uapi/syscall.h tells user space the limit");
+_Static_assert(STACK_SLOTS <= 32, "stack_slots is a 32-bit mask");
 
 static struct mutex tree_lock;
 static struct condvar tree_cv;
@@ -145,20 +150,31 @@ static int stack_map(struct proc *p, int slot)
 	return 0;
 }
 
+/* Unmaps and frees p's user pages in [from, to) (page-aligned): a TLB
+ * shootdown per UNMAP_BATCH pages, not one a page. */
+static void unmap_free(struct proc *p, uint64_t from, uint64_t to)
+{
+	uint64_t pages[UNMAP_BATCH];
+	while (from < to) {
+		size_t n = MIN((to - from) / PAGE_SIZE, (uint64_t)UNMAP_BATCH);
+		aspace_unmap_range(p->as, from, n, pages);
+		for (size_t i = 0; i < n; i++)
+			if (pages[i])
+				pmm_free_page(pages[i]);
+		from += n * PAGE_SIZE;
+	}
+}
+
 static void stack_unmap(struct proc *p, int slot)
 {
 	uint64_t top = stack_top(slot);
-	for (uint64_t va = top - STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE) {
-		uint64_t page = aspace_unmap(p->as, va);
-		if (page)
-			pmm_free_page(page);
-	}
+	unmap_free(p, top - STACK_PAGES * PAGE_SIZE, top);
 }
 
 /* Which stack's guard holds addr, or -2 if none (-1: the first thread's). */
 static int guard_slot(uint64_t addr)
 {
-	if (addr >= ARCH_USER_TOP || addr < stack_top(PROC_THREADS_MAX - 1) - STACK_STRIDE)
+	if (addr >= ARCH_USER_TOP || addr < stack_top(STACK_SLOTS - 1) - STACK_STRIDE)
 		return -2;
 	int slot = (int)((ARCH_USER_TOP - 1 - addr) / STACK_STRIDE) - 1;
 	uint64_t top = stack_top(slot);
@@ -428,9 +444,14 @@ void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc
 	if (addr && slot != -2)
 		snprintf(guard, sizeof(guard), "; stack overflow (the guard below %s stack)",
 			 slot == -1 ? "the first thread's" : "a thread's");
-	printk("proc: process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed\n", p->pid,
-	       p->name, t->id, what, detail ? detail : "", addr, pc, guard);
-	proc_begin_dying(p, -sig);
+	char line[PROC_FAULT_MAX];
+	snprintf(line, sizeof(line), "process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed",
+		 p->pid, p->name, t->id, what, detail ? detail : "", addr, pc, guard);
+	printk("proc: %s\n", line);
+	/* the fault that ends it is the one its waiter hears of (this thread
+	 * is live, so nobody reads p->fault before it has been written) */
+	if (proc_begin_dying(p, -sig))
+		strlcpy(p->fault, line, sizeof(p->fault));
 }
 
 int proc_kill(int pid)
@@ -508,6 +529,7 @@ int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end)
 	end->status = p->status;
 	end->utest_verdict = p->utest_verdict;
 	strlcpy(end->utest_why, p->utest_why, sizeof(end->utest_why));
+	strlcpy(end->fault, p->fault, sizeof(end->fault));
 	proc_free(p);
 	mutex_unlock(&tree_lock);
 	return 0;
@@ -607,8 +629,14 @@ long sys_fork(struct trap_frame *tf)
 	}
 	child->brk_base = parent->brk_base;
 	child->brk = parent->brk;
-	/* the child's one thread uses the stack the forking thread used:
-	 * the same addresses, copied */
+	/* The child's one thread uses the stack the forking thread used: the
+	 * same addresses, copied. The other threads' stacks came along in the
+	 * copy, but no thread of the child owns them, and their slots must be
+	 * free for the threads the child makes (a slot's stack is mapped when
+	 * a thread takes it). The first thread's stack stays: argv is there. */
+	for (int i = 0; i < STACK_SLOTS; i++)
+		if ((parent->stack_slots & (1u << i)) && i != me->stack_slot)
+			stack_unmap(child, i);
 	if (me->stack_slot >= 0)
 		child->stack_slots = 1u << me->stack_slot;
 	struct thread *t = user_thread_new(child, me->stack_slot, tf, 0, 0, 0, 0);
@@ -620,17 +648,34 @@ long sys_fork(struct trap_frame *tf)
 	return pid;
 }
 
+/*
+ * The heap: [brk_base, brk), in whole pages from brk_base up to
+ * ALIGN_UP(brk). Growing maps fresh (zeroed) pages, and zeroes the part of
+ * the page at the old break that it grows over: that part may hold what
+ * the process wrote below a break it has since lowered (or past the break,
+ * which the page lets it do), and new memory reads as zeros. Shrinking
+ * unmaps the pages wholly above the new break. An increment larger than
+ * the free memory is refused at once: taking every page and giving each
+ * back (with a TLB shootdown apiece) costs seconds on four CPUs, and
+ * starves everyone else meanwhile. (Memory can still run out half way, if
+ * others take it: then the pages taken are given back.)
+ */
 long sys_sbrk(long increment)
 {
 	struct proc *p = curproc;
 	mutex_lock(&tree_lock);
 	uint64_t old = p->brk;
 	uint64_t lo = p->brk_base;
+	uint64_t down = 0 - (uint64_t)increment;	/* for increment < 0 (LONG_MIN too) */
 	long ret = (long)old;
 	if (increment > 0 && (uint64_t)increment > HEAP_MAX - (old - lo)) {
 		ret = -ENOMEM;
-	} else if (increment < 0 && (uint64_t)-increment > old - lo) {
+	} else if (increment < 0 && down > old - lo) {
 		ret = -EINVAL;
+	} else if (increment > 0 &&
+		   (ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE) - ALIGN_UP(old, PAGE_SIZE)) /
+				   PAGE_SIZE > pmm_free_count()) {
+		ret = -ENOMEM;		/* more than is free: say so before taking it all */
 	} else if (increment > 0) {
 		uint64_t from = ALIGN_UP(old, PAGE_SIZE), to = ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE);
 		uint64_t va = from;
@@ -643,17 +688,17 @@ long sys_sbrk(long increment)
 			}
 		}
 		if (va < to) {			/* out of memory: undo */
-			for (uint64_t u = from; u < va; u += PAGE_SIZE)
-				pmm_free_page(aspace_unmap(p->as, u));
+			unmap_free(p, from, va);
 			ret = -ENOMEM;
 		} else {
 			p->brk = old + (uint64_t)increment;
+			uint64_t tail = MIN(from, p->brk);	/* the old break's page */
+			if (tail > old)
+				memset((void *)aspace_lookup(p->as, old, NULL), 0, tail - old);
 		}
 	} else if (increment < 0) {
-		uint64_t nbrk = old - (uint64_t)-increment;
-		for (uint64_t va = ALIGN_UP(nbrk, PAGE_SIZE); va < ALIGN_UP(old, PAGE_SIZE);
-		     va += PAGE_SIZE)
-			pmm_free_page(aspace_unmap(p->as, va));
+		uint64_t nbrk = old - down;
+		unmap_free(p, ALIGN_UP(nbrk, PAGE_SIZE), ALIGN_UP(old, PAGE_SIZE));
 		p->brk = nbrk;
 	}
 	mutex_unlock(&tree_lock);
@@ -667,7 +712,7 @@ long sys_thread_create(long entry, long a0, long a1)
 		return -EFAULT;
 	mutex_lock(&tree_lock);
 	int slot = -1;
-	for (int i = 0; i < PROC_THREADS_MAX - 1; i++)
+	for (int i = 0; i < STACK_SLOTS; i++)
 		if (!(p->stack_slots & (1u << i))) {
 			slot = i;
 			break;
@@ -787,6 +832,10 @@ long sys_sleep(long ns)
 	return 0;
 }
 
+/* The calling thread's FS or GS base: read, or set to a value in the user
+ * half, [0, ARCH_USER_TOP). The CPU takes any canonical base, but one in
+ * the kernel's half is no address the process may use, and would read back
+ * as a negative number, which a caller takes for an error. */
 long sys_segbase(long op, long value)
 {
 	struct thread *t = curthread;
@@ -803,7 +852,7 @@ long sys_segbase(long op, long value)
 		break;
 	case SEGBASE_SET_FS:
 	case SEGBASE_SET_GS:
-		if (!arch_user_segbase_ok((uint64_t)value)) {
+		if ((uint64_t)value >= ARCH_USER_TOP || !arch_user_segbase_ok((uint64_t)value)) {
 			ret = -EINVAL;
 			break;
 		}
@@ -822,18 +871,22 @@ long sys_segbase(long op, long value)
 	return ret;
 }
 
+/* The counters are read under tree_lock, as one snapshot: a process is
+ * freed (its threads joined, its struct freed) under it too, so a process
+ * no longer counted has given back everything. */
 long sys_sysinfo(long uinfo)
 {
 	struct sysinfo si = { 0 };
 	struct kmem_stats k;
+	si.proc_max = (unsigned long)proc_max();
+	si.ncpus = (unsigned long)cpu_count();
+	si.window_traps = arch_user_window_traps();
+	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +
 			k.pages;
 	si.kmem_bytes = k.bytes_in_use;
 	si.kmem_objects = k.objects_in_use;
-	si.proc_max = (unsigned long)proc_max();
-	si.ncpus = (unsigned long)cpu_count();
-	mutex_lock(&tree_lock);
 	si.procs = (unsigned long)nprocs;
 	struct list *pos;
 	list_for_each(pos, &all_procs) {

@@ -130,6 +130,8 @@ struct aspace {
 	uint64_t pml4;			/* physical address of the root; 0: not built */
 	uint64_t user_pages;		/* user pages mapped (they are the space's) */
 	uint64_t user_tables;		/* page tables of the user part */
+	bool loaded;			/* has been in some CPU's CR3: only then can
+					 * a TLB hold its translations */
 };
 
 #define PML4_IDENTITY   0		/* the identity map's slot */
@@ -172,9 +174,12 @@ static uint64_t *aspace_pml4(const struct aspace *as)
 	return (uint64_t *)as->pml4;
 }
 
-/* Makes as this CPU's address space. */
-static void aspace_load(const struct aspace *as)
+/* Makes as this CPU's address space. `loaded` is set first (a full
+ * barrier), so an unmap that finds it clear knows no walk has begun. */
+static void aspace_load(struct aspace *as)
 {
+	if (!__atomic_load_n(&as->loaded, __ATOMIC_RELAXED))
+		__atomic_store_n(&as->loaded, true, __ATOMIC_SEQ_CST);
 	write_cr3(as->pml4);
 }
 
@@ -781,31 +786,58 @@ int aspace_map(struct aspace *as, uint64_t va, uint64_t pa, unsigned flags)
 struct user_shootdown {
 	struct aspace *as;
 	uint64_t va;
+	size_t npages;
 };
 
 static void user_invlpg(void *arg)
 {
 	struct user_shootdown *u = arg;
-	if (this_cpu()->aspace == u->as)
-		invlpg(u->va);
+	if (this_cpu()->aspace != u->as)
+		return;
+	for (size_t i = 0; i < u->npages; i++)
+		invlpg(u->va + i * PAGE_SIZE);
+}
+
+size_t aspace_unmap_range(struct aspace *as, uint64_t va, size_t npages, uint64_t *pages)
+{
+	if (!npages)
+		return 0;
+	check_user_va("aspace_unmap_range", va);
+	check_user_va("aspace_unmap_range", va + (npages - 1) * PAGE_SIZE);
+	size_t n = 0;
+	unsigned long irq = spin_lock_irqsave(&paging_lock);
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t *pte = user_pte(as, va + i * PAGE_SIZE, false);
+		uint64_t old = pte ? entry_read(pte) : 0;
+		pages[i] = 0;
+		if (old & PTE_P) {
+			entry_write(pte, 0);
+			as->user_pages--;
+			pages[i] = old & PTE_ADDR_MASK;
+			n++;
+		}
+	}
+	spin_unlock_irqrestore(&paging_lock, irq);
+	if (!n)
+		return 0;
+	/* One shootdown for the range. A space no CPU has ever loaded (a
+	 * fork's child before it runs) is in no TLB: nothing to shoot down.
+	 * The fence orders the cleared entries before the look at `loaded`
+	 * (aspace_load's store is the other half): either we see it set, or
+	 * the first walk sees the clear. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&as->loaded, __ATOMIC_RELAXED)) {
+		struct user_shootdown u = { as, va, npages };
+		smp_call_each(user_invlpg, &u, true);
+	}
+	return n;
 }
 
 uint64_t aspace_unmap(struct aspace *as, uint64_t va)
 {
-	check_user_va("aspace_unmap", va);
-	unsigned long irq = spin_lock_irqsave(&paging_lock);
-	uint64_t *pte = user_pte(as, va, false);
-	uint64_t old = pte ? entry_read(pte) : 0;
-	if (old & PTE_P) {
-		entry_write(pte, 0);
-		as->user_pages--;
-	}
-	spin_unlock_irqrestore(&paging_lock, irq);
-	if (!(old & PTE_P))
-		return 0;
-	struct user_shootdown u = { as, va };
-	smp_call_each(user_invlpg, &u, true);
-	return old & PTE_ADDR_MASK;
+	uint64_t page;
+	aspace_unmap_range(as, va, 1, &page);
+	return page;
 }
 
 uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags)

@@ -41,6 +41,12 @@
 ; reach ring 3: an interrupt cannot arrive on the way out and find the
 ; thread half-returned (seL4's REGRESSIONS0003 found a kernel that enabled
 ; them one instruction too early). SWAPGS is the last thing before each.
+; The stretches here that run with interrupts off are marked by labels,
+; syscall_entry .. syscall_entry_sti, syscall_exit .. user_return_sysret and
+; user_return .. user_return_end; trap_entry.asm counts any trap taken
+; inside them (or inside trap_return's) as a bug the tests see (sysinfo's
+; window_traps). The slow ways out (syscall_slow_*) call C, which turns
+; interrupts on, and come back through user_return.
 
 bits 64
 section .text
@@ -66,24 +72,28 @@ syscall_entry:
         PUSH_GPRS
         xor ebp, ebp                    ; backtraces stop here
         cmp rax, SYSCALL_COUNT
-        jae .unknown
+        jae syscall_slow_unknown
 
         ; The call itself: the arguments are still in their registers but
         ; the fourth, which the C convention wants in RCX (SYSCALL took it).
+global syscall_entry_sti
+syscall_entry_sti:
         sti                             ; the frame is complete
         mov rcx, r10
         call [syscall_table + rax * 8]
         cli
+global syscall_exit
+syscall_exit:
         mov [rsp + TF_RAX], rax         ; the result, for ring 3
 
         ; Work before ring 3? A reschedule, the process dying (user_work),
         ; a lock a handler kept (preempt_count): the two counts are side by
         ; side, one 8-byte test looks at both.
         cmp byte [gs:CPU_NEED_RESCHED], 0
-        jne .work
+        jne syscall_slow_work
         mov rax, [gs:CPU_THREAD]
         cmp qword [rax + THREAD_PREEMPT_WORK], 0
-        jne .work
+        jne syscall_slow_work
 
         ; The fast way out: CS, SS and the vector are a system call's, as
         ; pushed above; only RIP needs a look (see the top).
@@ -92,18 +102,27 @@ syscall_entry:
         shl rax, 16                     ; canonical: bits 63..47 all equal, so
         sar rax, 16                     ; sign-extending bit 47 changes nothing
         cmp rax, rcx
-        jne .bad_return
-        jmp sysret_frame
+        jne syscall_slow_bad_return
 
-.unknown:
+sysret_frame:                           ; (a system call's frame, RIP canonical)
+        POP_GPRS                        ; RCX and R11 get the RIP and RFLAGS
+        mov rcx, [rsp + TF_RIP - TF_VECTOR]     ; back, for SYSRETQ
+        mov r11, [rsp + TF_RFLAGS - TF_VECTOR]
+        mov rsp, [rsp + TF_RSP - TF_VECTOR]     ; the user's stack
+        swapgs                          ; the user's GS
+global user_return_sysret
+user_return_sysret:
+        o64 sysret
+
+syscall_slow_unknown:
         mov rdi, rsp
         call syscall_unknown_entry      ; -ENOSYS; returns with interrupts off
         jmp user_return
-.work:
+syscall_slow_work:
         mov rdi, rsp
         call syscall_work               ; returns with interrupts off
         jmp user_return
-.bad_return:
+syscall_slow_bad_return:
         mov rdi, rsp
         call syscall_bad_return         ; never returns
 
@@ -121,18 +140,13 @@ user_return:
         test r11, RFLAGS_TF | RFLAGS_RF
         jnz trap_return
         mov rax, rcx
-        shl rax, 16                     ; canonical: bits 63..47 all equal,
-        sar rax, 16                     ; so sign-extending bit 47 changes
-        cmp rax, rcx                    ; nothing
+        shl rax, 16                     ; canonical, as above
+        sar rax, 16
+        cmp rax, rcx
         jne trap_return
-
-sysret_frame:                           ; (a system call's frame, RIP canonical)
-        POP_GPRS                        ; RCX and R11 get the RIP and RFLAGS
-        mov rcx, [rsp + TF_RIP - TF_VECTOR]     ; back, for SYSRETQ
-        mov r11, [rsp + TF_RFLAGS - TF_VECTOR]
-        mov rsp, [rsp + TF_RSP - TF_VECTOR]     ; the user's stack
-        swapgs                          ; the user's GS
-        o64 sysret
+global user_return_end
+user_return_end:
+        jmp sysret_frame
 
 ; void arch_enter_user(struct trap_frame *tf): starts a thread in ring 3
 ; from the frame at the top of its kernel stack (tf must be that frame:

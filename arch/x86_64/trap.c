@@ -2,7 +2,8 @@
  * arch/x86_64/trap.c - the IDT, trap dispatch, and the report of a fatal trap.
  *
  * All 256 IDT entries are interrupt gates to the stubs of trap_entry.asm,
- * so every trap arrives in trap_dispatch with interrupts off. A vector may
+ * so every trap arrives in trap_dispatch with interrupts off; ring 3 may
+ * use only #BP's gate (INT3), so it cannot fake an interrupt with INT n. A vector may
  * have one registered handler. An exception with no handler, or whose
  * handler declines it, is fatal: the report names the exception, decodes
  * the error code, prints every register (and CR2 for a page fault) and
@@ -27,6 +28,7 @@
 
 #define IDT_ENTRIES 256
 #define GATE_INTERRUPT 0x8E	/* present, ring 0, 64-bit interrupt gate */
+#define GATE_DPL3      0x60	/* ... that ring 3 may reach with INT n */
 
 
 /* Page-fault error code bits (SDM vol. 3, 4.7). */
@@ -81,13 +83,13 @@ const char *trap_name(uint64_t vector)
 	return "interrupt";
 }
 
-static void set_gate(int v, uint64_t handler, int ist)
+static void set_gate(int v, uint64_t handler, int ist, uint8_t dpl)
 {
 	idt[v] = (struct idt_gate){
 		.off_lo = handler & 0xFFFF,
 		.sel = GDT_KCODE,
 		.ist = (uint8_t)ist,
-		.type = GATE_INTERRUPT,
+		.type = GATE_INTERRUPT | dpl,
 		.off_mid = (handler >> 16) & 0xFFFF,
 		.off_hi = handler >> 32,
 	};
@@ -96,10 +98,14 @@ static void set_gate(int v, uint64_t handler, int ist)
 void idt_init(void)
 {
 	for (int v = 0; v < IDT_ENTRIES; v++)
-		set_gate(v, trap_stub_table[v], 0);
-	set_gate(T_DF, trap_stub_table[T_DF], IST_DF);
-	set_gate(T_NMI, trap_stub_table[T_NMI], IST_NMI);
-	set_gate(T_MC, trap_stub_table[T_MC], IST_MC);
+		set_gate(v, trap_stub_table[v], 0, 0);
+	set_gate(T_DF, trap_stub_table[T_DF], IST_DF, 0);
+	set_gate(T_NMI, trap_stub_table[T_NMI], IST_NMI, 0);
+	set_gate(T_MC, trap_stub_table[T_MC], IST_MC, 0);
+	/* INT3 from ring 3 is a breakpoint (the process dies with -5, or a
+	 * debugger would take it), not a #GP for a gate it may not use; every
+	 * other vector stays out of ring 3's reach (no faking an interrupt) */
+	set_gate(T_BP, trap_stub_table[T_BP], 0, GATE_DPL3);
 }
 
 void idt_load(void)

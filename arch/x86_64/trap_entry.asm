@@ -24,12 +24,23 @@
 ; its own, arch/x86_64/user.c). Every entry clears RFLAGS.AC where the CPU
 ; has SMAP: AC is the user's to set, and with it set the kernel could touch
 ; user memory outside the copy routines; the IRETQ restores it.
+;
+; Every trap from ring 0 is also checked against the stretches of the way
+; into and out of ring 3 that run with interrupts off (SYSCALL to its STI,
+; the system call's exit to SYSRETQ, user_return's checks, trap_return to
+; IRETQ): one taken there means the
+; code let interrupts in too early, and is counted (arch_user_window_traps,
+; which sysinfo reports and robust.no_interrupt_arrives_on_the_way_in_or_out
+; checks stays 0). NMI and #MC are left out: they arrive anywhere.
 
 bits 64
 section .text
 
 %include "arch/x86_64/frame.inc"
 extern arch_smap_on
+
+T_NMI           equ 2
+T_MC            equ 18
 
 ; Vectors whose error code the CPU pushes itself: #DF 8, #TS 10, #NP 11,
 ; #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30.
@@ -54,7 +65,22 @@ trap_stubs:
 %assign v v + 1
 %endrep
 
+; A trap from ring 0 whose RIP lies in [%1, %2] (both ends included: at
+; %2 the instruction had not run yet) goes to .window_hit. RAX: the RIP.
+%macro IN_WINDOW 2
+        lea rcx, [rel %1]
+        cmp rax, rcx
+        jb %%out
+        lea rcx, [rel %2]
+        cmp rax, rcx
+        jbe .window_hit
+%%out:
+%endmacro
+
 extern trap_dispatch
+extern syscall_entry, syscall_entry_sti, syscall_exit, user_return_sysret
+extern user_return, user_return_end
+global arch_user_window_count
 trap_common:
         test qword [rsp + TF_CS - TF_VECTOR], 3
         jz .saved_gs                    ; from ring 0: GS is the kernel's
@@ -67,6 +93,26 @@ trap_common:
         je .ac_clear
         clac
 .ac_clear:
+
+        ; The stretches of the way into and out of ring 3 that run with
+        ; interrupts off (syscall.asm names them, and trap_return to IRETQ). A trap from ring 0 inside one is a bug
+        ; (docs/user.md, "Entry and exit"), counted for the tests; NMI and
+        ; #MC may arrive anywhere and are not.
+        test qword [rsp + TF_CS], 3
+        jnz .window_done
+        cmp qword [rsp + TF_VECTOR], T_NMI
+        je .window_done
+        cmp qword [rsp + TF_VECTOR], T_MC
+        je .window_done
+        mov rax, [rsp + TF_RIP]
+        IN_WINDOW syscall_entry, syscall_entry_sti
+        IN_WINDOW syscall_exit, user_return_sysret
+        IN_WINDOW user_return, user_return_end
+        IN_WINDOW trap_return, trap_return_iretq
+        jmp .window_done
+.window_hit:
+        lock inc qword [rel arch_user_window_count]
+.window_done:
 
         ; Fake frame: [rsp] = interrupted RBP, [rsp+8] = interrupted RIP + 1.
         ; The +1: a backtrace shows each return address minus one (to name
@@ -96,10 +142,16 @@ trap_return:                            ; (RSP: a struct trap_frame, interrupts 
         POP_GPRS
         add rsp, 16                     ; drop vector and error code
         test qword [rsp + 8], 3         ; the CS we return to
-        jz .iret
+        jz trap_return_iretq
         swapgs                          ; back to the user's GS
-.iret:
+global trap_return_iretq
+trap_return_iretq:
         iretq
+
+section .bss
+align 8
+arch_user_window_count: resq 1          ; arch_user_window_traps() reads it
+section .text
 
 ; The address of each stub, for idt_init: stubs are 16-byte aligned, so the
 ; stub of vector v is at trap_stubs + 16 * v as long as none grows past 16

@@ -45,6 +45,8 @@ _Static_assert(offsetof(struct thread, user_work) ==
 		       offsetof(struct thread, preempt_count) + sizeof(int),
 	       "syscall.asm tests preempt_count and user_work with one 8-byte compare");
 _Static_assert(offsetof(struct cpu, arch) == 8, "arch/arch.h's arch_cpu_this()");
+_Static_assert(USER_SPACE_BASE == ARCH_USER_BASE && USER_SPACE_TOP == ARCH_USER_TOP,
+	       "uapi/syscall.h tells user space where it is");
 
 #define CPUID_7_EBX_FSGSBASE (1u << 0)
 #define CPUID_7_EBX_SMEP     (1u << 7)
@@ -134,6 +136,11 @@ uint64_t arch_uregs_pc(const struct trap_frame *tf)
 	return tf->rip;
 }
 
+void arch_uregs_set_pc(struct trap_frame *tf, uint64_t pc)
+{
+	tf->rip = pc;
+}
+
 bool arch_uregs_pc_canonical(const struct trap_frame *tf)
 {
 	int64_t s = (int64_t)tf->rip >> 47;
@@ -146,6 +153,14 @@ bool arch_user_segbase_ok(uint64_t base)
 {
 	int64_t s = (int64_t)base >> 47;
 	return s == 0 || s == -1;		/* WRMSR faults on a non-canonical base */
+}
+
+/* trap_entry.asm's count of traps inside the interrupts-off stretches */
+extern uint64_t arch_user_window_count;
+
+uint64_t arch_user_window_traps(void)
+{
+	return __atomic_load_n(&arch_user_window_count, __ATOMIC_RELAXED);
 }
 
 /* ---- faults in ring 3 ---- */

@@ -38,6 +38,16 @@ enum {
 	SYS_COUNT
 };
 
+/* User space (docs/user.md, "Address space"): a pointer a system call
+ * takes is followed only inside [USER_SPACE_BASE, USER_SPACE_TOP); the
+ * kernel's ARCH_USER_BASE and ARCH_USER_TOP, which it checks against. */
+#define USER_SPACE_BASE 0x0000008000000000UL
+#define USER_SPACE_TOP  0x00007FFFFFFFF000UL
+
+/* Threads a process may have at once, its first included (then
+ * SYS_thread_create says -EAGAIN). */
+#define UTHREADS_MAX 32
+
 /* SYS_segbase's op (the codes of Linux's arch_prctl) */
 #define SEGBASE_SET_GS 0x1001
 #define SEGBASE_SET_FS 0x1002
@@ -84,6 +94,10 @@ struct sysinfo {
 	unsigned long user_pages;	/* pages mapped in user space, all processes */
 	unsigned long proc_max;		/* the process limit */
 	unsigned long ncpus;
+	/* traps taken inside the ring-0 stretches of the way into and out
+	 * of ring 3 that run with interrupts off (docs/user.md, "Entry and
+	 * exit"): always 0 in a correct kernel */
+	unsigned long window_traps;
 };
 
 #endif

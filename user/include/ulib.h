@@ -41,6 +41,9 @@ unsigned long clock_ns(void);
 int cpu_id(void);
 int set_cpus(unsigned mask);		/* the CPUs the calling thread may run on */
 int sysinfo(struct sysinfo *info);
+/* The calling thread's FS and GS bases. A base must lie below
+ * USER_SPACE_TOP (else -EINVAL). A new thread starts with both 0; a fork's
+ * child has its forking thread's. */
 long set_fs_base(unsigned long base);
 long set_gs_base(unsigned long base);
 unsigned long get_fs_base(void);

@@ -1,0 +1,124 @@
+/*
+ * tests/user/robust_kernel_test.c - the robustness cases that need the
+ * kernel's side of a process (user/tests/robust_test.c has the rest).
+ *
+ *   - A fault's kill line: the stack-overflow cases of the robust suite,
+ *     run again, must say "stack overflow" and whose guard it was; the
+ *     runner only learns that their process died of a fault.
+ *   - CVE-2012-0217: SYSRET to a non-canonical RIP raises #GP in ring 0,
+ *     with the user's RSP loaded, on Intel CPUs; IRET to one faults in
+ *     ring 0 too. No frame a user can build holds such a RIP (the last
+ *     page below the hole is never mapped, thread entry points are
+ *     checked), so this case builds one: it catches a user thread asleep
+ *     in the kernel, pinned to this CPU, and writes a non-canonical RIP
+ *     into its frame. proc_return_to_user must kill the process (status
+ *     -11, one line) before the way out sees the frame; otherwise the
+ *     IRETQ faults in ring 0 and the boot panics.
+ */
+#include <ktest.h>
+#include <arch.h>
+#include <printf.h>
+#include <proc.h>
+#include <sched.h>
+#include <string.h>
+#include <thread.h>
+#include <uapi/errno.h>
+
+#define CASE_TIMEOUT_NS 5000000000ULL
+
+/* Runs user case `name` (utests suite.name) to its end. */
+static void run_user_case(const char *name, struct proc_end *end)
+{
+	const char *argv[] = { "utests", name };
+	int pid = proc_spawn("utests", 2, argv, NULL);
+	KT_ASSERT(pid > 0);
+	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, end), 0);
+}
+
+KTEST(robust, stack_overflow_kill_line_names_the_guard)
+{
+	struct proc_end end;
+	run_user_case("robust.main_stack_overflow_faults_at_the_guard", &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, "stack overflow (the guard below the first thread's stack)"));
+	run_user_case("robust.thread_stack_overflow_faults_at_the_guard", &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, "stack overflow (the guard below a thread's stack)"));
+	/* and a fault elsewhere does not say it */
+	run_user_case("robust.reading_kernel_memory_kills", &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(end.fault[0] && !strstr(end.fault, "stack overflow"));
+}
+
+struct find_thread {
+	int pid;
+	uint64_t id;
+};
+
+static void find_cb(struct thread *t, void *arg)
+{
+	struct find_thread *f = arg;
+	if (t->proc && t->proc->pid == f->pid && !t->exited)
+		f->id = t->id;
+}
+
+/* The (one) live thread of process pid, held; NULL if it has none. */
+static struct thread *user_thread_of(int pid)
+{
+	struct find_thread f = { pid, 0 };
+	thread_foreach(find_cb, &f);
+	if (!f.id)
+		return NULL;
+	char id[24];
+	snprintf(id, sizeof(id), "%lu", f.id);
+	return thread_find(id);
+}
+
+#define NONCANONICAL_RIP 0x0000800000000000UL	/* the first address of the hole */
+
+/* Starts the pinning case and, while its thread is pinned to this CPU
+ * and off it, gives its frame a non-canonical RIP. Returns whether it
+ * caught the thread (it may miss it: the case pins itself for 10 ms);
+ * *end says how the process ended. */
+static bool catch_and_patch(struct proc_end *end)
+{
+	const char *argv[] = { "utests", "process.set_cpus_keeps_a_thread_on_its_cpu" };
+	int pid = proc_spawn("utests", 2, argv, NULL);
+	KT_ASSERT(pid > 0);
+	struct thread *t = NULL;
+	bool patched = false;
+	uint64_t deadline = clock_ns() + CASE_TIMEOUT_NS;
+	while (!patched && clock_ns() < deadline) {
+		if (!t)
+			t = user_thread_of(pid);
+		kpreempt_disable();
+		/* pinned here and off its CPU: it cannot run until we let it */
+		if (t && !t->exited && t->cpus_allowed == 1u && !t->on_cpu) {
+			struct trap_frame *tf = arch_user_frame(t);
+			KT_EXPECT(arch_uregs_pc_canonical(tf));
+			arch_uregs_set_pc(tf, NONCANONICAL_RIP);
+			patched = true;
+		}
+		kpreempt_enable();
+		if (t && t->exited)
+			break;		/* missed: the case ran to its end */
+		thread_yield();
+	}
+	if (t)
+		thread_rele(t);
+	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, end), 0);
+	return patched;
+}
+
+KTEST(robust, noncanonical_return_address_kills_before_sysret)
+{
+	thread_bind(0);
+	struct proc_end end;
+	bool patched = false;
+	for (int tries = 0; tries < 3 && !patched; tries++)
+		patched = catch_and_patch(&end);
+	thread_bind(-1);
+	KT_ASSERT(patched);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, "return to a non-canonical address at 0x800000000000"));
+}

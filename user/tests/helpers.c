@@ -1,0 +1,88 @@
+/*
+ * user/tests/helpers.c - the helpers of helpers.h: children, counters at
+ * rest. No test cases here.
+ */
+#include "helpers.h"
+
+int ut_fork(void (*fn)(void *), void *arg)
+{
+	int pid = fork();
+	UT_ASSERT(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		exit(0);
+	}
+	return pid;
+}
+
+int ut_child(void (*fn)(void *), void *arg)
+{
+	int pid = ut_fork(fn, arg);
+	int status = 0x7FFF;
+	UT_ASSERT_EQ(waitpid(pid, &status), pid);
+	return status;
+}
+
+static void add_one(void *arg)
+{
+	__atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+int ut_run_threads(int n)
+{
+	volatile int count = 0;
+	int tids[UTHREADS_MAX];
+	UT_ASSERT(n < UTHREADS_MAX);
+	for (int i = 0; i < n; i++) {
+		tids[i] = uthread_create(add_one, (void *)&count);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < n; i++)
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+	return count;
+}
+
+void ut_sysinfo(struct sysinfo *si)
+{
+	UT_ASSERT_EQ(sysinfo(si), 0);
+}
+
+bool ut_settle(unsigned long procs, unsigned long timeout_ns, struct sysinfo *si)
+{
+	unsigned long deadline = clock_ns() + timeout_ns;
+	for (;;) {
+		ut_sysinfo(si);
+		if (si->procs == procs)
+			return true;
+		if (clock_ns() >= deadline)
+			return false;
+		sleep_ns(1000000);
+	}
+}
+
+void ut_expect_baseline(const struct sysinfo *before, const struct sysinfo *after)
+{
+	UT_EXPECT_EQ(after->procs, before->procs);
+	UT_EXPECT_EQ(after->threads, before->threads);
+	UT_EXPECT_EQ(after->user_pages, before->user_pages);
+	UT_EXPECT_EQ(after->free_pages, before->free_pages);
+	UT_EXPECT_EQ(after->kmem_bytes, before->kmem_bytes);
+	UT_EXPECT_EQ(after->kmem_objects, before->kmem_objects);
+}
+
+void ut_spin_ns(unsigned long ns)
+{
+	unsigned long end = clock_ns() + ns;
+	while (clock_ns() < end)
+		for (volatile int i = 0; i < 100; i++)
+			;
+}
+
+int ut_rounds(int n)
+{
+	struct sysinfo si;
+	ut_sysinfo(&si);
+	if (si.ncpus > 1)
+		return n;
+	return n / 4 > 0 ? n / 4 : 1;
+}

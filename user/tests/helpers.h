@@ -1,0 +1,41 @@
+/*
+ * user/tests/helpers.h - what several user test files share: running a
+ * piece of a case in a child process and learning how it ended, the
+ * system's counters at rest, and the layout facts a robustness case aims
+ * at (uapi/syscall.h has the bounds of user space).
+ *
+ * A child is a fork of the case's process: it sees the case's memory as it
+ * was at the fork, and what it does to memory stays its own. The kernel
+ * reports how it ended as waitpid does: the exit code, or -signal (WAIT_*).
+ */
+#ifndef UT_HELPERS_H
+#define UT_HELPERS_H
+
+#include <utest.h>
+
+/* Forks; the child runs fn(arg) and exits 0 if it returns. Returns the
+ * child's waitpid status; a failed fork or wait fails the case. */
+int ut_child(void (*fn)(void *), void *arg);
+/* Forks a child that runs fn(arg) and then exits 0; returns its pid (a
+ * failed fork fails the case). The caller waits for it. */
+int ut_fork(void (*fn)(void *), void *arg);
+/* Makes n threads (n <= UTHREADS_MAX - 1) that each add one to a counter,
+ * joins them, and returns the counter: n when all ran; a failed create or
+ * join fails the case. */
+int ut_run_threads(int n);
+/* sysinfo, which must succeed. */
+void ut_sysinfo(struct sysinfo *si);
+/* Waits (at most timeout_ns) until as many processes exist as `procs`
+ * (orphans are reaped by the kernel, a moment after they end); then
+ * fills *si. Returns whether the count came down. */
+bool ut_settle(unsigned long procs, unsigned long timeout_ns, struct sysinfo *si);
+/* Checks that the counters of *after are back at *before's: pages,
+ * kernel heap, processes, threads, user pages. */
+void ut_expect_baseline(const struct sysinfo *before, const struct sysinfo *after);
+/* Spins in ring 3 for ns nanoseconds (reading the clock now and then). */
+void ut_spin_ns(unsigned long ns);
+/* How many rounds a stress should do: `n` with several CPUs, n / 4 (at
+ * least 1) on one, where nothing runs in parallel anyway. */
+int ut_rounds(int n);
+
+#endif
