@@ -98,6 +98,11 @@ struct proc_end {
  * it and says how it ended: 0, or -ECHILD (no such process of the
  * kernel's), or -EAGAIN when timeout_ns (0: none) passes first. */
 int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end);
+/* For the test runner, between cases: waits up to timeout_ns for every
+ * process to be gone (an orphan's reaping is asynchronous); if some are
+ * still there, kills them and waits as long again. Returns 0 if none was
+ * left, 1 if some had to be killed and went, -N if N remain even so. */
+int proc_quiesce(uint64_t timeout_ns);
 /* Kills process pid (status -9): 0, or -ESRCH. Any context but a trap. */
 int proc_kill(int pid);
 

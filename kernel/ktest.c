@@ -41,9 +41,9 @@
 
 extern const struct ktest __ktest_start[], __ktest_end[];
 
-static char ktest_glob_opt[128];
+static char ktest_glob_opt[512];
 CMDLINE_STRING("ktest", ktest_glob_opt, "run the tests matching this glob over suite.name, then power off");
-static char ktest_skip_opt[128];
+static char ktest_skip_opt[512];
 CMDLINE_STRING("ktest.skip", ktest_skip_opt,
 	       "globs over suite.name, comma-separated: cases not to run though ktest= selects them");
 static uint64_t ktest_timeout_s = 10;
@@ -104,11 +104,12 @@ bool ktest_glob_match(const char *g, const char *s)
 	return !*s;
 }
 
+/* ktest= is a glob, or several separated by commas (any may match). */
 static bool matches(const char *glob, const struct ktest *t)
 {
 	char full[128];
 	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
-	return ktest_glob_match(glob, full);
+	return strchr(glob, ',') ? ktest_glob_list_match(glob, full) : ktest_glob_match(glob, full);
 }
 
 bool ktest_glob_list_match(const char *globs, const char *s)
@@ -342,6 +343,7 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 		printk("    # %s: TIMEOUT after %lu s (its process is killed)\n", full, tmo_s);
 		proc_kill(pid);
 		proc_wait(pid, 0, &end);
+		proc_quiesce(1000000000ULL);	/* and whatever it started */
 		print_result(n, t, true, false, NULL);
 		return;
 	}
@@ -360,6 +362,14 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 			describe_end(&end, why, sizeof(why));
 			printk("    # %s: %s\n", full, why);
 		}
+	}
+	/* the case's children must be gone before the next case, which may
+	 * count pages or processes: an orphan is reaped asynchronously */
+	int left = proc_quiesce(1000000000ULL);
+	if (left) {
+		printk("    # %s: the case left processes behind; %s\n", full,
+		       left > 0 ? "they were killed" : "they are still there after a kill");
+		failed = true;
 	}
 	print_result(n, t, failed, skipped, skipped ? end.utest_why : NULL);
 }

@@ -535,6 +535,34 @@ int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end)
 	return 0;
 }
 
+int proc_quiesce(uint64_t timeout_ns)
+{
+	uint64_t deadline = clock_ns() + timeout_ns;
+	bool killed = false;
+	mutex_lock(&tree_lock);
+	for (;;) {
+		uint64_t now = clock_ns();
+		if (nprocs == 0 || (killed && now >= deadline + timeout_ns))
+			break;
+		if (now >= deadline && !killed) {
+			/* still there: end them, and give the reaper the same time again */
+			struct list *pos;
+			list_for_each(pos, &all_procs) {
+				struct proc *p = list_entry(pos, struct proc, all_link);
+				if (p->state == PROC_LIVE)
+					proc_begin_dying(p, WAIT_KILLED);
+			}
+			killed = true;
+			continue;
+		}
+		uint64_t until = killed ? deadline + timeout_ns : deadline;
+		cv_timedwait(&tree_cv, &tree_lock, until > now ? until - now : 1);
+	}
+	int left = nprocs;
+	mutex_unlock(&tree_lock);
+	return killed ? (left ? -left : 1) : 0;
+}
+
 /* An interruptible sleep on tree_cv, tree_lock held: false if the caller's
  * process is dying (the call should give up with -EINTR). */
 static bool wait_tree(uint64_t timeout_ns)
