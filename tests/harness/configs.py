@@ -230,8 +230,8 @@ CONFIGS: List[Config] = [
     # Every fpu.save= value: taken where the CPU has it, refused (with the
     # boot line saying so, and auto used) where it does not.  fxsave on an
     # AVX CPU leaves AVX out of XCR0.  fpu.alloc=lazy: areas at first use.
-    Config("max-xsave", ["-cpu", "max"], cmdline="fpu.save=xsave", only="fpu.*",
-           panic_boots=False),
+    Config("max-xsave", ["-cpu", "max"], cmdline="fpu.save=xsave", only=FPU_AND_USER_FPU,
+           skip=USER_FPU_XEN, panic_boots=False),
     Config("max-fxsave-lazy", ["-cpu", "max"], cmdline="fpu.save=fxsave fpu=lazy",
            only="fpu.*", panic_boots=False,
            checks=[("fxsave_no_avx", r"fpu: fxsave, XCR0 0x3 \(x87 SSE\)",
