@@ -107,8 +107,11 @@ int proc_quiesce(uint64_t timeout_ns);
 int proc_kill(int pid);
 
 /* A fault in ring 3 (arch/x86_64/user.c): one line naming process, thread,
- * fault, address and RIP; the process dies with status -sig. Trap context. */
-void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc, int sig);
+ * fault, the faulting address where the fault has one (has_addr: a page
+ * fault's CR2, a bad return address) and RIP; the process dies with status
+ * -sig. Trap context. */
+void proc_fault(const char *what, const char *detail, bool has_addr, uint64_t addr, uint64_t pc,
+		int sig);
 /* Everything between the kernel and ring 3 (a system call's end, an
  * interrupt's or a fault's from ring 3): a pending reschedule, the process
  * dying. Returns with interrupts off, ready for SYSRET/IRET. */

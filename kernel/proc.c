@@ -435,18 +435,23 @@ static __noreturn void proc_thread_end(void)
 	thread_exit();
 }
 
-void proc_fault(const char *what, const char *detail, uint64_t addr, uint64_t pc, int sig)
+void proc_fault(const char *what, const char *detail, bool has_addr, uint64_t addr, uint64_t pc,
+		int sig)
 {
 	struct thread *t = curthread;
 	struct proc *p = t->proc;
-	int slot = guard_slot(addr);
+	char at[32] = "";
 	char guard[64] = "";
-	if (addr && slot != -2)
-		snprintf(guard, sizeof(guard), "; stack overflow (the guard below %s stack)",
-			 slot == -1 ? "the first thread's" : "a thread's");
+	if (has_addr) {
+		snprintf(at, sizeof(at), " at 0x%lx", addr);
+		int slot = guard_slot(addr);
+		if (slot != -2)
+			snprintf(guard, sizeof(guard), "; stack overflow (the guard below %s stack)",
+				 slot == -1 ? "the first thread's" : "a thread's");
+	}
 	char line[PROC_FAULT_MAX];
-	snprintf(line, sizeof(line), "process %d '%s' thread %lu: %s%s at 0x%lx, rip 0x%lx%s; killed",
-		 p->pid, p->name, t->id, what, detail ? detail : "", addr, pc, guard);
+	snprintf(line, sizeof(line), "process %d '%s' thread %lu: %s%s%s, rip 0x%lx%s; killed",
+		 p->pid, p->name, t->id, what, detail ? detail : "", at, pc, guard);
 	printk("proc: %s\n", line);
 	/* the fault that ends it is the one its waiter hears of (this thread
 	 * is live, so nobody reads p->fault before it has been written) */
@@ -480,7 +485,7 @@ void proc_return_to_user(struct trap_frame *tf)
 		}
 		if (!arch_uregs_pc_canonical(tf)) {
 			arch_irq_enable();
-			proc_fault("return to a non-canonical address", NULL, arch_uregs_pc(tf),
+			proc_fault("return to a non-canonical address", NULL, true, arch_uregs_pc(tf),
 				   arch_uregs_pc(tf), PROC_SIG_SEGV);
 			continue;
 		}

@@ -197,7 +197,7 @@ bool arch_user_fixup(struct trap_frame *tf, uint64_t addr)
 bool arch_user_exception(struct trap_frame *tf)
 {
 	char detail[96] = "";
-	uint64_t addr = 0;
+	uint64_t addr = 0;		/* the faulting address, where there is one */
 	int sig = PROC_SIG_SEGV;
 	switch (tf->vector) {
 	case T_PF:
@@ -231,7 +231,7 @@ bool arch_user_exception(struct trap_frame *tf)
 	default:
 		break;
 	}
-	proc_fault(trap_name(tf->vector), detail, addr, tf->rip, sig);
+	proc_fault(trap_name(tf->vector), detail, tf->vector == T_PF, addr, tf->rip, sig);
 	return true;
 }
 
@@ -256,7 +256,7 @@ void syscall_work(struct trap_frame *tf)
 void syscall_bad_return(struct trap_frame *tf)
 {
 	arch_irq_enable();
-	proc_fault("system call return to a non-canonical address", NULL, tf->rip, tf->rip,
+	proc_fault("system call return to a non-canonical address", NULL, true, tf->rip, tf->rip,
 		   PROC_SIG_SEGV);
 	proc_return_to_user(tf);	/* ends the thread: the process is dying */
 	panic("syscall_bad_return: thread %lu goes on after its process died", curthread->id);

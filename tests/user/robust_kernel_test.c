@@ -50,6 +50,25 @@ KTEST(robust, stack_overflow_kill_line_names_the_guard)
 	KT_EXPECT(end.fault[0] && !strstr(end.fault, "stack overflow"));
 }
 
+/* The kill line gives an address where the fault has one (a page fault's
+ * CR2) and none where it has not: "at 0x0" after a #UD would send a
+ * student looking for a NULL pointer. */
+KTEST(robust, kill_line_gives_an_address_only_for_a_fault_that_has_one)
+{
+	struct proc_end end;
+	run_user_case("robust.reading_kernel_memory_kills", &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, "page fault (#PF) (read outside user space, protection violation) "
+				    "at 0x100000, rip 0x"));
+	run_user_case("robust.an_invalid_opcode_kills", &end);
+	KT_EXPECT_EQ(end.status, WAIT_ILL);
+	KT_EXPECT(strstr(end.fault, "invalid opcode"));
+	KT_EXPECT(strstr(end.fault, "rip 0x"));
+	KT_EXPECT(!strstr(end.fault, " at 0x"));
+	if (strstr(end.fault, " at 0x"))
+		KT_LOG("the line: %s", end.fault);
+}
+
 struct find_thread {
 	int pid;
 	uint64_t id;

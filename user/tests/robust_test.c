@@ -225,6 +225,11 @@ UTEST_EXPECT_FAULT(robust, writing_the_program_text_kills)
 	*(volatile unsigned char *)program_text() = 0xC3;
 }
 
+UTEST_EXPECT_FAULT(robust, an_invalid_opcode_kills)
+{
+	__asm__ volatile("ud2");
+}
+
 static const int read_only_word = 7;
 
 UTEST_EXPECT_FAULT(robust, writing_read_only_data_kills)
