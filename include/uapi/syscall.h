@@ -18,7 +18,7 @@ enum {
 	SYS_getppid,		/* () -> the parent's pid, 0 if none */
 	SYS_fork,		/* () -> the child's pid; 0 in the child */
 	SYS_waitpid,		/* (int pid or -1, int *status) -> pid */
-	SYS_kill,		/* (int pid) -> 0 */
+	SYS_kill,		/* (int pid) -> 0; itself or a descendant, else -EPERM */
 	SYS_yield,		/* () -> 0 */
 	SYS_sbrk,		/* (long increment) -> the old break */
 	SYS_thread_create,	/* (entry, arg) -> tid: entry(arg) in a new thread */

@@ -34,7 +34,7 @@ __attribute__((noreturn)) void uthread_exit(void);
 void *sbrk(long increment);		/* new memory reads as zeros; (void *)-ENOMEM etc. */
 long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);	/* raw */
 
-int kill(int pid);
+int kill(int pid);	/* itself or a descendant (status -9); else -EPERM, -ESRCH */
 int spawn(const char *name, const char *const argv[]);	/* a new process; its pid */
 int sleep_ns(unsigned long ns);
 unsigned long clock_ns(void);

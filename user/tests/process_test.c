@@ -240,6 +240,54 @@ UTEST(process, getppid_names_the_parent)
 	UT_EXPECT_EQ(st, 0);
 }
 
+static void sleep_forever(void *arg)
+{
+	for (;;)
+		sleep_ns(1000 * MS);
+}
+
+struct kill_targets {
+	int parent, sibling;
+};
+
+/* In the second child: neither its parent nor its sibling is its to kill;
+ * its own child is, and (found by pid, which only grows) so is that one's. */
+static void kill_around(void *arg)
+{
+	struct kill_targets *k = arg;
+	if (kill(k->parent) != -EPERM || kill(k->sibling) != -EPERM)
+		exit(1);
+	int child = ut_fork(sleep_forever, NULL);
+	if (kill(child) != 0 || waitpid(child, NULL) != child)
+		exit(2);
+	ut_fork(sleep_forever, NULL);	/* left for the case to kill */
+	sleep_forever(NULL);
+}
+
+UTEST(process, kill_reaches_only_the_caller_s_descendants)
+{
+	struct kill_targets k = { getpid(), 0 };
+	k.sibling = ut_fork(sleep_forever, NULL);
+	int c = ut_fork(kill_around, &k);
+	/* its sleeping grandchild is the process after c's first child */
+	int grandchild = -1;
+	for (unsigned long t = 0; grandchild < 0 && t < 2000; t++) {
+		if (kill(c + 2) == 0)
+			grandchild = c + 2;
+		else
+			sleep_ns(MS);
+	}
+	UT_EXPECT_EQ(grandchild, c + 2);
+	UT_EXPECT_EQ(kill(c), 0);
+	int st = 0;
+	UT_EXPECT_EQ(waitpid(c, &st), c);
+	UT_EXPECT_EQ(st, WAIT_KILLED);	/* not 1 or 2: its kills went as they should */
+	UT_EXPECT_EQ(kill(k.sibling), 0);
+	UT_EXPECT_EQ(waitpid(k.sibling, &st), k.sibling);
+	UT_EXPECT_EQ(st, WAIT_KILLED);
+	UT_EXPECT_EQ(kill(getpid() + 100000), -ESRCH);
+}
+
 static void until_orphaned(void *arg)
 {
 	while (getppid() != 0)
