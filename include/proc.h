@@ -106,6 +106,11 @@ int proc_quiesce(uint64_t timeout_ns);
 /* Kills process pid (status -9): 0, or -ESRCH. Any context but a trap. */
 int proc_kill(int pid);
 
+/* For a test: a thread that leaves its process (not the last) sleeps this
+ * long between leaving and its thread_exit, as a preemption there would
+ * hold it; the last thread meanwhile tears the process down. 0: never. */
+extern uint64_t proc_test_leave_delay_ns;
+
 /* A fault in ring 3 (arch/x86_64/user.c): one line naming process, thread,
  * fault, the faulting address where the fault has one (has_addr: a page
  * fault's CR2, a bad return address) and RIP; the process dies with status

@@ -385,14 +385,9 @@ static bool proc_begin_dying(struct proc *p, int status)
 }
 
 /* The last thread of p is ending: take the process apart. tree_lock held;
- * the caller runs on p's space still. */
+ * every thread of p has left its space (proc_thread_end). */
 static void proc_teardown(struct proc *p)
 {
-	struct thread *me = curthread;
-	unsigned long irq = arch_irq_save();
-	me->aspace = NULL;			/* a kernel thread from now on */
-	aspace_activate(aspace_kernel());
-	arch_irq_restore(irq);
 	aspace_destroy(p->as);
 	p->as = NULL;
 
@@ -416,12 +411,22 @@ static void proc_teardown(struct proc *p)
 
 /* The calling thread leaves its process (and, if it is the last, ends it);
  * then the thread exits. */
+uint64_t proc_test_leave_delay_ns;
+
 static __noreturn void proc_thread_end(void)
 {
 	struct thread *me = curthread;
 	struct proc *p = me->proc;
 	mutex_lock(&tree_lock);
-	unsigned long irq = spin_lock_irqsave(&p->tlock);
+	/* Off the space before it stops counting as live: once nlive says it
+	 * has gone, the last thread may destroy the space while this one
+	 * still has switches to make (preempted before its thread_exit), and
+	 * schedule() would load whatever a thread's aspace names. */
+	unsigned long irq = arch_irq_save();
+	me->aspace = NULL;			/* a kernel thread from now on */
+	aspace_activate(aspace_kernel());
+	arch_irq_restore(irq);
+	irq = spin_lock_irqsave(&p->tlock);
 	me->exited = true;
 	bool last = --p->nlive == 0;
 	spin_unlock_irqrestore(&p->tlock, irq);
@@ -432,6 +437,8 @@ static __noreturn void proc_thread_end(void)
 	}
 	cv_broadcast(&tree_cv);
 	mutex_unlock(&tree_lock);
+	if (unlikely(proc_test_leave_delay_ns) && !last)
+		thread_sleep(proc_test_leave_delay_ns);	/* a test widens the window */
 	thread_exit();
 }
 

@@ -132,14 +132,17 @@ struct aspace {
 	uint64_t user_tables;		/* page tables of the user part */
 	bool loaded;			/* has been in some CPU's CR3: only then can
 					 * a TLB hold its translations */
+	uint32_t live;			/* ASPACE_LIVE from create to destroy */
 };
+
+#define ASPACE_LIVE 0x5ACE1109u
 
 #define PML4_IDENTITY   0		/* the identity map's slot */
 #define PML4_KERNEL_TOP 511		/* the kernel's run-time mappings */
 #define PML4_USER_FIRST 1
 #define PML4_USER_LAST  255
 
-static struct aspace kernel_aspace;
+static struct aspace kernel_aspace = { .live = ASPACE_LIVE };
 static struct spinlock paging_lock = SPINLOCK_INIT("paging");
 static uint64_t table_pages;		/* pages taken for tables (never freed) */
 static bool paging_ready;		/* kernel_aspace is in CR3 */
@@ -672,6 +675,7 @@ struct aspace *aspace_create(void)
 	uint64_t *pml4 = aspace_pml4(as), *kpml4 = aspace_pml4(&kernel_aspace);
 	pml4[PML4_IDENTITY] = kpml4[PML4_IDENTITY];
 	pml4[PML4_KERNEL_TOP] = kpml4[PML4_KERNEL_TOP];
+	as->live = ASPACE_LIVE;
 	return as;
 }
 
@@ -719,6 +723,7 @@ void aspace_destroy(struct aspace *as)
 		panic("aspace_destroy: %lu pages and %lu tables left over", as->user_pages,
 		      as->user_tables);
 	pmm_free_page(as->pml4);
+	as->live = 0;
 	kmem_free(as);
 }
 
@@ -726,6 +731,11 @@ void aspace_activate(struct aspace *as)
 {
 	struct cpu *c = this_cpu();
 	if (c->aspace != as) {
+		/* a thread still naming a space that was torn down: its CR3
+		 * would be freed (or another process's) tables */
+		if (unlikely(as->live != ASPACE_LIVE))
+			panic("aspace_activate: address space %p is not live (destroyed; a thread "
+			      "of its process still names it)", as);
 		aspace_load(as);
 		c->aspace = as;
 	}

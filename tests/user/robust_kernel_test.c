@@ -69,6 +69,26 @@ KTEST(robust, kill_line_gives_an_address_only_for_a_fault_that_has_one)
 		KT_LOG("the line: %s", end.fault);
 }
 
+/*
+ * A thread that has left its process (no longer counted live) may still be
+ * switched in and out before its thread_exit, a tick's preemption say,
+ * while the last thread destroys the space. If it still named the space,
+ * schedule() would load freed page tables. The hook holds that window
+ * open for 20 ms: with the space left before the count drops, the process
+ * ends with its code; without, aspace_activate panics (or, before that
+ * check, the CPU hung on a poisoned CR3).
+ */
+KTEST(robust, a_thread_on_its_way_out_never_loads_a_destroyed_space)
+{
+	struct proc_end end;
+	proc_test_leave_delay_ns = 20000000;
+	run_user_case("process.a_thread_leaving_as_the_last_ends_the_process", &end);
+	proc_test_leave_delay_ns = 0;
+	KT_EXPECT_EQ(end.status, 0);
+	KT_EXPECT_EQ(end.utest_verdict, UTEST_PASS);	/* its child ended with 7 */
+	KT_EXPECT_EQ(end.fault[0], '\0');
+}
+
 struct find_thread {
 	int pid;
 	uint64_t id;

@@ -288,6 +288,27 @@ UTEST(process, kill_reaches_only_the_caller_s_descendants)
 	UT_EXPECT_EQ(kill(getpid() + 100000), -ESRCH);
 }
 
+static void leave_now(void *arg)
+{
+	uthread_exit();
+}
+
+/* A thread leaves, then the last one ends the process: the space goes
+ * while the first may still be on its way out (robust_kernel_test.c runs
+ * this with that way out held open). */
+static void leave_then_end(void *arg)
+{
+	if (uthread_create(leave_now, NULL) <= 0)
+		exit(1);
+	sleep_ns(5 * MS);		/* it has left by now */
+	exit(7);
+}
+
+UTEST(process, a_thread_leaving_as_the_last_ends_the_process)
+{
+	UT_EXPECT_EQ(ut_child(leave_then_end, NULL), 7);
+}
+
 static void until_orphaned(void *arg)
 {
 	while (getppid() != 0)
