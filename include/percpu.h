@@ -62,6 +62,8 @@ struct cpu {
 	uint64_t switches;
 	uint64_t preemptions;
 	uint64_t irqs;
+	uint64_t nmis;			/* NMIs taken (trap.c: logged, ignored) */
+	uint64_t nmis_from_user;	/* ... of which arrived in ring 3 */
 };
 
 extern struct cpu cpus[MAX_CPUS];

@@ -52,6 +52,10 @@ void smp_call_each(void (*fn)(void *), void *arg, bool wait);
  * self-IPI, delivered when interrupts are next on. Any context.
  */
 void smp_send_resched(int cpu);
+/* Sends CPU `cpu` (it may be this one) a non-maskable interrupt; the
+ * kernel counts it, says so on the console and goes on (a test's way to
+ * check that an NMI, in ring 3 or ring 0, harms nothing). */
+void smp_send_nmi(int cpu);
 
 /*
  * Sends CPU `cpu` a plain IPI (VEC_IPI_KICK) whose handler does nothing but

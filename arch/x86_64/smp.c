@@ -302,6 +302,18 @@ void smp_send_resched(int cpu)
 	ipi_send(cpu, VEC_IPI_RESCHED);
 }
 
+void smp_send_nmi(int cpu)
+{
+	if (!cpu_is_online(cpu) && cpu != cpu_id())
+		panic("smp_send_nmi: CPU %d is not online (%d CPUs online)", cpu, cpu_count());
+	unsigned long flags = arch_irq_save();
+	if (cpu == cpu_id())
+		icr_send(0, ICR_NMI | ICR_ASSERT | ICR_DEST_SELF);
+	else
+		icr_send(cpus[cpu].apic_id, ICR_NMI | ICR_ASSERT);
+	arch_irq_restore(flags);
+}
+
 void smp_kick(int cpu)
 {
 	if (!cpu_is_online(cpu) && cpu != cpu_id())

@@ -11,6 +11,15 @@
  * taken inside printk, with the console lock held: printk then prints
  * without it (kernel/printk.c). Interrupt vectors are acknowledged at the
  * local APIC before their handler runs.
+ *
+ * NMI, #DF and #MC arrive on IST stacks (one per CPU and vector), and may
+ * arrive anywhere, even between SWAPGS and the instruction after it; their
+ * path is separate (ist_dispatch) and never sleeps, schedules or goes
+ * through proc_return_to_user: a thread that slept there would leave the
+ * IST stack to the next NMI, and one that moved CPUs would take this CPU's
+ * GS base with it. An NMI is counted, logged (the first few) and ignored:
+ * nothing here sends one but a test; the process it interrupted goes on.
+ * #DF and #MC are fatal, from either ring.
  */
 #include <arch.h>
 #include <arch/x86.h>
@@ -198,19 +207,40 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why)
 	return true;
 }
 
-static bool has_ist(uint64_t v)
+#define NMI_LOGGED 3	/* NMIs a CPU reports before it goes quiet */
+
+static void nmi_handle(struct trap_frame *tf)
 {
-	return v == T_NMI || v == T_DF || v == T_MC;
+	struct cpu *c = this_cpu();
+	c->nmis++;
+	if (tf->cs & 3)
+		c->nmis_from_user++;
+	if (c->nmis <= NMI_LOGGED)
+		printk("trap: NMI on CPU %d in %s at 0x%lx (no source the kernel knows; "
+		       "ignored%s)\n", c->id, tf->cs & 3 ? "ring 3" : "ring 0", tf->rip,
+		       c->nmis == NMI_LOGGED ? "; later ones are only counted" : "");
+}
+
+/* NMI, #DF, #MC: on their IST stack, GS perhaps the user's even from ring
+ * 0 (user.c), so this CPU's is taken from the word above the frame. */
+static void ist_dispatch(struct trap_frame *tf)
+{
+	uint64_t gs = rdmsr(MSR_GS_BASE);
+	wrmsr(MSR_GS_BASE, *(uint64_t *)(tf + 1));
+	this_cpu()->trap_depth++;
+	if (tf->vector != T_NMI)
+		trap_fatal(tf);		/* #DF, #MC: nothing to go back to */
+	nmi_handle(tf);
+	this_cpu()->trap_depth--;
+	wrmsr(MSR_GS_BASE, gs);
 }
 
 void trap_dispatch(struct trap_frame *tf)
 {
 	uint64_t v = tf->vector;
-	uint64_t gs = 0;
-	if (has_ist(v)) {
-		/* GS may be the user's here, even from ring 0 (user.c) */
-		gs = rdmsr(MSR_GS_BASE);
-		wrmsr(MSR_GS_BASE, *(uint64_t *)(tf + 1));
+	if (v == T_NMI || v == T_DF || v == T_MC) {
+		ist_dispatch(tf);
+		return;
 	}
 	this_cpu()->trap_depth++;
 	bool user = tf->cs & 3;
@@ -241,6 +271,4 @@ void trap_dispatch(struct trap_frame *tf)
 	this_cpu()->trap_depth--;
 	if (user)
 		proc_return_to_user(tf);
-	if (has_ist(v))
-		wrmsr(MSR_GS_BASE, gs);
 }

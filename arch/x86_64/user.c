@@ -13,16 +13,18 @@
  *   SMAP  the kernel faults if it touches a user page with RFLAGS.AC
  *         clear: only the copy routines (uaccess.asm) set AC, with STAC;
  *         every trap entry clears it (the user may have set it);
+ *   UMIP  SGDT, SIDT, SLDT, SMSW and STR fault in ring 3 (#GP): a process
+ *         does not learn where the kernel's tables are;
  *   FSGSBASE  RDFSBASE and friends, which let ring 3 change its own FS
  *         and GS bases: the segment-base context op (kernel/proc.c) reads
  *         them at every switch out rather than trusting a saved copy
  *         (arch_user_segbases_save/load, inline in arch/arch.h).
- * -cpu max under TCG has all three, -cpu qemu64 none; the boot line says.
+ * -cpu max under TCG has all four, -cpu qemu64 none; the boot line says.
  *
  * The GS of NMI, #DF and #MC. These three can arrive anywhere: between a
  * SYSCALL and the SWAPGS after it, or between the SWAPGS and the SYSRET on
  * the way out, where CS says ring 0 but GS is the user's. So their entry
- * (trap_dispatch, for the vectors with an IST stack) does not trust GS: it
+ * (ist_dispatch in trap.c, for the vectors with an IST stack) does not trust GS: it
  * loads the GS base from the word cpu.c keeps above the frame on each IST
  * stack (the CPU's struct cpu) and puts the old base back on the way out.
  */
@@ -51,6 +53,7 @@ _Static_assert(USER_SPACE_BASE == ARCH_USER_BASE && USER_SPACE_TOP == ARCH_USER_
 #define CPUID_7_EBX_FSGSBASE (1u << 0)
 #define CPUID_7_EBX_SMEP     (1u << 7)
 #define CPUID_7_EBX_SMAP     (1u << 20)
+#define CPUID_7_ECX_UMIP     (1u << 2)
 
 /* RFLAGS bits SYSCALL clears: interrupts off until the kernel stack is in
  * use; no single-stepping, string direction up, AC clear (SMAP on), no
@@ -59,6 +62,7 @@ _Static_assert(USER_SPACE_BASE == ARCH_USER_BASE && USER_SPACE_TOP == ARCH_USER_
 
 uint8_t arch_smap_on;			/* read by trap_entry.asm and uaccess.asm */
 static bool smep_on;
+static bool umip_on;
 bool arch_fsgsbase_on;
 extern void syscall_entry(void);
 
@@ -70,10 +74,13 @@ void arch_user_init_this_cpu(void)
 		cr4 |= CR4_SMEP;
 	if (l7.ebx & CPUID_7_EBX_SMAP)
 		cr4 |= CR4_SMAP;
+	if (l7.ecx & CPUID_7_ECX_UMIP)
+		cr4 |= CR4_UMIP;
 	if (l7.ebx & CPUID_7_EBX_FSGSBASE)
 		cr4 |= CR4_FSGSBASE;
 	write_cr4(cr4);
 	smep_on = cr4 & CR4_SMEP;
+	umip_on = cr4 & CR4_UMIP;
 	arch_smap_on = (cr4 & CR4_SMAP) != 0;
 	arch_fsgsbase_on = cr4 & CR4_FSGSBASE;
 
@@ -88,9 +95,9 @@ void arch_user_init_this_cpu(void)
 
 void arch_user_print_features(void)
 {
-	printk("user: SYSCALL/SYSRET; SMEP %s, SMAP %s, FSGSBASE %s\n",
+	printk("user: SYSCALL/SYSRET; SMEP %s, SMAP %s, UMIP %s, FSGSBASE %s\n",
 	       smep_on ? "on" : "off (CPU lacks it)", arch_smap_on ? "on" : "off (CPU lacks it)",
-	       arch_fsgsbase_on ? "on" : "off (CPU lacks it: MSRs)");
+	       umip_on ? "on" : "off (CPU lacks it)", arch_fsgsbase_on ? "on" : "off (CPU lacks it: MSRs)");
 }
 
 bool arch_user_features(bool *smep, bool *smap, bool *fsgsbase)

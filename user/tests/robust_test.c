@@ -288,6 +288,46 @@ UTEST(robust, a_fault_status_says_which_fault)
 	}
 }
 
+/* ---- UMIP: the kernel's tables stay unknown to ring 3 ---- */
+
+static bool cpu_has_umip(void)
+{
+	unsigned a = 0, b, c = 0, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	if (a < 7)
+		return false;
+	a = 7, c = 0;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return c & (1u << 2);
+}
+
+static void do_sgdt(void *arg)
+{
+	unsigned char gdtr[10];
+	__asm__ volatile("sgdt %0" : "=m"(gdtr));
+}
+
+static void do_sidt(void *arg)
+{
+	unsigned char idtr[10];
+	__asm__ volatile("sidt %0" : "=m"(idtr));
+}
+
+static void do_smsw(void *arg)
+{
+	unsigned long msw;
+	__asm__ volatile("smsw %0" : "=r"(msw));
+}
+
+UTEST(robust, sgdt_sidt_and_smsw_kill_where_the_cpu_has_umip)
+{
+	if (!cpu_has_umip())
+		UT_SKIP("the CPU has no UMIP: ring 3 may read the GDT's and IDT's addresses");
+	UT_EXPECT_EQ(ut_child(do_sgdt, NULL), WAIT_SEGV);
+	UT_EXPECT_EQ(ut_child(do_sidt, NULL), WAIT_SEGV);
+	UT_EXPECT_EQ(ut_child(do_smsw, NULL), WAIT_SEGV);
+}
+
 /* ---- executing data (NX) ---- */
 
 static bool cpu_has_nx(void)

@@ -82,6 +82,7 @@ extern const struct ap_trampoline_layout ap_trampoline_layout;
 #define LAPIC_ICR_HI        0x310
 #define ICR_DEST_SHIFT      24		/* in ICR_HI: the destination APIC ID */
 #define ICR_FIXED           (0u << 8)	/* delivery mode: the vector in bits 0-7 */
+#define ICR_NMI             (4u << 8)	/* delivery mode: NMI (vector ignored) */
 #define ICR_INIT            (5u << 8)	/* delivery mode: INIT (reset to wait-for-SIPI) */
 #define ICR_STARTUP         (6u << 8)	/* delivery mode: start-up; bits 0-7 = page */
 #define ICR_DELIVS          (1u << 12)	/* delivery status: 1 = not yet accepted */
