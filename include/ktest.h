@@ -128,6 +128,9 @@ bool ktest_glob_list_match(const char *globs, const char *s);
 __noreturn void ktest_run(const char *glob);
 /* The ktest= option: "" when the boot runs no tests. */
 const char *ktest_glob(void);
+/* Whether a user case's process status counts as the fault a
+ * UTEST_EXPECT_FAULT case expects (-11, -4, -8; not a breakpoint's -5). */
+bool ktest_status_is_fault(int status);
 /* Called from the timer tick: ends the current case if it ran too long. */
 void ktest_watchdog_tick(void);
 

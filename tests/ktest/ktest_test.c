@@ -3,6 +3,7 @@
  * and the checks' verdicts.
  */
 #include <ktest.h>
+#include <uapi/syscall.h>
 
 KTEST(ktest, glob_list_matching)
 {
@@ -40,4 +41,17 @@ KTEST(ktest, skip_is_reported_as_skip)
 {
 	KT_SKIP("shows that KT_SKIP leaves the case and reports SKIP");
 	KT_EXPECT(false);	/* never reached */
+}
+
+/* UTEST_EXPECT_FAULT passes on the faults CONTRACT.md names and nothing
+ * else: a case that means a bad access must not pass on a breakpoint. */
+KTEST(ktest, expect_fault_takes_faults_not_breakpoints_or_exits)
+{
+	KT_EXPECT(ktest_status_is_fault(WAIT_SEGV));
+	KT_EXPECT(ktest_status_is_fault(WAIT_ILL));
+	KT_EXPECT(ktest_status_is_fault(WAIT_FPE));
+	KT_EXPECT(!ktest_status_is_fault(WAIT_TRAP));
+	KT_EXPECT(!ktest_status_is_fault(WAIT_KILLED));
+	KT_EXPECT(!ktest_status_is_fault(0));
+	KT_EXPECT(!ktest_status_is_fault(1));
 }
