@@ -27,7 +27,7 @@ struct aspace;
 #define PROC_ARGV_MAX    16	/* arguments of a program, argv[0] included */
 #define PROC_ARG_MAX     128	/* bytes of one argument, NUL included */
 #define PROC_THREADS_MAX 32	/* threads of one process (stack slots) */
-#define PROC_FAULT_MAX   192	/* bytes of the line a fault prints, NUL included */
+#define PROC_FAULT_MAX   256	/* bytes of the line a fault prints, NUL included */
 
 /* Why a fault killed a process, as waitpid reports it. */
 #define PROC_SIG_SEGV (-WAIT_SEGV)

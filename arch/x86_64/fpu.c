@@ -449,20 +449,47 @@ static int first_cause(uint32_t flags)
 	return flags ? __builtin_ctz(flags) : -1;
 }
 
-/* #XM: an SSE/AVX instruction met an exception that MXCSR leaves unmasked. */
-static bool simd_exception(struct trap_frame *tf)
+/*
+ * The end of #XM and #MF: a kernel thread gets an "fpu:" line with the
+ * registers and then trap_kill_thread's own (its reason must be a string
+ * that lasts); a process gets one line, proc_fault's, with the registers
+ * folded into its reason (copied there at once).
+ */
+static bool fpu_exception_kill(struct trap_frame *tf, const char *reason, const char *regs,
+			       const char *what, const char *note)
+{
+	if (!(tf->cs & 3)) {
+		printk("fpu: %s in thread '%s': %s, unmasked: %s%s\n", tf->vector == T_XM ? "#XM" : "#MF",
+		       curthread ? curthread->name : "?", regs, what, note);
+		return trap_kill_thread(tf, reason);
+	}
+	char why[192];			/* the reason names the first cause */
+	snprintf(why, sizeof(why), "%s; %s%s", reason, regs, note);
+	return trap_kill_thread(tf, why);
+}
+
+/* #XM: an SSE/AVX instruction met an exception that MXCSR leaves unmasked.
+ * by_kernel: raised by arch_fpu_deliver_simd_exception, not the CPU. */
+static bool simd_exception(struct trap_frame *tf, bool by_kernel)
 {
 	uint32_t mxcsr;
 	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
 	uint32_t unmasked = mxcsr & MXCSR_FLAGS & ~(mxcsr >> MXCSR_MASK_SHIFT);
-	char what[128];
+	char what[128], regs[32];
 	describe(unmasked, what, sizeof(what));
-	printk("fpu: #XM in thread '%s': MXCSR 0x%04x, unmasked: %s\n",
-	       curthread ? curthread->name : "?", mxcsr, what);
+	snprintf(regs, sizeof(regs), "MXCSR 0x%04x", mxcsr);
 	uint32_t cleared = mxcsr & ~MXCSR_FLAGS;	/* the sticky flags, answered */
 	__asm__ volatile("ldmxcsr %0" ::"m"(cleared));
 	int c = first_cause(unmasked);
-	return trap_kill_thread(tf, c >= 0 ? xm_reasons[c] : "SIMD floating-point exception");
+	return fpu_exception_kill(tf, c >= 0 ? xm_reasons[c] : "SIMD floating-point exception",
+				  regs, what,
+				  by_kernel ? " (delivered by the kernel: this CPU set MXCSR's "
+					      "flags without raising #XM)" : "");
+}
+
+static bool simd_exception_trap(struct trap_frame *tf)
+{
+	return simd_exception(tf, false);
 }
 
 /* What simd_exception will find in MXCSR: the flags its masks leave unmasked. */
@@ -486,8 +513,7 @@ bool arch_fpu_deliver_simd_exception(struct trap_frame *utf)
 	struct trap_frame tf = *utf;
 	tf.vector = T_XM;
 	tf.error = 0;
-	printk("fpu: #XM delivered by the kernel: this CPU set MXCSR's flags without raising it\n");
-	return simd_exception(&tf);
+	return simd_exception(&tf, true);
 }
 
 /* #MF: an x87 instruction found an unmasked exception pending (FSW.ES). */
@@ -496,14 +522,15 @@ static bool x87_exception(struct trap_frame *tf)
 	uint16_t fsw, fcw;
 	__asm__ volatile("fnstsw %0; fnstcw %1" : "=m"(fsw), "=m"(fcw));
 	uint32_t unmasked = fsw & FSW_EXCEPTIONS & ~fcw;
-	char what[128];
+	char what[128], regs[32];
 	describe(unmasked, what, sizeof(what));
-	printk("fpu: #MF in thread '%s': FSW 0x%04x FCW 0x%04x, unmasked: %s%s\n",
-	       curthread ? curthread->name : "?", fsw, fcw, what,
-	       (unmasked & FSW_IE) && (fsw & FSW_SF) ? " (x87 stack overflow/underflow)" : "");
+	snprintf(regs, sizeof(regs), "FSW 0x%04x FCW 0x%04x", fsw, fcw);
 	__asm__ volatile("fnclex");	/* else the next x87 instruction traps again */
 	int c = first_cause(unmasked);
-	return trap_kill_thread(tf, c >= 0 ? mf_reasons[c] : "x87 floating-point exception");
+	return fpu_exception_kill(tf, c >= 0 ? mf_reasons[c] : "x87 floating-point exception",
+				  regs, what,
+				  (unmasked & FSW_IE) && (fsw & FSW_SF) ? " (x87 stack overflow/underflow)"
+									: "");
 }
 
 /* #NM: an FPU instruction with CR0.TS set. The policy decides. */
@@ -620,7 +647,7 @@ void arch_fpu_init(void)
 
 	trap_register(T_NM, device_not_available);
 	trap_register(T_MF, x87_exception);
-	trap_register(T_XM, simd_exception);
+	trap_register(T_XM, simd_exception_trap);
 
 	char names[48];
 	xcr0_names(boot.xcr0, names, sizeof(names));

@@ -182,7 +182,7 @@ bool trap_kill_thread(struct trap_frame *tf, const char *why)
 	struct cpu *c = this_cpu();
 	if (tf->cs & 3) {
 		/* ring 3: the process dies, not just the thread */
-		char detail[128];
+		char detail[200];
 		snprintf(detail, sizeof(detail), " (%s)", why);
 		proc_fault(trap_name(tf->vector), detail, false, 0, tf->rip,
 			   tf->vector == T_UD ? PROC_SIG_ILL : PROC_SIG_FPE);

@@ -75,6 +75,21 @@ KTEST(robust, kill_line_gives_an_address_only_for_a_fault_that_has_one)
 		KT_LOG("the line: %s", end.fault);
 }
 
+/* #MF and #XM from ring 3: one line, proc_fault's, with the FPU registers
+ * that say why folded in (there used to be an "fpu:" line before it). */
+KTEST(robust, fpu_exception_kill_line_carries_the_registers)
+{
+	struct proc_end end;
+	run_user_case("ufpu.an_x87_divide_by_zero_kills", &end);
+	KT_EXPECT_EQ(end.status, WAIT_FPE);
+	KT_EXPECT(strstr(end.fault, "(#MF) (x87 floating-point exception: divide by zero; FSW 0x"));
+	KT_EXPECT(strstr(end.fault, "FCW 0x"));
+	run_user_case("ufpu.an_sse_divide_by_zero_kills", &end);
+	KT_EXPECT_EQ(end.status, WAIT_FPE);
+	KT_EXPECT(strstr(end.fault, "(#XM) (SIMD floating-point exception: divide by zero; MXCSR 0x"));
+	KT_LOG("%s", end.fault);
+}
+
 /*
  * A thread that has left its process (no longer counted live) may still be
  * switched in and out before its thread_exit, a tick's preemption say,

@@ -369,6 +369,18 @@ static void fpu_exception_kills_only_its_process(bool x87)
 	set_cpus(~0u);
 }
 
+/* The same, as the whole case: tests/user/robust_kernel_test.c reads the
+ * kill line (the registers that say why are in it). */
+UTEST_EXPECT_FAULT(ufpu, an_x87_divide_by_zero_kills)
+{
+	divide_by_zero(true);
+}
+
+UTEST_EXPECT_FAULT(ufpu, an_sse_divide_by_zero_kills)
+{
+	divide_by_zero(false);
+}
+
 UTEST(ufpu, simd_exception_kills_only_its_process)
 {
 	fpu_exception_kills_only_its_process(false);
