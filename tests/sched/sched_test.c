@@ -135,6 +135,100 @@ KTEST(sched, yield_is_round_robin)
 		KT_ASSERT_EQ(run.log[i], i % RR_THREADS);
 }
 
+/*
+ * A yield rotates its FIFO in place when another thread of its priority
+ * waits and nothing higher does (kernel/sched.c, rq_requeue_pick), and
+ * takes the general way otherwise: a higher priority queued meanwhile runs
+ * at the yield, and the last thread of a priority runs again before a lower
+ * one. Each worker checks the run queues (FIFOs, mask, count) at every turn.
+ */
+#define RQ_WORKERS 3
+#define RQ_ROUNDS 30
+#define RQ_HIGH_AT 10			/* worker 0 queues a high-priority thread */
+#define RQ_LOG (RQ_WORKERS * RQ_ROUNDS + 2)
+#define RQ_ID_HIGH 100
+#define RQ_ID_LOW 101
+
+struct rq_run {
+	int log[RQ_LOG];
+	volatile int n;
+	int cpu;
+	int bad;			/* what sched_check_runqueues found, summed */
+	struct thread *high;
+};
+
+struct rq_worker_arg {
+	struct rq_run *run;
+	int id;
+};
+
+static void rq_note(struct rq_run *r, int id)
+{
+	int i = __atomic_fetch_add(&r->n, 1, __ATOMIC_SEQ_CST);
+	if (i < RQ_LOG)
+		r->log[i] = id;
+}
+
+static void rq_other(void *arg)
+{
+	struct rq_worker_arg *w = arg;
+	rq_note(w->run, w->id);
+}
+
+static void rq_worker(void *arg)
+{
+	struct rq_worker_arg *w = arg;
+	static struct rq_worker_arg high_arg;
+	for (int i = 0; i < RQ_ROUNDS; i++) {
+		rq_note(w->run, w->id);
+		__atomic_add_fetch(&w->run->bad, sched_check_runqueues(), __ATOMIC_SEQ_CST);
+		if (w->id == 0 && i == RQ_HIGH_AT) {
+			uint64_t in = curthread->switches_in;
+			high_arg = (struct rq_worker_arg){ .run = w->run, .id = RQ_ID_HIGH };
+			w->run->high = thread_create_on("rq-high", rq_other, &high_arg, 0,
+							w->run->cpu, PRIO_HIGH);
+			/* a tick between the queueing and the yield switches at
+			 * once: that was this turn's switch */
+			if (curthread->switches_in != in)
+				continue;
+		}
+		thread_yield();
+	}
+}
+
+KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
+{
+	int cpu = cpu_count() - 1;
+	struct rq_run run = { .n = 0, .cpu = cpu };
+	struct rq_worker_arg w[RQ_WORKERS], lo = { .run = &run, .id = RQ_ID_LOW };
+	struct thread *t[RQ_WORKERS];
+	thread_bind(cpu);
+	thread_set_priority(curthread, PRIO_HIGH);
+	struct thread *low = thread_create_on("rq-low", rq_other, &lo, 0, cpu, PRIO_LOW);
+	for (int i = 0; i < RQ_WORKERS; i++) {
+		w[i] = (struct rq_worker_arg){ .run = &run, .id = i };
+		t[i] = thread_create_on("rq-yield", rq_worker, &w[i], 0, cpu, PRIO_NORMAL);
+	}
+	thread_set_priority(curthread, PRIO_NORMAL);
+	for (int i = 0; i < RQ_WORKERS; i++)
+		thread_join(t[i]);
+	thread_join(run.high);
+	thread_join(low);
+	thread_bind(-1);
+	KT_EXPECT_EQ(run.bad, 0);
+	KT_ASSERT_EQ(run.n, RQ_LOG);
+	/* round robin, with the high thread right after the turn that queued
+	 * it, and the low one last */
+	int k = 0;
+	for (int i = 0; i < RQ_WORKERS * RQ_ROUNDS; i++) {
+		KT_ASSERT_EQ(run.log[k], i % RQ_WORKERS);
+		k++;
+		if (i == RQ_HIGH_AT * RQ_WORKERS)
+			KT_ASSERT_EQ(run.log[k++], RQ_ID_HIGH);
+	}
+	KT_EXPECT_EQ(run.log[k], RQ_ID_LOW);
+}
+
 /* ---- preemption ---- */
 
 /* A spinner counts until told to stop, never yielding. */
