@@ -160,6 +160,15 @@ static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
 	return c->fpu_owner == f && !c->fpu_ts;
 }
 
+/* The trace records of a save and a restore (trace=fpu), out of line: the
+ * switch's path then bumps the counters in memory and keeps no copy of
+ * them for a call it almost never makes. */
+static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struct fpu_ctx *f)
+{
+	trace_log(type, f->thread ? f->thread->id : 0,
+		  type == TR_FPU_SAVE ? f->stats.saves : f->stats.restores);
+}
+
 /* f's registers into its area. f is live. */
 static inline void save(struct cpu *c, struct fpu_ctx *f)
 {
@@ -167,7 +176,7 @@ static inline void save(struct cpu *c, struct fpu_ctx *f)
 	c->fpu.saves++;
 	f->stats.saves++;
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_SAVE, f->thread ? f->thread->id : 0, f->stats.saves);
+		trace_fpu(TR_FPU_SAVE, f);
 }
 
 /* Whatever context the registers hold live is saved into its area, so that
@@ -201,7 +210,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 		f->stats.first_uses++;
 	}
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_RESTORE, f->thread ? f->thread->id : 0, f->stats.restores);
+		trace_fpu(TR_FPU_RESTORE, f);
 }
 
 /*
@@ -270,11 +279,11 @@ static void fpu_ctx_save(void *arg)
 {
 	struct fpu_ctx *f = arg;
 	struct cpu *c = this_cpu();
-	bool live = is_live(c, f);
+	if (c->fpu_ts)
+		return;			/* nothing is live, and the next thread traps */
+	bool live = c->fpu_owner == f;	/* is_live: TS is clear */
 	if (live)
 		save(c, f);
-	if (c->fpu_ts)
-		return;
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
