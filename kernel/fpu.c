@@ -10,7 +10,7 @@
  *   first on the way in, so state layered over the thread's own (a vCPU's
  *   guest FPU) is put away before it and brought back after it
  *   (docs/ctxop.md). The instructions that copy the registers are chosen
- *   once at boot (arch_fpu->save / ->restore, arch/x86_64/fpu.c).
+ *   once at boot (arch_fpu.save / .restore, arch/x86_64/fpu.c).
  *
  *   Each CPU records whose state its registers hold (cpu->fpu_owner) and a
  *   state records the CPU that last loaded it (fpu_ctx->last_cpu). Both
@@ -172,7 +172,7 @@ static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struc
 /* f's registers into its area. f is live. */
 static inline void save(struct cpu *c, struct fpu_ctx *f)
 {
-	arch_fpu->save(f->area);
+	arch_fpu.save(f->area);
 	c->fpu.saves++;
 	f->stats.saves++;
 	if (trace_on(TRACE_FPU))
@@ -199,7 +199,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 		ts_clear(c);
 	if (c->fpu_owner == f && f->last_cpu == c->id)
 		return;
-	arch_fpu->restore(f->area);
+	arch_fpu.restore(f->area);
 	set_owner(c, f);
 	f->last_cpu = c->id;
 	c->fpu.restores++;
@@ -226,7 +226,7 @@ static void clear_registers(struct cpu *c)
 	if (c->fpu_owner != &init_ctx) {
 		if (c->fpu_ts)
 			ts_clear(c);
-		arch_fpu->restore(init_ctx.area);
+		arch_fpu.restore(init_ctx.area);
 		set_owner(c, &init_ctx);
 		c->fpu.clears++;
 	}
@@ -733,7 +733,7 @@ static void print_thread(struct thread *t, void *arg)
 
 void fpu_print(void)
 {
-	printk("fpu: %s, %s switching, save area %zu bytes allocated %s\n", arch_fpu->name,
+	printk("fpu: %s, %s switching, save area %zu bytes allocated %s\n", arch_fpu.name,
 	       policy_names[policy], arch_fpu_area_size(), alloc_names[alloc]);
 	printk("  %3s %-16s %3s %9s %9s %9s %6s\n", "cpu", "registers hold", "TS", "saves",
 	       "restores", "#NM", "first");
