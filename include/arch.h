@@ -121,7 +121,10 @@ struct arch_fpu_mech {
 	void (*save)(void *area);
 	void (*restore)(void *area);
 };
-extern const struct arch_fpu_mech *arch_fpu;
+/* Filled in by arch_fpu_init (FXSAVE's until then), written never again.
+ * The struct itself rather than a pointer to it: a switch then calls
+ * through it in one instruction, without loading the pointer first. */
+extern struct arch_fpu_mech arch_fpu;
 #define ARCH_FPU_AREA_ALIGN 64
 size_t arch_fpu_area_size(void);
 /* For a CPU that sets MXCSR's exception flags but raises no #XM (QEMU's
@@ -187,6 +190,12 @@ __noreturn void arch_enter_user(struct trap_frame *tf);
  * the CPU takes. Interrupts off. */
 static inline void arch_user_segbases_save(uint64_t *fs, uint64_t *gs);
 static inline void arch_user_segbases_load(uint64_t fs, uint64_t gs);
+/* The same, each by one way, for a caller that chose the way once
+ * (arch_user_features' fsgsbase; the context op, at install). */
+static inline void arch_user_segbases_save_fsgsbase(uint64_t *fs, uint64_t *gs);
+static inline void arch_user_segbases_load_fsgsbase(uint64_t fs, uint64_t gs);
+static inline void arch_user_segbases_save_msr(uint64_t *fs, uint64_t *gs);
+static inline void arch_user_segbases_load_msr(uint64_t fs, uint64_t gs);
 bool arch_user_segbase_ok(uint64_t base);
 /* Traps taken in ring 0 inside the stretches of the way into and out of
  * ring 3 that must run with interrupts off (NMI and #MC aside): 0 unless

@@ -10,7 +10,7 @@
  *   first on the way in, so state layered over the thread's own (a vCPU's
  *   guest FPU) is put away before it and brought back after it
  *   (docs/ctxop.md). The instructions that copy the registers are chosen
- *   once at boot (arch_fpu->save / ->restore, arch/x86_64/fpu.c).
+ *   once at boot (arch_fpu.save / .restore, arch/x86_64/fpu.c).
  *
  *   Each CPU records whose state its registers hold (cpu->fpu_owner) and a
  *   state records the CPU that last loaded it (fpu_ctx->last_cpu). Both
@@ -160,14 +160,23 @@ static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
 	return c->fpu_owner == f && !c->fpu_ts;
 }
 
+/* The trace records of a save and a restore (trace=fpu), out of line: the
+ * switch's path then bumps the counters in memory and keeps no copy of
+ * them for a call it almost never makes. */
+static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struct fpu_ctx *f)
+{
+	trace_log(type, f->thread ? f->thread->id : 0,
+		  type == TR_FPU_SAVE ? f->stats.saves : f->stats.restores);
+}
+
 /* f's registers into its area. f is live. */
 static inline void save(struct cpu *c, struct fpu_ctx *f)
 {
-	arch_fpu->save(f->area);
+	arch_fpu.save(f->area);
 	c->fpu.saves++;
 	f->stats.saves++;
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_SAVE, f->thread ? f->thread->id : 0, f->stats.saves);
+		trace_fpu(TR_FPU_SAVE, f);
 }
 
 /* Whatever context the registers hold live is saved into its area, so that
@@ -190,7 +199,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 		ts_clear(c);
 	if (c->fpu_owner == f && f->last_cpu == c->id)
 		return;
-	arch_fpu->restore(f->area);
+	arch_fpu.restore(f->area);
 	set_owner(c, f);
 	f->last_cpu = c->id;
 	c->fpu.restores++;
@@ -201,7 +210,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 		f->stats.first_uses++;
 	}
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_RESTORE, f->thread ? f->thread->id : 0, f->stats.restores);
+		trace_fpu(TR_FPU_RESTORE, f);
 }
 
 /*
@@ -217,7 +226,7 @@ static void clear_registers(struct cpu *c)
 	if (c->fpu_owner != &init_ctx) {
 		if (c->fpu_ts)
 			ts_clear(c);
-		arch_fpu->restore(init_ctx.area);
+		arch_fpu.restore(init_ctx.area);
 		set_owner(c, &init_ctx);
 		c->fpu.clears++;
 	}
@@ -270,11 +279,11 @@ static void fpu_ctx_save(void *arg)
 {
 	struct fpu_ctx *f = arg;
 	struct cpu *c = this_cpu();
-	bool live = is_live(c, f);
+	if (c->fpu_ts)
+		return;			/* nothing is live, and the next thread traps */
+	bool live = c->fpu_owner == f;	/* is_live: TS is clear */
 	if (live)
 		save(c, f);
-	if (c->fpu_ts)
-		return;
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
@@ -724,7 +733,7 @@ static void print_thread(struct thread *t, void *arg)
 
 void fpu_print(void)
 {
-	printk("fpu: %s, %s switching, save area %zu bytes allocated %s\n", arch_fpu->name,
+	printk("fpu: %s, %s switching, save area %zu bytes allocated %s\n", arch_fpu.name,
 	       policy_names[policy], arch_fpu_area_size(), alloc_names[alloc]);
 	printk("  %3s %-16s %3s %9s %9s %9s %6s\n", "cpu", "registers hold", "TS", "saves",
 	       "restores", "#NM", "first");

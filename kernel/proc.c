@@ -96,18 +96,35 @@ int proc_count(void)
 	return __atomic_load_n(&nprocs, __ATOMIC_RELAXED);
 }
 
-/* ---- the segment-base context op ---- */
+/* ---- the segment-base context op ----
+ *
+ * Two pairs of switch handlers, one for each way the CPU reaches the bases
+ * (FSGSBASE's instructions, or the MSRs). Which a thread gets is chosen
+ * once, when its op is installed, from what the boot found: the switch
+ * tests nothing. */
 
 static void segbase_save(void *arg)
 {
 	struct thread *t = arg;
-	arch_user_segbases_save(&t->user_fs, &t->user_gs);
+	arch_user_segbases_save_fsgsbase(&t->user_fs, &t->user_gs);
 }
 
 static void segbase_restore(void *arg)
 {
 	struct thread *t = arg;
-	arch_user_segbases_load(t->user_fs, t->user_gs);
+	arch_user_segbases_load_fsgsbase(t->user_fs, t->user_gs);
+}
+
+static void segbase_save_msr(void *arg)
+{
+	struct thread *t = arg;
+	arch_user_segbases_save_msr(&t->user_fs, &t->user_gs);
+}
+
+static void segbase_restore_msr(void *arg)
+{
+	struct thread *t = arg;
+	arch_user_segbases_load_msr(t->user_fs, t->user_gs);
 }
 
 /* fork: the child starts with the bases the parent has now (its own are
@@ -127,6 +144,21 @@ static const struct ctxop_template segbase_tpl = {
 	.ct_restore = segbase_restore,
 	.ct_fork = segbase_fork,
 };
+
+static const struct ctxop_template segbase_msr_tpl = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = segbase_save_msr,
+	.ct_restore = segbase_restore_msr,
+	.ct_fork = segbase_fork,
+};
+
+/* The template for this machine (FSGSBASE is on or off on every CPU). */
+static const struct ctxop_template *segbase_template(void)
+{
+	bool fsgsbase;
+	arch_user_features(NULL, NULL, &fsgsbase);
+	return fsgsbase ? &segbase_tpl : &segbase_msr_tpl;
+}
 
 /* ---- stacks ---- */
 
@@ -275,7 +307,7 @@ static struct thread *user_thread_new(struct proc *p, int slot, const struct tra
 		memcpy(tf, from, ARCH_USER_FRAME_SIZE);
 	else
 		arch_uregs_init(tf, rip, rsp, arg0, arg1);
-	ctxop_install(t, &segbase_tpl, t);
+	ctxop_install(t, segbase_template(), t);
 	unsigned long irq = spin_lock_irqsave(&p->tlock);
 	list_add_tail(&p->threads, &t->proc_link);
 	p->nlive++;

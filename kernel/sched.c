@@ -103,6 +103,30 @@ static struct thread *rq_pick(struct cpu *c)
 	return t;
 }
 
+/*
+ * rq_enqueue(c, t) then rq_pick(c), for the thread that leaves the CPU and
+ * stays runnable (a yield, a preemption). When t's FIFO already holds a
+ * thread and no higher FIFO does, that is a rotation: its head runs next,
+ * t takes the tail, and neither the mask nor the count changes. Otherwise
+ * (t's FIFO empty, so t would run again; or a higher priority waits) the
+ * two steps as they are.
+ */
+static struct thread *rq_requeue_pick(struct cpu *c, struct thread *t)
+{
+	int p = __atomic_load_n(&t->prio, __ATOMIC_ACQUIRE);
+	if (c->rq.nonempty >> p != 1) {
+		rq_enqueue(c, t);
+		return rq_pick(c);
+	}
+	struct list *fifo = &c->rq.queue[p];
+	struct thread *next = list_entry(fifo->next, struct thread, rq_link);
+	list_remove(&next->rq_link);
+	t->state = TS_RUNNABLE;
+	t->rq_prio = p;
+	list_add_tail(fifo, &t->rq_link);
+	return next;
+}
+
 /* Highest priority waiting on c, or -1. */
 static int rq_top_prio(struct cpu *c)
 {
@@ -211,11 +235,12 @@ void schedule(void)
 
 	spin_lock_raw(&c->rq.lock);
 	c->need_resched = false;
-	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE)) {
-		if (likely(!prev->leaving))
-			rq_enqueue(c, prev);	/* else finish_switch moves it */
-	}
-	struct thread *next = rq_pick(c);
+	struct thread *next;
+	/* a leaving prev is not queued here: finish_switch moves it */
+	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE) && likely(!prev->leaving))
+		next = rq_requeue_pick(c, prev);
+	else
+		next = rq_pick(c);
 	if (!next)
 		next = c->idle;
 	if (next == prev) {
@@ -226,9 +251,13 @@ void schedule(void)
 		return;
 	}
 
-	/* next may still be switching out on the CPU that queued it here */
-	while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
-		arch_cpu_relax();
+	/* next may still be switching out on the CPU that queued it here
+	 * (rarely: the test outside the loop keeps the usual case to one
+	 * compare) */
+	if (unlikely(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))) {
+		while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+			arch_cpu_relax();
+	}
 	next->on_cpu = 1;
 	next->state = TS_RUNNING;
 	next->cpu = c->id;

@@ -21,8 +21,8 @@
  *                      components that are off); XCOMP_BV says so
  *
  *   The mechanism is chosen once, at boot (fpu.save=, default auto: the
- *   best the CPU has), and the policy calls it through one pointer,
- *   arch_fpu->save / ->restore: no CPUID test at a switch (Linux's rule).
+ *   best the CPU has), and the policy calls it through one pair of pointers,
+ *   arch_fpu.save / .restore: no CPUID test at a switch (Linux's rule).
  *   A request the CPU cannot honour is refused with a message and auto is
  *   used. fpu.save=fxsave on a CPU with AVX leaves AVX out of XCR0: FXSAVE
  *   could not save the upper halves of the YMM registers, so rather than
@@ -286,8 +286,7 @@ bool fpu_needs_pointer_clear(const struct fpu_features *f)
 }
 
 /* The chosen mechanism, with the clearing restore where the CPU needs it. */
-static struct arch_fpu_mech chosen;
-const struct arch_fpu_mech *arch_fpu = &mechs[FPU_MECH_FXSAVE];
+struct arch_fpu_mech arch_fpu = { "fxsave", fxsave_save, fxsave_restore };
 
 const struct arch_fpu_mech *fpu_mech_ops(enum fpu_mech m)
 {
@@ -635,12 +634,12 @@ void arch_fpu_init(void)
 		panic("fpu: XCR0 reads 0x%lx after XSETBV of 0x%lx",
 		      xgetbv(XCR_XFEATURE_ENABLED_MASK), boot.xcr0);
 	boot.area_size = area_size(boot.chosen);
-	chosen = mechs[boot.chosen];
+	struct arch_fpu_mech chosen = mechs[boot.chosen];
 	boot.clear_pointers = fpu_needs_pointer_clear(&boot.features);
 	if (boot.clear_pointers)
 		chosen.restore = boot.chosen == FPU_MECH_FXSAVE ? fxsave_restore_clearing
 								: xrstor_restore_clearing;
-	arch_fpu = &chosen;
+	arch_fpu = chosen;
 
 	init_area = kmem_alloc_aligned(boot.area_size, FPU_AREA_ALIGN, KM_SLEEP);
 	build_init_area(init_area);
@@ -652,11 +651,11 @@ void arch_fpu_init(void)
 	char names[48];
 	xcr0_names(boot.xcr0, names, sizeof(names));
 	if (boot.xcr0)
-		printk("fpu: %s, XCR0 0x%lx (%s), save area %zu bytes\n", arch_fpu->name,
+		printk("fpu: %s, XCR0 0x%lx (%s), save area %zu bytes\n", arch_fpu.name,
 		       boot.xcr0, names, boot.area_size);
 	else
 		printk("fpu: %s, no XCR0 (no XSAVE: x87 and SSE), save area %zu bytes\n",
-		       arch_fpu->name, boot.area_size);
+		       arch_fpu.name, boot.area_size);
 	if (boot.clear_pointers)
 		printk("fpu: AMD family 0x%x without XSAVEERPTR: x87 pointers cleared before each "
 		       "restore (the FXSAVE leak)\n", boot.features.family);

@@ -100,9 +100,9 @@ KTEST(bench, fpu_switch)
 	KT_EXPECT(nofpu > 0 && eager > nofpu && lazy > nofpu);
 	KT_LOG("BENCH name=fpu.switch_nofpu unit=insn value=%lu iters=%d", nofpu, HANDOFFS);
 	KT_LOG("BENCH name=fpu.switch_eager unit=insn value=%lu iters=%d mech=%s", eager,
-	       HANDOFFS, arch_fpu->name);
+	       HANDOFFS, arch_fpu.name);
 	KT_LOG("BENCH name=fpu.switch_lazy unit=insn value=%lu iters=%d mech=%s", lazy,
-	       HANDOFFS, arch_fpu->name);
+	       HANDOFFS, arch_fpu.name);
 }
 
 KTEST(bench, fpu_nm_trap)
@@ -167,10 +167,10 @@ KTEST_TIMEOUT(bench, wall_fpu, 60)
 	KT_LOG("BENCH name=fpu.wall.switch_nofpu unit=ns value=%lu clock=wall", v);
 	MIN_OF(handoff(THREAD_FPU, true, FPU_EAGER, HANDOFFS), v);
 	KT_LOG("BENCH name=fpu.wall.switch_eager unit=ns value=%lu clock=wall mech=%s", v,
-	       arch_fpu->name);
+	       arch_fpu.name);
 	MIN_OF(handoff(THREAD_FPU, true, FPU_LAZY, HANDOFFS), v);
 	KT_LOG("BENCH name=fpu.wall.switch_lazy unit=ns value=%lu clock=wall mech=%s", v,
-	       arch_fpu->name);
+	       arch_fpu.name);
 	MIN_OF(nm_round_trip(NM_TRAPS), v);
 	KT_LOG("BENCH name=fpu.wall.nm_trap unit=ns value=%lu clock=wall", v);
 

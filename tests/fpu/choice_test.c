@@ -109,7 +109,7 @@ KTEST(fpu, boot_choice_follows_the_rules)
 	       b->xcr0, b->area_size);
 	KT_EXPECT_EQ(b->chosen, want);
 	KT_EXPECT_EQ(b->refused, why[0] != '\0');
-	KT_EXPECT(strcmp(arch_fpu->name, fpu_mech_name(b->chosen)) == 0);
+	KT_EXPECT(strcmp(arch_fpu.name, fpu_mech_name(b->chosen)) == 0);
 	KT_EXPECT_EQ(b->xcr0, fpu_choose_xcr0(&b->features, b->chosen));
 	KT_EXPECT_EQ(arch_fpu_area_size(), b->area_size);
 	/* what the CPU itself says */

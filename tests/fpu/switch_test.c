@@ -164,7 +164,7 @@ KTEST(fpu, registers_survive_preemption_8_threads_one_cpu)
 		KT_EXPECT(sp[i].preempted > 0);
 	}
 	KT_LOG("%s, %s: %lu checks, %lu preemptions, %lu bad (XMM%s, MXCSR, FCW, x87)",
-	       arch_fpu->name, fpu_policy_name(fpu_policy()), checks, preempted, bad,
+	       arch_fpu.name, fpu_policy_name(fpu_policy()), checks, preempted, bad,
 	       fpt_avx_on() ? ", YMM upper halves" : "");
 	KT_EXPECT_EQ(bad, 0);
 }

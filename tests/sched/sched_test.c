@@ -135,6 +135,107 @@ KTEST(sched, yield_is_round_robin)
 		KT_ASSERT_EQ(run.log[i], i % RR_THREADS);
 }
 
+/*
+ * A yield rotates its FIFO in place when another thread of its priority
+ * waits and nothing higher does (kernel/sched.c, rq_requeue_pick), and
+ * takes the general way otherwise: a higher priority woken mid-turn runs
+ * at once, and the last thread of a priority runs again before a lower
+ * one. Each worker checks the run queues (FIFOs, mask, count) every turn.
+ */
+#define RQ_WORKERS 3
+#define RQ_ROUNDS 30
+#define RQ_HIGH_AT 10			/* worker 0 wakes the high-priority thread */
+#define RQ_LOG (RQ_WORKERS * RQ_ROUNDS + 2)
+#define RQ_ID_HIGH 100
+#define RQ_ID_LOW 101
+
+struct rq_run {
+	int log[RQ_LOG];
+	volatile int n;
+	int bad;			/* what sched_check_runqueues found, summed */
+	struct semaphore go_high;
+};
+
+struct rq_worker_arg {
+	struct rq_run *run;
+	int id;
+};
+
+static void rq_note(struct rq_run *r, int id)
+{
+	int i = __atomic_fetch_add(&r->n, 1, __ATOMIC_SEQ_CST);
+	if (i < RQ_LOG)
+		r->log[i] = id;
+}
+
+static void rq_low(void *arg)
+{
+	struct rq_worker_arg *w = arg;
+	rq_note(w->run, w->id);
+}
+
+static void rq_high(void *arg)
+{
+	struct rq_worker_arg *w = arg;
+	sem_wait(&w->run->go_high);
+	rq_note(w->run, w->id);
+}
+
+static void rq_worker(void *arg)
+{
+	struct rq_worker_arg *w = arg;
+	for (int i = 0; i < RQ_ROUNDS; i++) {
+		rq_note(w->run, w->id);
+		__atomic_add_fetch(&w->run->bad, sched_check_runqueues(), __ATOMIC_SEQ_CST);
+		if (w->id == 0 && i == RQ_HIGH_AT) {
+			/* the wakeup queues it above us: the switch to it
+			 * happens in sem_post, and is this turn's */
+			uint64_t in = curthread->switches_in;
+			sem_post(&w->run->go_high);
+			if (curthread->switches_in != in)
+				continue;
+		}
+		thread_yield();
+	}
+}
+
+KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
+{
+	int cpu = cpu_count() - 1;
+	struct rq_run run = { .n = 0 };
+	sem_init(&run.go_high, 0, "test.rq_high");
+	struct rq_worker_arg w[RQ_WORKERS], hi = { .run = &run, .id = RQ_ID_HIGH },
+			     lo = { .run = &run, .id = RQ_ID_LOW };
+	struct thread *t[RQ_WORKERS];
+	thread_bind(cpu);
+	thread_set_priority(curthread, PRIO_HIGH);
+	struct thread *high = thread_create_on("rq-high", rq_high, &hi, 0, cpu, PRIO_HIGH);
+	struct thread *low = thread_create_on("rq-low", rq_low, &lo, 0, cpu, PRIO_LOW);
+	for (int i = 0; i < RQ_WORKERS; i++) {
+		w[i] = (struct rq_worker_arg){ .run = &run, .id = i };
+		t[i] = thread_create_on("rq-yield", rq_worker, &w[i], 0, cpu, PRIO_NORMAL);
+	}
+	thread_set_priority(curthread, PRIO_NORMAL);	/* rq-high waits in sem_wait */
+	for (int i = 0; i < RQ_WORKERS; i++)
+		thread_join(t[i]);
+	thread_join(high);
+	thread_join(low);
+	thread_bind(-1);
+	KT_EXPECT_EQ(run.bad, 0);
+	KT_ASSERT_EQ(run.n, RQ_LOG);
+	/* round robin, the high thread right after the turn that woke it, the
+	 * low one last */
+	int k = 0;
+	for (int i = 0; i < RQ_WORKERS * RQ_ROUNDS; i++, k++) {
+		if (run.log[k] != i % RQ_WORKERS)
+			KT_LOG("entry %d of the log is %d", k, run.log[k]);
+		KT_ASSERT_EQ(run.log[k], i % RQ_WORKERS);
+		if (i == RQ_HIGH_AT * RQ_WORKERS)
+			KT_ASSERT_EQ(run.log[++k], RQ_ID_HIGH);
+	}
+	KT_EXPECT_EQ(run.log[k], RQ_ID_LOW);
+}
+
 /* ---- preemption ---- */
 
 /* A spinner counts until told to stop, never yielding. */

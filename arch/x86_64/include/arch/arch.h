@@ -134,26 +134,44 @@ static inline void arch__wrmsr(uint32_t msr, uint64_t v)
  * the GS base is reached by SWAPGS around RDGSBASE/WRGSBASE, interrupts
  * off (context ops run with interrupts off; others must disable them).
  */
+static inline void arch_user_segbases_save_fsgsbase(uint64_t *fs, uint64_t *gs)
+{
+	__asm__ volatile("rdfsbase %0" : "=r"(*fs));
+	__asm__ volatile("swapgs; rdgsbase %0; swapgs" : "=r"(*gs));
+}
+
+static inline void arch_user_segbases_load_fsgsbase(uint64_t fs, uint64_t gs)
+{
+	__asm__ volatile("wrfsbase %0" ::"r"(fs));
+	__asm__ volatile("swapgs; wrgsbase %0; swapgs" ::"r"(gs));
+}
+
+static inline void arch_user_segbases_save_msr(uint64_t *fs, uint64_t *gs)
+{
+	*fs = arch__rdmsr(ARCH_MSR_FS_BASE);
+	*gs = arch__rdmsr(ARCH_MSR_KERNEL_GS_BASE);
+}
+
+static inline void arch_user_segbases_load_msr(uint64_t fs, uint64_t gs)
+{
+	arch__wrmsr(ARCH_MSR_FS_BASE, fs);
+	arch__wrmsr(ARCH_MSR_KERNEL_GS_BASE, gs);
+}
+
 static inline void arch_user_segbases_save(uint64_t *fs, uint64_t *gs)
 {
-	if (arch_fsgsbase_on) {
-		__asm__ volatile("rdfsbase %0" : "=r"(*fs));
-		__asm__ volatile("swapgs; rdgsbase %0; swapgs" : "=r"(*gs));
-	} else {
-		*fs = arch__rdmsr(ARCH_MSR_FS_BASE);
-		*gs = arch__rdmsr(ARCH_MSR_KERNEL_GS_BASE);
-	}
+	if (arch_fsgsbase_on)
+		arch_user_segbases_save_fsgsbase(fs, gs);
+	else
+		arch_user_segbases_save_msr(fs, gs);
 }
 
 static inline void arch_user_segbases_load(uint64_t fs, uint64_t gs)
 {
-	if (arch_fsgsbase_on) {
-		__asm__ volatile("wrfsbase %0" ::"r"(fs));
-		__asm__ volatile("swapgs; wrgsbase %0; swapgs" ::"r"(gs));
-	} else {
-		arch__wrmsr(ARCH_MSR_FS_BASE, fs);
-		arch__wrmsr(ARCH_MSR_KERNEL_GS_BASE, gs);
-	}
+	if (arch_fsgsbase_on)
+		arch_user_segbases_load_fsgsbase(fs, gs);
+	else
+		arch_user_segbases_load_msr(fs, gs);
 }
 
 /* What arch_setjmp saves (arch/x86_64/setjmp.asm: keep the offsets in step):
