@@ -67,6 +67,9 @@ struct ctxop {
 };
 
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg);
+/* As ctxop_allocate, with kmem flags: KM_NOSLEEP or KM_USER may give NULL
+ * (kernel/proc.c's ops for a user request, which may be refused). */
+struct ctxop *ctxop_allocate_flags(const struct ctxop_template *tpl, void *arg, int kmflags);
 void ctxop_free(struct ctxop *op);
 void ctxop_attach(struct thread *t, struct ctxop *op);
 void ctxop_detach(struct thread *t, struct ctxop *op);

@@ -64,8 +64,14 @@ void fpu_init_ap(void);
 
 /* thread.c, at creation of a THREAD_FPU thread, before any other context
  * op: installs the FPU op and (fpu.alloc=eager) the save area in the
- * init state. May sleep. */
-void fpu_thread_create(struct thread *t);
+ * init state, with kmem flags kmflags. 0, or -ENOMEM (KM_NOSLEEP,
+ * KM_USER) with nothing attached. May sleep (KM_SLEEP). */
+int fpu_thread_create(struct thread *t, int kmflags);
+/* kernel/proc.c's fork, before the child's ct_fork handlers run: gives
+ * the child's FPU context the save area the fork will copy into, if the
+ * parent has state to copy, so that the copy needs no allocation. 0, or
+ * -ENOMEM. */
+int fpu_fork_prepare(struct thread *parent, struct thread *child, int kmflags);
 
 /*
  * FPU contexts layered over a thread's own, for state that replaces the

@@ -21,6 +21,24 @@ void pmm_init(void);
 uint64_t pmm_alloc_page(void);
 /* 2^order contiguous pages aligned to their size, or 0. */
 uint64_t pmm_alloc_pages(unsigned order);
+/*
+ * Who pages are for, and so how much of the kernel's reserve they leave
+ * (docs/mm.md, "The reserve"): the kernel's own may take every page; the
+ * kernel memory a user request needs leaves half the reserve; user memory
+ * (and the tables that map it) the whole of it.
+ */
+enum pmm_for {
+	PMM_KERNEL,
+	PMM_KERNEL_FOR_USER,
+	PMM_USER,
+};
+/* As pmm_alloc_pages, for `who`: 0 also when the reserve would be broken. */
+uint64_t pmm_alloc_pages_for(unsigned order, enum pmm_for who);
+/* A page of user memory, or 0: pmm_alloc_pages_for(0, PMM_USER). */
+uint64_t pmm_alloc_user_page(void);
+/* Pages an allocation for `who` could take now; the reserve's size. */
+uint64_t pmm_available(enum pmm_for who);
+uint64_t pmm_reserve_pages(void);
 #define PMM_MAX_ORDER 18	/* the largest block: 2^18 pages, 1 GiB */
 /* Panics on a page that is not allocated (double free) or not RAM. */
 void pmm_free_page(uint64_t pa);
@@ -66,7 +84,10 @@ int paging_flags(uint64_t va);
  */
 struct aspace;
 struct aspace *aspace_kernel(void);
-/* A new space with nothing in its user part; NULL when out of memory. */
+/* A new space with nothing in its user part; NULL when out of memory (its
+ * struct and PML4 are kernel memory for a user request: KM_USER,
+ * PMM_KERNEL_FOR_USER). Its user pages and the tables that map them are
+ * user memory (pmm_alloc_user_page), which leaves the whole reserve. */
 struct aspace *aspace_create(void);
 /* Frees the space, its user pages and tables; no thread may run on it. */
 void aspace_destroy(struct aspace *as);
@@ -88,7 +109,7 @@ size_t aspace_unmap_range(struct aspace *as, uint64_t va, size_t npages, uint64_
 /* The physical address behind user address va (and the PAGE_* flags of its
  * page), or 0 if it is not mapped. */
 uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags);
-/* Copies every user page of src into fresh pages of dst (empty), at the
+/* Copies every user page of src into fresh user pages of dst (empty), at the
  * same addresses with the same permissions: fork. 0, or -1 out of memory
  * (what was copied stays in dst, for aspace_destroy). src must not change
  * meanwhile (its process's threads are in the kernel or stopped). */
@@ -111,6 +132,8 @@ bool arch_stack_guard_hit(uint64_t addr);
 
 #define KM_SLEEP   0x0	/* may wait for memory; never returns NULL */
 #define KM_NOSLEEP 0x1	/* may return NULL; never waits */
+#define KM_USER    0x2	/* for a user request: as KM_NOSLEEP, and leaves half the
+			 * kernel's reserve (PMM_KERNEL_FOR_USER) */
 
 /* Objects of up to KMEM_MAX_SMALL bytes come from size caches; larger ones
  * are whole pages. kmem_alloc(0) returns a unique pointer, to be freed. */

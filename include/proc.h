@@ -82,10 +82,16 @@ void proc_init(void);
  * kernel/program.c) with argv[0 .. argc-1]; parent is the caller's process
  * or NULL when the kernel starts it (then proc_wait reaps it). Returns the
  * new pid, or -ENOENT (no such program), -ENOEXEC (not an image the kernel
- * takes: the console says why), -EAGAIN (the process limit), -ENOMEM,
- * -E2BIG (argv). May sleep.
+ * takes: the console says why), -EAGAIN (the process limit), -ENOMEM
+ * (no memory for it: the kernel's side or the image's pages; nothing is
+ * left behind), -E2BIG (argv), -EINTR (parent is dying). May sleep; never
+ * waits for memory.
  */
 int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent);
+/* For tests, NULL otherwise: called by fork, thread_create and spawn on
+ * their way in, before they take the tree's lock, where a kill of the
+ * caller's process may land at any moment; a test kills it there. */
+extern void (*proc_create_hook)(void);
 /* How a process the kernel started ended (proc_wait). */
 struct proc_end {
 	int status;			/* exit code 0..255, or -signal */

@@ -142,6 +142,16 @@ struct thread *thread_create_on(const char *name, void (*fn)(void *), void *arg,
  * ct_lwp_create handlers in between). thread_prepare takes THREAD_USER. */
 struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
 			      int cpu, int prio);
+/* As thread_prepare, for a thread a user request makes (kernel/proc.c):
+ * its struct, kernel stack and FPU op are kernel memory for a user
+ * request (KM_USER, docs/mm.md "The reserve"), and when they cannot be
+ * had it returns NULL, having taken nothing, instead of panicking. Never
+ * sleeps for memory. */
+struct thread *thread_try_prepare(const char *name, void (*fn)(void *), void *arg,
+				  unsigned flags, int cpu, int prio);
+/* Frees a thread that was prepared and never launched (its ops' ct_free
+ * run): a request that fails after making its thread. */
+void thread_discard(struct thread *t);
 void thread_launch(struct thread *t);
 /* Waits for t to exit, then frees it: its context ops (ct_free runs),
  * its stack, its place on the list of threads, and the reference its

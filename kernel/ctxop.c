@@ -89,7 +89,7 @@ long ctxop_live(void)
 	return __atomic_load_n(&live_ops, __ATOMIC_RELAXED);
 }
 
-struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
+struct ctxop *ctxop_allocate_flags(const struct ctxop_template *tpl, void *arg, int kmflags)
 {
 	if (!tpl)
 		panic("ctxop_allocate: NULL template");
@@ -97,11 +97,18 @@ struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
 		panic("ctxop_allocate: template revision %u, expected %u (CTXOP_TPL_REV)",
 		      tpl->ct_rev, CTXOP_TPL_REV);
 	sched_assert_can_sleep("ctxop_allocate");
-	struct ctxop *op = kmem_zalloc(sizeof(*op), KM_SLEEP);
+	struct ctxop *op = kmem_zalloc(sizeof(*op), kmflags);
+	if (!op)
+		return NULL;
 	op->tpl = *tpl;
 	op->arg = arg;
 	__atomic_fetch_add(&live_ops, 1, __ATOMIC_RELAXED);
 	return op;
+}
+
+struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg)
+{
+	return ctxop_allocate_flags(tpl, arg, KM_SLEEP);
 }
 
 void ctxop_free(struct ctxop *op)

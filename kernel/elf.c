@@ -38,7 +38,7 @@ static int load_segment(struct aspace *as, const uint8_t *image, const struct el
 	for (uint64_t va = first; va < last; va += PAGE_SIZE) {
 		if (aspace_lookup(as, va, NULL))
 			REFUSE("segments overlap at 0x%lx", va);
-		uint64_t page = pmm_alloc_page();	/* zeroed: the bss is */
+		uint64_t page = pmm_alloc_user_page();	/* zeroed: the bss is */
 		if (!page)
 			return -ENOMEM;
 		/* the part of the file's bytes that falls in this page */

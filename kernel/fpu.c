@@ -324,7 +324,8 @@ static void fpu_ctx_free(void *arg, int isexec)
 }
 
 /* Process fork: the child's first thread starts with the forking thread's
- * FPU state, as it is in the registers now. May sleep (the child's area). */
+ * FPU state, as it is in the registers now. May sleep (the child's area,
+ * unless fpu_fork_prepare has given it one, as kernel/proc.c does). */
 static void fpu_ctx_fork(void *parent, void *child)
 {
 	struct fpu_ctx *pf = ((struct thread *)parent)->fpu, *cf = ((struct thread *)child)->fpu;
@@ -350,20 +351,39 @@ static const struct ctxop_template fpu_tpl = {
 	.ct_free = fpu_ctx_free,
 };
 
-void fpu_thread_create(struct thread *t)
+int fpu_thread_create(struct thread *t, int kmflags)
 {
 	if (t->ctxops)
 		panic("fpu_thread_create: thread %s already has context ops; the FPU op must "
 		      "be the first", t->name);
-	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), kmflags);
+	if (!f)
+		return -ENOMEM;
 	f->thread = t;
 	f->owner_tag = t->id;
 	f->last_cpu = -1;
-	if (alloc == FPU_ALLOC_EAGER)
-		f->area = new_area(KM_SLEEP);
-	struct ctxop *op = ctxop_allocate(&fpu_tpl, f);
+	if (alloc == FPU_ALLOC_EAGER && !(f->area = new_area(kmflags))) {
+		kmem_free(f);
+		return -ENOMEM;
+	}
+	struct ctxop *op = ctxop_allocate_flags(&fpu_tpl, f, kmflags);
+	if (!op) {
+		kmem_free(f->area);
+		kmem_free(f);
+		return -ENOMEM;
+	}
 	t->fpu = f;
 	ctxop_attach(t, op);
+	return 0;
+}
+
+int fpu_fork_prepare(struct thread *parent, struct thread *child, int kmflags)
+{
+	struct fpu_ctx *pf = parent->fpu, *cf = child->fpu;
+	if (!pf || !cf || !pf->area || cf->area)
+		return 0;		/* fpu_ctx_fork will need no area */
+	cf->area = new_area(kmflags);
+	return cf->area ? 0 : -ENOMEM;
 }
 
 /* ---- contexts layered over a thread's own (a guest's FPU) ---- */
@@ -454,7 +474,9 @@ static void *first_use_area(bool may_sleep)
 	arch_irq_enable();
 	if (nm_sleep_ns)
 		thread_sleep(nm_sleep_ns);	/* fault injection: the allocator sleeps */
-	void *a = new_area(KM_SLEEP);
+	/* a user thread's area is memory for a user request: refused rather
+	 * than waited for, and the process is killed (arch/x86_64/fpu.c) */
+	void *a = new_area(curthread->flags & THREAD_USER ? KM_USER : KM_SLEEP);
 	arch_irq_disable();
 	this_cpu()->trap_depth++;		/* maybe on another CPU now */
 	return a;

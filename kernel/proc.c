@@ -23,6 +23,20 @@
  *   Pages come zeroed from the page allocator, so no process sees another's
  *   data in memory it is given.
  *
+ *   Memory runs out (docs/user.md, "When memory runs out"). User pages
+ *   (pmm_alloc_user_page) leave the page allocator's reserve; the kernel
+ *   memory a request needs (struct proc, the space's PML4, a thread's
+ *   struct, kernel stack and context ops) is KM_USER / PMM_KERNEL_FOR_USER
+ *   and leaves half of it. Each request takes its kernel side first, then
+ *   its user pages, and on any failure undoes both and returns -ENOMEM:
+ *   no system call waits for memory or panics for the want of it.
+ *
+ *   A dying process makes nothing: fork, thread_create and spawn return
+ *   -EINTR when they find the caller's process dying under tree_lock
+ *   (kill sets it under the same lock), as Linux's fork checks
+ *   fatal_signal_pending; so a kill never leaves a child, a program or a
+ *   thread made after it.
+ *
  *   Ending. Whoever ends a process (exit, a fault, kill) sets `dying` once,
  *   with its status, and kicks the threads: one running in ring 3 on
  *   another CPU gets a reschedule IPI, which brings it into the kernel;
@@ -47,6 +61,7 @@
 #include <cmdline.h>
 #include <ctxop.h>
 #include <elf.h>
+#include <fpu.h>
 #include <mm.h>
 #include <percpu.h>
 #include <printf.h>
@@ -80,6 +95,8 @@ static int nprocs;			/* alive and zombie */
 static int next_pid = 1;
 static struct list orphans = LIST_INIT(orphans);	/* zombies nobody will reap */
 static struct semaphore reaper_sem;
+
+void (*proc_create_hook)(void);
 
 struct proc *curproc_get(void)
 {
@@ -167,12 +184,13 @@ static uint64_t stack_top(int slot)
 	return ARCH_USER_TOP - STACK_STRIDE * (uint64_t)(slot + 1);
 }
 
-/* Maps STACK_PAGES below the top of `slot`; 0 or -ENOMEM. */
+/* Maps STACK_PAGES below the top of `slot`; 0 or -ENOMEM (what was mapped
+ * stays, for stack_unmap). */
 static int stack_map(struct proc *p, int slot)
 {
 	uint64_t top = stack_top(slot);
 	for (uint64_t va = top - STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE) {
-		uint64_t page = pmm_alloc_page();
+		uint64_t page = pmm_alloc_user_page();
 		if (!page || aspace_map(p->as, va, page, PAGE_WRITE) < 0) {
 			if (page)
 				pmm_free_page(page);
@@ -223,7 +241,11 @@ static struct proc *proc_alloc(const char *name, struct proc *parent, int *err)
 		*err = -EAGAIN;
 		return NULL;
 	}
-	struct proc *p = kmem_zalloc(sizeof(*p), KM_SLEEP);
+	struct proc *p = kmem_zalloc(sizeof(*p), KM_USER);
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	p->as = aspace_create();
 	if (!p->as) {
 		kmem_free(p);
@@ -290,29 +312,52 @@ static void user_thread_main(void *arg)
 }
 
 /*
- * A thread of p, not started: its frame a copy of `from` (fork) or fresh
- * (rip, rsp, arg0, arg1), its stack slot, its segment-base op over its
- * FPU op. tree_lock held.
+ * The kernel side of a new thread of p: struct, kernel stack, its
+ * segment-base op over its FPU op; not started, not yet on p's list
+ * (user_thread_add puts it there; thread_discard undoes this). NULL when
+ * the kernel memory for it may not be had. tree_lock held.
  */
-static struct thread *user_thread_new(struct proc *p, int slot, const struct trap_frame *from,
-				      uint64_t rip, uint64_t rsp, uint64_t arg0, uint64_t arg1)
+static struct thread *user_thread_alloc(struct proc *p)
 {
-	struct thread *t = thread_prepare(p->name, user_thread_main, NULL,
-					  THREAD_USER | THREAD_FPU, -1, PRIO_NORMAL);
+	struct thread *t = thread_try_prepare(p->name, user_thread_main, NULL,
+					      THREAD_USER | THREAD_FPU, -1, PRIO_NORMAL);
+	if (!t)
+		return NULL;
 	t->proc = p;
 	t->aspace = p->as;
+	struct ctxop *op = ctxop_allocate_flags(segbase_template(), t, KM_USER);
+	if (!op) {
+		thread_discard(t);
+		return NULL;
+	}
+	ctxop_attach(t, op);
+	return t;
+}
+
+/* Gives t its frame, a copy of `from` (fork) or fresh (rip, rsp, arg0,
+ * arg1), and its stack slot, and puts it on p's list. tree_lock held. */
+static void user_thread_add(struct proc *p, struct thread *t, int slot,
+			    const struct trap_frame *from, uint64_t rip, uint64_t rsp,
+			    uint64_t arg0, uint64_t arg1)
+{
 	t->stack_slot = slot;
 	struct trap_frame *tf = arch_user_frame(t);
 	if (from)
 		memcpy(tf, from, ARCH_USER_FRAME_SIZE);
 	else
 		arch_uregs_init(tf, rip, rsp, arg0, arg1);
-	ctxop_install(t, segbase_template(), t);
 	unsigned long irq = spin_lock_irqsave(&p->tlock);
 	list_add_tail(&p->threads, &t->proc_link);
 	p->nlive++;
 	spin_unlock_irqrestore(&p->tlock, irq);
-	return t;
+}
+
+/* tree_lock held: is the caller's process dying? Then a call that would
+ * make something gives up (-EINTR) rather than leave it behind. */
+static bool caller_dying(void)
+{
+	struct thread *me = curthread;
+	return (me->flags & THREAD_USER) && me->proc->dying;
 }
 
 /* ---- argv on the new stack ---- */
@@ -358,11 +403,22 @@ int proc_spawn(const char *name, int argc, const char *const argv[], struct proc
 	if (!prog)
 		return -ENOENT;
 	mutex_lock(&tree_lock);
+	if (parent && caller_dying()) {
+		mutex_unlock(&tree_lock);
+		return -EINTR;
+	}
 	int err = 0;
 	struct proc *p = proc_alloc(name, parent, &err);
 	if (!p) {
 		mutex_unlock(&tree_lock);
 		return err;
+	}
+	/* the kernel side first: user memory cannot then starve it */
+	struct thread *t = user_thread_alloc(p);
+	if (!t) {
+		proc_abandon(p);
+		mutex_unlock(&tree_lock);
+		return -ENOMEM;
 	}
 	char why[128];
 	struct elf_image img;
@@ -375,12 +431,13 @@ int proc_spawn(const char *name, int argc, const char *const argv[], struct proc
 	if (!err && !(uargv = push_argv(p, argc, argv, &sp)))
 		err = -E2BIG;
 	if (err) {
+		thread_discard(t);
 		proc_abandon(p);
 		mutex_unlock(&tree_lock);
 		return err;
 	}
 	p->brk_base = p->brk = ALIGN_UP(img.end, PAGE_SIZE);
-	struct thread *t = user_thread_new(p, -1, NULL, img.entry, sp, (uint64_t)argc, uargv);
+	user_thread_add(p, t, -1, NULL, img.entry, sp, (uint64_t)argc, uargv);
 	int pid = p->pid;
 	thread_launch(t);
 	mutex_unlock(&tree_lock);
@@ -705,14 +762,26 @@ long sys_fork(struct trap_frame *tf)
 {
 	struct thread *me = curthread;
 	struct proc *parent = me->proc;
+	if (unlikely(proc_create_hook))
+		proc_create_hook();
 	mutex_lock(&tree_lock);
+	if (caller_dying()) {
+		mutex_unlock(&tree_lock);
+		return -EINTR;
+	}
 	int err = 0;
 	struct proc *child = proc_alloc(parent->name, parent, &err);
 	if (!child) {
 		mutex_unlock(&tree_lock);
 		return err;
 	}
-	if (aspace_copy(child->as, parent->as) < 0) {
+	/* the kernel side first (the thread, the area its FPU state is
+	 * copied into), then the copy of the user pages */
+	struct thread *t = user_thread_alloc(child);
+	if (!t || fpu_fork_prepare(me, t, KM_USER) < 0 ||
+	    aspace_copy(child->as, parent->as) < 0) {
+		if (t)
+			thread_discard(t);
 		proc_abandon(child);
 		mutex_unlock(&tree_lock);
 		return -ENOMEM;
@@ -729,7 +798,7 @@ long sys_fork(struct trap_frame *tf)
 			stack_unmap(child, i);
 	if (me->stack_slot >= 0)
 		child->stack_slots = 1u << me->stack_slot;
-	struct thread *t = user_thread_new(child, me->stack_slot, tf, 0, 0, 0, 0);
+	user_thread_add(child, t, me->stack_slot, tf, 0, 0, 0, 0);
 	arch_uregs_set_return(arch_user_frame(t), 0);	/* fork() returns 0 there */
 	ctxop_fork(me, t);
 	int pid = child->pid;
@@ -748,7 +817,8 @@ long sys_fork(struct trap_frame *tf)
  * the free memory is refused at once: taking every page and giving each
  * back (with a TLB shootdown apiece) costs seconds on four CPUs, and
  * starves everyone else meanwhile. (Memory can still run out half way, if
- * others take it: then the pages taken are given back.)
+ * others take it: then the pages taken are given back.) "Free" is what
+ * user memory may take: the page allocator's reserve is the kernel's.
  */
 long sys_sbrk(long increment)
 {
@@ -764,13 +834,13 @@ long sys_sbrk(long increment)
 		ret = -EINVAL;
 	} else if (increment > 0 &&
 		   (ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE) - ALIGN_UP(old, PAGE_SIZE)) /
-				   PAGE_SIZE > pmm_free_count()) {
+				   PAGE_SIZE > pmm_available(PMM_USER)) {
 		ret = -ENOMEM;		/* more than is free: say so before taking it all */
 	} else if (increment > 0) {
 		uint64_t from = ALIGN_UP(old, PAGE_SIZE), to = ALIGN_UP(old + (uint64_t)increment, PAGE_SIZE);
 		uint64_t va = from;
 		for (; va < to; va += PAGE_SIZE) {
-			uint64_t page = pmm_alloc_page();
+			uint64_t page = pmm_alloc_user_page();
 			if (!page || aspace_map(p->as, va, page, PAGE_WRITE) < 0) {
 				if (page)
 					pmm_free_page(page);
@@ -800,7 +870,13 @@ long sys_thread_create(long entry, long a0, long a1)
 	struct proc *p = curproc;
 	if (!user_range_ok((uint64_t)entry, 1))
 		return -EFAULT;
+	if (unlikely(proc_create_hook))
+		proc_create_hook();
 	mutex_lock(&tree_lock);
+	if (caller_dying()) {
+		mutex_unlock(&tree_lock);
+		return -EINTR;
+	}
 	int slot = -1;
 	for (int i = 0; i < STACK_SLOTS; i++)
 		if (!(p->stack_slots & (1u << i))) {
@@ -811,14 +887,21 @@ long sys_thread_create(long entry, long a0, long a1)
 		mutex_unlock(&tree_lock);
 		return -EAGAIN;
 	}
-	if (stack_map(p, slot) < 0) {
-		stack_unmap(p, slot);
+	/* the kernel side first, then the user stack */
+	struct thread *t = user_thread_alloc(p);
+	if (!t || stack_map(p, slot) < 0) {
+		if (t) {
+			stack_unmap(p, slot);
+			thread_discard(t);
+		}
 		mutex_unlock(&tree_lock);
 		return -ENOMEM;
 	}
 	p->stack_slots |= 1u << slot;
-	struct thread *t = user_thread_new(p, slot, NULL, (uint64_t)entry, stack_top(slot),
-					   (uint64_t)a0, (uint64_t)a1);
+	/* the entry is a function: its stack as a call leaves it, RSP + 8 a
+	 * multiple of 16 (the ABI's), or its aligned SSE stores fault */
+	user_thread_add(p, t, slot, NULL, (uint64_t)entry, stack_top(slot) - 8, (uint64_t)a0,
+			(uint64_t)a1);
 	ctxop_lwp_create(curthread, t);
 	long tid = (long)t->id;
 	thread_launch(t);
@@ -874,8 +957,12 @@ long sys_spawn(long uname, long uargv)
 	long n = copyinstr(name, (uint64_t)uname, sizeof(name));
 	if (n < 0)
 		return n;
+	if (unlikely(proc_create_hook))
+		proc_create_hook();
 	/* argv: up to PROC_ARGV_MAX strings, each bounded; NULL: { name } */
-	char *strs = kmem_alloc(PROC_ARGV_MAX * PROC_ARG_MAX, KM_SLEEP);
+	char *strs = kmem_alloc(PROC_ARGV_MAX * PROC_ARG_MAX, KM_USER);
+	if (!strs)
+		return -ENOMEM;
 	const char *argv[PROC_ARGV_MAX];
 	int argc = 0;
 	long err = 0;
@@ -971,6 +1058,8 @@ long sys_sysinfo(long uinfo)
 	si.proc_max = (unsigned long)proc_max();
 	si.ncpus = (unsigned long)cpu_count();
 	si.window_traps = arch_user_window_traps();
+	si.reserve_pages = pmm_reserve_pages();
+	si.user_free_pages = pmm_available(PMM_USER);
 	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +

@@ -7,6 +7,13 @@
  * reported) instead of overwriting whatever lies below. A few freed stacks
  * are kept for the next threads, guard pages and all (stack_alloc).
  *
+ * Memory: a kernel thread's stack and struct are the kernel's own
+ * (thread_create panics without them, as its contract has it); a user
+ * thread's (thread_try_prepare, for kernel/proc.c) are kernel memory for a
+ * user request, which leaves half the page allocator's reserve (KM_USER,
+ * PMM_KERNEL_FOR_USER, docs/mm.md "The reserve"): when there is none, the
+ * thread is not made and the request gets -ENOMEM.
+ *
  * Life cycle:  thread_create -> RUNNABLE <-> RUNNING <-> SLEEPING
  *              -> ZOMBIE (thread_exit) -> freed by thread_join.
  *
@@ -62,7 +69,9 @@ static struct spinlock stack_cache_lock = SPINLOCK_INIT("thread.stacks");
 static uint64_t stack_cache[STACK_CACHE];
 static int stack_cache_n;
 
-static uint64_t stack_alloc(const char *name)
+/* A stack (its guard unmapped); 0 if `who` may have none (PMM_KERNEL:
+ * panics instead). */
+static uint64_t stack_alloc(const char *name, enum pmm_for who)
 {
 	uint64_t stack = 0;
 	unsigned long flags = spin_lock_irqsave(&stack_cache_lock);
@@ -71,7 +80,9 @@ static uint64_t stack_alloc(const char *name)
 	spin_unlock_irqrestore(&stack_cache_lock, flags);
 	if (stack)
 		return stack;			/* its guard page is still unmapped */
-	stack = pmm_alloc_pages(STACK_ORDER);
+	stack = pmm_alloc_pages_for(STACK_ORDER, who);
+	if (!stack && who != PMM_KERNEL)
+		return 0;
 	if (!stack)
 		panic("thread_create: out of memory for the stack of '%s'", name);
 	paging_register_guard(stack);	/* unmaps the lowest page: the guard */
@@ -119,11 +130,19 @@ void thread_register(struct thread *t)
 		thread_register_hook(t);
 }
 
+/* A new thread, on the list, not started; for a user request (user_req)
+ * NULL when the memory for it may not be had, else never NULL. */
 static struct thread *thread_alloc(const char *name, void (*fn)(void *), void *arg,
-				   unsigned flags)
+				   unsigned flags, bool user_req)
 {
-	struct thread *t = kmem_zalloc(sizeof(*t), KM_SLEEP);
-	uint64_t stack = stack_alloc(name);
+	struct thread *t = kmem_zalloc(sizeof(*t), user_req ? KM_USER : KM_SLEEP);
+	if (!t)
+		return NULL;
+	uint64_t stack = stack_alloc(name, user_req ? PMM_KERNEL_FOR_USER : PMM_KERNEL);
+	if (!stack) {
+		kmem_free(t);
+		return NULL;
+	}
 
 	strlcpy(t->name, name, sizeof(t->name));
 	t->fn = fn;
@@ -157,8 +176,11 @@ static void mark_started(struct thread *t)
 	spin_unlock_irqrestore(&t->ctxop_lock, flags);
 }
 
-struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
-			      int cpu, int prio)
+static void thread_free(struct thread *t);
+
+/* thread_prepare and thread_try_prepare: NULL only for a user request. */
+static struct thread *prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
+			      int cpu, int prio, bool user_req)
 {
 	if (!fn)
 		panic("thread_create: NULL function for thread '%s'", name ? name : "?");
@@ -169,16 +191,39 @@ struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, u
 	if (prio < PRIO_LOW || prio >= PRIO_COUNT)
 		panic("thread_create: bad priority %d for thread '%s'", prio, name);
 	sched_assert_can_sleep("thread_create");
-	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags);
+	struct thread *t = thread_alloc(name ? name : "anon", fn, arg, flags, user_req);
+	if (!t)
+		return NULL;
 	t->bound_cpu = cpu;
 	t->prio = prio;
 	if (cpu >= 0)
 		t->cpu = cpu;
 	/* The FPU op first, so it saves last and restores first; then the
 	 * creator's ops may layer theirs over it. */
-	if (flags & THREAD_FPU)
-		fpu_thread_create(t);
+	if ((flags & THREAD_FPU) && fpu_thread_create(t, user_req ? KM_USER : KM_SLEEP) < 0) {
+		thread_free(t);
+		return NULL;
+	}
 	return t;
+}
+
+struct thread *thread_prepare(const char *name, void (*fn)(void *), void *arg, unsigned flags,
+			      int cpu, int prio)
+{
+	return prepare(name, fn, arg, flags, cpu, prio, false);
+}
+
+struct thread *thread_try_prepare(const char *name, void (*fn)(void *), void *arg,
+				  unsigned flags, int cpu, int prio)
+{
+	return prepare(name, fn, arg, flags, cpu, prio, true);
+}
+
+void thread_discard(struct thread *t)
+{
+	if (!t->unstarted)
+		panic("thread_discard: thread %lu '%s' has started", t->id, t->name);
+	thread_free(t);
 }
 
 void thread_launch(struct thread *t)
@@ -216,7 +261,7 @@ struct thread *thread_create_idle(int cpu)
 {
 	char name[THREAD_NAME_MAX];
 	snprintf(name, sizeof(name), "idle%d", cpu);
-	struct thread *t = thread_alloc(name, idle_main, NULL, THREAD_IDLE);
+	struct thread *t = thread_alloc(name, idle_main, NULL, THREAD_IDLE, false);
 	t->prio = PRIO_LOW;
 	t->bound_cpu = cpu;
 	t->cpu = cpu;
@@ -259,7 +304,8 @@ static void thread_join_keep(struct thread *t);
 
 /* Off the list first, under threads_lock: a walker of the list
  * (thread_foreach, the monitor's `fpu`) reads each thread's context-op
- * state, so a listed thread's ops must still be there. */
+ * state, so a listed thread's ops must still be there. A joined thread,
+ * or one discarded before it started. */
 static void thread_free(struct thread *t)
 {
 	unsigned long flags = spin_lock_irqsave(&threads_lock);

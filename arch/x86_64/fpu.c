@@ -560,9 +560,10 @@ static bool device_not_available(struct trap_frame *tf)
 	case FPU_NM_HANDLED:
 		return true;
 	case FPU_NM_NO_MEMORY:
-		/* may_sleep was false, so trap_kill_thread refuses too (the
-		 * thread holds preemption or interrupts off): say why here,
-		 * not with a bare "unexpected trap" */
+		/* a user thread the kernel refused memory for (KM_USER) is
+		 * killed; otherwise may_sleep was false, so trap_kill_thread
+		 * refuses too (the thread holds preemption or interrupts
+		 * off): say why here, not with a bare "unexpected trap" */
 		if (trap_kill_thread(tf, "no memory for its FPU save area at its first FPU use"))
 			return true;
 		ksym_format(tf->rip, where, sizeof(where));

@@ -666,8 +666,10 @@ struct aspace *aspace_kernel(void)
 
 struct aspace *aspace_create(void)
 {
-	struct aspace *as = kmem_zalloc(sizeof(*as), KM_SLEEP);
-	as->pml4 = pmm_alloc_page();
+	struct aspace *as = kmem_zalloc(sizeof(*as), KM_USER);
+	if (!as)
+		return NULL;
+	as->pml4 = pmm_alloc_pages_for(0, PMM_KERNEL_FOR_USER);
 	if (!as->pml4) {
 		kmem_free(as);
 		return NULL;
@@ -752,7 +754,7 @@ static uint64_t *user_pte(struct aspace *as, uint64_t va, bool create)
 		if (!(v & PTE_P)) {
 			if (!create)
 				return NULL;
-			uint64_t t = pmm_alloc_page();
+			uint64_t t = pmm_alloc_user_page();	/* user memory's: the reserve stays */
 			if (!t)
 				return NULL;
 			as->user_tables++;
@@ -880,7 +882,7 @@ static int copy_user_tree(struct aspace *dst, uint64_t e, int level, uint64_t va
 				return -1;
 			continue;
 		}
-		uint64_t page = pmm_alloc_page();
+		uint64_t page = pmm_alloc_user_page();
 		if (!page)
 			return -1;
 		memcpy((void *)page, (const void *)(c & PTE_ADDR_MASK), PAGE_SIZE);

@@ -15,7 +15,8 @@
 #define EBADF         9		/* no such file descriptor */
 #define ECHILD       10		/* no such child to wait for */
 #define EAGAIN       11		/* a limit is reached: try again later */
-#define ENOMEM       12		/* out of memory */
+#define ENOMEM       12		/* out of memory: user memory may not take the
+				 * kernel's reserve (docs/user.md) */
 #define EFAULT       14		/* a bad user pointer */
 #define EINVAL       22		/* a bad argument */
 #define ENAMETOOLONG 36		/* a string longer than its limit */

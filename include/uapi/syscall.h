@@ -17,6 +17,11 @@ enum {
 	SYS_getpid,		/* () -> pid */
 	SYS_getppid,		/* () -> the parent's pid, 0 if none */
 	SYS_fork,		/* () -> the child's pid; 0 in the child */
+				/* fork, thread_create, spawn: -ENOMEM when memory
+				 * for it (the kernel's side or user pages) cannot
+				 * be had, with nothing made; -EAGAIN at a limit
+				 * (processes, threads); -EINTR when the caller's
+				 * process is being killed */
 	SYS_waitpid,		/* (int pid or -1, int *status) -> pid */
 	SYS_kill,		/* (int pid) -> 0; itself or a descendant, else -EPERM */
 	SYS_yield,		/* () -> 0 */
@@ -98,6 +103,10 @@ struct sysinfo {
 	 * of ring 3 that run with interrupts off (docs/user.md, "Entry and
 	 * exit"): always 0 in a correct kernel */
 	unsigned long window_traps;
+	/* the page allocator's reserve (docs/mm.md, "The reserve"): pages
+	 * user memory may never take; and the pages it may take now */
+	unsigned long reserve_pages;
+	unsigned long user_free_pages;
 };
 
 #endif

@@ -73,6 +73,12 @@
  * slabs, large blocks). Only a KM_SLEEP allocation that finds memory
  * exhausted sleeps (below).
  *
+ * KM_USER is for what a user request needs (a process's struct, its
+ * threads' structs): it returns NULL as KM_NOSLEEP does, and also when a
+ * new slab or large block would take the last half of the page
+ * allocator's reserve (pmm.c), which is the kernel's own: a process can
+ * make the kernel refuse it, never make it panic.
+ *
  * KM_SLEEP vs KM_NOSLEEP: KM_NOSLEEP returns NULL when memory is exhausted.
  * KM_SLEEP promises never to return NULL: when memory runs out it sleeps,
  * retrying every millisecond for up to KMEM_SLEEP_MAX_MS, so that other
@@ -243,14 +249,14 @@ static void slab_relist(struct kmem_cache *c, struct kmem_slab *s, uint32_t old_
 		c->nempty++;
 }
 
-/* A new slab for c, every slot free and poisoned; NULL if pmm has no block.
- * Called without kmem_lock: nobody else can see the slab yet. */
+/* A new slab for c, every slot free and poisoned; NULL if pmm has no block
+ * (for `who`). Called without kmem_lock: nobody else can see the slab yet. */
 /* Pages taken from pmm for slabs and large allocations (kmem_stats). */
 static uint64_t pages_held;
 
-static struct kmem_slab *slab_create(struct kmem_cache *c)
+static struct kmem_slab *slab_create(struct kmem_cache *c, enum pmm_for who)
 {
-	uint64_t pa = pmm_alloc_pages(KMEM_SLAB_ORDER);
+	uint64_t pa = pmm_alloc_pages_for(KMEM_SLAB_ORDER, who);
 	if (!pa)
 		return NULL;
 	__atomic_add_fetch(&pages_held, 1UL << KMEM_SLAB_ORDER, __ATOMIC_RELAXED);
@@ -279,14 +285,15 @@ static void slab_destroy(struct kmem_slab *s)
 /*
  * Takes a free slot of c and marks it allocated with `req` bytes asked for.
  * Returns the slot (still holding the free poison), or NULL if no slab could
- * be had. Takes kmem_lock (dropping it to get a new slab from pmm).
+ * be had (for `who`). Takes kmem_lock (dropping it to get a new slab from
+ * pmm).
  */
-static void *slot_take(struct kmem_cache *c, size_t req)
+static void *slot_take(struct kmem_cache *c, size_t req, enum pmm_for who)
 {
 	unsigned long irq = spin_lock_irqsave(&kmem_lock);
 	while (!c->partial && !c->empty) {
 		spin_unlock_irqrestore(&kmem_lock, irq);
-		struct kmem_slab *fresh = slab_create(c);
+		struct kmem_slab *fresh = slab_create(c, who);
 		irq = spin_lock_irqsave(&kmem_lock);
 		if (!fresh) {
 			spin_unlock_irqrestore(&kmem_lock, irq);
@@ -425,18 +432,18 @@ static unsigned large_order(size_t size)
 }
 
 /* 2^order pages for `size` bytes, recorded in the hash table and filled
- * with the uninitialized pattern; NULL if there is no memory. Takes
+ * with the uninitialized pattern; NULL if there is no memory (for `who`). Takes
  * kmem_lock for the bookkeeping only. */
-static void *large_alloc(size_t size)
+static void *large_alloc(size_t size, enum pmm_for who)
 {
 	unsigned order = large_order(size);
 	if (order > PMM_MAX_ORDER)
 		return NULL;
-	struct kmem_large *d = slot_take(&desc_cache, sizeof(*d));
+	struct kmem_large *d = slot_take(&desc_cache, sizeof(*d), who);
 	if (!d)
 		return NULL;
 	slot_prepare(&desc_cache, d);
-	uint64_t pa = pmm_alloc_pages(order);
+	uint64_t pa = pmm_alloc_pages_for(order, who);
 
 	unsigned long irq = spin_lock_irqsave(&kmem_lock);
 	if (!pa) {
@@ -477,20 +484,21 @@ static void *alloc_common(size_t size, size_t need, int flags, const char *who)
 {
 	if (!kmem_ready)
 		panic("%s: called before kmem_init", who);
-	if (flags & ~KM_NOSLEEP)
+	if (flags & ~(KM_NOSLEEP | KM_USER))
 		panic("%s: unknown flags 0x%x", who, flags);
+	enum pmm_for pages_for = flags & KM_USER ? PMM_KERNEL_FOR_USER : PMM_KERNEL;
 
 	void *p;
 	for (int waited_ms = 0;; waited_ms++) {
 		if (need <= KMEM_MAX_SMALL) {
 			struct kmem_cache *c = &caches[class_index(need)];
-			p = slot_take(c, size);
+			p = slot_take(c, size, pages_for);
 			if (p)
 				slot_prepare(c, p);
 		} else {
-			p = large_alloc(size);
+			p = large_alloc(size, pages_for);
 		}
-		if (p || (flags & KM_NOSLEEP))
+		if (p || (flags & (KM_NOSLEEP | KM_USER)))
 			break;
 		struct thread *t = curthread;
 		if (!t || t->preempt_count > 0 || this_cpu()->trap_depth > 0)

@@ -48,6 +48,23 @@
  *   - no page below search_hint is free;
  *   - pages are zero-filled when handed out (not when freed).
  *
+ * The reserve. User memory (heap, stacks, a fork's copy, a program's
+ * image, the page tables that map them) may not take the last `reserve`
+ * pages, and the kernel memory a user request needs (a thread's kernel
+ * stack and struct, a process's struct and PML4, slabs for them) not the
+ * last reserve / 2: whatever processes do, the kernel keeps room for the
+ * allocations that may not fail (its own threads, its page tables, its
+ * KM_SLEEP objects). The kind of allocation says which (enum pmm_for);
+ * pmm_alloc_pages is the kernel's own and may take every page. reserve is
+ * max(1/16 of the managed pages, RESERVE_MIN), at most a quarter: about
+ * 16 MiB of 256 MiB. Why so much: a refused user request must still be
+ * able to make and undo its kernel side (a stack is 8 contiguous pages, a
+ * slab 4), and the kernel's own needs (its threads' stacks, page tables
+ * split for guard pages, FPU areas) fit in 8 MiB many times over; more
+ * memory, more threads, so a share. (Linux's min_free_kbytes, about
+ * sqrt(16 * RAM in KiB), is 2 MiB at 256 MiB; its reserve is for atomic
+ * allocations, ours also for the kernel's never-failing ones.)
+ *
  * Locking: one spinlock, taken with interrupts off, guards the bitmap, the
  * counters and the hint (SMP-safe). Zero-filling runs after it is dropped:
  * by then the pages belong to the caller. Nothing here sleeps.
@@ -71,6 +88,9 @@
 #define BITS_PER_BYTE    8
 #define ALL_ONES         (~0UL)		/* a bitmap word of 64 pages none free */
 #define ALL_ONES_BYTE    0xFF
+#define RESERVE_MIN      (MiB(8) / PAGE_SIZE)	/* the kernel's reserve: at least 8 MiB ... */
+#define RESERVE_SHARE    16			/* ... or 1/16 of memory ... */
+#define RESERVE_MAX_SHARE 4			/* ... but never more than a quarter */
 
 /* A run of managed page frames, physical addresses, [start, end), page-aligned. */
 struct pmm_range {
@@ -89,6 +109,7 @@ static uint64_t max_pfn;		/* frames covered: 0 .. max_pfn-1 */
 static uint64_t nfree, ntotal;		/* pages */
 static uint64_t search_hint;		/* no free frame below this */
 static uint64_t ram_bytes;		/* RAM in the map (before exclusions) */
+static uint64_t reserve;		/* pages user memory may not take (above) */
 
 /* ---- the list of managed ranges ---- */
 
@@ -300,6 +321,7 @@ void pmm_init(void)
 		bits_assign(ranges[i].start / PAGE_SIZE,
 			    (ranges[i].end - ranges[i].start) / PAGE_SIZE, false);
 	ntotal = nfree = ranges_total_bytes() / PAGE_SIZE;
+	reserve = MIN(MAX(ntotal / RESERVE_SHARE, RESERVE_MIN), ntotal / RESERVE_MAX_SHARE);
 	search_hint = ranges[0].start / PAGE_SIZE;
 
 	if (ranges_overflowed)
@@ -309,19 +331,38 @@ void pmm_init(void)
 
 /* ---- allocation ---- */
 
+/* The free pages an allocation of kind `who` must leave (the reserve). */
+static uint64_t floor_of(enum pmm_for who)
+{
+	switch (who) {
+	case PMM_USER:
+		return reserve;
+	case PMM_KERNEL_FOR_USER:
+		return reserve / 2;
+	default:
+		return 0;
+	}
+}
+
 /*
- * pmm_alloc_pages: 2^order zero-filled, physically contiguous pages aligned
- * to 2^order pages. Returns the physical (== virtual) address of the first,
- * or 0 if no such block is free or order > PMM_MAX_ORDER. Takes pmm_lock
- * with interrupts off; never sleeps, so it may be called from any context.
+ * pmm_alloc_pages_for: 2^order zero-filled, physically contiguous pages
+ * aligned to 2^order pages, for an allocation of kind `who`. Returns the
+ * physical (== virtual) address of the first, or 0 if no such block is
+ * free, if taking it would leave fewer free pages than `who` must leave,
+ * or if order > PMM_MAX_ORDER. Takes pmm_lock with interrupts off; never
+ * sleeps, so it may be called from any context.
  */
-uint64_t pmm_alloc_pages(unsigned order)
+uint64_t pmm_alloc_pages_for(unsigned order, enum pmm_for who)
 {
 	if (order > PMM_MAX_ORDER)
 		return 0;
 	uint64_t n = 1UL << order;
 
 	unsigned long flags = spin_lock_irqsave(&pmm_lock);
+	if (nfree < n + floor_of(who)) {
+		spin_unlock_irqrestore(&pmm_lock, flags);
+		return 0;
+	}
 	uint64_t pfn = find_free_block(n);
 	if (pfn == max_pfn) {
 		if (n == 1)
@@ -340,6 +381,18 @@ uint64_t pmm_alloc_pages(unsigned order)
 	uint64_t pa = pfn * PAGE_SIZE;
 	zero_pages(pa, n);
 	return pa;
+}
+
+/* pmm_alloc_pages: the kernel's own, which may take every free page. */
+uint64_t pmm_alloc_pages(unsigned order)
+{
+	return pmm_alloc_pages_for(order, PMM_KERNEL);
+}
+
+/* pmm_alloc_user_page: a page of user memory, or 0 (the reserve stays). */
+uint64_t pmm_alloc_user_page(void)
+{
+	return pmm_alloc_pages_for(0, PMM_USER);
 }
 
 /* pmm_alloc_page: one zero-filled page, or 0. As pmm_alloc_pages(0). */
@@ -419,6 +472,20 @@ uint64_t pmm_free_count(void)
 	return n;
 }
 
+/* pmm_available: pages an allocation of kind `who` could take now (a
+ * snapshot; contiguous blocks may be fewer). */
+uint64_t pmm_available(enum pmm_for who)
+{
+	uint64_t n = pmm_free_count(), floor = floor_of(who);
+	return n > floor ? n - floor : 0;
+}
+
+/* pmm_reserve_pages: the reserve; fixed after pmm_init. */
+uint64_t pmm_reserve_pages(void)
+{
+	return reserve;
+}
+
 /* pmm_total_count: pages the allocator manages; fixed after pmm_init. */
 uint64_t pmm_total_count(void)
 {
@@ -476,4 +543,6 @@ void pmm_print_summary(void)
 	       ((uint64_t)__kernel_end - (uint64_t)__kernel_start) / KiB(1));
 	printk("mem: page allocator: %lu of %lu pages free, %d ranges, bitmap %lu KiB at 0x%lx\n",
 	       free_pages, ntotal, nranges, bitmap_bytes / KiB(1), (uint64_t)bitmap);
+	printk("mem: kernel reserve: %lu pages (%lu MiB) user memory may not take\n", reserve,
+	       reserve * PAGE_SIZE / MiB(1));
 }

@@ -18,6 +18,12 @@
  *   - A thread on its way out (left its process, not yet switched out for
  *     the last time) never loads the space the last thread destroyed.
  *   - An NMI in ring 0 or ring 3 harms nothing.
+ *   - A kill that lands while fork, thread_create or spawn is on its way
+ *     into the kernel: the call must give up (-EINTR, which the dying
+ *     thread never sees) and make nothing, or the process's kill leaves a
+ *     live child, program or thread behind. A hook (proc_create_hook)
+ *     kills the process there, each call in turn; no user thread may be
+ *     made after it.
  */
 #include <ktest.h>
 #include <arch.h>
@@ -239,4 +245,52 @@ KTEST_CPUS(robust, an_nmi_in_ring_3_leaves_the_process_alone, 2)
 	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, &end), 0);
 	KT_EXPECT_EQ(end.status, 0);
 	KT_EXPECT_EQ(end.fault[0], '\0');
+}
+
+/* ---- a kill on the way into a call that makes things ---- */
+
+static int kill_at;			/* the call (1: fork, 2: thread, 3: spawn) */
+static int calls;
+static volatile bool killed_on_the_way;
+static int made_after_kill;
+
+static void kill_on_the_way_in(void)
+{
+	if (++calls == kill_at) {
+		KT_EXPECT_EQ(proc_kill(curproc->pid), 0);
+		killed_on_the_way = true;
+	}
+}
+
+static void count_user_threads(struct thread *t)
+{
+	if (killed_on_the_way && (t->flags & THREAD_USER))
+		__atomic_add_fetch(&made_after_kill, 1, __ATOMIC_RELAXED);
+}
+
+KTEST(robust, a_kill_on_the_way_into_fork_thread_create_or_spawn_makes_nothing)
+{
+	static const char *const what[] = { "", "fork", "thread_create", "spawn" };
+	for (kill_at = 1; kill_at <= 3; kill_at++) {
+		int procs = proc_count();
+		calls = 0;
+		made_after_kill = 0;
+		killed_on_the_way = false;
+		thread_register_hook = count_user_threads;
+		proc_create_hook = kill_on_the_way_in;
+		struct proc_end end;
+		run_user_case("robust.fork_thread_create_and_spawn_each_work", &end);
+		proc_create_hook = NULL;
+		thread_register_hook = NULL;
+		KT_EXPECT(killed_on_the_way);
+		KT_EXPECT_EQ(end.status, WAIT_KILLED);
+		KT_EXPECT_EQ(made_after_kill, 0);
+		if (made_after_kill)
+			KT_LOG("a kill on the way into %s: %d user threads made after it",
+			       what[kill_at], made_after_kill);
+		/* and nothing outlives it (an orphan goes to the reaper) */
+		for (int i = 0; i < 1000 && proc_count() != procs; i++)
+			thread_sleep(1000000);
+		KT_EXPECT_EQ(proc_count(), procs);
+	}
 }

@@ -62,6 +62,9 @@ bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
 		    const char *file, int line);
 __attribute__((noreturn)) void utest_leave(void);
+/* Has a check of this process failed (a forked child's own, from the fork
+ * on, and those it inherited)? */
+bool utest_failed(void);
 __attribute__((noreturn)) void utest_skip(const char *why);
 void utest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

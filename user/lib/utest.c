@@ -51,6 +51,11 @@ bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b, con
 	return false;
 }
 
+bool utest_failed(void)
+{
+	return failed;
+}
+
 void utest_leave(void)
 {
 	report(UTEST_FAIL, NULL);

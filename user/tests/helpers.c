@@ -10,7 +10,7 @@ int ut_fork(void (*fn)(void *), void *arg)
 	UT_ASSERT(pid >= 0);
 	if (pid == 0) {
 		fn(arg);
-		exit(0);
+		exit(utest_failed() ? 1 : 0);	/* its failed checks fail the case */
 	}
 	return pid;
 }
@@ -68,6 +68,27 @@ void ut_expect_baseline(const struct sysinfo *before, const struct sysinfo *afte
 	UT_EXPECT_EQ(after->free_pages, before->free_pages);
 	UT_EXPECT_EQ(after->kmem_bytes, before->kmem_bytes);
 	UT_EXPECT_EQ(after->kmem_objects, before->kmem_objects);
+}
+
+void ut_child_leaves_nothing(void (*fn)(void *), void *arg)
+{
+	struct sysinfo before, after;
+	ut_sysinfo(&before);
+	UT_EXPECT_EQ(ut_child(fn, arg), 0);
+	UT_EXPECT(ut_settle(before.procs, 1000000000UL, &after));
+	ut_expect_baseline(&before, &after);
+}
+
+long ut_fill_heap(void)
+{
+	long chunk = 1L << 28, total = 0;
+	while (chunk >= 4096) {
+		if (IS_ERR_VALUE(sbrk(chunk)))
+			chunk /= 2;
+		else
+			total += chunk;
+	}
+	return total;
 }
 
 void ut_spin_ns(unsigned long ns)

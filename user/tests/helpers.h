@@ -13,11 +13,13 @@
 
 #include <utest.h>
 
-/* Forks; the child runs fn(arg) and exits 0 if it returns. Returns the
- * child's waitpid status; a failed fork or wait fails the case. */
+/* Forks; the child runs fn(arg) and exits 0 if it returns with none of
+ * its checks failed (1 if one did). Returns the child's waitpid status; a
+ * failed fork or wait fails the case. */
 int ut_child(void (*fn)(void *), void *arg);
-/* Forks a child that runs fn(arg) and then exits 0; returns its pid (a
- * failed fork fails the case). The caller waits for it. */
+/* Forks a child that runs fn(arg) and then exits 0 (1 if a check of its
+ * failed); returns its pid (a failed fork fails the case). The caller
+ * waits for it. */
 int ut_fork(void (*fn)(void *), void *arg);
 /* Makes n threads (n <= UTHREADS_MAX - 1) that each add one to a counter,
  * joins them, and returns the counter: n when all ran; a failed create or
@@ -32,6 +34,14 @@ bool ut_settle(unsigned long procs, unsigned long timeout_ns, struct sysinfo *si
 /* Checks that the counters of *after are back at *before's: pages,
  * kernel heap, processes, threads, user pages. */
 void ut_expect_baseline(const struct sysinfo *before, const struct sysinfo *after);
+/* Runs fn(arg) in a child (ut_child), which must exit 0; then, once the
+ * processes are as many as before, expects every counter back at its
+ * baseline (the child's page tables went with it). */
+void ut_child_leaves_nothing(void (*fn)(void *), void *arg);
+/* Takes all the heap sbrk will give: asks for 256 MiB, halving the
+ * request at each refusal down to a page. Returns the bytes taken (the
+ * caller gives them back with sbrk(-bytes)). */
+long ut_fill_heap(void);
 /* Spins in ring 3 for ns nanoseconds (reading the clock now and then). */
 void ut_spin_ns(unsigned long ns);
 /* How many rounds a stress should do: `n` with several CPUs, n / 4 (at

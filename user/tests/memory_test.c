@@ -14,7 +14,11 @@
  *   - malloc keeps every block apart under a random mix of sizes;
  *   - once every child, program and thread has ended, the page, kernel
  *     heap, process, thread and user-page counters are back where they
- *     started.
+ *     started;
+ *   - when memory is full (the heap took all it may, by this process or
+ *     another), fork, spawn and thread_create are -ENOMEM, change nothing
+ *     and never panic the kernel, whose reserve the heap cannot take; a
+ *     thread whose user stack fits gets its kernel side from the reserve.
  * A case starts with an empty heap: utests allocates nothing before it.
  */
 #include "helpers.h"
@@ -268,4 +272,185 @@ UTEST(memory, counters_return_to_baseline_after_children_and_threads)
 		busy_round();
 	UT_EXPECT(ut_settle(before.procs, 1000 * MS, &after));
 	ut_expect_baseline(&before, &after);
+}
+
+/* ---- memory runs out ---- */
+
+#define USER_STACK_PAGES 16	/* a thread's user stack (kernel/proc.c) */
+
+static volatile int sleepers_stop;
+static void sleeper(void *arg)
+{
+	(void)arg;
+	while (!sleepers_stop)
+		sleep_ns(10 * MS);
+}
+
+static void nothing(void *arg) { (void)arg; }
+
+/* With memory to spare: fork, spawn and thread_create work. */
+static void expect_all_work(void)
+{
+	const char *argv[] = { "hello", "oom", NULL };
+	UT_EXPECT_EQ(ut_child(nothing, NULL), 0);
+	int sp = spawn("hello", argv);
+	UT_EXPECT(sp > 0);
+	UT_EXPECT_EQ(waitpid(sp, NULL), sp);
+	UT_EXPECT_EQ(ut_run_threads(2), 2);
+}
+
+/*
+ * In a child: take all the heap there is. Then fork (whose copy cannot
+ * fit), spawn and thread_create are -ENOMEM and change nothing. Then give
+ * the heap back a page at a time, asking for a thread after each page
+ * (ten threads first, so that the kernel's cache of freed kernel stacks
+ * is empty and the new thread needs a fresh one): -ENOMEM until its user
+ * stack fits, then a thread, whose kernel stack, struct and FPU area come
+ * from the kernel's reserve. It used to panic there: "thread_create: out
+ * of memory for the stack of 'utests'" (a reviewer's scenario). With the
+ * heap given back, all three calls work.
+ */
+static void full_then_fork_spawn_thread(void *arg)
+{
+	enum { SLEEPERS = 10 };
+	const char *argv[] = { "hello", "oom", NULL };
+	int tids[SLEEPERS];
+	struct sysinfo s0, s1;
+	volatile int n = 0;
+	(void)arg;
+	sleepers_stop = 0;
+	for (int i = 0; i < SLEEPERS; i++) {
+		tids[i] = uthread_create(sleeper, NULL);
+		UT_ASSERT(tids[i] > 0);
+	}
+	long taken = ut_fill_heap();
+	UT_ASSERT(taken > 0);
+	ut_sysinfo(&s0);
+	UT_EXPECT(s0.user_free_pages < 2);		/* full, as far as the heap goes */
+	UT_EXPECT(s0.free_pages >= s0.reserve_pages);	/* and the reserve is there */
+	UT_EXPECT_EQ(fork(), -ENOMEM);
+	UT_EXPECT_EQ(spawn("hello", argv), -ENOMEM);
+	UT_EXPECT_EQ(uthread_create(count_one, (void *)&n), -ENOMEM);
+	ut_sysinfo(&s1);
+	UT_EXPECT_EQ(s1.procs, s0.procs);
+	UT_EXPECT_EQ(s1.threads, s0.threads);
+	UT_EXPECT_EQ(s1.user_pages, s0.user_pages);
+	UT_EXPECT_EQ(s1.kmem_objects, s0.kmem_objects);
+	UT_EXPECT_EQ(n, 0);
+
+	int t = -1, k, other = 0;
+	for (k = 1; k <= 4 * USER_STACK_PAGES; k++) {
+		UT_ASSERT(!IS_ERR_VALUE(sbrk(-PAGE)));
+		t = uthread_create(sleeper, NULL);
+		if (t > 0)
+			break;
+		other += t != -ENOMEM;
+	}
+	UT_LOG("took %ld KiB of heap; a thread after %d pages given back", taken / 1024, k);
+	UT_EXPECT_EQ(other, 0);
+	UT_EXPECT(k > 1);			/* one page is not a stack */
+	/* the user stack and a table; and the thread's kernel side (an 8-page
+	 * stack, its FPU area) which, taken first, comes out of the pages the
+	 * heap gave back while there are more than the reserve */
+	UT_EXPECT(k <= USER_STACK_PAGES + 16);
+	sleepers_stop = 1;
+	for (int i = 0; i < SLEEPERS; i++)
+		UT_EXPECT_EQ(uthread_join(tids[i]), 0);
+	UT_ASSERT(t > 0);
+	UT_EXPECT_EQ(uthread_join(t), 0);
+
+	UT_ASSERT(!IS_ERR_VALUE(sbrk(-(taken - k * PAGE))));
+	expect_all_work();
+}
+
+UTEST(memory, with_memory_full_fork_spawn_and_thread_create_are_enomem_until_they_fit)
+{
+	ut_child_leaves_nothing(full_then_fork_spawn_thread, NULL);
+}
+
+/* What one thread needs: its user stack and a table, and its kernel side
+ * (8-page stack, FPU area, a slab), which comes out of the same free pages
+ * first; not two threads' worth */
+#define HOG_GIVE_BACK (USER_STACK_PAGES + 24)
+
+static void hog_helper(void *arg)
+{
+	while (!*(volatile int *)arg)
+		sleep_ns(MS);
+}
+
+/* The hog: takes all the heap there is, gives back just enough for a
+ * thread's user stack, says so (its helper thread ends; not joined, so
+ * its stacks stay where they are), and waits to be killed. */
+static void hog(void *arg)
+{
+	volatile int filled = 0;
+	(void)arg;
+	int tid = uthread_create(hog_helper, (void *)&filled);
+	UT_ASSERT(tid > 0);
+	ut_fill_heap();
+	UT_ASSERT(!IS_ERR_VALUE(sbrk(-HOG_GIVE_BACK * PAGE)));
+	filled = 1;
+	for (;;)
+		sleep_ns(1000 * MS);
+}
+
+/*
+ * Two processes compete: a hog takes all the memory but a thread's user
+ * stack, and this process then makes a thread (its kernel stack, struct
+ * and FPU area come from the kernel's reserve: it used to panic there),
+ * forks and spawns (-ENOMEM: their copies and images cannot fit), and
+ * makes a second thread (-ENOMEM: the pages are gone). Once the hog is
+ * killed, all of it works. Sleeping threads hold the kernel's cache of
+ * freed stacks empty, so every new thread needs a fresh kernel stack. All
+ * in a child, whose page tables go with it, so that the counters come
+ * back.
+ */
+static void compete(void *arg)
+{
+	enum { SLEEPERS = 10 };
+	const char *argv[] = { "hello", "oom", NULL };
+	struct sysinfo before, si;
+	int tids[SLEEPERS];
+	(void)arg;
+	sleepers_stop = 0;
+	for (int i = 0; i < SLEEPERS; i++) {
+		tids[i] = uthread_create(sleeper, NULL);
+		UT_ASSERT(tids[i] > 0);
+	}
+	ut_sysinfo(&before);
+	int pid = ut_fork(hog, NULL);
+	/* the hog is done once its helper has ended: its pages are many, and
+	 * its live threads down to one */
+	unsigned long deadline = clock_ns() + 5000 * MS;
+	for (;;) {
+		ut_sysinfo(&si);
+		if (si.threads == before.threads + 1 &&
+		    si.user_pages > before.user_pages + before.free_pages / 2)
+			break;
+		UT_ASSERT(clock_ns() < deadline);
+		sleep_ns(MS);
+	}
+	volatile int n = 0;
+	int t = uthread_create(count_one, (void *)&n);
+	UT_EXPECT(t > 0);
+	UT_EXPECT_EQ(fork(), -ENOMEM);
+	UT_EXPECT_EQ(spawn("hello", argv), -ENOMEM);
+	UT_EXPECT_EQ(uthread_create(count_one, (void *)&n), -ENOMEM);
+	if (t > 0)
+		UT_EXPECT_EQ(uthread_join(t), 0);
+	UT_EXPECT_EQ(n, t > 0 ? 1 : 0);
+	UT_EXPECT_EQ(kill(pid), 0);
+	int st = 0;
+	UT_EXPECT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, WAIT_KILLED);
+	expect_all_work();
+	sleepers_stop = 1;
+	for (int i = 0; i < SLEEPERS; i++)
+		UT_EXPECT_EQ(uthread_join(tids[i]), 0);
+}
+
+UTEST(memory, calls_competing_with_a_process_that_took_all_memory_fail_cleanly)
+{
+	ut_child_leaves_nothing(compete, NULL);
 }

@@ -14,7 +14,10 @@
  *   - unknown system-call numbers get -ENOSYS and bad values -EINVAL;
  *   - a fork bomb stops at the process limit with -EAGAIN and leaves
  *     nothing behind;
- *   - kill() ends a child whatever it is doing, with status -9;
+ *   - kill() ends a child whatever it is doing, with status -9, and a
+ *     child whose threads fork, make threads and spawn in a loop leaves
+ *     nothing behind (a call on its way in when the kill lands gives up:
+ *     tests/user/robust_kernel_test.c lands one there on purpose);
  *   - no interrupt arrives on the way into or out of ring 3 where
  *     interrupts must be off (sysinfo's window_traps), under a storm.
  * The kernel-side half (a non-canonical return address, the kill line's
@@ -645,4 +648,83 @@ UTEST(robust, no_interrupt_arrives_on_the_way_in_or_out)
 	UT_EXPECT_EQ(si1.window_traps, 0);
 	if (si0.ncpus > 1)
 		UT_EXPECT(s.cpus & (s.cpus - 1));	/* more than one CPU took part */
+}
+
+/* ---- a kill while calls that make things are on their way in ---- */
+
+static void count_one(void *arg) { __atomic_add_fetch((volatile int *)arg, 1, __ATOMIC_RELAXED); }
+
+/* One fork, one thread and one program, each waited for: what the kernel
+ * test robust.a_kill_on_the_way_into_fork_thread_create_or_spawn_makes_nothing
+ * runs with a kill landing on the way into each call in turn. */
+UTEST(robust, fork_thread_create_and_spawn_each_work)
+{
+	int pid = fork();
+	UT_ASSERT(pid >= 0);
+	if (pid == 0)
+		exit(3);
+	int st = -1;
+	UT_EXPECT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 3);
+	volatile int n = 0;
+	int tid = uthread_create(count_one, (void *)&n);
+	UT_ASSERT(tid > 0);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+	UT_EXPECT_EQ(n, 1);
+	const char *argv[] = { "hello", "robust", NULL };
+	int sp = spawn("hello", argv);
+	UT_ASSERT(sp > 0);
+	UT_EXPECT_EQ(waitpid(sp, NULL), sp);
+}
+
+/* A thread of the maker: forks (the child exits at once), makes a thread
+ * and spawns, waiting for each, until the process is killed. */
+static void make_things(void *arg)
+{
+	const char *argv[] = { "hello", "robust", NULL };
+	volatile int n = 0;
+	(void)arg;
+	for (;;) {
+		int pid = fork();
+		if (pid == 0)
+			exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL);
+		int tid = uthread_create(count_one, (void *)&n);
+		if (tid > 0)
+			uthread_join(tid);
+		int sp = spawn("hello", argv);
+		if (sp > 0)
+			waitpid(sp, NULL);
+	}
+}
+
+static void maker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		UT_ASSERT(uthread_create(make_things, NULL) > 0);
+	make_things(NULL);
+}
+
+/* Kills a process whose four threads fork, make threads and spawn in a
+ * loop, at a few moments: it ends with -9, and once its orphans are gone
+ * the counters are back. (A call on its way in as the kill lands gives up
+ * with -EINTR; whether a round catches one there is luck, which the
+ * kernel test above does not leave it to.) */
+UTEST(robust, kill_of_a_process_making_children_and_threads_leaves_nothing)
+{
+	struct sysinfo before, after;
+	ut_sysinfo(&before);
+	int rounds = ut_rounds(8);
+	for (int r = 0; r < rounds; r++) {
+		int pid = ut_fork(maker, NULL);
+		sleep_ns((unsigned long)(5 + 7 * r) * MS);
+		UT_EXPECT_EQ(kill(pid), 0);
+		int st = 0;
+		UT_EXPECT_EQ(waitpid(pid, &st), pid);
+		UT_EXPECT_EQ(st, WAIT_KILLED);
+	}
+	UT_EXPECT(ut_settle(before.procs, 2000 * MS, &after));
+	ut_expect_baseline(&before, &after);
 }
