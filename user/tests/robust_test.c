@@ -479,8 +479,16 @@ UTEST(robust, bad_argument_values_are_einval)
 #define BOMB_ROUNDS 7		/* up to 2^7 processes: twice the limit */
 
 /* Every process forks until its rounds are done (a child goes on from
- * its parent's round), then reaps its children, folding their flags into
- * its exit code. */
+ * its parent's round), holds until the system is full, then reaps its
+ * children, folding their flags into its exit code. The hold makes the
+ * limit certain to be met: a tree run depth first (each child to its end
+ * before its parent's next fork) never has more than about 30 processes
+ * at once, so whether 64 were reached depended on the scheduler's order;
+ * with nobody leaving until the count is at the limit, and twice the limit
+ * to be made, some fork must meet it. Until the limit is met nobody reaps,
+ * so the count only grows; a holder that sees it fall knows the limit was
+ * met while it slept, and goes too. (The deadline only keeps a broken
+ * limit from hanging the case; the check below then fails.) */
 static void bomb(void *arg)
 {
 	int flags = 0;
@@ -490,6 +498,15 @@ static void bomb(void *arg)
 			flags |= BOMB_EAGAIN;
 		else if (r < 0)
 			flags |= BOMB_OTHER;
+	}
+	struct sysinfo si;
+	unsigned long deadline = clock_ns() + 5000 * MS, most = 0;
+	for (;;) {
+		ut_sysinfo(&si);
+		if (si.procs >= si.proc_max || si.procs < most || clock_ns() > deadline)
+			break;
+		most = si.procs;
+		sleep_ns(MS);
 	}
 	int st, pid;
 	while ((pid = waitpid(-1, &st)) > 0)
