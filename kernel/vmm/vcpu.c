@@ -55,8 +55,16 @@
  *   happen with preemption disabled, so "attached" and "guest registers
  *   loaded" are one and the same. With the chain's restore order reversed
  *   (bug=ctxop_restore_order) the thread's restore runs last and, eager,
- *   overwrites the guest's registers with the host's: the FPU tests of
- *   tests/vmm/ see exactly that.
+ *   loads the thread's area over the guest's registers and makes the
+ *   thread's context the CPU's owner; from then on vmm_savectx finds the
+ *   guest's context not live and saves nothing, and the thread's op saves
+ *   the guest's registers into the thread's area. So the guest loses its
+ *   registers (to the host's) once, at the first such switch-in of a
+ *   vm_run, and not at all if it had saved none of its own by then; after
+ *   that its registers live in the wrong area and come back intact, its
+ *   own area goes stale, and vm_run returns with the guest's registers as
+ *   the thread's own (the host layer lost). The FPU tests of tests/vmm/
+ *   see exactly that.
  *
  * Counters: stats is written only by the vCPU's own thread (and by its
  * context op, which runs on that thread's behalf), so it needs no lock;

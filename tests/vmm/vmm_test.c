@@ -394,16 +394,32 @@ KTEST_EXPECT_PANIC(vmm, vm_run_from_another_thread_panics, "vm_run: vm")
  * yield there; with more CPUs it is a move to another CPU and back
  * (thread_bind), so the guest's registers are also saved on one CPU and
  * restored on another.
+ *
+ * The bug detector turns bug=ctxop_restore_order on from inside the run,
+ * at a port check, once every guest has made one (so each has its pattern
+ * in its own FPU area and the vCPU threads' areas hold their host layers):
+ * the reversed order does its damage at a vCPU's first switch-in after
+ * that, and for the vCPU that turned it on that switch-in is the one at
+ * the port, between its two looks (see the case for why only the first).
  */
+
+#define HAMMER_VCPUS 2
+#define HAMMER_THREADS 2
 
 struct hammer {
 	int home;				/* the CPU they all share */
+	bool arm_bug;				/* turn the bug on at the port (above) */
 	volatile bool stop;
 	volatile uint64_t port_checks, migrations;
 	volatile uint64_t port_bad;		/* XMM4-7 not the guest's, at the port */
 	volatile uint64_t port_bad_after_switch;
 	volatile uint64_t host_layer_bad;	/* a vCPU thread's own values lost */
 	volatile uint64_t hammer_rounds, hammer_bad;
+	volatile uint64_t vcpu_checks[HAMMER_VCPUS];
+	bool armed;				/* the bug is on (set once, atomically) */
+	volatile bool arm_switched;		/* the arming check's thread left the CPU */
+	volatile bool arm_bad_after_switch;	/* ... and came back without the guest's */
+	uint64_t guest_fpu_err[HAMMER_VCPUS];	/* MB_FPU_ERR of each guest */
 };
 
 static bool xmm_hold_guest_pattern(int id)
@@ -422,6 +438,15 @@ static uint32_t check_port(struct vcpu *v, uint16_t port, bool in, uint32_t valu
 	(void)port, (void)in, (void)value;
 	if (!xmm_hold_guest_pattern(v->id))
 		h->port_bad++;
+	h->vcpu_checks[v->id]++;
+	bool arming = h->arm_bug;
+	for (int i = 0; arming && i < HAMMER_VCPUS; i++)
+		arming = h->vcpu_checks[i] > 0;
+	if (arming && !__atomic_exchange_n(&h->armed, true, __ATOMIC_SEQ_CST))
+		bug_set("ctxop_restore_order", true);
+	else
+		arming = false;
+	uint64_t switches = curthread->switches_in;
 	if (cpu_count() > 1 && h->port_checks % 2) {
 		thread_bind((h->home + 1) % cpu_count());	/* away, inside vm_run */
 		thread_bind(h->home);				/* and back */
@@ -429,8 +454,13 @@ static uint32_t check_port(struct vcpu *v, uint16_t port, bool in, uint32_t valu
 	} else {
 		thread_yield();			/* a host switch inside vm_run */
 	}
-	if (!xmm_hold_guest_pattern(v->id))
+	bool bad_after = !xmm_hold_guest_pattern(v->id);
+	if (bad_after)
 		h->port_bad_after_switch++;
+	if (arming) {
+		h->arm_switched = curthread->switches_in != switches;
+		h->arm_bad_after_switch = bad_after;
+	}
 	h->port_checks++;
 	return 0;
 }
@@ -465,14 +495,13 @@ static void hammer_thread(void *arg)
 	}
 }
 
-#define HAMMER_VCPUS 2
-#define HAMMER_THREADS 2
-
-/* Runs the guests and the hammers for `ms`; fills *h and the guest errors. */
-static void run_fpu_hammer(struct hammer *h, uint64_t *guest_errors, uint64_t ms)
+/* Runs the guests and the hammers for `ms`; fills *h and the guest errors.
+ * arm_bug: turn bug=ctxop_restore_order on at the port (above). */
+static void run_fpu_hammer(struct hammer *h, uint64_t *guest_errors, uint64_t ms, bool arm_bug)
 {
 	memset((void *)h, 0, sizeof(*h));
 	h->home = cpu_count() - 1;
+	h->arm_bug = arm_bug;
 	uint64_t quantum = vmt_quantum_set(1000);
 	struct vm_config cfg = {
 		.nvcpus = HAMMER_VCPUS,
@@ -495,6 +524,8 @@ static void run_fpu_hammer(struct hammer *h, uint64_t *guest_errors, uint64_t ms
 		thread_join(hammers[i]);
 	*guest_errors = vmt_mbox_sum(vm, 0, HAMMER_VCPUS, MB_FPU_ERR) +
 			vmt_mbox_sum(vm, 0, HAMMER_VCPUS, MB_SUM_ERR);
+	for (int i = 0; i < HAMMER_VCPUS; i++)
+		h->guest_fpu_err[i] = vm_mailbox(&vm->vcpus[i])[MB_FPU_ERR];
 	uint64_t saves = 0;
 	for (int i = 0; i < HAMMER_VCPUS; i++)
 		saves += vm->vcpus[i].stats.fpu_saves;
@@ -525,7 +556,7 @@ KTEST_TIMEOUT(vmm, guest_fpu_survives_preemption, 20)
 	vmt_require();
 	struct hammer h;
 	uint64_t guest_errors;
-	run_fpu_hammer(&h, &guest_errors, 250);
+	run_fpu_hammer(&h, &guest_errors, 250, false);
 	expect_all_layers_intact(&h, guest_errors);
 }
 
@@ -535,9 +566,16 @@ KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
 	struct hammer h;
 	uint64_t guest_errors;
 	bool was = bug_on(ctxop_restore_order);
-	bug_set("ctxop_restore_order", true);
-	run_fpu_hammer(&h, &guest_errors, 200);
+	bug_set("ctxop_restore_order", false);	/* until every guest has its pattern */
+	run_fpu_hammer(&h, &guest_errors, 200, true);
 	bug_set("ctxop_restore_order", was);
+	KT_LOG("port checks per vCPU %lu/%lu, XMM4-7 losses seen by each guest %lu/%lu; the check "
+	       "that turned the bug on %s, %s", h.vcpu_checks[0], h.vcpu_checks[1],
+	       h.guest_fpu_err[0], h.guest_fpu_err[1],
+	       h.arm_switched ? "switched" : "did not switch",
+	       h.arm_bad_after_switch ? "guest's registers gone after" : "guest's registers kept");
+	KT_EXPECT(h.armed);
+	KT_EXPECT(h.arm_switched);
 	if (fpu_policy() == FPU_LAZY) {
 		/* The lazy FPU op loads nothing on the way in, so whichever
 		 * runs first, vmm_restorectx's load of the guest's state is the
@@ -548,12 +586,26 @@ KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
 		expect_all_layers_intact(&h, guest_errors);
 		return;
 	}
-	/* Eager: the thread's FPU restore runs last and puts the host's values
-	 * over the guest's: after a switch inside vm_run the guest finds its
-	 * registers lost, and whatever it writes then is the host thread's
-	 * state as far as the FPU op knows, so the next switch saves the
-	 * guest's values into the host's area: either the port check right
-	 * after the switch or the host layer (after vm_run) sees it too. */
+	/* Eager: the thread's FPU restore runs last, loads the thread's own
+	 * area over the guest's registers and makes the thread's context the
+	 * CPU's FPU owner. From then on vmm_savectx finds the guest's context
+	 * not live and saves nothing, and the thread's op saves whatever the
+	 * guest left into the thread's area: the guest's area goes stale, the
+	 * thread's carries the guest's registers, and every later switch-in
+	 * brings them back. So a guest sees its registers replaced (by its
+	 * thread's host layer) once, at its vCPU's first switch-in with the
+	 * bug on, and only if it had values of its own saved by then: hence
+	 * the bug goes on only after every guest has made a port check. The
+	 * vCPU that turned it on switches at once, so its own look after the
+	 * switch sees the host layer; the other finds it at its next check.
+	 * Either way each guest counts it, and each vCPU thread leaves
+	 * vm_run with its guest's registers as its own: both host layers
+	 * lost. Other FPU threads are untouched. */
+	KT_EXPECT(h.arm_bad_after_switch);
+	for (int i = 0; i < HAMMER_VCPUS; i++)
+		KT_EXPECT_EQ(h.guest_fpu_err[i], 1);	/* once: see above */
 	KT_EXPECT(guest_errors > 0);
-	KT_EXPECT(h.port_bad_after_switch + h.host_layer_bad > 0);
+	KT_EXPECT(h.port_bad_after_switch > 0);
+	KT_EXPECT_EQ(h.host_layer_bad, HAMMER_VCPUS);
+	KT_EXPECT_EQ(h.hammer_bad, 0);
 }
