@@ -235,9 +235,12 @@ static int guard_slot(uint64_t addr)
 
 /* A new process with an empty space, on the list, pid given; NULL at the
  * limit or out of memory (*err says which). tree_lock held. */
+static uint64_t proc_limit_refusals;	/* tree_lock */
+
 static struct proc *proc_alloc(const char *name, struct proc *parent, int *err)
 {
 	if (nprocs >= proc_max()) {
+		proc_limit_refusals++;
 		*err = -EAGAIN;
 		return NULL;
 	}
@@ -1060,6 +1063,7 @@ long sys_sysinfo(long uinfo)
 	si.window_traps = arch_user_window_traps();
 	si.reserve_pages = pmm_reserve_pages();
 	si.user_free_pages = pmm_available(PMM_USER);
+	si.proc_limit_refusals = proc_limit_refusals;
 	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +

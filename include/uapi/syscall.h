@@ -107,6 +107,8 @@ struct sysinfo {
 	 * user memory may never take; and the pages it may take now */
 	unsigned long reserve_pages;
 	unsigned long user_free_pages;
+	/* fork and spawn refused at the process limit (-EAGAIN), since boot */
+	unsigned long proc_limit_refusals;
 };
 
 #endif

@@ -485,10 +485,11 @@ UTEST(robust, bad_argument_values_are_einval)
  * before its parent's next fork) never has more than about 30 processes
  * at once, so whether 64 were reached depended on the scheduler's order;
  * with nobody leaving until the count is at the limit, and twice the limit
- * to be made, some fork must meet it. Until the limit is met nobody reaps,
- * so the count only grows; a holder that sees it fall knows the limit was
- * met while it slept, and goes too. (The deadline only keeps a broken
- * limit from hanging the case; the check below then fails.) */
+ * to be made, some fork must meet it. The kernel counts the refusals at
+ * the limit (sysinfo), so a holder knows when one has happened, even if
+ * the count has fallen again by the time it looks. (The deadline only
+ * keeps a broken limit from hanging the case; the checks then fail.) */
+static unsigned long bomb_refusals_before;
 static void bomb(void *arg)
 {
 	int flags = 0;
@@ -500,12 +501,11 @@ static void bomb(void *arg)
 			flags |= BOMB_OTHER;
 	}
 	struct sysinfo si;
-	unsigned long deadline = clock_ns() + 5000 * MS, most = 0;
+	unsigned long deadline = clock_ns() + 5000 * MS;
 	for (;;) {
 		ut_sysinfo(&si);
-		if (si.procs >= si.proc_max || si.procs < most || clock_ns() > deadline)
+		if (si.proc_limit_refusals > bomb_refusals_before || clock_ns() > deadline)
 			break;
-		most = si.procs;
 		sleep_ns(MS);
 	}
 	int st, pid;
@@ -521,9 +521,13 @@ UTEST(robust, fork_bomb_stops_at_the_limit_and_leaves_nothing)
 	struct sysinfo before, after;
 	ut_sysinfo(&before);
 	UT_ASSERT(before.proc_max < (1u << BOMB_ROUNDS));
+	bomb_refusals_before = before.proc_limit_refusals;
 	int st = ut_child(bomb, NULL);
 	UT_EXPECT_EQ(st & BOMB_EAGAIN, BOMB_EAGAIN);
 	UT_EXPECT_EQ(st & ~BOMB_EAGAIN, 0);
+	struct sysinfo mid;
+	ut_sysinfo(&mid);
+	UT_EXPECT(mid.proc_limit_refusals > before.proc_limit_refusals);
 	/* the case's process can still make one */
 	int pid = fork();
 	UT_ASSERT(pid >= 0);
