@@ -125,6 +125,11 @@ struct arch_fpu_mech {
  * The struct itself rather than a pointer to it: a switch then calls
  * through it in one instruction, without loading the pointer first. */
 extern struct arch_fpu_mech arch_fpu;
+/* The same pair inline, for the switch, where arch_fpu_has_inline() says
+ * the boot's choice is one the machine has inline (arch/arch.h). */
+static inline bool arch_fpu_has_inline(void);
+static inline void arch_fpu_save_inline(void *area);
+static inline void arch_fpu_restore_inline(void *area);
 #define ARCH_FPU_AREA_ALIGN 64
 size_t arch_fpu_area_size(void);
 /* For a CPU that sets MXCSR's exception flags but raises no #XM (QEMU's

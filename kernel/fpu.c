@@ -10,7 +10,8 @@
  *   first on the way in, so state layered over the thread's own (a vCPU's
  *   guest FPU) is put away before it and brought back after it
  *   (docs/ctxop.md). The instructions that copy the registers are chosen
- *   once at boot (arch_fpu.save / .restore, arch/x86_64/fpu.c).
+ *   once at boot (arch_fpu.save / .restore, arch/x86_64/fpu.c); the op's
+ *   handlers have them inline where the machine can (arch_fpu_has_inline).
  *
  *   Each CPU records whose state its registers hold (cpu->fpu_owner) and a
  *   state records the CPU that last loaded it (fpu_ctx->last_cpu). Both
@@ -188,6 +189,18 @@ static void put_away_live(struct cpu *c)
 		save(c, o);
 }
 
+/* The records of a restore after its counters: the first use, the trace. */
+static inline void after_restore(struct cpu *c, struct fpu_ctx *f)
+{
+	if (!f->used) {
+		f->used = true;
+		c->fpu.first_uses++;
+		f->stats.first_uses++;
+	}
+	if (trace_on(TRACE_FPU))
+		trace_fpu(TR_FPU_RESTORE, f);
+}
+
 /*
  * Makes f's state the registers' on this CPU, TS clear: loads it from the
  * area unless this CPU's registers still hold it (this CPU loaded it last,
@@ -204,13 +217,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 	f->last_cpu = c->id;
 	c->fpu.restores++;
 	f->stats.restores++;
-	if (!f->used) {
-		f->used = true;
-		c->fpu.first_uses++;
-		f->stats.first_uses++;
-	}
-	if (trace_on(TRACE_FPU))
-		trace_fpu(TR_FPU_RESTORE, f);
+	after_restore(c, f);
 }
 
 /*
@@ -274,16 +281,20 @@ static void *new_area(int kmflags)
 /*
  * Switch-out of f's thread: schedule(), interrupts off, curthread still
  * f's thread; this_cpu()->switch_next is the thread about to run.
+ *
+ * The handlers come in two builds of one body: with the copy inline (the
+ * op's handlers when the boot's mechanism is one arch_fpu_has_inline
+ * names, XSAVEOPT and XRSTOR) and with the copy called through arch_fpu
+ * (every other mechanism). The inline build's usual path calls nothing:
+ * whatever needs a call (TS, the trace, a first use, a thread without its
+ * area) is a tail call to a second function, so GCC keeps no registers for
+ * it. The switch runs these at every hand-off of a user thread (docs/user.md,
+ * "Why user.yield misses its goal").
  */
-static void fpu_ctx_save(void *arg)
+static __attribute__((noinline)) void save_tail(struct cpu *c, struct fpu_ctx *f, bool live)
 {
-	struct fpu_ctx *f = arg;
-	struct cpu *c = this_cpu();
-	if (c->fpu_ts)
-		return;			/* nothing is live, and the next thread traps */
-	bool live = c->fpu_owner == f;	/* is_live: TS is clear */
-	if (live)
-		save(c, f);
+	if (live && trace_on(TRACE_FPU))
+		trace_fpu(TR_FPU_SAVE, f);
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
@@ -291,15 +302,64 @@ static void fpu_ctx_save(void *arg)
 		ts_set(c);
 }
 
-/* Switch-in of f's thread: finish_switch, interrupts off. */
-static void fpu_ctx_restore(void *arg)
+static inline __attribute__((always_inline)) void ctx_save(struct fpu_ctx *f, bool inl)
 {
-	struct fpu_ctx *f = arg;
+	struct cpu *c = this_cpu();
+	if (c->fpu_ts)
+		return;			/* nothing is live, and the next thread traps */
+	bool live = c->fpu_owner == f;	/* is_live: TS is clear */
+	if (live) {
+		if (inl)
+			arch_fpu_save_inline(f->area);
+		else
+			arch_fpu.save(f->area);
+		c->fpu.saves++;
+		f->stats.saves++;
+	}
+	if (unlikely(c->fpu_lazy || trace_on(TRACE_FPU) || !(c->switch_next->flags & THREAD_FPU)))
+		save_tail(c, f, live);
+}
+
+/* after_restore, out of line for the handlers' usual path */
+static __attribute__((noinline)) void restore_tail(struct cpu *c, struct fpu_ctx *f)
+{
+	after_restore(c, f);
+}
+
+static __attribute__((noinline)) void restore_slow(struct cpu *c, struct fpu_ctx *f)
+{
+	load_own(c, f);
+}
+
+/* Switch-in of f's thread: finish_switch, interrupts off. activate() for
+ * an eager thread that has its area and finds TS clear; load_own else. */
+static inline __attribute__((always_inline)) void ctx_restore(struct fpu_ctx *f, bool inl)
+{
 	struct cpu *c = this_cpu();
 	if (c->fpu_lazy)
 		return;			/* TS is set: the first FPU instruction loads it */
-	load_own(c, f);
+	if (unlikely(!f->area || c->fpu_ts)) {
+		restore_slow(c, f);
+		return;
+	}
+	if (c->fpu_owner == f && f->last_cpu == c->id)
+		return;			/* still in the registers */
+	if (inl)
+		arch_fpu_restore_inline(f->area);
+	else
+		arch_fpu.restore(f->area);
+	set_owner(c, f);
+	f->last_cpu = c->id;
+	c->fpu.restores++;
+	f->stats.restores++;
+	if (unlikely(!f->used || trace_on(TRACE_FPU)))
+		restore_tail(c, f);
 }
+
+static void fpu_ctx_save(void *arg) { ctx_save(arg, true); }
+static void fpu_ctx_restore(void *arg) { ctx_restore(arg, true); }
+static void fpu_ctx_save_called(void *arg) { ctx_save(arg, false); }
+static void fpu_ctx_restore_called(void *arg) { ctx_restore(arg, false); }
 
 /* The thread is freed: its state must be nobody's. */
 static void fpu_ctx_free(void *arg, int isexec)
@@ -351,6 +411,16 @@ static const struct ctxop_template fpu_tpl = {
 	.ct_free = fpu_ctx_free,
 };
 
+/* The same op with the copies called through arch_fpu, for a mechanism
+ * the machine has no inline copy of (fpu_thread_create picks). */
+static const struct ctxop_template fpu_tpl_called = {
+	.ct_rev = CTXOP_TPL_REV,
+	.ct_save = fpu_ctx_save_called,
+	.ct_restore = fpu_ctx_restore_called,
+	.ct_fork = fpu_ctx_fork,
+	.ct_free = fpu_ctx_free,
+};
+
 int fpu_thread_create(struct thread *t, int kmflags)
 {
 	if (t->ctxops)
@@ -366,7 +436,7 @@ int fpu_thread_create(struct thread *t, int kmflags)
 		kmem_free(f);
 		return -ENOMEM;
 	}
-	struct ctxop *op = ctxop_allocate_flags(&fpu_tpl, f, kmflags);
+	struct ctxop *op = ctxop_allocate_flags(arch_fpu_has_inline() ? &fpu_tpl : &fpu_tpl_called, f, kmflags);
 	if (!op) {
 		kmem_free(f->area);
 		kmem_free(f);

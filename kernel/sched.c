@@ -119,12 +119,20 @@ static struct thread *rq_requeue_pick(struct cpu *c, struct thread *t)
 		return rq_pick(c);
 	}
 	struct list *fifo = &c->rq.queue[p];
-	struct thread *next = list_entry(fifo->next, struct thread, rq_link);
-	list_remove(&next->rq_link);
+	struct list *n = fifo->next;
 	t->state = TS_RUNNABLE;
 	t->rq_prio = p;
-	list_add_tail(fifo, &t->rq_link);
-	return next;
+	if (n->next == fifo) {
+		/* next waits alone (two threads taking turns): t takes its
+		 * place, which is both the head and the tail */
+		t->rq_link.next = t->rq_link.prev = fifo;
+		fifo->next = fifo->prev = &t->rq_link;
+		n->next = n->prev = n;		/* on no queue, as list_remove leaves it */
+	} else {
+		list_remove(n);
+		list_add_tail(fifo, &t->rq_link);
+	}
+	return list_entry(n, struct thread, rq_link);
 }
 
 /* Highest priority waiting on c, or -1. */

@@ -23,6 +23,9 @@
  *   The mechanism is chosen once, at boot (fpu.save=, default auto: the
  *   best the CPU has), and the policy calls it through one pair of pointers,
  *   arch_fpu.save / .restore: no CPUID test at a switch (Linux's rule).
+ *   For the usual pair, XSAVEOPT and XRSTOR, arch/arch.h also has the
+ *   copies inline (arch_fpu_save_inline, arch_fpu_restore_inline), which
+ *   the FPU op's handlers use when arch_fpu_inline says the boot chose it.
  *   A request the CPU cannot honour is refused with a message and auto is
  *   used. fpu.save=fxsave on a CPU with AVX leaves AVX out of XCR0: FXSAVE
  *   could not save the upper halves of the YMM registers, so rather than
@@ -275,9 +278,14 @@ static void xrstor_restore_clearing(void *a)
 	xrstor_restore(a);
 }
 
+/* The out-of-line restores' count and the inline one's per-CPU counts
+ * (arch_fpu_restore, arch/arch.h). */
 uint64_t fpu_pointer_clears(void)
 {
-	return __atomic_load_n(&pointer_clears, __ATOMIC_RELAXED);
+	uint64_t n = __atomic_load_n(&pointer_clears, __ATOMIC_RELAXED);
+	for (int i = 0; i < MAX_CPUS; i++)
+		n += __atomic_load_n(&cpus[i].arch.fpu_pointer_clears, __ATOMIC_RELAXED);
+	return n;
 }
 
 bool fpu_needs_pointer_clear(const struct fpu_features *f)
@@ -285,8 +293,11 @@ bool fpu_needs_pointer_clear(const struct fpu_features *f)
 	return f->amd && f->family >= 6 && !f->xsaveerptr;
 }
 
-/* The chosen mechanism, with the clearing restore where the CPU needs it. */
+/* The chosen mechanism, with the clearing restore where the CPU needs it;
+ * and whether arch_fpu_save/arch_fpu_restore (arch/arch.h) have it inline. */
 struct arch_fpu_mech arch_fpu = { "fxsave", fxsave_save, fxsave_restore };
+uint8_t arch_fpu_inline = ARCH_FPU_CALL;
+const uint32_t arch_fpu_zero;		/* the inline clearing's FILD operand */
 
 const struct arch_fpu_mech *fpu_mech_ops(enum fpu_mech m)
 {
@@ -641,6 +652,8 @@ void arch_fpu_init(void)
 		chosen.restore = boot.chosen == FPU_MECH_FXSAVE ? fxsave_restore_clearing
 								: xrstor_restore_clearing;
 	arch_fpu = chosen;
+	if (boot.chosen == FPU_MECH_XSAVEOPT)
+		arch_fpu_inline = boot.clear_pointers ? ARCH_FPU_XSAVEOPT_CLEARING : ARCH_FPU_XSAVEOPT;
 
 	init_area = kmem_alloc_aligned(boot.area_size, FPU_AREA_ALIGN, KM_SLEEP);
 	build_init_area(init_area);

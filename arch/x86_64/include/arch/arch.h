@@ -46,12 +46,13 @@ static inline void arch_wait_for_interrupt(void) { __asm__ volatile("hlt" ::: "m
 /* sti delays interrupts by one instruction, so none can come in between. */
 static inline void arch_safe_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 
-/* The TSC. */
+/* The TSC. RDTSC clears the upper halves of RAX and RDX, so the halves
+ * are 64-bit values already (no zero-extension for the compiler to add). */
 static inline uint64_t arch_timestamp(void)
 {
-	uint32_t lo, hi;
+	uint64_t lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
+	return (hi << 32) | lo;
 }
 
 /* rep stosq: 8 bytes a step, and one instruction for TCG to run. */
@@ -81,6 +82,7 @@ struct arch_cpu {
 	uint64_t scratch;
 	struct arch_tss *tss;		/* this CPU's TSS (arch/x86_64/cpu.c) */
 	arch_u64_unaligned *tss_rsp0;	/* its RSP0 field (at offset 4: unaligned) */
+	uint64_t fpu_pointer_clears;	/* restores that cleared the x87 pointers */
 };
 #define ARCH_CPU_KSTACK_TOP 8		/* offsetof(struct cpu, arch.kstack_top) */
 #define ARCH_CPU_SCRATCH    16		/* offsetof(struct cpu, arch.scratch) */
@@ -104,11 +106,48 @@ static inline struct arch_cpu *arch_cpu_this(void)
 	return (struct arch_cpu *)(c + 8);	/* struct cpu's `arch`: offset 8 */
 }
 
+/*
+ * The switch's FPU copies inline (include/arch.h), for the usual
+ * mechanism, XSAVEOPT and XRSTOR: a context op's handler that copies
+ * inline calls nothing and keeps no registers of its own. The clearing
+ * restore is arch/x86_64/fpu.c's clear_x87_pointers, inline: FNCLEX, EMMS
+ * and FILD of a constant leave FIP, FDP and FOP nobody's, and the per-CPU
+ * counter says it ran (fpu_pointer_clears).
+ */
+enum { ARCH_FPU_CALL, ARCH_FPU_XSAVEOPT, ARCH_FPU_XSAVEOPT_CLEARING };
+extern uint8_t arch_fpu_inline;
+extern const uint32_t arch_fpu_zero;
+
+static inline bool arch_fpu_has_inline(void)
+{
+	return arch_fpu_inline != ARCH_FPU_CALL;
+}
+
+static inline void arch_fpu_save_inline(void *area)
+{
+	__asm__ volatile("xsaveopt64 (%0)" ::"r"(area), "a"(-1), "d"(-1) : "memory");
+}
+
+static inline void arch_fpu_restore_inline(void *area)
+{
+	if (arch_fpu_inline == ARCH_FPU_XSAVEOPT_CLEARING)
+		__asm__ volatile("fnclex; emms; fildl %1; addq $1, %%gs:%c2\n\t"
+				 "xrstor64 (%0)"
+				 ::"r"(area), "m"(arch_fpu_zero),
+				  "i"(8 + __builtin_offsetof(struct arch_cpu, fpu_pointer_clears)),
+				  "a"(-1), "d"(-1) : "memory");
+	else
+		__asm__ volatile("xrstor64 (%0)" ::"r"(area), "a"(-1), "d"(-1) : "memory");
+}
+
+/* Two %gs-relative accesses rather than a load of this CPU's address
+ * first: the switch calls it for every thread of a process. */
 static inline void arch_set_kernel_stack(uint64_t top)
 {
-	struct arch_cpu *a = arch_cpu_this();
-	a->kstack_top = top;
-	*a->tss_rsp0 = top;
+	arch_u64_unaligned *rsp0;
+	__asm__ volatile("mov %0, %%gs:%c1" ::"r"(top), "i"(ARCH_CPU_KSTACK_TOP) : "memory");
+	ARCH_PERCPU_READ(rsp0, 8 + __builtin_offsetof(struct arch_cpu, tss_rsp0));
+	*rsp0 = top;
 }
 
 extern bool arch_fsgsbase_on;		/* CR4.FSGSBASE (arch/x86_64/user.c) */
