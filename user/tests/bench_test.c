@@ -8,6 +8,7 @@
  * that its setup does not show.
  */
 #include <utest.h>
+#include <fpu_regs.h>		/* fpu_get_info: a thread's switch count */
 
 static inline uint64_t rdtsc(void)
 {
@@ -87,6 +88,43 @@ UTEST(bench, user_yield)
 	uint64_t per = run_pair(false);
 	UT_EXPECT(per > 0);
 	UT_LOG("BENCH name=user.yield unit=insn value=%lu iters=%d", (unsigned long)per,
+	       2 * YIELDS);
+}
+
+/* Instructions per hand-off between two processes on one CPU: user.yield
+ * with an address-space switch (a CR3 load, and whatever else a change of
+ * process costs: the I/O permission bitmap's test, docs/user.md) at each.
+ * The partner is a fork that yields forever; the loop starts once three
+ * yields in a row have each let another thread run (the partner is on this
+ * CPU), and each of its yields is then two hand-offs. */
+UTEST(bench, user_yield_procs)
+{
+	UT_ASSERT_EQ(set_cpus(1), 0);
+	int partner = fork();
+	UT_ASSERT(partner >= 0);
+	if (partner == 0) {
+		set_cpus(1);
+		for (;;)
+			sched_yield();
+	}
+	struct fpu_info a, b;
+	UT_ASSERT_EQ(fpu_get_info(&a), 0);
+	for (int in_a_row = 0, i = 0; in_a_row < 3 && i < 10000; i++) {
+		sched_yield();
+		fpu_get_info(&b);
+		in_a_row = b.switches > a.switches ? in_a_row + 1 : 0;
+		a = b;
+	}
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < YIELDS; i++)
+		sched_yield();
+	uint64_t per = (rdtsc() - t0) / (2 * YIELDS);
+	fpu_get_info(&b);
+	kill(partner);
+	waitpid(partner, NULL);
+	set_cpus(~0u);
+	UT_EXPECT(b.switches - a.switches >= YIELDS);	/* each yield went to the partner */
+	UT_LOG("BENCH name=user.yield_procs unit=insn value=%lu iters=%d", (unsigned long)per,
 	       2 * YIELDS);
 }
 
