@@ -206,6 +206,11 @@ bool arch_user_segbase_ok(uint64_t base);
  * ring 3 that must run with interrupts off (NMI and #MC aside): 0 unless
  * the entry or exit code is wrong (docs/user.md, "Entry and exit"). */
 uint64_t arch_user_window_traps(void);
+/* The I/O permission bitmap (arch/x86_64/iobitmap.c; the ports follow the
+ * address space, mm.h's aspace_set_ports): how often CPU `cpu` (-1: all of
+ * them, summed) rewrote its bitmap's bytes for other ports, and turned it
+ * on or off. For tests and the monitor. */
+void arch_ioport_counters(int cpu, uint64_t *rewrites, uint64_t *toggles);
 /* The copy routines (uaccess.asm): n bytes between kernel and user memory,
  * either way; returns how many were not copied (a fault). And a string of
  * at most max bytes, NUL included: its length, max if no NUL came, -1 at a

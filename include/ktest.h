@@ -43,6 +43,8 @@ struct ktest {
 	unsigned timeout_s;	/* 0: the default */
 	int min_cpus;		/* CPUs the case needs online (KTEST_CPUS); 1 for most */
 	int user;		/* 0, or KTEST_USER_CASE / _FAULT: a UTEST (fn is NULL) */
+	unsigned port_base;	/* a UTEST_PORTS case: the I/O ports its process */
+	unsigned port_count;	/* is granted, [base, base + count); count 0: none */
 };
 #define KTEST_USER_CASE  1	/* UTEST */
 #define KTEST_USER_FAULT 2	/* UTEST_EXPECT_FAULT */
@@ -63,7 +65,7 @@ struct ktest {
 	static const struct ktest ktest_desc_##suite##_##name                   \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
 			#suite, #name, ktest_fn_##suite##_##name, ptext,         \
-			__FILE__, __LINE__, tmo, ncpus, 0                        \
+			__FILE__, __LINE__, tmo, ncpus, 0, 0, 0                  \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
 		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus   \
@@ -75,12 +77,14 @@ struct ktest {
  * program's own index (tools/mkutests.py writes one KTEST_USER per case
  * into build/utest_cases.c), so the runner, the harness and the reports
  * see them as cases like any other; the runner starts `utests suite.name`
- * in a process of its own to run one (kernel/ktest.c).
+ * in a process of its own to run one (kernel/ktest.c), granting it the
+ * I/O ports of a UTEST_PORTS case (proc_spawn_ports).
  */
-#define KTEST_USER(suite, name, kind, order, tmo)                               \
+#define KTEST_USER(suite, name, kind, order, tmo, port_base, port_count)        \
 	static const struct ktest ktest_udesc_##suite##_##name                  \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
-			#suite, #name, NULL, NULL, "user", order, tmo, 1, kind    \
+			#suite, #name, NULL, NULL, "user", order, tmo, 1, kind,   \
+			port_base, port_count                                     \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
 		".ascii \"" #suite "." #name "\\t-\\t" #tmo "\\t1\\n\"\n\t.popsection")

@@ -114,6 +114,14 @@ uint64_t aspace_lookup(struct aspace *as, uint64_t va, unsigned *flags);
  * (what was copied stays in dst, for aspace_destroy). src must not change
  * meanwhile (its process's threads are in the kernel or stopped). */
 int aspace_copy(struct aspace *dst, struct aspace *src);
+/* The I/O ports ring 3 may use while as is loaded (docs/user.md, "I/O
+ * ports"): exactly those of set (<ioport.h>), none for an empty one. When
+ * this returns, every CPU running on as has the new set: a port taken
+ * away faults on all of them. Waits for the other CPUs (an IPI each, if
+ * the space has ever been loaded): not with interrupts off or a spinlock
+ * held. A new space has none. */
+struct ioport_set;
+void aspace_set_ports(struct aspace *as, const struct ioport_set *set);
 /* Pages mapped in as's user part; tables of every user part (leak tests). */
 uint64_t aspace_user_pages(const struct aspace *as);
 uint64_t aspace_user_tables_total(void);

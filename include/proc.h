@@ -10,11 +10,19 @@
  * thread does: by exit, by a fault, or killed; it is then a zombie until
  * its parent's waitpid (or, for one the kernel started, proc_wait) reaps
  * it. Its status is its exit code (0..255) or -signal (uapi/syscall.h).
+ *
+ * It may hold I/O ports (docs/user.md, "I/O ports"): the kernel grants
+ * them (proc_grant_ports; proc_spawn_ports for a driver it starts), a
+ * fork's child has its parent's, a holder may give them to a child of its
+ * own and may drop them (SYS_ioport); none takes ports it was not given.
+ * Its threads share them, as they share its address space, which carries
+ * them to the CPU.
  */
 #ifndef PROC_H
 #define PROC_H
 
 #include <kernel.h>
+#include <ioport.h>
 #include <list.h>
 #include <spinlock.h>
 #include <uapi/syscall.h>
@@ -63,6 +71,8 @@ struct proc {
 	int status;
 
 	uint64_t brk_base, brk;		/* the heap: [brk_base, brk) */
+	struct ioport_set ports;	/* the I/O ports it may use (tree_lock); its
+					 * space has them too (aspace_set_ports) */
 
 	/* the test runner's (SYS_utest_result) */
 	int utest_verdict;		/* -1: none reported */
@@ -88,6 +98,20 @@ void proc_init(void);
  * waits for memory.
  */
 int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent);
+/* As proc_spawn, and the new process may use I/O ports [port_base,
+ * port_base + port_count) from its first instruction (port_count 0: none):
+ * how the kernel starts a driver, a console server with COM1's 0x3F8 ..
+ * 0x3FF. -EINVAL for a range that is not one (ioport.h). */
+int proc_spawn_ports(const char *name, int argc, const char *const argv[], struct proc *parent,
+		     unsigned port_base, unsigned port_count);
+/* For the kernel: lets p use I/O ports [base, base + count) from ring 3
+ * as well as those it has, on every CPU by the time this returns (p's
+ * threads may be running). 0; -EINVAL when that is not a range or p would
+ * hold more than IOPORT_RANGES_MAX ranges; -ESRCH when p has ended. p must
+ * not be freed meanwhile (a process the caller started and has not
+ * reaped). May sleep. A process never reaches this for itself: SYS_ioport
+ * only drops ports, or gives a child some it holds. */
+int proc_grant_ports(struct proc *p, unsigned base, unsigned count);
 /* For tests, NULL otherwise: called by fork, thread_create and spawn on
  * their way in, before they take the tree's lock, where a kill of the
  * caller's process may land at any moment; a test kills it there. */
@@ -109,6 +133,10 @@ int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end);
  * still there, kills them and waits as long again. Returns 0 if none was
  * left, 1 if some had to be killed and went, -N if N remain even so. */
 int proc_quiesce(uint64_t timeout_ns);
+/* For the kernel: process pid, which it started (parent NULL) and has not
+ * yet reaped, or NULL. The pointer stays good until proc_wait reaps it:
+ * what proc_grant_ports takes for a driver already running. */
+struct proc *proc_kernel_child(int pid);
 /* Kills process pid (status -9): 0, or -ESRCH. Any context but a trap. */
 int proc_kill(int pid);
 
@@ -144,6 +172,7 @@ long sys_sleep(long ns);
 long sys_segbase(long op, long value);
 long sys_sysinfo(long uinfo);
 long sys_utest_result(long verdict, long uwhy);
+long sys_ioport(long op, long a0, long a1, long a2);
 
 /* For tests and the monitor: processes alive or zombie; pages mapped in
  * every user space; the process limit (proc.max). */

@@ -323,7 +323,8 @@ bool ktest_status_is_fault(int status)
 }
 
 /*
- * A UTEST: `utests suite.name` in a process of its own, waited for with
+ * A UTEST: `utests suite.name` in a process of its own (with the I/O ports
+ * of a UTEST_PORTS case, as the kernel starts a driver), waited for with
  * the case's deadline (a process that overruns is killed and reported as
  * a TIMEOUT). Its checks print their own diagnostics; its verdict comes
  * from SYS_utest_result, or, for UTEST_EXPECT_FAULT, from how it ended.
@@ -333,7 +334,7 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 	char full[128], why[160];
 	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
 	const char *argv[] = { "utests", full };
-	int pid = proc_spawn("utests", 2, argv, NULL);
+	int pid = proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
 	if (pid < 0) {
 		printk("    # %s: cannot start the test program utests (error %d)\n", full, pid);
 		print_result(n, t, true, false, NULL);

@@ -161,13 +161,16 @@ MONITOR_COMMAND("threads", "every thread: name, state, CPU, priority, binding", 
 static void cmd_cpus(const char *args)
 {
 	(void)args;
-	printk("  %3s %7s %-12s %10s %10s %10s %10s\n", "cpu", "apic id", "running", "ticks",
-	       "switches", "preempts", "irqs");
+	/* io: the I/O permission bitmap's rewrites and toggles (docs/user.md) */
+	printk("  %3s %7s %-12s %10s %10s %10s %10s %8s %8s\n", "cpu", "apic id", "running",
+	       "ticks", "switches", "preempts", "irqs", "io rewr", "io togl");
 	for (int i = 0; i < cpu_count(); i++) {
 		struct cpu *c = &cpus[i];
-		printk("  %3d %7u %-12s %10lu %10lu %10lu %10lu\n", c->id, c->apic_id,
+		uint64_t rewrites, toggles;
+		arch_ioport_counters(i, &rewrites, &toggles);
+		printk("  %3d %7u %-12s %10lu %10lu %10lu %10lu %8lu %8lu\n", c->id, c->apic_id,
 		       c->thread ? c->thread->name : "-", c->ticks, c->switches, c->preemptions,
-		       c->irqs);
+		       c->irqs, rewrites, toggles);
 	}
 	smp_print_cpus();	/* the IPI counters, and MADT processors that did not come up */
 }

@@ -31,6 +31,19 @@
  *   its user pages, and on any failure undoes both and returns -ENOMEM:
  *   no system call waits for memory or panics for the want of it.
  *
+ *   I/O ports (docs/user.md, "I/O ports"). A process's set (p->ports,
+ *   ioport.h) is copied into its address space, which carries it to the
+ *   CPU's I/O permission bitmap at every switch to the process
+ *   (aspace_set_ports; the bitmap is arch/x86_64/iobitmap.c's). Only the
+ *   kernel grants ports (proc_grant_ports, proc_spawn_ports); a fork's
+ *   child starts with a copy of its parent's, as Linux's ioperm bits are
+ *   inherited; a holder may give ports it holds to a child of its own
+ *   (IOPORT_GIVE: the tree is the authority, as for kill) and may drop
+ *   them (IOPORT_DROP). So no process ever holds a port that the kernel
+ *   did not give to it or to an ancestor, and threads share theirs with
+ *   the space. A set goes with the process (its space's copy with the
+ *   space, at teardown); a spawned program starts with none.
+ *
  *   A dying process makes nothing: fork, thread_create and spawn return
  *   -EINTR when they find the caller's process dying under tree_lock
  *   (kill sets it under the same lock), as Linux's fork checks
@@ -62,6 +75,7 @@
 #include <ctxop.h>
 #include <elf.h>
 #include <fpu.h>
+#include <ioport.h>
 #include <mm.h>
 #include <percpu.h>
 #include <printf.h>
@@ -87,6 +101,8 @@ CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exi
 
 _Static_assert(PROC_THREADS_MAX == UTHREADS_MAX, "uapi/syscall.h tells user space the limit");
 _Static_assert(STACK_SLOTS <= 32, "stack_slots is a 32-bit mask");
+_Static_assert(IOPORT_LIMIT == IOPORT_COUNT && IOPORT_RANGES == IOPORT_RANGES_MAX,
+	       "uapi/syscall.h tells user space the ports and ranges there are");
 
 static struct mutex tree_lock;
 static struct condvar tree_cv;
@@ -397,9 +413,54 @@ static uint64_t push_argv(struct proc *p, int argc, const char *const argv[], ui
 	return at;
 }
 
+/* ---- I/O ports ---- */
+
+/* Makes s p's set of ports, in its space as well (every CPU has it when
+ * this returns). 0, or -ESRCH for a process that has ended. tree_lock
+ * held. */
+static int ports_set_locked(struct proc *p, const struct ioport_set *s)
+{
+	if (p->state != PROC_LIVE || !p->as)
+		return -ESRCH;
+	if (ioport_set_equal(&p->ports, s))
+		return 0;		/* no change: no IPIs */
+	aspace_set_ports(p->as, s);
+	p->ports = *s;
+	return 0;
+}
+
+/* Adds first..last to p's ports. tree_lock held. */
+static int ports_add_locked(struct proc *p, unsigned first, unsigned last)
+{
+	struct ioport_set s = p->ports;
+	if (ioport_set_add(&s, first, last) < 0)
+		return -EINVAL;
+	return ports_set_locked(p, &s);
+}
+
+int proc_grant_ports(struct proc *p, unsigned base, unsigned count)
+{
+	if (!ioport_range_ok(base, count))
+		return -EINVAL;
+	mutex_lock(&tree_lock);
+	int err = ports_add_locked(p, base, base + count - 1);
+	mutex_unlock(&tree_lock);
+	return err;
+}
+
+/* ---- spawn ---- */
+
 int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent)
 {
+	return proc_spawn_ports(name, argc, argv, parent, 0, 0);
+}
+
+int proc_spawn_ports(const char *name, int argc, const char *const argv[], struct proc *parent,
+		     unsigned port_base, unsigned port_count)
+{
 	sched_assert_can_sleep("proc_spawn");
+	if (port_count && !ioport_range_ok(port_base, port_count))
+		return -EINVAL;
 	if (argc < 1 || argc > PROC_ARGV_MAX)
 		return -E2BIG;
 	const struct program *prog = program_find(name);
@@ -433,6 +494,8 @@ int proc_spawn(const char *name, int argc, const char *const argv[], struct proc
 		err = stack_map(p, -1);
 	if (!err && !(uargv = push_argv(p, argc, argv, &sp)))
 		err = -E2BIG;
+	if (!err && port_count)		/* before its first instruction */
+		err = ports_add_locked(p, port_base, port_base + port_count - 1);
 	if (err) {
 		thread_discard(t);
 		proc_abandon(p);
@@ -613,6 +676,16 @@ static void reaper_main(void *arg)
 	}
 }
 
+struct proc *proc_kernel_child(int pid)
+{
+	mutex_lock(&tree_lock);
+	struct proc *p = proc_by_pid(pid);
+	if (p && !p->kernel_waits)
+		p = NULL;
+	mutex_unlock(&tree_lock);
+	return p;
+}
+
 int proc_wait(int pid, uint64_t timeout_ns, struct proc_end *end)
 {
 	uint64_t deadline = timeout_ns ? clock_ns() + timeout_ns : 0;
@@ -791,6 +864,7 @@ long sys_fork(struct trap_frame *tf)
 	}
 	child->brk_base = parent->brk_base;
 	child->brk = parent->brk;
+	ports_set_locked(child, &parent->ports);	/* inherited; the child is on no CPU */
 	/* The child's one thread uses the stack the forking thread used: the
 	 * same addresses, copied. The other threads' stacks came along in the
 	 * copy, but no thread of the child owns them, and their slots must be
@@ -1051,6 +1125,45 @@ long sys_segbase(long op, long value)
 	return ret;
 }
 
+/* IOPORT_GIVE: the caller must hold every port, and pid be its child (a
+ * process is not its own child: none gives itself ports). tree_lock
+ * held. */
+static long ports_give_locked(struct proc *me, long pid, unsigned first, unsigned last)
+{
+	if (!ioport_set_holds(&me->ports, first, last))
+		return -EPERM;
+	struct proc *c = pid > 0 && pid <= INT32_MAX ? proc_by_pid((int)pid) : NULL;
+	if (!c)
+		return -ESRCH;
+	if (c->parent != me)
+		return -EPERM;
+	return ports_add_locked(c, first, last);
+}
+
+long sys_ioport(long op, long a0, long a1, long a2)
+{
+	struct proc *me = curproc;
+	uint64_t base = (uint64_t)(op == IOPORT_GIVE ? a1 : a0);
+	uint64_t count = (uint64_t)(op == IOPORT_GIVE ? a2 : a1);
+	if (op < IOPORT_QUERY || op > IOPORT_GIVE || !ioport_range_ok(base, count))
+		return -EINVAL;
+	unsigned first = (unsigned)base, last = (unsigned)(base + count - 1);
+	mutex_lock(&tree_lock);
+	struct ioport_set s = me->ports;
+	long ret;
+	if (op == IOPORT_QUERY) {
+		ret = ioport_set_holds(&s, first, last);
+	} else if (op == IOPORT_DROP) {
+		ret = ioport_set_remove(&s, first, last);
+		if (!ret)
+			ret = ports_set_locked(me, &s);
+	} else {
+		ret = ports_give_locked(me, a0, first, last);
+	}
+	mutex_unlock(&tree_lock);
+	return ret;
+}
+
 /* The counters are read under tree_lock, as one snapshot: a process is
  * freed (its threads joined, its struct freed) under it too, so a process
  * no longer counted has given back everything. */
@@ -1064,6 +1177,10 @@ long sys_sysinfo(long uinfo)
 	si.reserve_pages = pmm_reserve_pages();
 	si.user_free_pages = pmm_available(PMM_USER);
 	si.proc_limit_refusals = proc_limit_refusals;
+	uint64_t rewrites, toggles;
+	arch_ioport_counters(-1, &rewrites, &toggles);
+	si.iobitmap_rewrites = rewrites;
+	si.iobitmap_toggles = toggles;
 	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +
@@ -1113,10 +1230,15 @@ void proc_print_all(void)
 	struct list *pos;
 	list_for_each(pos, &all_procs) {
 		struct proc *p = list_entry(pos, struct proc, all_link);
-		printk("  %5d %5d %-24s %-7s %7d %7lu %d%s\n", p->pid,
+		char ports[64] = "";
+		if (p->ports.n) {
+			strlcpy(ports, "  ports ", sizeof(ports));
+			ioport_set_format(&p->ports, ports + strlen(ports), sizeof(ports) - strlen(ports));
+		}
+		printk("  %5d %5d %-24s %-7s %7d %7lu %d%s%s\n", p->pid,
 		       p->parent ? p->parent->pid : 0, p->name, states[p->state], p->nlive,
 		       p->as ? aspace_user_pages(p->as) : 0UL, p->status,
-		       p->dying && p->state == PROC_LIVE ? " (dying)" : "");
+		       p->dying && p->state == PROC_LIVE ? " (dying)" : "", ports);
 	}
 	mutex_unlock(&tree_lock);
 }

@@ -122,6 +122,10 @@ static long s_fpu_release(long a0, long a1, long a2, long a3, long a4, long a5)
 }
 
 static long s_fpu(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_fpu(a0, a1); }
+static long s_ioport(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_ioport(a0, a1, a2, a3);
+}
 static long s_utest_result(long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	return sys_utest_result(a0, a1);
@@ -152,4 +156,5 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_utest_result] = s_utest_result,
 	[SYS_fpu_release] = s_fpu_release,
 	[SYS_fpu] = s_fpu,
+	[SYS_ioport] = s_ioport,
 };

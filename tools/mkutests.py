@@ -5,10 +5,12 @@
 
 Every UTEST / UTEST_EXPECT_FAULT (user/include/utest.h) leaves a line
 "suite.name<TAB>-|F<TAB>timeout<TAB>1" in the test program's non-loaded section
-.utest_index. This reads them (with the harness's ELF reader) and writes
-one KTEST_USER(suite, name, kind, order, timeout) per case: a descriptor the kernel's
-runner knows, and a line of the kernel's own .ktest_index, so the harness
-and the reports list user cases beside kernel ones.
+.utest_index; a UTEST_PORTS case adds "<TAB>base<TAB>count", the I/O ports
+the kernel grants its process. This reads them (with the harness's ELF
+reader) and writes one KTEST_USER(suite, name, kind, order, timeout,
+port_base, port_count) per case: a descriptor the kernel's runner knows, and a line of
+the kernel's own .ktest_index, so the harness and the reports list user
+cases beside kernel ones.
 """
 import os
 import sys
@@ -16,6 +18,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "harness"))
 import elfindex  # noqa: E402
+
+IOPORT_LIMIT = 0x10000  # ports 0 .. 0xFFFF (include/uapi/syscall.h)
 
 
 def main(argv):
@@ -28,13 +32,27 @@ def main(argv):
              "#include <ktest.h>", ""]
     seen = set()
     for order, line in enumerate(raw.decode().splitlines(), start=1):
-        full, kind, tmo = line.split("\t")[:3]
+        fields = line.split("\t")
+        full, kind, tmo = fields[:3]
         suite, name = full.split(".", 1)
+        base = count = 0
+        if len(fields) >= 6:
+            try:
+                base, count = int(fields[4], 0), int(fields[5], 0)
+            except ValueError:
+                print(f"mkutests.py: {full}: UTEST_PORTS wants decimal or 0x numbers, "
+                      f"not {fields[4]!r}, {fields[5]!r}", file=sys.stderr)
+                return 1
+            if count < 1 or base < 0 or base + count > IOPORT_LIMIT:
+                print(f"mkutests.py: {full}: ports [{base:#x}, {base + count:#x}) are not a "
+                      f"range of ports 0 .. {IOPORT_LIMIT - 1:#x}", file=sys.stderr)
+                return 1
         if full in seen:
             print(f"mkutests.py: two user cases are named {full}", file=sys.stderr)
             return 1
         seen.add(full)
-        lines.append(f"KTEST_USER({suite}, {name}, {2 if kind == 'F' else 1}, {order}, {int(tmo)});")
+        lines.append(f"KTEST_USER({suite}, {name}, {2 if kind == 'F' else 1}, {order}, {int(tmo)}, "
+                     f"{base:#x}, {count});")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0

@@ -6,7 +6,11 @@
  * of their own: a double fault (so a kernel stack overflow can still be
  * reported), NMI and machine check, and whose RSP0 is the stack an
  * interrupt from ring 3 lands on (the running thread's kernel stack,
- * arch_set_kernel_stack). Segmentation is otherwise flat; the GS base
+ * arch_set_kernel_stack). Its I/O permission bitmap (arch/tss.h) is
+ * inside the TSS limit, all ones and off at boot: no port is open to
+ * ring 3 until a process that holds some runs here (iobitmap.c switches
+ * it). RFLAGS.IOPL is 0 for every user thread (user.c), so the bitmap is
+ * the only way a port opens. Segmentation is otherwise flat; the GS base
  * points at the CPU's struct cpu (percpu.h).
  *
  * The GDT's order is SYSCALL/SYSRET's (SDM vol. 2, SYSRET): STAR[47:32] is
@@ -19,6 +23,7 @@
 #include <arch.h>
 #include <arch/x86.h>
 #include <arch/trap.h>
+#include <arch/tss.h>
 #include <percpu.h>
 #include <printk.h>
 #include <string.h>
@@ -35,19 +40,10 @@
 
 #define IST_STACK_SIZE 8192
 
-struct arch_tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __packed;
-
 struct cpu cpus[MAX_CPUS];
 static uint64_t gdt[MAX_CPUS][GDT_ENTRIES] __aligned(16);
-static struct arch_tss tss[MAX_CPUS] __aligned(16);
+static struct arch_tss tss[MAX_CPUS] __aligned(64);	/* 8 KiB each: the bitmap */
+_Static_assert(offsetof(struct arch_tss, rsp) == ARCH_TSS_RSP0, "arch_set_kernel_stack's RSP0");
 static uint8_t ist_stacks[MAX_CPUS][3][IST_STACK_SIZE] __aligned(16);
 
 void percpu_init_this(int id)
@@ -69,7 +65,6 @@ void gdt_init_this_cpu(int id)
 	struct arch_tss *t = &tss[id];
 	memset(t, 0, sizeof(*t));
 	cpus[id].arch.tss = t;
-	cpus[id].arch.tss_rsp0 = (arch_u64_unaligned *)((char *)t + offsetof(struct arch_tss, rsp));
 	for (int slot = 1; slot <= 3; slot++) {
 		/* the frame goes below the top 16 bytes, whose first word names
 		 * the CPU (trap_dispatch's GS for these vectors) */
@@ -77,9 +72,9 @@ void gdt_init_this_cpu(int id)
 		*(struct cpu **)top = &cpus[id];
 		t->ist[slot - 1] = top;
 	}
-	t->iomap_base = sizeof(*t);	/* no I/O permission bitmap */
+	iobitmap_init(t);		/* every port faults from ring 3 */
 
-	uint64_t base = (uint64_t)t, limit = sizeof(*t) - 1;
+	uint64_t base = (uint64_t)t, limit = TSS_LIMIT;	/* the bitmap and its end byte */
 	uint64_t *g = gdt[id];
 	g[0] = 0;
 	g[GDT_KCODE / 8] = SEG_KCODE64;

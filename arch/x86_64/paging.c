@@ -66,6 +66,13 @@
  * space is destroyed only once no CPU has it loaded (aspace_destroy moves
  * such CPUs to the kernel's space first).
  *
+ * A space also holds the I/O ports its process may use (x86's other
+ * address space: `ports`, arch/tss.h). Loading a space on a CPU makes
+ * that CPU's TSS I/O bitmap allow exactly its ports: one compare of two
+ * keys when they already agree (no ports on either side, the usual case),
+ * iobitmap.c's switch when not. A change to a space's ports reaches every
+ * CPU before aspace_set_ports returns, as a shootdown does.
+ *
  * Invariants
  * ----------
  *   - a table entry is written with one 64-bit store, and a new table is
@@ -111,6 +118,7 @@
 #include <spinlock.h>
 #include <arch/lapic.h>
 #include <arch/mmu.h>
+#include <arch/tss.h>
 #include <arch/x86.h>
 
 #define IOAPIC_DEFAULT_BASE 0xFEC00000UL
@@ -133,6 +141,7 @@ struct aspace {
 	bool loaded;			/* has been in some CPU's CR3: only then can
 					 * a TLB hold its translations */
 	uint32_t live;			/* ASPACE_LIVE from create to destroy */
+	struct aspace_ports ports;	/* the I/O ports ring 3 may use on it */
 };
 
 #define ASPACE_LIVE 0x5ACE1109u
@@ -709,6 +718,10 @@ static void drop_space(void *arg)
 	if (c->aspace == arg) {
 		aspace_load(&kernel_aspace);
 		c->aspace = &kernel_aspace;
+		/* no dead process's ports left open (a stale key could never
+		 * match a live space's anyway: keys are not reused) */
+		if (c->arch.io_key)
+			iobitmap_switch(&kernel_aspace.ports);
 	}
 }
 
@@ -729,6 +742,13 @@ void aspace_destroy(struct aspace *as)
 	kmem_free(as);
 }
 
+/* Out of line, taking the space: the compiler then has no address of its
+ * ports to work out ahead of the test on the usual path. */
+static __attribute__((noinline, cold)) void activate_ports(struct aspace *as)
+{
+	iobitmap_switch(&as->ports);
+}
+
 void aspace_activate(struct aspace *as)
 {
 	struct cpu *c = this_cpu();
@@ -740,7 +760,35 @@ void aspace_activate(struct aspace *as)
 			      "of its process still names it)", as);
 		aspace_load(as);
 		c->aspace = as;
+		/* its ports: the TSS bitmap (arch/tss.h); nothing to do when
+		 * this CPU's already agrees, as it does when neither has any */
+		if (unlikely(__atomic_load_n(&as->ports.key, __ATOMIC_RELAXED) != c->arch.io_key))
+			activate_ports(as);
 	}
+}
+
+/* An IPI's work: a CPU on this space takes its new ports. */
+static void reload_ports(void *arg)
+{
+	struct aspace *as = arg;
+	if (this_cpu()->aspace == as)
+		iobitmap_switch(&as->ports);
+}
+
+void aspace_set_ports(struct aspace *as, const struct ioport_set *set)
+{
+	if (as == &kernel_aspace)
+		panic("aspace_set_ports: the kernel's address space");
+	iobitmap_set(&as->ports, set);
+	/* A space never loaded is on no CPU, and its first load will read
+	 * the new key: the store above, this fence, and aspace_load's full
+	 * barrier between setting `loaded` and reading the key make one of
+	 * the two sides see the other. Otherwise every CPU looks, as a
+	 * shootdown does (smp_call_each: the caller's own too, even if it
+	 * moved). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&as->loaded, __ATOMIC_RELAXED))
+		smp_call_each(reload_ports, as, true);
 }
 
 /* The PTE of user address va in as, creating tables if create; NULL if a

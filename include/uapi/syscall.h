@@ -40,6 +40,7 @@ enum {
 	SYS_utest_result,	/* (int verdict, const char *why) -> 0: the test runner's */
 	SYS_fpu_release,	/* () -> 0: state saved, the next FPU instruction traps */
 	SYS_fpu,		/* (int op, void *arg) -> 0: the FPU as the caller sees it (FPU_OP_*) */
+	SYS_ioport,		/* (int op, ...): the I/O ports the caller may use (IOPORT_*) */
 	SYS_COUNT
 };
 
@@ -82,6 +83,25 @@ struct fpu_info {
 	unsigned long switches;		/* times the calling thread was switched in */
 };
 
+/* SYS_ioport's op (docs/user.md, "I/O ports"). The ports are [base,
+ * base + count): count at least 1 and base + count at most IOPORT_LIMIT,
+ * else -EINVAL, as is an unknown op. A process gets ports from the kernel
+ * (a driver it starts) or from its parent (fork copies them; GIVE), never
+ * from itself. */
+#define IOPORT_QUERY 0	/* (op, base, count) -> 1 if the caller may use every one
+			 * of them, else 0 */
+#define IOPORT_DROP  1	/* (op, base, count) -> 0: gives up those of them it holds,
+			 * in every thread, on every CPU, before the call returns;
+			 * -EINVAL if the hole would leave more than IOPORT_RANGES
+			 * ranges */
+#define IOPORT_GIVE  2	/* (op, pid, base, count) -> 0: child pid may use them too;
+			 * -EPERM if the caller does not hold all of them or pid is
+			 * not its child (itself neither), -ESRCH if there is no
+			 * such process or it has ended, -EINVAL if the child would
+			 * hold more than IOPORT_RANGES ranges */
+#define IOPORT_LIMIT  0x10000	/* ports 0 .. 0xFFFF */
+#define IOPORT_RANGES 8		/* ranges of ports a process may hold at once */
+
 /* What a killed process's status says (waitpid): -signal, as a shell would
  * report it. A process that exits gives its code, 0 .. 255. */
 #define WAIT_KILLED  (-9)	/* by kill() */
@@ -109,6 +129,11 @@ struct sysinfo {
 	unsigned long user_free_pages;
 	/* fork and spawn refused at the process limit (-EAGAIN), since boot */
 	unsigned long proc_limit_refusals;
+	/* the CPUs' I/O permission bitmaps, summed (docs/user.md, "I/O
+	 * ports"): bytes rewritten for another process's ports, and the
+	 * bitmap turned on (a process with ports) or off (one without) */
+	unsigned long iobitmap_rewrites;
+	unsigned long iobitmap_toggles;
 };
 
 #endif

@@ -120,8 +120,9 @@ ONE_CPU_BENCH = ["bench.ctxop_*", "bench.fpu_*", "bench.sched_yield", "bench.sch
                  "bench.vmm_*", "bench.syscall_*", "bench.user_*"]
 # User suites that test what the kernel does for a process, not the boot
 # path or the compiler's code: grub and O0 leave them to the other rows
-# (user.* stays everywhere: processes start there too).
-USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*"]
+# (user.* stays everywhere: processes start there too). ioport: the I/O
+# permission bitmap (docs/user.md), on one CPU and on smp4's four.
+USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*", "ioport.*"]
 
 # Boot modules for the rows that test them: (file in the build directory, name).
 TEST_MODULES = [("user/bin/hello.elf", "modhello"), ("user_images.asm", "notelf")]

@@ -49,6 +49,25 @@ long set_gs_base(unsigned long base);
 unsigned long get_fs_base(void);
 unsigned long get_gs_base(void);
 
+/* I/O ports (uapi/syscall.h's IOPORT_*, docs/user.md "I/O ports"): may
+ * the caller use every port of [base, base + count) (1, or 0)? Give up
+ * those of them it holds; let child pid use some it holds. A process gets
+ * ports only from the kernel or its parent; inb/outb on any other port
+ * kill it (#GP). */
+int ioport_query(unsigned base, unsigned count);
+int ioport_drop(unsigned base, unsigned count);
+int ioport_give(int pid, unsigned base, unsigned count);
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+
 /* A negative system-call result is an error (as a pointer too, for sbrk). */
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
 

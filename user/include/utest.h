@@ -12,6 +12,10 @@
  *   UT_EXPECT(c), UT_EXPECT_EQ(a, b)    on failure: report, go on
  *   UT_SKIP("why"), UT_LOG(fmt, ...)    as KT_SKIP, KT_LOG
  *   UTEST_TIMEOUT(suite, name, seconds) a case with a longer watchdog
+ *   UTEST_PORTS(suite, name, base, count)  a case whose process may use I/O
+ *                                       ports [base, base + count) (the
+ *                                       kernel grants them when it starts
+ *                                       it, as it would a driver's)
  *
  * The files are linked into one program, utests, built into the kernel;
  * `make test EXTRA_UTESTS='a.c b.c'` adds files from outside the tree.
@@ -39,8 +43,10 @@ struct utest {
 /* Each case: a descriptor in .utest (the table utests searches), and a
  * line "suite.name<TAB>F|-<TAB>0<TAB>1" in the non-loaded section
  * .utest_index, from which the kernel's build learns the list of cases
- * (tools/mkutests.py) and the harness with it. */
-#define UTEST__DEFINE(suite, name, fault, kind, tmo)                              \
+ * (tools/mkutests.py) and the harness with it; a UTEST_PORTS case's line
+ * goes on with "<TAB>base<TAB>count", the two as they are spelled after
+ * macro expansion (decimal or 0x literals). */
+#define UTEST__DEFINE(suite, name, fault, kind, tmo, ports)                       \
 	static void utest_fn_##suite##_##name(void);                              \
 	static const struct utest utest_desc_##suite##_##name                     \
 		__attribute__((used, section(".utest"), aligned(8))) = {          \
@@ -48,15 +54,19 @@ struct utest {
 			__FILE__, __LINE__                                        \
 		};                                                                 \
 	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
-		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t1\\n\"\n\t"     \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t1" ports "\\n\"\n\t" \
 		".popsection");                                                    \
 	static void utest_fn_##suite##_##name(void)
 
-#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0)
-#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0)
+#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0, "")
+#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0, "")
 /* A case that runs longer than the runner's default watchdog (ktest.timeout,
  * 10 s): seconds, a decimal literal. */
-#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds)
+#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds, "")
+/* (two steps, so that base and count are expanded before # spells them) */
+#define UTEST_PORTS(suite, name, base, count) UTEST__PORTS(suite, name, base, count)
+#define UTEST__PORTS(suite, name, base, count) \
+	UTEST__DEFINE(suite, name, false, "-", 0, "\\t" #base "\\t" #count)
 
 bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,

@@ -50,6 +50,12 @@ unsigned long clock_ns(void) { return (unsigned long)SC0(SYS_clock); }
 int cpu_id(void) { return (int)SC0(SYS_cpu); }
 int set_cpus(unsigned mask) { return (int)SC1(SYS_set_cpus, mask); }
 int sysinfo(struct sysinfo *info) { return (int)SC1(SYS_sysinfo, info); }
+int ioport_query(unsigned base, unsigned count) { return (int)SC3(SYS_ioport, IOPORT_QUERY, base, count); }
+int ioport_drop(unsigned base, unsigned count) { return (int)SC3(SYS_ioport, IOPORT_DROP, base, count); }
+int ioport_give(int pid, unsigned base, unsigned count)
+{
+	return (int)syscall6(SYS_ioport, IOPORT_GIVE, pid, base, count, 0, 0);
+}
 long set_fs_base(unsigned long base) { return SC2(SYS_segbase, SEGBASE_SET_FS, base); }
 long set_gs_base(unsigned long base) { return SC2(SYS_segbase, SEGBASE_SET_GS, base); }
 unsigned long get_fs_base(void) { return (unsigned long)SC2(SYS_segbase, SEGBASE_GET_FS, 0); }

@@ -3,6 +3,7 @@
  * rest. No test cases here.
  */
 #include "helpers.h"
+#include <fpu_regs.h>
 
 int ut_fork(void (*fn)(void *), void *arg)
 {
@@ -106,4 +107,16 @@ int ut_rounds(int n)
 	if (si.ncpus > 1)
 		return n;
 	return n / 4 > 0 ? n / 4 : 1;
+}
+
+void ut_wait_for_partner(void)
+{
+	struct fpu_info a, b;
+	UT_ASSERT_EQ(fpu_get_info(&a), 0);
+	for (int in_a_row = 0, i = 0; in_a_row < 3 && i < 10000; i++) {
+		sched_yield();
+		fpu_get_info(&b);
+		in_a_row = b.switches > a.switches ? in_a_row + 1 : 0;
+		a = b;
+	}
 }

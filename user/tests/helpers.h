@@ -42,6 +42,10 @@ void ut_child_leaves_nothing(void (*fn)(void *), void *arg);
  * request at each refusal down to a page. Returns the bytes taken (the
  * caller gives them back with sbrk(-bytes)). */
 long ut_fill_heap(void);
+/* Yields until three yields in a row have each let another thread run
+ * (its switch count, SYS_fpu's): a partner the caller started on its own
+ * CPU has got there, and yields back. Gives up after 10000 yields. */
+void ut_wait_for_partner(void);
 /* Spins in ring 3 for ns nanoseconds (reading the clock now and then). */
 void ut_spin_ns(unsigned long ns);
 /* How many rounds a stress should do: `n` with several CPUs, n / 4 (at

@@ -80,10 +80,13 @@ typedef uint64_t arch_u64_unaligned __attribute__((aligned(1)));
 struct arch_cpu {
 	uint64_t kstack_top;
 	uint64_t scratch;
-	struct arch_tss *tss;		/* this CPU's TSS (arch/x86_64/cpu.c) */
-	arch_u64_unaligned *tss_rsp0;	/* its RSP0 field (at offset 4: unaligned) */
+	struct arch_tss *tss;		/* this CPU's TSS (arch/x86_64/cpu.c; RSP0 at
+					 * ARCH_TSS_RSP0, unaligned) */
+	uint64_t io_key;		/* whose ports its TSS I/O bitmap lets ring 3
+					 * use: a space's key, 0 none (arch/tss.h) */
 	uint64_t fpu_pointer_clears;	/* restores that cleared the x87 pointers */
 };
+#define ARCH_TSS_RSP0 4			/* offsetof(struct arch_tss, rsp[0]) */
 #define ARCH_CPU_KSTACK_TOP 8		/* offsetof(struct cpu, arch.kstack_top) */
 #define ARCH_CPU_SCRATCH    16		/* offsetof(struct cpu, arch.scratch) */
 
@@ -144,10 +147,10 @@ static inline void arch_fpu_restore_inline(void *area)
  * first: the switch calls it for every thread of a process. */
 static inline void arch_set_kernel_stack(uint64_t top)
 {
-	arch_u64_unaligned *rsp0;
+	char *tss;
 	__asm__ volatile("mov %0, %%gs:%c1" ::"r"(top), "i"(ARCH_CPU_KSTACK_TOP) : "memory");
-	ARCH_PERCPU_READ(rsp0, 8 + __builtin_offsetof(struct arch_cpu, tss_rsp0));
-	*rsp0 = top;
+	ARCH_PERCPU_READ(tss, 8 + __builtin_offsetof(struct arch_cpu, tss));
+	*(arch_u64_unaligned *)(tss + ARCH_TSS_RSP0) = top;
 }
 
 extern bool arch_fsgsbase_on;		/* CR4.FSGSBASE (arch/x86_64/user.c) */
