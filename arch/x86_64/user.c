@@ -21,6 +21,13 @@
  *         (arch_user_segbases_save/load, inline in arch/arch.h).
  * -cpu max under TCG has all four, -cpu qemu64 none; the boot line says.
  *
+ * I/O ports. A user thread's RFLAGS.IOPL is 0 from its first frame on
+ * (arch_uregs_init; SYSCALL and interrupts keep the user's own, which
+ * POPF in ring 3 cannot raise), so IN and OUT reach only the ports the
+ * TSS bitmap opens for its process (iobitmap.c); any other raises #GP(0),
+ * and the kill line then names the instruction and the port, read from
+ * the instruction's bytes (describe_io).
+ *
  * The GS of NMI, #DF and #MC. These three can arrive anywhere: between a
  * SYSCALL and the SWAPGS after it, or between the SWAPGS and the SYSRET on
  * the way out, where CS says ring 0 but GS is the user's. So their entry
@@ -38,6 +45,7 @@
 #include <proc.h>
 #include <syscall.h>
 #include <thread.h>
+#include <uaccess.h>
 
 /* The assembly reads these from asm_offsets.inc (asm_offsets.c); what it
  * cannot ask the compiler is checked here. */
@@ -128,7 +136,7 @@ void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t
 		.rsi = arg1,
 		.cs = USER_CS,
 		.ss = USER_DS,
-		.rflags = RFLAGS_IF | RFLAGS_FIXED,
+		.rflags = RFLAGS_IF | RFLAGS_FIXED,	/* IOPL 0: ports by the bitmap only */
 		.vector = SYSCALL_VECTOR,
 	};
 }
@@ -197,6 +205,54 @@ bool arch_user_fixup(struct trap_frame *tf, uint64_t addr)
 }
 
 /*
+ * An I/O instruction refused by the TSS bitmap (arch/tss.h) raises #GP(0)
+ * with RIP at the instruction; so does much else. To say which, read its
+ * bytes: legacy prefixes and a REX, then one of IN, OUT, INS, OUTS (SDM
+ * vol. 2). The port is the immediate byte or DX. False if the bytes
+ * cannot be read or are another instruction. Only at a fault: nothing on
+ * the way of a port that is allowed.
+ */
+#define INSN_MAX_PREFIXES 14	/* an instruction is at most 15 bytes */
+#define PREFIX_OPSIZE     0x66
+
+static bool describe_io(const struct trap_frame *tf, char *buf, size_t size)
+{
+	static const char *const names[] = { "ins", "outs" };	/* 0x6C .. 0x6F */
+	bool opsize = false;
+	uint8_t op = 0;
+	uint64_t at = tf->rip;
+	for (int i = 0; i <= INSN_MAX_PREFIXES; i++, at++) {
+		if (copyin(&op, at, 1))
+			return false;
+		bool legacy = op == PREFIX_OPSIZE || op == 0x67 || op == 0xF2 || op == 0xF3 ||
+			      op == 0x26 || op == 0x2E || op == 0x36 || op == 0x3E || op == 0x64 ||
+			      op == 0x65;
+		if (!legacy && (op & 0xF0) != 0x40)	/* 0x40 .. 0x4F: REX */
+			break;
+		opsize |= op == PREFIX_OPSIZE;
+	}
+	const char *name;
+	unsigned port = (unsigned)(tf->rdx & 0xFFFF);
+	if (op >= 0xE4 && op <= 0xE7) {		/* in/out with an immediate port */
+		uint8_t imm;
+		if (copyin(&imm, at + 1, 1))
+			return false;
+		port = imm;
+		name = op & 2 ? "out" : "in";
+	} else if (op >= 0xEC && op <= 0xEF) {	/* in/out, the port in DX */
+		name = op & 2 ? "out" : "in";
+	} else if (op >= 0x6C && op <= 0x6F) {	/* ins/outs, DX */
+		name = names[(op >> 1) & 1];
+	} else {
+		return false;
+	}
+	char width = !(op & 1) ? 'b' : opsize ? 'w' : 'l';
+	snprintf(buf, size, " (%s%c, I/O port 0x%x: not one this process may use)", name, width,
+		 port);
+	return true;
+}
+
+/*
  * An exception whose frame says ring 3: the process's doing. One line that
  * names process, thread, fault, address and RIP, then the process is killed
  * (proc_fault) and the thread leaves on its way back to ring 3.
@@ -216,6 +272,9 @@ bool arch_user_exception(struct trap_frame *tf)
 			 tf->error & PF_P ? "protection violation" : "not mapped");
 		break;
 	case T_GP:
+		if (!tf->error && describe_io(tf, detail, sizeof(detail)))
+			break;
+		/* fall through */
 	case T_SS:
 	case T_NP:
 	case T_TS:

@@ -1,7 +1,7 @@
 /*
  * tests/ioport/kernel_test.c - the kernel's side of I/O ports: the TSS and
  * its bitmap (arch/tss.h), the switch in aspace_activate, the kernel's
- * grants (user/tests/ioport_test.c has the rest of the suite).
+ * grants, and the kill line of a port a process may not use.
  *
  *   - The TSS limit covers the bitmap and the byte of ones after it, and
  *     on every CPU that byte is ones and the bitmap is off unless the CPU
@@ -11,6 +11,9 @@
  *     loading one without ports (the kernel's) opens none.
  *   - proc_grant_ports gives a running process ports, refuses a bad range
  *     or a ninth range, and proc_spawn_ports a bad range, leaving nothing.
+ *   - The kill line of IN/OUT/INS/OUTS says which instruction and port,
+ *     that of another #GP does not (user/tests/ioport_test.c has the
+ *     cases, and the rest of the suite).
  */
 #include <ktest.h>
 #include <arch.h>
@@ -157,4 +160,40 @@ KTEST(ioport, spawning_with_a_bad_range_is_einval_and_leaves_nothing)
 	struct proc_end end;
 	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, &end), 0);
 	KT_EXPECT_EQ(end.status, 0);
+}
+
+/* Runs user case `name` (utests suite.name) to its end, without ports. */
+static void run_user_case(const char *name, struct proc_end *end)
+{
+	const char *argv[] = { "utests", name };
+	int pid = proc_spawn("utests", 2, argv, NULL);
+	KT_ASSERT(pid > 0);
+	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, end), 0);
+}
+
+static void expect_kill_line(const char *name, const char *words)
+{
+	struct proc_end end;
+	run_user_case(name, &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, words) != NULL);
+	if (!strstr(end.fault, words))
+		KT_LOG("%s: the line is '%s'", name, end.fault);
+}
+
+KTEST(ioport, the_kill_line_names_the_instruction_and_the_port)
+{
+	expect_kill_line("ioport.inb_from_the_post_port_without_a_grant_kills",
+			 "general protection fault (#GP) (inb, I/O port 0x80: not one this "
+			 "process may use), rip 0x");
+	expect_kill_line("ioport.outb_to_com1_without_a_grant_kills", "(outb, I/O port 0x3f8:");
+	expect_kill_line("ioport.inw_from_an_unused_port_without_a_grant_kills",
+			 "(inw, I/O port 0xbee0:");
+	expect_kill_line("ioport.rep_outsb_without_a_grant_kills", "(outsb, I/O port 0x80:");
+	/* another #GP(0) says nothing of ports */
+	struct proc_end end;
+	run_user_case("ioport.cli_faults_iopl_is_0", &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, "general protection fault (#GP), rip 0x") != NULL);
+	KT_EXPECT(!strstr(end.fault, "I/O port"));
 }
