@@ -77,13 +77,13 @@ struct ktest {
  * see them as cases like any other; the runner starts `utests suite.name`
  * in a process of its own to run one (kernel/ktest.c).
  */
-#define KTEST_USER(suite, name, kind, order, tmo)                               \
+#define KTEST_USER(suite, name, kind, order, tmo, ncpus)                        \
 	static const struct ktest ktest_udesc_##suite##_##name                  \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
-			#suite, #name, NULL, NULL, "user", order, tmo, 1, kind    \
+			#suite, #name, NULL, NULL, "user", order, tmo, ncpus, kind \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
-		".ascii \"" #suite "." #name "\\t-\\t" #tmo "\\t1\\n\"\n\t.popsection")
+		".ascii \"" #suite "." #name "\\t-\\t" #tmo "\\t" #ncpus "\\n\"\n\t.popsection")
 
 #define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0, 1)
 #define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds, 1)

@@ -4,9 +4,9 @@
     python3 tools/mkutests.py build/user/utests.elf OUT.c
 
 Every UTEST / UTEST_EXPECT_FAULT (user/include/utest.h) leaves a line
-"suite.name<TAB>-|F<TAB>timeout<TAB>1" in the test program's non-loaded section
+"suite.name<TAB>-|F<TAB>timeout<TAB>cpus" in the test program's non-loaded section
 .utest_index. This reads them (with the harness's ELF reader) and writes
-one KTEST_USER(suite, name, kind, order, timeout) per case: a descriptor the kernel's
+one KTEST_USER(suite, name, kind, order, timeout, cpus) per case: a descriptor the kernel's
 runner knows, and a line of the kernel's own .ktest_index, so the harness
 and the reports list user cases beside kernel ones.
 """
@@ -28,13 +28,14 @@ def main(argv):
              "#include <ktest.h>", ""]
     seen = set()
     for order, line in enumerate(raw.decode().splitlines(), start=1):
-        full, kind, tmo = line.split("\t")[:3]
+        full, kind, tmo, cpus = line.split("\t")[:4]
         suite, name = full.split(".", 1)
         if full in seen:
             print(f"mkutests.py: two user cases are named {full}", file=sys.stderr)
             return 1
         seen.add(full)
-        lines.append(f"KTEST_USER({suite}, {name}, {2 if kind == 'F' else 1}, {order}, {int(tmo)});")
+        lines.append(f"KTEST_USER({suite}, {name}, {2 if kind == 'F' else 1}, {order}, {int(tmo)}, "
+                     f"{int(cpus)});")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0

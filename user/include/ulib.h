@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <uapi/syscall.h>
+#include <uapi/ipc.h>
 
 /* ---- system calls (CONTRACT.md names these) ---- */
 int getpid(void);
@@ -51,6 +52,36 @@ unsigned long get_gs_base(void);
 
 /* A negative system-call result is an error (as a pointer too, for sbrk). */
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
+
+/* ---- IPC (uapi/ipc.h has the model and the errors) ---- */
+
+/* A message as the library passes it: the label and four words go in
+ * registers; with an ext (data, handles, a timeout) the fourth word is not
+ * sent. On receipt: the sender's badge and whether it came by call. */
+struct ipc_msg {
+	unsigned long label;
+	unsigned long w[IPC_MSG_WORDS];
+	unsigned long badge;		/* received: the sender's handle's badge */
+	bool from_call;			/* received: by call, so a reply is owed */
+};
+
+int endpoint_create(void);		/* a handle with every right */
+int notify_create(void);
+int handle_close(int h);
+int handle_dup(int h, unsigned rights, unsigned long badge);	/* fewer rights, a badge */
+int handle_info(int h, struct ipc_handle_info *info);
+/* flags: IPC_NONBLOCK; ext may be NULL. call and reply_recv put what came
+ * back in *m (the reply, the next message). */
+int ipc_send(int h, unsigned long flags, const struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_recv(int h, unsigned long flags, struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_call(int h, unsigned long flags, struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_reply(unsigned long flags, const struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_reply_to(int reply_handle, const struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_reply_recv(int h, unsigned long flags, struct ipc_msg *m, struct ipc_ext *ext);
+int ipc_reply_save(void);		/* the reply right held, as a handle */
+int notify_signal(int h, unsigned long bits);
+long notify_wait(int h, unsigned long flags, unsigned long timeout_ns);	/* the bits */
+int ipc_stats(struct ipc_stats *s);
 
 /* ---- the C library ---- */
 void *memset(void *dst, int c, size_t n);

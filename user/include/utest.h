@@ -12,6 +12,7 @@
  *   UT_EXPECT(c), UT_EXPECT_EQ(a, b)    on failure: report, go on
  *   UT_SKIP("why"), UT_LOG(fmt, ...)    as KT_SKIP, KT_LOG
  *   UTEST_TIMEOUT(suite, name, seconds) a case with a longer watchdog
+ *   UTEST_CPUS(suite, name, ncpus)      a case that needs several CPUs
  *
  * The files are linked into one program, utests, built into the kernel;
  * `make test EXTRA_UTESTS='a.c b.c'` adds files from outside the tree.
@@ -40,7 +41,8 @@ struct utest {
  * line "suite.name<TAB>F|-<TAB>0<TAB>1" in the non-loaded section
  * .utest_index, from which the kernel's build learns the list of cases
  * (tools/mkutests.py) and the harness with it. */
-#define UTEST__DEFINE(suite, name, fault, kind, tmo)                              \
+#define UTEST__DEFINE(suite, name, fault, kind, tmo) UTEST__DEFINE_CPUS(suite, name, fault, kind, tmo, 1)
+#define UTEST__DEFINE_CPUS(suite, name, fault, kind, tmo, ncpus)                  \
 	static void utest_fn_##suite##_##name(void);                              \
 	static const struct utest utest_desc_##suite##_##name                     \
 		__attribute__((used, section(".utest"), aligned(8))) = {          \
@@ -48,7 +50,7 @@ struct utest {
 			__FILE__, __LINE__                                        \
 		};                                                                 \
 	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
-		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t1\\n\"\n\t"     \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus "\\n\"\n\t" \
 		".popsection");                                                    \
 	static void utest_fn_##suite##_##name(void)
 
@@ -57,6 +59,9 @@ struct utest {
 /* A case that runs longer than the runner's default watchdog (ktest.timeout,
  * 10 s): seconds, a decimal literal. */
 #define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds)
+/* A case that needs at least ncpus CPUs (a decimal literal): skipped with
+ * fewer, and `make bench` boots a benchmark with that many (KTEST_CPUS). */
+#define UTEST_CPUS(suite, name, ncpus) UTEST__DEFINE_CPUS(suite, name, false, "-", 0, ncpus)
 
 bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
