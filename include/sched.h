@@ -37,6 +37,16 @@ void sched_assert_can_sleep(const char *caller);
 void sched_prepare_sleep(void);
 /* SLEEPING -> RUNNABLE and queued; false if t was not asleep. Any context. */
 bool sched_wakeup(struct thread *t);
+/* The first half of a wakeup: SLEEPING -> RUNNABLE, false if t was not
+ * asleep. A true return makes the caller the one who must get t running:
+ * by sched_sleep_and_run, which no one else can do meanwhile. */
+bool sched_claim(struct thread *t);
+/* A direct hand-off: the caller, asleep (sched_prepare_sleep, interrupts
+ * off, no lock held), gives this CPU to next, which it has claimed: next
+ * runs here at once if it may run here and nothing of higher priority
+ * waits here; otherwise it is queued as sched_wakeup would and the CPU
+ * goes to the best thread. Returns when the caller runs again. */
+void sched_sleep_and_run(struct thread *next);
 /* Whether t may run on CPU cpu: its binding if it has one, else its mask. */
 static inline bool sched_may_run_on(const struct thread *t, int cpu)
 {

@@ -83,6 +83,23 @@
 
 static struct spinlock ipc_lock = SPINLOCK_INIT("ipc");
 
+/* The raw form, with interrupts off (spinlock.h): held on every IPC call,
+ * where the held-lock record of spin_lock would cost more than the rest
+ * of the call; nothing under it sleeps (the one sleep, in
+ * wait_for_partner, drops it first), so that record has nothing to catch. */
+static inline unsigned long ipc_lock_take(void)
+{
+	unsigned long irq = arch_irq_save();
+	spin_lock_raw(&ipc_lock);
+	return irq;
+}
+
+static inline void ipc_lock_give(unsigned long irq)
+{
+	spin_unlock_raw(&ipc_lock);
+	arch_irq_restore(irq);
+}
+
 struct ipc_obj {
 	uint32_t type;			/* IPC_OBJ_* */
 	uint32_t refs;
@@ -141,6 +158,9 @@ struct ipc_tcb {
 	uint64_t bits;			/* W_NOTIFY: the bits taken */
 	struct ipc_tcb *reply_to;	/* the reply right it holds, or NULL */
 	uint64_t reply_gen;
+	/* a partner it completed and has not woken: it runs next, in this
+	 * thread's place, when this one waits (the direct hand-off) */
+	struct ipc_tcb *handoff;
 };
 
 static struct {
@@ -210,6 +230,25 @@ static void complete(struct ipc_tcb *w, int result)
 	sched_wakeup(w->thread);
 }
 
+/* complete(), but w is left asleep for me to hand this CPU to when I
+ * wait (wait_for_partner), or to wake on my way out (handoff_flush). */
+static void complete_handoff(struct ipc_tcb *me, struct ipc_tcb *w, int result)
+{
+	unqueue(w);
+	w->wait = W_NONE;
+	w->done = true;
+	w->result = result;
+	me->handoff = w;
+}
+
+static void handoff_flush(struct ipc_tcb *me)
+{
+	if (me->handoff) {
+		sched_wakeup(me->handoff->thread);
+		me->handoff = NULL;
+	}
+}
+
 /*
  * Sleeps until a partner completes the wait me->wait describes (its result
  * is returned), or deadline_ns (0: none) passes (-ETIMEDOUT), or the
@@ -225,18 +264,31 @@ static int wait_for_partner(struct ipc_tcb *me, unsigned long *irq, uint64_t dea
 			return me->result;
 		if (t->proc->dying || (deadline_ns && clock_ns() >= deadline_ns))
 			break;
+		/* the partner left asleep for us, claimed now, under the lock,
+		 * so that no timeout of its own can wake it and let it go */
+		struct thread *next = NULL;
+		if (me->handoff) {
+			next = me->handoff->thread;
+			me->handoff = NULL;
+			if (!sched_claim(next))
+				next = NULL;		/* awake already */
+		}
 		sched_prepare_sleep();
 		if (deadline_ns)
 			sched_timeout_arm(t, deadline_ns);
-		spin_unlock(&ipc_lock);		/* interrupts stay off until schedule() */
-		schedule();
+		spin_unlock_raw(&ipc_lock);	/* interrupts stay off until the switch */
+		if (next)
+			sched_sleep_and_run(next);
+		else
+			schedule();
 		arch_irq_restore(*irq);
 		if (deadline_ns)
 			sched_timeout_cancel(t);
-		*irq = spin_lock_irqsave(&ipc_lock);
+		*irq = ipc_lock_take();
 	}
 	/* Gave up. A caller whose message was taken is on no queue, and the
 	 * reply right that names it now finds it no longer waiting. */
+	handoff_flush(me);
 	unqueue(me);
 	me->wait = W_NONE;
 	return t->proc->dying ? -EINTR : -ETIMEDOUT;
@@ -420,7 +472,17 @@ static int deliver(struct ipc_tcb *s, struct ipc_tcb *r, bool *r_fault)
 
 /* The calling thread's IPC state, and its process's table, made if need be
  * (before ipc_lock: the allocation may not wait, but it takes a lock). */
-static struct ipc_tcb *ipc_self(int *err)
+static struct ipc_tcb *ipc_make(int *err);
+
+static inline struct ipc_tcb *ipc_self(int *err)
+{
+	struct thread *t = curthread;
+	if (likely(t->ipc && t->proc->ipc))
+		return t->ipc;			/* every call but a thread's first */
+	return ipc_make(err);
+}
+
+static __attribute__((noinline)) struct ipc_tcb *ipc_make(int *err)
 {
 	struct thread *t = curthread;
 	struct proc *p = t->proc;
@@ -434,12 +496,12 @@ static struct ipc_tcb *ipc_self(int *err)
 			*err = -ENOMEM;
 			return NULL;
 		}
-		unsigned long irq = spin_lock_irqsave(&ipc_lock);
+		unsigned long irq = ipc_lock_take();
 		if (!p->ipc) {
 			p->ipc = sp;
 			sp = NULL;
 		}
-		spin_unlock_irqrestore(&ipc_lock, irq);
+		ipc_lock_give(irq);
 		if (sp)
 			kmem_free(sp);		/* another thread made it first */
 	}
@@ -454,10 +516,10 @@ static struct ipc_tcb *ipc_self(int *err)
 		me->thread = t;
 		me->proc = p;
 		list_init(&me->link);
-		unsigned long irq = spin_lock_irqsave(&ipc_lock);
+		unsigned long irq = ipc_lock_take();
 		stats.replies++;
 		t->ipc = me;
-		spin_unlock_irqrestore(&ipc_lock, irq);
+		ipc_lock_give(irq);
 	}
 	return t->ipc;
 }
@@ -540,7 +602,7 @@ static int send_on(struct ipc_tcb *me, struct endpoint *ep, bool nonblock, unsig
 		}
 		if (call) {
 			reply_take(r, me);
-			complete(r, 0);
+			complete_handoff(me, r, 0);	/* r runs as we wait */
 			me->wait = W_REPLY;
 			return wait_for_partner(me, irq, deadline);
 		}
@@ -591,7 +653,8 @@ static int recv_on(struct ipc_tcb *me, struct endpoint *ep, bool nonblock, unsig
 /* me->msg to the caller named by the right (c, gen), which me gives up.
  * The right comes back to me if the fault is mine (the server may try
  * again with a message that fits). */
-static int reply_with(struct ipc_tcb *me, struct ipc_tcb *c, uint64_t gen, bool *keep)
+static int reply_with(struct ipc_tcb *me, struct ipc_tcb *c, uint64_t gen, bool *keep,
+		      bool handoff)
 {
 	*keep = false;
 	if (c->wait != W_REPLY || c->gen != gen)
@@ -602,18 +665,21 @@ static int reply_with(struct ipc_tcb *me, struct ipc_tcb *c, uint64_t gen, bool 
 		*keep = true;
 		return err;
 	}
-	complete(c, err);			/* a bad buffer of the caller's is its own */
+	if (handoff)
+		complete_handoff(me, c, err);	/* it runs when we wait */
+	else
+		complete(c, err);		/* a bad buffer of the caller's is its own */
 	return 0;
 }
 
-static int reply_slot(struct ipc_tcb *me)
+static int reply_slot(struct ipc_tcb *me, bool handoff)
 {
 	struct ipc_tcb *c = me->reply_to;
 	if (!c)
 		return -EBADF;			/* no call received that is still owed */
 	uint64_t gen = me->reply_gen;
 	bool keep;
-	int err = reply_with(me, c, gen, &keep);
+	int err = reply_with(me, c, gen, &keep, handoff);
 	if (keep)
 		return err;
 	me->reply_to = NULL;
@@ -628,7 +694,7 @@ long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
 	if (!me || (err = load_ext(me, hf, w3)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_SEND,
 				      &err);
 	if (h && me->has_ext && me->ext.nhandles && !(h->rights & IPC_R_GRANT))
@@ -637,18 +703,99 @@ long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
 		me->msg.badge = h->badge;
 		err = send_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
+}
+
+/*
+ * The fast paths (after L4's and seL4's): the two calls a client and a
+ * server make most, when they carry nothing but registers and the partner
+ * already waits. They do what the general path would, in the order it
+ * would, less its generality: no ext to read or write, no data, no
+ * handles, no timeout, no search for a partner that can take the message.
+ * Anything else (a flag, no partner waiting, a handle that is not what
+ * it should be) goes to the general path, which also says what was wrong.
+ */
+static inline struct handle *fast_handle(struct ipc_space *sp, uint64_t hf, uint32_t type,
+					 uint32_t right)
+{
+	if (hf >= IPC_HANDLES_MAX)
+		return NULL;			/* flags, or out of range */
+	struct handle *h = &sp->h[hf];
+	return h->obj && h->obj->type == type && (h->rights & right) ? h : NULL;
+}
+
+/* A call to an endpoint a receiver waits on: the message into it, the
+ * reply right to it, and this CPU to it while we wait for the reply. */
+static bool fast_call(struct ipc_tcb *me, uint64_t hf, const uint64_t w[5], long *ret)
+{
+	unsigned long irq = ipc_lock_take();
+	struct handle *h = fast_handle(me->proc->ipc, hf, IPC_OBJ_ENDPOINT, IPC_R_SEND);
+	struct endpoint *ep = h ? (struct endpoint *)h->obj : NULL;
+	if (!ep || list_empty(&ep->receivers)) {
+		ipc_lock_give(irq);
+		return false;
+	}
+	struct ipc_tcb *r = list_entry(ep->receivers.next, struct ipc_tcb, link);
+	r->msg = (struct kmsg){ w[0], { w[1], w[2], w[3], w[4] }, h->badge, true };
+	if (r->has_ext)
+		r->ext.len = r->ext.nhandles = 0;
+	me->has_ext = false;
+	me->gen++;
+	reply_take(r, me);
+	complete_handoff(me, r, 0);
+	me->wait = W_REPLY;
+	stats.messages++;
+	stats.fast++;
+	int err = wait_for_partner(me, &irq, 0);
+	ipc_lock_give(irq);
+	*ret = err ? err : hand_out(me, 0);
+	return true;
+}
+
+/* A reply to a caller that waits for it, then a receive on an endpoint no
+ * sender waits on: the reply into the caller, this thread onto the queue
+ * of receivers, and this CPU to the caller. */
+static bool fast_reply_recv(struct ipc_tcb *me, uint64_t hf, const uint64_t w[5], long *ret)
+{
+	unsigned long irq = ipc_lock_take();
+	struct handle *h = fast_handle(me->proc->ipc, hf, IPC_OBJ_ENDPOINT, IPC_R_RECV);
+	struct endpoint *ep = h ? (struct endpoint *)h->obj : NULL;
+	struct ipc_tcb *c = me->reply_to;
+	if (!ep || !list_empty(&ep->senders) || !c || c->wait != W_REPLY || c->gen != me->reply_gen) {
+		ipc_lock_give(irq);
+		return false;
+	}
+	c->msg = (struct kmsg){ w[0], { w[1], w[2], w[3], w[4] }, 0, false };
+	if (c->has_ext)
+		c->ext.len = c->ext.nhandles = 0;
+	me->reply_to = NULL;
+	obj_unref(&c->reply);			/* not the last: c's own stays */
+	complete_handoff(me, c, 0);
+	stats.messages++;
+	stats.fast++;
+	me->has_ext = false;
+	me->wait = W_RECV;
+	enqueue(me, &ep->o, &ep->receivers);
+	int err = wait_for_partner(me, &irq, 0);
+	ipc_lock_give(irq);
+	*ret = err ? err : hand_out(me, 0);
+	return true;
 }
 
 long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
 {
+	struct thread *t = curthread;
+	long ret;
+	if (likely(t->ipc && t->proc->ipc) &&
+	    fast_call(t->ipc, (uint64_t)hf, (const uint64_t[5]){ label, w0, w1, w2, w3 }, &ret))
+		return ret;
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
 	if (!me || (err = load_ext(me, hf, w3)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, true);
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_SEND,
 				      &err);
 	if (h && me->has_ext && me->ext.nhandles && !(h->rights & IPC_R_GRANT))
@@ -657,7 +804,7 @@ long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
 		me->msg.badge = h->badge;
 		err = send_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err ? err : hand_out(me, w3);
 }
 
@@ -669,12 +816,12 @@ long sys_ipc_recv(long hf, long a1, long a2, long a3, long a4, long uext)
 		return err;
 	if (me->has_ext)
 		me->ext.len = me->ext.nhandles = 0;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_RECV,
 				      &err);
 	if (h)
 		err = recv_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err ? err : hand_out(me, uext);
 }
 
@@ -682,13 +829,13 @@ long sys_ipc_recv(long hf, long a1, long a2, long a3, long a4, long uext)
 static int reply_any(struct ipc_tcb *me, long hnum)
 {
 	if (hnum == (long)IPC_REPLY_SLOT)
-		return reply_slot(me);
+		return reply_slot(me, false);
 	int err;
 	struct handle *h = handle_get(me->proc->ipc, hnum, IPC_OBJ_REPLY, 0, &err);
 	if (!h)
 		return err;
 	bool keep;
-	err = reply_with(me, (struct ipc_tcb *)h->obj, h->badge, &keep);
+	err = reply_with(me, (struct ipc_tcb *)h->obj, h->badge, &keep, false);
 	if (!keep) {
 		h->badge = ~0UL;		/* used: closing it drops nothing */
 		slot_close(me->proc->ipc, (int)hnum);
@@ -703,9 +850,9 @@ long sys_ipc_reply(long hf, long label, long w0, long w1, long w2, long w3)
 	if (!me || (err = load_ext(me, hf, w3)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	err = reply_any(me, handle_of(hf));
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
 }
 
@@ -716,16 +863,21 @@ long sys_ipc_reply(long hf, long label, long w0, long w1, long w2, long w3)
  */
 long sys_ipc_reply_recv(long hf, long label, long w0, long w1, long w2, long w3)
 {
+	struct thread *t = curthread;
+	long ret;
+	if (likely(t->ipc && t->proc->ipc) &&
+	    fast_reply_recv(t->ipc, (uint64_t)hf, (const uint64_t[5]){ label, w0, w1, w2, w3 }, &ret))
+		return ret;
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
 	if (!me || (err = load_ext(me, hf, w3)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_RECV,
 				      &err);
 	if (h && me->reply_to) {
-		err = reply_slot(me);
+		err = reply_slot(me, true);
 		if (err == -EPIPE)
 			err = 0;
 	}
@@ -734,7 +886,8 @@ long sys_ipc_reply_recv(long hf, long label, long w0, long w1, long w2, long w3)
 			me->ext.len = me->ext.nhandles = 0;
 		err = recv_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	handoff_flush(me);			/* the receive did not wait */
+	ipc_lock_give(irq);
 	return err ? err : hand_out(me, w3);
 }
 
@@ -746,7 +899,7 @@ long sys_ipc_reply_save(void)
 	struct ipc_tcb *me = ipc_self(&err);
 	if (!me)
 		return err;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct ipc_space *sp = me->proc->ipc;
 	int slot = me->reply_to ? slot_free(sp) : -1;
 	if (!me->reply_to)
@@ -759,7 +912,7 @@ long sys_ipc_reply_save(void)
 		me->reply_to = NULL;
 		err = slot;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
 }
 
@@ -775,7 +928,7 @@ static long create(size_t size, uint32_t type)
 	struct ipc_obj *o = kmem_zalloc(size, KM_USER);
 	if (!o)
 		return -ENOMEM;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct ipc_space *sp = me->proc->ipc;
 	int slot = slot_free(sp);
 	if (slot >= 0) {
@@ -792,7 +945,7 @@ static long create(size_t size, uint32_t type)
 		slot_fill(sp, slot, o, IPC_R_ALL, 0);
 		o = NULL;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	if (o) {
 		kmem_free(o);
 		return -ENOSPC;
@@ -816,12 +969,12 @@ long sys_handle_close(long h)
 	struct ipc_tcb *me = ipc_self(&err);
 	if (!me)
 		return err;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	if (handle_get(me->proc->ipc, h, 0, 0, &err)) {
 		slot_close(me->proc->ipc, (int)h);
 		err = 0;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
 }
 
@@ -836,7 +989,7 @@ long sys_handle_dup(long h, long rights, long badge)
 		return err;
 	if ((uint64_t)rights & ~(uint64_t)IPC_R_ALL)
 		return -EINVAL;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct ipc_space *sp = me->proc->ipc;
 	struct handle *hd = handle_get(sp, h, 0, IPC_R_DUP, &err);
 	int slot = -1;
@@ -850,7 +1003,7 @@ long sys_handle_dup(long h, long rights, long badge)
 		slot_fill(sp, slot, hd->obj, (uint32_t)rights, hd->badge ? hd->badge : (uint64_t)badge);
 		err = slot;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
 }
 
@@ -861,7 +1014,7 @@ long sys_handle_info(long h, long uinfo)
 	if (!me)
 		return err;
 	struct ipc_handle_info info = { 0 };
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *hd = handle_get(me->proc->ipc, h, 0, 0, &err);
 	if (hd) {
 		info = (struct ipc_handle_info){ hd->obj->type, hd->rights,
@@ -877,7 +1030,7 @@ long sys_handle_info(long h, long uinfo)
 		}
 		err = 0;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	if (!err && copyout((uint64_t)uinfo, &info, sizeof(info)))
 		err = -EFAULT;
 	return err;
@@ -897,7 +1050,7 @@ long sys_notify_signal(long h, long bits)
 		return err;
 	if (!bits || ((uint64_t)bits & ~NOTIFY_BITS))
 		return -EINVAL;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_NOTIFICATION, IPC_R_SEND, &err);
 	if (hd) {
 		struct notification *n = (struct notification *)hd->obj;
@@ -910,7 +1063,7 @@ long sys_notify_signal(long h, long bits)
 		}
 		err = 0;
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return err;
 }
 
@@ -924,7 +1077,7 @@ long sys_notify_wait(long hf, long timeout_ns)
 		return err;
 	if (timeout_ns < 0)
 		return -EINVAL;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct handle *hd = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_NOTIFICATION,
 				       IPC_R_RECV, &err);
 	long ret = err;
@@ -943,7 +1096,7 @@ long sys_notify_wait(long hf, long timeout_ns)
 				ret = (long)me->bits;
 		}
 	}
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return ret;
 }
 
@@ -951,11 +1104,11 @@ long sys_notify_wait(long hf, long timeout_ns)
 
 void ipc_kick(struct thread *t)
 {
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	struct ipc_tcb *w = t->ipc;
 	if (w && w->wait != W_NONE)
 		sched_wakeup(t);		/* it sees its process dying */
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 }
 
 void ipc_thread_exit(struct thread *t)
@@ -963,7 +1116,7 @@ void ipc_thread_exit(struct thread *t)
 	struct ipc_tcb *me = t->ipc;
 	if (!me)
 		return;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	if (me->reply_to) {
 		reply_drop(me->reply_to, me->reply_gen);
 		me->reply_to = NULL;
@@ -971,7 +1124,7 @@ void ipc_thread_exit(struct thread *t)
 	me->thread = NULL;
 	t->ipc = NULL;
 	obj_unref(&me->reply);		/* freed unless reply rights still name it */
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 }
 
 void ipc_proc_exit(struct proc *p)
@@ -979,12 +1132,12 @@ void ipc_proc_exit(struct proc *p)
 	struct ipc_space *sp = p->ipc;
 	if (!sp)
 		return;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	for (int i = 0; i < IPC_HANDLES_MAX; i++)
 		if (sp->h[i].obj)
 			slot_close(sp, i);
 	p->ipc = NULL;
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	kmem_free(sp);
 }
 
@@ -995,29 +1148,29 @@ int ipc_fork(struct proc *parent, struct proc *child)
 	struct ipc_space *sp = kmem_zalloc(sizeof(*sp), KM_USER);
 	if (!sp)
 		return -ENOMEM;
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	for (int i = 0; i < IPC_HANDLES_MAX; i++) {
 		struct handle *h = &parent->ipc->h[i];
 		if (h->obj && h->obj->type != IPC_OBJ_REPLY)
 			slot_fill(sp, i, h->obj, h->rights, h->badge);
 	}
 	child->ipc = sp;
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 	return 0;
 }
 
 void ipc_unmap_barrier(void)
 {
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	unsigned long irq = ipc_lock_take();
+	ipc_lock_give(irq);
 }
 
 void ipc_get_stats(struct ipc_stats *s)
 {
-	unsigned long irq = spin_lock_irqsave(&ipc_lock);
+	unsigned long irq = ipc_lock_take();
 	*s = (struct ipc_stats){ stats.endpoints, stats.notifications, stats.replies,
 				 stats.handles, stats.messages, stats.bytes, stats.fast };
-	spin_unlock_irqrestore(&ipc_lock, irq);
+	ipc_lock_give(irq);
 }
 
 long sys_ipc_stats(long ustats)

@@ -235,30 +235,15 @@ void sched_finish_switch(struct thread *prev)
 	finish_switch(prev);
 }
 
-void schedule(void)
+/*
+ * The switch from prev to next on c, next picked and marked ours (off
+ * every run queue): c's run-queue lock held, interrupts off (flags is what
+ * to restore them to). Returns in prev when it runs again.
+ */
+static inline __attribute__((always_inline)) void switch_to(struct cpu *c, struct thread *prev,
+							    struct thread *next,
+							    unsigned long flags)
 {
-	unsigned long flags = arch_irq_save();
-	struct cpu *c = this_cpu();
-	struct thread *prev = c->thread;
-
-	spin_lock_raw(&c->rq.lock);
-	c->need_resched = false;
-	struct thread *next;
-	/* a leaving prev is not queued here: finish_switch moves it */
-	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE) && likely(!prev->leaving))
-		next = rq_requeue_pick(c, prev);
-	else
-		next = rq_pick(c);
-	if (!next)
-		next = c->idle;
-	if (next == prev) {
-		prev->state = TS_RUNNING;
-		prev->ticks_left = (int)sched_quantum_ticks;
-		spin_unlock_raw(&c->rq.lock);
-		arch_irq_restore(flags);
-		return;
-	}
-
 	/* next may still be switching out on the CPU that queued it here
 	 * (rarely: the test outside the loop keeps the usual case to one
 	 * compare) */
@@ -290,6 +275,61 @@ void schedule(void)
 	prev = arch_switch(prev, next);
 	finish_switch(prev);
 	arch_irq_restore(flags);
+}
+
+void schedule(void)
+{
+	unsigned long flags = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct thread *prev = c->thread;
+
+	spin_lock_raw(&c->rq.lock);
+	c->need_resched = false;
+	struct thread *next;
+	/* a leaving prev is not queued here: finish_switch moves it */
+	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE) && likely(!prev->leaving))
+		next = rq_requeue_pick(c, prev);
+	else
+		next = rq_pick(c);
+	if (!next)
+		next = c->idle;
+	if (next == prev) {
+		prev->state = TS_RUNNING;
+		prev->ticks_left = (int)sched_quantum_ticks;
+		spin_unlock_raw(&c->rq.lock);
+		arch_irq_restore(flags);
+		return;
+	}
+	switch_to(c, prev, next, flags);
+}
+
+bool sched_claim(struct thread *t)
+{
+	return __atomic_compare_exchange_n(&t->state, &(int){ TS_SLEEPING }, TS_RUNNABLE, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The direct hand-off (IPC's, after L4): the caller has gone to sleep
+ * (sched_prepare_sleep) and claimed next, and next runs here now, in its
+ * place, without a trip through a run queue: unless next may not run on
+ * this CPU, or a thread of higher priority waits here, when next is queued
+ * as a wakeup would queue it and the CPU goes to the best thread.
+ */
+void sched_sleep_and_run(struct thread *next)
+{
+	unsigned long flags = arch_irq_save();
+	struct cpu *c = this_cpu();
+	if (likely(sched_may_run_on(next, c->id) && (c->rq.nonempty >> next->prio) <= 1)) {
+		spin_lock_raw(&c->rq.lock);
+		c->need_resched = false;
+		c->handoffs++;
+		switch_to(c, c->thread, next, flags);
+		return;
+	}
+	enqueue_on(target_cpu(next, false), next);
+	arch_irq_restore(flags);
+	schedule();
 }
 
 /*
@@ -408,8 +448,7 @@ void sched_prepare_sleep(void)
 
 bool sched_wakeup(struct thread *t)
 {
-	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_SLEEPING }, TS_RUNNABLE, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!sched_claim(t))
 		return false;
 	unsigned long flags = arch_irq_save();
 	enqueue_on(target_cpu(t, false), t);
