@@ -26,7 +26,8 @@ int ipc_fork(struct proc *parent, struct proc *child);
 /* A process is torn down: every handle in its table is closed. */
 void ipc_proc_exit(struct proc *p);
 /* p's process is dying (kick_threads): if t waits in an IPC call, it
- * wakes with -EINTR. Any context but a trap; takes ipc_lock. */
+ * wakes with -EINTR. Takes ipc_lock, so any context where that is not
+ * held: a fault from ring 3 too (proc_fault), never the IPC code. */
 void ipc_kick(struct thread *t);
 /* User pages of some space are about to be freed (kernel/proc.c's
  * unmap_free, after the unmap): waits for a copy into or out of another

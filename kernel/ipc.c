@@ -117,6 +117,8 @@ struct notification {
 	struct ipc_obj o;
 	uint64_t bits;			/* signalled and not yet taken */
 	struct list waiters;		/* W_NOTIFY */
+	uint32_t send_handles;		/* handles with IPC_R_SEND; 0: nobody can
+					 * signal it, waiting is in vain */
 };
 
 struct handle {
@@ -155,6 +157,7 @@ struct ipc_tcb {
 	struct kmsg msg;		/* sent from or received into */
 	bool has_ext;
 	struct ipc_ext ext;		/* the caller's, copied in */
+	unsigned user_room, user_handle_room;	/* as the caller gave them */
 	uint64_t bits;			/* W_NOTIFY: the bits taken */
 	struct ipc_tcb *reply_to;	/* the reply right it holds, or NULL */
 	uint64_t reply_gen;
@@ -264,14 +267,21 @@ static int wait_for_partner(struct ipc_tcb *me, unsigned long *irq, uint64_t dea
 			return me->result;
 		if (t->proc->dying || (deadline_ns && clock_ns() >= deadline_ns))
 			break;
-		/* the partner left asleep for us, claimed now, under the lock,
-		 * so that no timeout of its own can wake it and let it go */
+		/* The partner left asleep for us: if it may have this CPU,
+		 * claimed now, under the lock, so that no timeout of its own
+		 * can wake it and let it go; if not, woken the usual way while
+		 * we are still awake (after our sleep we may touch no other
+		 * CPU's run queue: sched_sleep_and_run). */
 		struct thread *next = NULL;
 		if (me->handoff) {
 			next = me->handoff->thread;
 			me->handoff = NULL;
-			if (!sched_claim(next))
+			if (!sched_may_hand_off(next)) {
+				sched_wakeup(next);
+				next = NULL;
+			} else if (!sched_claim(next)) {
 				next = NULL;		/* awake already */
+			}
 		}
 		sched_prepare_sleep();
 		if (deadline_ns)
@@ -294,9 +304,19 @@ static int wait_for_partner(struct ipc_tcb *me, unsigned long *irq, uint64_t dea
 	return t->proc->dying ? -EINTR : -ETIMEDOUT;
 }
 
+/* now + timeout_ns, or 0 (no timeout) for 0; a sum that would wrap is
+ * the end of time, not a moment in the past. */
+static uint64_t deadline_after(uint64_t timeout_ns)
+{
+	if (!timeout_ns)
+		return 0;
+	uint64_t now = clock_ns();
+	return timeout_ns > ~0UL - now ? ~0UL : now + timeout_ns;
+}
+
 static uint64_t deadline_of(const struct ipc_tcb *me)
 {
-	return me->has_ext && me->ext.timeout_ns ? clock_ns() + me->ext.timeout_ns : 0;
+	return deadline_after(me->has_ext ? me->ext.timeout_ns : 0);
 }
 
 /* ---- handles (ipc_lock held) ---- */
@@ -338,6 +358,8 @@ static void slot_fill(struct ipc_space *sp, int i, struct ipc_obj *o, uint32_t r
 	obj_ref(o);
 	if (o->type == IPC_OBJ_ENDPOINT && (rights & IPC_R_RECV))
 		((struct endpoint *)o)->recv_handles++;
+	if (o->type == IPC_OBJ_NOTIFICATION && (rights & IPC_R_SEND))
+		((struct notification *)o)->send_handles++;
 }
 
 static void reply_drop(struct ipc_tcb *caller, uint64_t gen);
@@ -363,6 +385,15 @@ static void slot_close(struct ipc_space *sp, int i)
 			obj_ref(&ep->o);	/* through the wakeups */
 			endpoint_die(ep);
 			obj_unref(&ep->o);
+		}
+	}
+	if (hd.obj->type == IPC_OBJ_NOTIFICATION && (hd.rights & IPC_R_SEND)) {
+		struct notification *n = (struct notification *)hd.obj;
+		if (--n->send_handles == 0) {
+			obj_ref(&n->o);		/* through the wakeups */
+			while (!list_empty(&n->waiters))
+				complete(list_entry(n->waiters.next, struct ipc_tcb, link), -EPIPE);
+			obj_unref(&n->o);
 		}
 	}
 	if (hd.obj->type == IPC_OBJ_REPLY) {
@@ -394,31 +425,48 @@ static void reply_take(struct ipc_tcb *r, struct ipc_tcb *c)
 
 /* ---- the message ---- */
 
+/* Are all the pages of [va, va + len) in as mapped (and writable, if
+ * `write`)? What a copy checks before it moves a byte. */
+static bool range_mapped(struct aspace *as, uint64_t va, uint32_t len, bool write)
+{
+	for (uint64_t p = ALIGN_DOWN(va, PAGE_SIZE); p < va + len; p += PAGE_SIZE) {
+		unsigned flags = 0;
+		if (!aspace_lookup(as, p, &flags) || (write && !(flags & PAGE_WRITE)))
+			return false;
+	}
+	return true;
+}
+
 /*
  * The long part, from s's memory to r's: one of them is the running
  * thread, whose side goes through copyin/copyout; the other's through its
  * space's page tables, page by page. -EFAULT, and *r_fault says whose
- * buffer it was.
+ * buffer it was. Both sides are checked whole first, so a message that
+ * cannot pass changes nothing of the receiver's (and the pages stay: their
+ * owners' unmaps wait for ipc_lock before they free, ipc_unmap_barrier).
  */
 static int copy_data(struct ipc_tcb *s, struct ipc_tcb *r, uint32_t len, bool *r_fault)
 {
 	bool to_other = s->thread == curthread;
 	struct ipc_tcb *other = to_other ? r : s;
-	struct aspace *as = other->proc->as;
+	struct aspace *as = other->proc->as, *mine = curproc->as;
 	uint64_t src = (uint64_t)s->ext.data, dst = (uint64_t)r->ext.data;
+	if (!range_mapped(to_other ? mine : as, src, len, false)) {
+		*r_fault = false;
+		return -EFAULT;
+	}
+	if (!as || !range_mapped(to_other ? as : mine, dst, len, true)) {
+		*r_fault = true;
+		return -EFAULT;
+	}
 	for (uint32_t done = 0; done < len;) {
 		uint64_t ova = (to_other ? dst : src) + done;
 		uint32_t chunk = MIN(len - done, (uint32_t)(PAGE_SIZE - (ova & (PAGE_SIZE - 1))));
-		unsigned flags = 0;
-		uint64_t pa = as ? aspace_lookup(as, ova, &flags) : 0;
-		if (!pa || (to_other && !(flags & PAGE_WRITE))) {
-			*r_fault = to_other;
-			return -EFAULT;
-		}
+		uint64_t pa = aspace_lookup(as, ova, NULL);
 		int err = to_other ? copyin((void *)pa, src + done, chunk)
 				   : copyout(dst + done, (const void *)pa, chunk);
 		if (err) {
-			*r_fault = !to_other;
+			*r_fault = !to_other;	/* our own side, unmapped by a thread of ours */
 			return -EFAULT;
 		}
 		done += chunk;
@@ -524,15 +572,23 @@ static __attribute__((noinline)) struct ipc_tcb *ipc_make(int *err)
 	return t->ipc;
 }
 
-/* The struct ipc_ext of a call with IPC_EXT, checked: 0 or -errno. */
-static int load_ext(struct ipc_tcb *me, uint64_t flags, uint64_t uext)
+/*
+ * The struct ipc_ext of a call with IPC_EXT, checked: 0 or -errno. A call
+ * that receives writes it back (hand_out): that it can is tested here,
+ * before anything is taken, since a message taken and then not reported
+ * (its handles in the table under numbers nobody was told) would be lost.
+ */
+static int load_ext(struct ipc_tcb *me, uint64_t flags, uint64_t uext, bool receives)
 {
 	me->has_ext = flags & IPC_EXT;
 	if (!me->has_ext)
 		return 0;
-	if (copyin(&me->ext, uext, sizeof(me->ext)))
+	if (copyin(&me->ext, uext, sizeof(me->ext)) ||
+	    (receives && copyout(uext, &me->ext, sizeof(me->ext))))
 		return -EFAULT;
 	struct ipc_ext *e = &me->ext;
+	me->user_room = e->room;		/* given back as they were */
+	me->user_handle_room = e->handle_room;
 	if (e->len > IPC_DATA_MAX || e->nhandles > IPC_MSG_HANDLES)
 		return -EMSGSIZE;
 	e->room = MIN(e->room, (unsigned)IPC_DATA_MAX);
@@ -566,8 +622,12 @@ static long hand_out(struct ipc_tcb *me, uint64_t uext)
 	uint64_t w[6] = { me->msg.badge | (me->msg.call ? IPC_FROM_CALL : 0), me->msg.label,
 			  me->msg.w[0], me->msg.w[1], me->msg.w[2], me->msg.w[3] };
 	arch_uregs_set_args(tf, w);
-	if (me->has_ext && copyout(uext, &me->ext, sizeof(me->ext)))
-		return -EFAULT;
+	if (me->has_ext) {
+		me->ext.room = me->user_room;
+		me->ext.handle_room = me->user_handle_room;
+		if (copyout(uext, &me->ext, sizeof(me->ext)))
+			return -EFAULT;	/* unmapped since load_ext: the caller's doing */
+	}
 	return 0;
 }
 
@@ -654,9 +714,10 @@ static int recv_on(struct ipc_tcb *me, struct endpoint *ep, bool nonblock, unsig
  * The right comes back to me if the fault is mine (the server may try
  * again with a message that fits). */
 static int reply_with(struct ipc_tcb *me, struct ipc_tcb *c, uint64_t gen, bool *keep,
-		      bool handoff)
+		      bool handoff, bool *went)
 {
 	*keep = false;
+	*went = false;
 	if (c->wait != W_REPLY || c->gen != gen)
 		return -EPIPE;			/* the caller is gone, or gave up */
 	bool r_fault;
@@ -665,6 +726,7 @@ static int reply_with(struct ipc_tcb *me, struct ipc_tcb *c, uint64_t gen, bool 
 		*keep = true;
 		return err;
 	}
+	*went = !err;
 	if (handoff)
 		complete_handoff(me, c, err);	/* it runs when we wait */
 	else
@@ -678,8 +740,8 @@ static int reply_slot(struct ipc_tcb *me, bool handoff)
 	if (!c)
 		return -EBADF;			/* no call received that is still owed */
 	uint64_t gen = me->reply_gen;
-	bool keep;
-	int err = reply_with(me, c, gen, &keep, handoff);
+	bool keep, went;
+	int err = reply_with(me, c, gen, &keep, handoff, &went);
 	if (keep)
 		return err;
 	me->reply_to = NULL;
@@ -691,7 +753,7 @@ long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
 {
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3)))
+	if (!me || (err = load_ext(me, hf, w3, false)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
 	unsigned long irq = ipc_lock_take();
@@ -792,7 +854,7 @@ long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
 		return ret;
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3)))
+	if (!me || (err = load_ext(me, hf, w3, true)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, true);
 	unsigned long irq = ipc_lock_take();
@@ -812,7 +874,7 @@ long sys_ipc_recv(long hf, long a1, long a2, long a3, long a4, long uext)
 {
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, uext)))
+	if (!me || (err = load_ext(me, hf, uext, true)))
 		return err;
 	if (me->has_ext)
 		me->ext.len = me->ext.nhandles = 0;
@@ -834,9 +896,14 @@ static int reply_any(struct ipc_tcb *me, long hnum)
 	struct handle *h = handle_get(me->proc->ipc, hnum, IPC_OBJ_REPLY, 0, &err);
 	if (!h)
 		return err;
-	bool keep;
-	err = reply_with(me, (struct ipc_tcb *)h->obj, h->badge, &keep, false);
-	if (!keep) {
+	/* the reply may move this very right to the caller: then it is the
+	 * caller's now, and there is nothing here to close */
+	bool moving = false;
+	for (unsigned i = 0; me->has_ext && i < me->ext.nhandles; i++)
+		moving |= me->ext.handles[i] == (int)hnum;
+	bool keep, went;
+	err = reply_with(me, (struct ipc_tcb *)h->obj, h->badge, &keep, false, &went);
+	if (!keep && !(moving && went)) {
 		h->badge = ~0UL;		/* used: closing it drops nothing */
 		slot_close(me->proc->ipc, (int)hnum);
 	}
@@ -847,7 +914,7 @@ long sys_ipc_reply(long hf, long label, long w0, long w1, long w2, long w3)
 {
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3)))
+	if (!me || (err = load_ext(me, hf, w3, false)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
 	unsigned long irq = ipc_lock_take();
@@ -870,7 +937,7 @@ long sys_ipc_reply_recv(long hf, long label, long w0, long w1, long w2, long w3)
 		return ret;
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3)))
+	if (!me || (err = load_ext(me, hf, w3, true)))
 		return err;
 	set_msg(me, label, w0, w1, w2, w3, false);
 	unsigned long irq = ipc_lock_take();
@@ -880,6 +947,10 @@ long sys_ipc_reply_recv(long hf, long label, long w0, long w1, long w2, long w3)
 		err = reply_slot(me, true);
 		if (err == -EPIPE)
 			err = 0;
+		/* the reply may have moved the handle we receive on */
+		if (!err)
+			h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_RECV,
+				       &err);
 	}
 	if (h && !err) {
 		if (me->has_ext)
@@ -987,8 +1058,8 @@ long sys_handle_dup(long h, long rights, long badge)
 	struct ipc_tcb *me = ipc_self(&err);
 	if (!me)
 		return err;
-	if ((uint64_t)rights & ~(uint64_t)IPC_R_ALL)
-		return -EINVAL;
+	if (((uint64_t)rights & ~(uint64_t)IPC_R_ALL) || ((uint64_t)badge & IPC_FROM_CALL))
+		return -EINVAL;			/* bit 63 marks a call where badges arrive */
 	unsigned long irq = ipc_lock_take();
 	struct ipc_space *sp = me->proc->ipc;
 	struct handle *hd = handle_get(sp, h, 0, IPC_R_DUP, &err);
@@ -1086,12 +1157,14 @@ long sys_notify_wait(long hf, long timeout_ns)
 		if (n->bits) {
 			ret = (long)n->bits;
 			n->bits = 0;
+		} else if (!n->send_handles) {
+			ret = -EPIPE;			/* nobody can signal it */
 		} else if (hf & IPC_NONBLOCK) {
 			ret = -EAGAIN;
 		} else {
 			me->wait = W_NOTIFY;
 			enqueue(me, &n->o, &n->waiters);
-			ret = wait_for_partner(me, &irq, timeout_ns ? clock_ns() + (uint64_t)timeout_ns : 0);
+			ret = wait_for_partner(me, &irq, deadline_after((uint64_t)timeout_ns));
 			if (!ret)
 				ret = (long)me->bits;
 		}

@@ -351,6 +351,7 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 	UT_EXPECT_EQ(s1.endpoints, s0.endpoints);
 	UT_EXPECT_EQ(s1.notifications, s0.notifications);
 	UT_EXPECT_EQ(s1.handles, s0.handles);
+	UT_EXPECT_EQ(s1.replies, s0.replies);		/* threads' IPC states */
 	UT_EXPECT(s1.messages > s0.messages);		/* messages did pass */
 	UT_LOG("messages %lu, bytes %lu, by the fast path %lu", s1.messages - s0.messages,
 	       s1.bytes - s0.bytes, s1.fast - s0.fast);

@@ -327,6 +327,13 @@ static void take_moved_handle(void *arg)
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, &ext), 0);
 	UT_ASSERT_EQ(ext.nhandles, 1);
 	got[0] = ext.handles[0];
+	/* a new slot, not the copy fork gave this process at the same number */
+	UT_EXPECT(got[0] != (int)(long)arg);
+	struct ipc_handle_info moved, inherited;
+	UT_ASSERT_EQ(handle_info(got[0], &moved), 0);
+	UT_ASSERT_EQ(handle_info((int)(long)arg, &inherited), 0);
+	UT_EXPECT_EQ(moved.object, inherited.object);
+	UT_EXPECT_EQ(moved.badge, 0x77);
 	/* it works here: a call through it reaches the parent */
 	struct ipc_msg c = msg(99, 0, 0, 0, 0);
 	UT_EXPECT_EQ(ipc_call(got[0], 0, &c, NULL), 0);
@@ -340,7 +347,7 @@ UTEST(ipc, a_handle_moves_from_sender_to_receiver)
 	UT_ASSERT(ep_shared >= 0 && other >= 0);
 	int moving = handle_dup(other, IPC_R_SEND, 0x77);
 	UT_ASSERT(moving >= 0);
-	int pid = ut_fork(take_moved_handle, NULL);
+	int pid = ut_fork(take_moved_handle, (void *)(long)moving);
 	/* without GRANT on the endpoint it goes through, no handle moves */
 	int no_grant = handle_dup(ep_shared, IPC_R_SEND, 0);
 	struct ipc_ext ext = { .nhandles = 1, .handles = { moving } };
@@ -361,11 +368,12 @@ UTEST(ipc, a_handle_moves_from_sender_to_receiver)
 
 /* ---- data ---- */
 
-static unsigned char big[IPC_DATA_MAX] __attribute__((aligned(4096)));
+static unsigned char big_area[2 * IPC_DATA_MAX] __attribute__((aligned(4096)));
 
 static void send_pattern(void *arg)
 {
 	unsigned seed = (unsigned)(long)arg;
+	unsigned char *big = big_area + 100;	/* across two pages, as the receiver's */
 	if (seed == 3)
 		wait_queued(ep_shared, 0, 1);	/* round 0: the receiver waits, we copy */
 	for (int i = 0; i < IPC_DATA_MAX; i++)
@@ -508,7 +516,9 @@ UTEST(ipc, a_server_that_ends_holding_the_reply_right_fails_the_call)
 	UT_ASSERT_EQ(handle_close(ep_shared), 0);
 	struct ipc_msg m = msg(1, 0, 0, 0, 0);
 	UT_EXPECT_EQ(ipc_call(send, 0, &m, NULL), -EPIPE);
-	/* and the endpoint died with its last receiver: at once, no wait */
+	/* and the endpoint died with its last receiver: at once, no wait
+	 * (a call that would wait says -EAGAIN with IPC_NONBLOCK) */
+	UT_EXPECT_EQ(ipc_call(send, IPC_NONBLOCK, &m, NULL), -EPIPE);
 	UT_EXPECT_EQ(ipc_call(send, 0, &m, NULL), -EPIPE);
 	UT_EXPECT_EQ(ipc_send(send, 0, &m, NULL), -EPIPE);
 	int st;
@@ -668,4 +678,397 @@ UTEST(ipc, objects_handles_and_heap_come_back_when_everyone_has_gone)
 	UT_EXPECT_EQ(s1.handles, s0.handles);
 	UT_EXPECT_EQ(s1.replies, s0.replies);
 	UT_EXPECT(s1.messages >= s0.messages + 11);
+}
+
+/* ---- found in review: each of these failed before its fix ---- */
+
+static void call_with_room_for_a_handle(void *arg)
+{
+	struct ipc_ext ext = { .handle_room = 1, .timeout_ns = 1000 * MS };
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	UT_EXPECT_EQ(ipc_call(ep_shared, 0, &m, &ext), 0);
+	UT_EXPECT_EQ(ext.nhandles, 1);		/* the reply brought it */
+}
+
+/* (A reply that moved the handle reply_recv then received on made the
+ * receive follow an emptied slot: a kernel page fault.) */
+UTEST(ipc, a_reply_that_moves_the_handle_received_on_ends_the_receive_with_ebadf)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int tid = uthread_create(call_with_room_for_a_handle, NULL);
+	UT_ASSERT(tid > 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	struct ipc_ext ext = { .nhandles = 1, .handles = { ep_shared }, .timeout_ns = 10 * MS };
+	UT_EXPECT_EQ(ipc_reply_recv(ep_shared, 0, &m, &ext), -EBADF);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+}
+
+/* (A reply through a saved right that moved that same right wrote into
+ * and closed the emptied slot: a kernel page fault.) */
+UTEST(ipc, a_reply_that_moves_its_own_saved_right_leaves_the_table_whole)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int tid = uthread_create(call_with_room_for_a_handle, NULL);
+	UT_ASSERT(tid > 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	int saved = ipc_reply_save();
+	UT_ASSERT(saved >= 0);
+	struct ipc_stats s0, s1;
+	UT_ASSERT_EQ(ipc_stats(&s0), 0);
+	struct ipc_ext ext = { .nhandles = 1, .handles = { saved } };
+	UT_EXPECT_EQ(ipc_reply_to(saved, &m, &ext), 0);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+	struct ipc_handle_info info;
+	UT_EXPECT_EQ(handle_info(saved, &info), -EBADF);	/* it went with the reply */
+	UT_ASSERT_EQ(ipc_stats(&s1), 0);
+	UT_EXPECT_EQ(s1.handles, s0.handles);			/* moved, not lost or doubled */
+}
+
+static volatile unsigned long spins;
+static volatile int stop_spinning;
+
+static void spin_on_cpu0(void *arg)
+{
+	UT_ASSERT_EQ(set_cpus(1), 0);
+	while (!stop_spinning)
+		spins++;
+}
+
+static void serve_until_zero(void *arg)
+{
+	UT_ASSERT_EQ(set_cpus((unsigned)(long)arg), 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	int err = 0;
+	while (m.label && !err)
+		err = ipc_reply_recv(ep_shared, 0, &m, NULL);
+	UT_EXPECT_EQ(err, 0);
+	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), 0);
+}
+
+/* (The hand-off gave the partner a fresh quantum each time and cleared the
+ * request to reschedule: a call/reply pair never gave the CPU up, and a
+ * thread of the same priority waiting there never ran.) */
+UTEST(ipc, a_hand_off_pair_leaves_time_for_others_of_its_priority)
+{
+	UT_ASSERT_EQ(set_cpus(1), 0);
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int pid = ut_fork(serve_until_zero, (void *)1L);
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	UT_ASSERT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);	/* the server is up */
+	int tid = uthread_create(spin_on_cpu0, NULL);
+	UT_ASSERT(tid > 0);
+	while (!spins)
+		sched_yield();				/* it runs, and is queued here */
+	unsigned long before = spins, t0 = clock_ns();
+	while (clock_ns() - t0 < 100 * MS) {
+		m.label = 1;
+		UT_ASSERT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);
+	}
+	unsigned long during = spins - before;
+	stop_spinning = 1;
+	m.label = 0;
+	UT_EXPECT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+	UT_EXPECT(during > 0);
+}
+
+static volatile int senders_stop;
+
+static void send_from(void *arg)
+{
+	UT_ASSERT_EQ(set_cpus((unsigned)(long)arg), 0);
+	struct ipc_ext ext = { .timeout_ns = 20 * MS };
+	while (!senders_stop) {
+		struct ipc_msg m = msg(2, 0, 0, 0, 0);
+		ipc_send(ep_shared, 0, &m, &ext);
+	}
+}
+
+/* (A hand-off refused on the CPU it was tried on queued the partner on
+ * another CPU after the caller had gone to sleep; that CPU, having picked
+ * the caller meanwhile, spun on its on_cpu holding the lock the caller
+ * spun for: both CPUs stopped for good.) Server on CPUs 0-1, client on 1,
+ * senders on 2 and 3, for 2 s. */
+UTEST_CPUS(ipc, hand_offs_between_threads_on_different_cpus_never_deadlock, 4)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	senders_stop = 0;
+	int pid = ut_fork(serve_until_zero, (void *)3L);
+	int s1 = uthread_create(send_from, (void *)4L), s2 = uthread_create(send_from, (void *)8L);
+	UT_ASSERT(s1 > 0 && s2 > 0);
+	UT_ASSERT_EQ(set_cpus(2), 0);
+	unsigned long calls = 0, t0 = clock_ns();
+	struct ipc_msg m;
+	while (clock_ns() - t0 < 2000 * MS) {
+		m = msg(1, 0, 0, 0, 0);
+		UT_ASSERT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);
+		calls++;
+	}
+	senders_stop = 1;
+	UT_EXPECT_EQ(uthread_join(s1), 0);
+	UT_EXPECT_EQ(uthread_join(s2), 0);
+	m = msg(0, 0, 0, 0, 0);
+	UT_EXPECT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+	UT_EXPECT(calls > 0);
+}
+
+/* (A badge with bit 63 set came out as "by call" with badge 0.) */
+UTEST(ipc, a_badge_cannot_use_the_bit_that_marks_a_call)
+{
+	int ep = endpoint_create();
+	UT_ASSERT(ep >= 0);
+	UT_EXPECT_EQ(handle_dup(ep, IPC_R_SEND, IPC_FROM_CALL | 5), -EINVAL);
+	UT_EXPECT(handle_dup(ep, IPC_R_SEND, IPC_FROM_CALL - 1) >= 0);
+}
+
+static const struct ipc_ext read_only_ext = { .handle_room = 1 };	/* in .rodata */
+
+/* (A receive whose ext could not be written back took the message, moved
+ * its handles and then said -EFAULT: what came was lost.) */
+UTEST(ipc, a_receive_with_an_ext_it_cannot_write_back_takes_nothing)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int tid = uthread_create(send_words, NULL);
+	UT_ASSERT(tid > 0);
+	wait_queued(ep_shared, 1, 0);
+	struct ipc_msg m;
+	UT_EXPECT_EQ(ipc_recv(ep_shared, 0, &m, (struct ipc_ext *)&read_only_ext), -EFAULT);
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);	/* it is still there */
+	UT_EXPECT_EQ(m.label, 7);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+}
+
+static void send_off_the_heap_end(void *arg)
+{
+	char *end = sbrk(0);			/* the last mapped byte is end - 1 */
+	struct ipc_ext ext = { .data = end - 100, .len = 200 };
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	wait_queued(ep_shared, 0, 1);
+	UT_EXPECT_EQ(ipc_send(ep_shared, 0, &m, &ext), -EFAULT);
+	static char ten[10] = "0123456789";
+	ext = (struct ipc_ext){ .data = ten, .len = 10 };
+	m.label = 2;
+	UT_EXPECT_EQ(ipc_send(ep_shared, 0, &m, &ext), 0);
+}
+
+/* (A sender's buffer that ran into an unmapped page was copied as far as
+ * it went: the waiting receiver's buffer changed though no message came.) */
+UTEST(ipc, a_message_that_faults_half_way_changes_nothing_of_the_receiver)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	UT_ASSERT(!IS_ERR_VALUE(sbrk(4096 - ((unsigned long)sbrk(0) & 4095))));	/* a page end */
+	int pid = ut_fork(send_off_the_heap_end, NULL);
+	char room[256];
+	memset(room, 'z', sizeof(room));
+	struct ipc_ext ext = { .data = room, .room = sizeof(room) };
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, &ext), 0);
+	UT_EXPECT_EQ(m.label, 2);
+	UT_EXPECT_EQ(ext.len, 10);
+	int changed = 0;
+	for (int i = 10; i < 256; i++)
+		changed += room[i] != 'z';
+	UT_EXPECT_EQ(changed, 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+}
+
+static void send_words_when_one_waits(void *arg)
+{
+	wait_queued(ep_shared, 0, 1);
+	send_words(arg);
+}
+
+/* (now + timeout wrapped: a timeout near ~0 ended the wait at once.) */
+UTEST(ipc, a_huge_timeout_waits_rather_than_ending_at_once)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int tid = uthread_create(send_words_when_one_waits, NULL);
+	UT_ASSERT(tid > 0);
+	struct ipc_ext ext = { .timeout_ns = ~0UL - 5 };
+	struct ipc_msg m;
+	UT_EXPECT_EQ(ipc_recv(ep_shared, 0, &m, &ext), 0);
+	UT_EXPECT_EQ(m.label, 7);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+}
+
+static volatile long note_result = 1;
+
+static void wait_on_note(void *arg)
+{
+	note_result = notify_wait(note_shared, 0, 0);
+}
+
+/* (Its last handle closed, a notification kept its waiters asleep for
+ * ever: nobody could signal it any more.) */
+UTEST(ipc, waiters_on_a_notification_nobody_can_signal_get_epipe)
+{
+	note_shared = notify_create();
+	UT_ASSERT(note_shared >= 0);
+	int tid = uthread_create(wait_on_note, NULL);
+	UT_ASSERT(tid > 0);
+	wait_queued(note_shared, 0, 1);
+	UT_ASSERT_EQ(handle_close(note_shared), 0);
+	UT_EXPECT_EQ(uthread_join(tid), 0);
+	UT_EXPECT_EQ(note_result, -EPIPE);
+}
+
+/* ---- promised, and now tested ---- */
+
+static volatile long first_call_result = 1;
+
+static void call_and_keep_result(void *arg)
+{
+	struct ipc_msg m = msg((unsigned long)arg, 0, 0, 0, 0);
+	first_call_result = ipc_call(ep_shared, 0, &m, NULL);
+}
+
+UTEST(ipc, a_right_dropped_unused_fails_its_caller_and_the_server_goes_on)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	/* a new call received over a held right drops it */
+	int t1 = uthread_create(call_and_keep_result, (void *)1L);
+	UT_ASSERT(t1 > 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	int t2 = uthread_create(call_once, (void *)10L);
+	UT_ASSERT(t2 > 0);
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);	/* t1's right goes */
+	UT_EXPECT_EQ(uthread_join(t1), 0);
+	UT_EXPECT_EQ(first_call_result, -EPIPE);
+	m.label++;
+	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), 0);
+	UT_EXPECT_EQ(uthread_join(t2), 0);
+	/* a saved right closed unused */
+	first_call_result = 1;
+	t1 = uthread_create(call_and_keep_result, (void *)1L);
+	UT_ASSERT(t1 > 0);
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	int saved = ipc_reply_save();
+	UT_ASSERT(saved >= 0);
+	UT_EXPECT_EQ(handle_close(saved), 0);
+	UT_EXPECT_EQ(uthread_join(t1), 0);
+	UT_EXPECT_EQ(first_call_result, -EPIPE);
+}
+
+static void call_with_timeout(void *arg)
+{
+	struct ipc_ext ext = { .timeout_ns = 10 * MS };
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	first_call_result = ipc_call(ep_shared, 0, &m, &ext);
+}
+
+UTEST(ipc, a_reply_to_a_caller_that_timed_out_is_epipe_and_reply_recv_goes_on)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+	int t1 = uthread_create(call_with_timeout, NULL);
+	UT_ASSERT(t1 > 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	UT_EXPECT_EQ(uthread_join(t1), 0);		/* it gave up waiting for us */
+	UT_EXPECT_EQ(first_call_result, -ETIMEDOUT);
+	struct ipc_msg r = m;
+	UT_EXPECT_EQ(ipc_reply(0, &r, NULL), -EPIPE);
+	/* reply_recv: the reply fails the same way, and the receive still
+	 * happens (a server's loop does not stop for a caller that left) */
+	t1 = uthread_create(call_with_timeout, NULL);
+	UT_ASSERT(t1 > 0);
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
+	UT_EXPECT_EQ(uthread_join(t1), 0);
+	int t2 = uthread_create(call_once, (void *)30L);
+	UT_ASSERT(t2 > 0);
+	UT_ASSERT_EQ(ipc_reply_recv(ep_shared, 0, &m, NULL), 0);
+	UT_EXPECT_EQ(m.label, 30);
+	m.label++;
+	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), 0);
+	UT_EXPECT_EQ(uthread_join(t2), 0);
+}
+
+static void serve_with_data_and_a_handle(void *arg)
+{
+	char in[64];
+	struct ipc_ext ext = { .data = in, .room = sizeof(in), .handle_room = 1 };
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, &ext), 0);
+	UT_EXPECT(m.from_call);
+	UT_EXPECT_EQ(ext.len, 6);
+	UT_EXPECT_EQ(memcmp(in, "hello", 6), 0);
+	UT_ASSERT_EQ(ext.nhandles, 1);
+	/* the answer: data, and the handle back */
+	static char out[] = "world!";
+	struct ipc_ext rx = { .data = out, .len = 7, .nhandles = 1, .handles = { ext.handles[0] } };
+	m.label = 77;
+	UT_EXPECT_EQ(ipc_reply(0, &m, &rx), 0);
+}
+
+UTEST(ipc, a_call_and_its_reply_carry_data_and_handles)
+{
+	ep_shared = endpoint_create();
+	int n = notify_create();
+	UT_ASSERT(ep_shared >= 0 && n >= 0);
+	struct ipc_handle_info before;
+	UT_ASSERT_EQ(handle_info(n, &before), 0);
+	int pid = ut_fork(serve_with_data_and_a_handle, NULL);
+	char buf[64] = "hello";
+	struct ipc_ext ext = { .data = buf, .len = 6, .room = sizeof(buf), .nhandles = 1,
+			       .handles = { n }, .handle_room = 1 };
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	UT_ASSERT_EQ(ipc_call(ep_shared, 0, &m, &ext), 0);
+	UT_EXPECT_EQ(m.label, 77);
+	UT_EXPECT_EQ(ext.len, 7);
+	UT_EXPECT_EQ(strcmp(buf, "world!"), 0);
+	UT_ASSERT_EQ(ext.nhandles, 1);
+	struct ipc_handle_info after;
+	UT_ASSERT_EQ(handle_info(ext.handles[0], &after), 0);
+	UT_EXPECT_EQ(after.object, before.object);	/* the same notification, back */
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+}
+
+static void receive_without_room(void *arg)
+{
+	/* fill the table but one slot less than a message brings */
+	while (handle_dup(ep_shared, IPC_R_SEND, 0) >= 0)
+		;
+	handle_close(IPC_HANDLES_MAX - 1);
+	struct ipc_ext ext = { .handle_room = 2, .timeout_ns = 200 * MS };
+	struct ipc_msg m;
+	UT_EXPECT_EQ(ipc_recv(ep_shared, 0, &m, &ext), -ETIMEDOUT);	/* never came */
+}
+
+UTEST(ipc, a_move_into_a_full_table_fails_the_sender_with_enospc)
+{
+	ep_shared = endpoint_create();
+	int a = notify_create(), b = notify_create();
+	UT_ASSERT(ep_shared >= 0 && a >= 0 && b >= 0);
+	int pid = ut_fork(receive_without_room, NULL);
+	wait_queued(ep_shared, 0, 1);
+	struct ipc_ext ext = { .nhandles = 2, .handles = { a, b } };
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	UT_EXPECT_EQ(ipc_send(ep_shared, IPC_NONBLOCK, &m, &ext), -ENOSPC);
+	struct ipc_handle_info info;
+	UT_EXPECT_EQ(handle_info(a, &info), 0);		/* still ours */
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
 }
