@@ -184,6 +184,9 @@ void arch_uregs_init(struct trap_frame *tf, uint64_t rip, uint64_t rsp, uint64_t
 		     uint64_t arg1);
 /* The system call's result register; the frame's program counter. */
 void arch_uregs_set_return(struct trap_frame *tf, uint64_t value);
+/* The six argument registers, in the system call's order (RDI, RSI, RDX,
+ * R10, R8, R9): how a received message comes back in registers (ipc.c). */
+void arch_uregs_set_args(struct trap_frame *tf, const uint64_t v[6]);
 uint64_t arch_uregs_pc(const struct trap_frame *tf);
 void arch_uregs_set_pc(struct trap_frame *tf, uint64_t pc);	/* for tests */
 bool arch_uregs_pc_canonical(const struct trap_frame *tf);

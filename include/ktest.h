@@ -80,14 +80,14 @@ struct ktest {
  * in a process of its own to run one (kernel/ktest.c), granting it the
  * I/O ports of a UTEST_PORTS case (proc_spawn_ports).
  */
-#define KTEST_USER(suite, name, kind, order, tmo, port_base, port_count)        \
+#define KTEST_USER(suite, name, kind, order, tmo, ncpus, port_base, port_count) \
 	static const struct ktest ktest_udesc_##suite##_##name                  \
 		__used __attribute__((section(".ktest." #suite), aligned(8))) = { \
-			#suite, #name, NULL, NULL, "user", order, tmo, 1, kind,   \
+			#suite, #name, NULL, NULL, "user", order, tmo, ncpus, kind, \
 			port_base, port_count                                     \
 		};                                                               \
 	__asm__(".pushsection .ktest_index,\"\",@progbits\n\t"                   \
-		".ascii \"" #suite "." #name "\\t-\\t" #tmo "\\t1\\n\"\n\t.popsection")
+		".ascii \"" #suite "." #name "\\t-\\t" #tmo "\\t" #ncpus "\\n\"\n\t.popsection")
 
 #define KTEST(suite, name) KTEST__DEFINE(suite, name, NULL, "-", 0, 1)
 #define KTEST_TIMEOUT(suite, name, seconds) KTEST__DEFINE(suite, name, NULL, "-", seconds, 1)

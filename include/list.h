@@ -36,6 +36,14 @@ static inline void list_remove(struct list *n)
 	n->next = n->prev = n;
 }
 static inline bool list_linked(const struct list *n) { return n->next != n; }
+/* Counts the nodes: a walk, for reports and tests, not for hot paths. */
+static inline size_t list_length(const struct list *head)
+{
+	size_t n = 0;
+	for (const struct list *p = head->next; p != head; p = p->next)
+		n++;
+	return n;
+}
 
 #define list_entry(p, type, member) container_of(p, type, member)
 #define list_first(head, type, member) \

@@ -60,6 +60,7 @@ struct cpu {
 	/* counters, for tests and the monitor */
 	uint64_t ticks;
 	uint64_t switches;
+	uint64_t handoffs;		/* sched_sleep_and_run's direct switches */
 	uint64_t preemptions;
 	uint64_t irqs;
 	uint64_t nmis;			/* NMIs taken (trap.c: logged, ignored) */

@@ -79,6 +79,8 @@ struct proc {
 	char utest_why[128];
 
 	char fault[PROC_FAULT_MAX];	/* the line of the fault that killed it, or "" */
+
+	struct ipc_space *ipc;		/* its handles (kernel/ipc.c), from its first IPC call */
 };
 
 /* The calling thread's process, or NULL for a kernel thread. */

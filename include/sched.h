@@ -37,6 +37,22 @@ void sched_assert_can_sleep(const char *caller);
 void sched_prepare_sleep(void);
 /* SLEEPING -> RUNNABLE and queued; false if t was not asleep. Any context. */
 bool sched_wakeup(struct thread *t);
+/* The first half of a wakeup: SLEEPING -> RUNNABLE, false if t was not
+ * asleep. A true return makes the caller the one who must get t running:
+ * by sched_sleep_and_run, which no one else can do meanwhile. */
+bool sched_claim(struct thread *t);
+/* Whether the caller may hand this CPU to next directly: next may run
+ * here, nothing of higher priority waits here, and no reschedule is asked
+ * for. Interrupts off. Ask before sched_prepare_sleep: a no means wake
+ * next the usual way (sched_wakeup) while the caller is still awake. */
+bool sched_may_hand_off(const struct thread *next);
+/* A direct hand-off: the caller, asleep (sched_prepare_sleep, interrupts
+ * off, no lock held), gives this CPU to next, which it has claimed after
+ * sched_may_hand_off said yes: next runs here at once with the rest of
+ * the caller's quantum, or, if the answer has changed since, joins this
+ * CPU's run queue (never another's) and the CPU goes to the best thread.
+ * Returns when the caller runs again. */
+void sched_sleep_and_run(struct thread *next);
 /* Whether t may run on CPU cpu: its binding if it has one, else its mask. */
 static inline bool sched_may_run_on(const struct thread *t, int cpu)
 {

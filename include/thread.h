@@ -96,6 +96,7 @@ struct thread {
 
 	/* THREAD_USER (kernel/proc.c) */
 	struct proc *proc;		/* the process it belongs to */
+	struct ipc_tcb *ipc;		/* its IPC state (kernel/ipc.c), from its first IPC call */
 	struct aspace *aspace;		/* its address space; NULL: any (kernel) */
 	struct list proc_link;		/* on proc->threads */
 	uint64_t user_fs, user_gs;	/* segment bases while off-CPU */

@@ -76,6 +76,7 @@
 #include <elf.h>
 #include <fpu.h>
 #include <ioport.h>
+#include <ipc.h>
 #include <mm.h>
 #include <percpu.h>
 #include <printf.h>
@@ -224,6 +225,7 @@ static void unmap_free(struct proc *p, uint64_t from, uint64_t to)
 	while (from < to) {
 		size_t n = MIN((to - from) / PAGE_SIZE, (uint64_t)UNMAP_BATCH);
 		aspace_unmap_range(p->as, from, n, pages);
+		ipc_unmap_barrier();	/* a copy from another process is done with them */
 		for (size_t i = 0; i < n; i++)
 			if (pages[i])
 				pmm_free_page(pages[i]);
@@ -304,6 +306,7 @@ static void proc_free(struct proc *p)
 /* Undoes proc_alloc for a process that never ran a thread. tree_lock held. */
 static void proc_abandon(struct proc *p)
 {
+	ipc_proc_exit(p);
 	aspace_destroy(p->as);
 	p->as = NULL;
 	proc_free(p);
@@ -522,6 +525,8 @@ static void kick_threads(struct proc *p)
 		t->user_work = 1;	/* the system call's fast way out looks at it */
 		if (t != curthread && !t->exited && t->state == TS_RUNNING && t->cpu != cpu_id())
 			smp_send_resched(t->cpu);
+		if (t != curthread && !t->exited)
+			ipc_kick(t);	/* out of an IPC wait */
 	}
 	spin_unlock_irqrestore(&p->tlock, irq);
 	cv_broadcast(&tree_cv);		/* the interruptible sleepers */
@@ -543,6 +548,7 @@ static bool proc_begin_dying(struct proc *p, int status)
  * every thread of p has left its space (proc_thread_end). */
 static void proc_teardown(struct proc *p)
 {
+	ipc_proc_exit(p);		/* its handles: servers' clients learn it */
 	aspace_destroy(p->as);
 	p->as = NULL;
 
@@ -572,6 +578,7 @@ static __noreturn void proc_thread_end(void)
 {
 	struct thread *me = curthread;
 	struct proc *p = me->proc;
+	ipc_thread_exit(me);		/* the reply right it held: its caller learns it */
 	mutex_lock(&tree_lock);
 	/* Off the space before it stops counting as live: once nlive says it
 	 * has gone, the last thread may destroy the space while this one
@@ -855,7 +862,7 @@ long sys_fork(struct trap_frame *tf)
 	 * copied into), then the copy of the user pages */
 	struct thread *t = user_thread_alloc(child);
 	if (!t || fpu_fork_prepare(me, t, KM_USER) < 0 ||
-	    aspace_copy(child->as, parent->as) < 0) {
+	    aspace_copy(child->as, parent->as) < 0 || ipc_fork(parent, child) < 0) {
 		if (t)
 			thread_discard(t);
 		proc_abandon(child);

@@ -42,6 +42,9 @@
  *     and once a waker can find it, takes no lock but its own run queue's:
  *     a CPU that picked it spins on its on_cpu holding a run-queue lock,
  *     and must not wait for ever (docs/sched.md, "The wakeup protocol").
+ *     The direct hand-off keeps to it: whether the partner may have this
+ *     CPU is asked before the caller's sleep (sched_may_hand_off), and
+ *     after it a refused partner joins only this CPU's queue.
  *   - A queued thread is on FIFO t->rq_prio of cpus[t->cpu]; t->prio may
  *     change meanwhile (sched_set_priority), rq_prio does not.
  *
@@ -235,6 +238,48 @@ void sched_finish_switch(struct thread *prev)
 	finish_switch(prev);
 }
 
+/*
+ * The switch from prev to next on c, next picked and marked ours (off
+ * every run queue): c's run-queue lock held, interrupts off (flags is what
+ * to restore them to). Returns in prev when it runs again.
+ */
+static inline __attribute__((always_inline)) void switch_to(struct cpu *c, struct thread *prev,
+							    struct thread *next, int ticks,
+							    unsigned long flags)
+{
+	/* next may still be switching out on the CPU that queued it here
+	 * (rarely: the test outside the loop keeps the usual case to one
+	 * compare) */
+	if (unlikely(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))) {
+		while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+			arch_cpu_relax();
+	}
+	next->on_cpu = 1;
+	next->state = TS_RUNNING;
+	next->cpu = c->id;
+	next->ticks_left = ticks;
+	next->switches_in++;
+	c->switches++;
+
+	if (prev->ctxops) {
+		c->switch_next = next;	/* what the FPU op needs to know */
+		c->in_ctxop = true;
+		ctxop_save(prev);
+		c = this_cpu();		/* reloaded: one callee-saved register less */
+		c->in_ctxop = false;
+	}
+	c->thread = next;		/* after the save ops: they run as prev */
+	if (next->aspace) {		/* a process's thread: its space, and its
+					 * stack for the way in from ring 3 */
+		if (next->aspace != c->aspace)
+			aspace_activate(next->aspace);
+		arch_set_kernel_stack((uint64_t)next->stack + next->stack_size);
+	}
+	prev = arch_switch(prev, next);
+	finish_switch(prev);
+	arch_irq_restore(flags);
+}
+
 void schedule(void)
 {
 	unsigned long flags = arch_irq_save();
@@ -258,38 +303,54 @@ void schedule(void)
 		arch_irq_restore(flags);
 		return;
 	}
+	switch_to(c, prev, next, (int)sched_quantum_ticks, flags);
+}
 
-	/* next may still be switching out on the CPU that queued it here
-	 * (rarely: the test outside the loop keeps the usual case to one
-	 * compare) */
-	if (unlikely(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))) {
-		while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
-			arch_cpu_relax();
-	}
-	next->on_cpu = 1;
-	next->state = TS_RUNNING;
-	next->cpu = c->id;
-	next->ticks_left = (int)sched_quantum_ticks;
-	next->switches_in++;
-	c->switches++;
+bool sched_claim(struct thread *t)
+{
+	return __atomic_compare_exchange_n(&t->state, &(int){ TS_SLEEPING }, TS_RUNNABLE, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 
-	if (prev->ctxops) {
-		c->switch_next = next;	/* what the FPU op needs to know */
-		c->in_ctxop = true;
-		ctxop_save(prev);
-		c = this_cpu();		/* reloaded: one callee-saved register less */
-		c->in_ctxop = false;
+bool sched_may_hand_off(const struct thread *next)
+{
+	struct cpu *c = this_cpu();
+	return sched_may_run_on(next, c->id) && !c->need_resched &&
+	       (c->rq.nonempty >> next->prio) <= 1;
+}
+
+/*
+ * The direct hand-off (IPC's, after L4): the caller has gone to sleep
+ * (sched_prepare_sleep) and claimed next, which sched_may_hand_off said
+ * may have this CPU; next runs here now, in the caller's place, without a
+ * trip through a run queue, and with what is left of the caller's
+ * quantum (the time is the caller's: two threads handing the CPU to each
+ * other must still leave it to others of their priority when it runs
+ * out, seL4's scheduling contexts give the same answer). If the answer
+ * changed meanwhile (a tick asked for a reschedule, a thread of higher
+ * priority came), next joins this CPU's run queue and the CPU goes to the
+ * best thread. Only this CPU's run-queue lock is taken: the caller is
+ * asleep, another CPU may have picked it already and be spinning on its
+ * on_cpu with its own run-queue lock held (docs/sched.md, "The wakeup
+ * protocol"), so taking that CPU's lock here could wait for ever.
+ */
+void sched_sleep_and_run(struct thread *next)
+{
+	unsigned long flags = arch_irq_save();
+	struct cpu *c = this_cpu();
+	struct thread *prev = c->thread;
+	spin_lock_raw(&c->rq.lock);
+	if (likely(!c->need_resched && (c->rq.nonempty >> next->prio) <= 1 &&
+		   prev->ticks_left > 0)) {
+		c->handoffs++;
+		switch_to(c, prev, next, prev->ticks_left, flags);
+		return;
 	}
-	c->thread = next;		/* after the save ops: they run as prev */
-	if (next->aspace) {		/* a process's thread: its space, and its
-					 * stack for the way in from ring 3 */
-		if (next->aspace != c->aspace)
-			aspace_activate(next->aspace);
-		arch_set_kernel_stack((uint64_t)next->stack + next->stack_size);
-	}
-	prev = arch_switch(prev, next);
-	finish_switch(prev);
+	next->cpu = c->id;			/* sched_may_hand_off: it may run here */
+	rq_enqueue(c, next);
+	spin_unlock_raw(&c->rq.lock);
 	arch_irq_restore(flags);
+	schedule();
 }
 
 /*
@@ -408,8 +469,7 @@ void sched_prepare_sleep(void)
 
 bool sched_wakeup(struct thread *t)
 {
-	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_SLEEPING }, TS_RUNNABLE, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!sched_claim(t))
 		return false;
 	unsigned long flags = arch_irq_save();
 	enqueue_on(target_cpu(t, false), t);

@@ -13,6 +13,7 @@
 #include <syscall.h>
 #include <arch.h>
 #include <fpu.h>
+#include <ipc.h>
 #include <percpu.h>
 #include <printk.h>
 #include <proc.h>
@@ -131,6 +132,26 @@ static long s_utest_result(long a0, long a1, long a2, long a3, long a4, long a5)
 	return sys_utest_result(a0, a1);
 }
 
+/* kernel/ipc.c's; the message calls take the table's shape as they are */
+static long s_endpoint_create(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_endpoint_create();
+}
+static long s_notify_create(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_notify_create();
+}
+static long s_handle_close(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_handle_close(a0); }
+static long s_handle_dup(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_handle_dup(a0, a1, a2);
+}
+static long s_handle_info(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_handle_info(a0, a1); }
+static long s_ipc_reply_save(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_reply_save(); }
+static long s_notify_signal(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_signal(a0, a1); }
+static long s_notify_wait(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_wait(a0, a1); }
+static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_stats(a0); }
+
 const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_null] = s_null,
 	[SYS_exit] = s_exit,
@@ -157,4 +178,18 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_fpu_release] = s_fpu_release,
 	[SYS_fpu] = s_fpu,
 	[SYS_ioport] = s_ioport,
+	[SYS_endpoint_create] = s_endpoint_create,
+	[SYS_notify_create] = s_notify_create,
+	[SYS_handle_close] = s_handle_close,
+	[SYS_handle_dup] = s_handle_dup,
+	[SYS_handle_info] = s_handle_info,
+	[SYS_ipc_send] = sys_ipc_send,
+	[SYS_ipc_recv] = sys_ipc_recv,
+	[SYS_ipc_call] = sys_ipc_call,
+	[SYS_ipc_reply] = sys_ipc_reply,
+	[SYS_ipc_reply_recv] = sys_ipc_reply_recv,
+	[SYS_ipc_reply_save] = s_ipc_reply_save,
+	[SYS_notify_signal] = s_notify_signal,
+	[SYS_notify_wait] = s_notify_wait,
+	[SYS_ipc_stats] = s_ipc_stats,
 };

@@ -4,13 +4,13 @@
     python3 tools/mkutests.py build/user/utests.elf OUT.c
 
 Every UTEST / UTEST_EXPECT_FAULT (user/include/utest.h) leaves a line
-"suite.name<TAB>-|F<TAB>timeout<TAB>1" in the test program's non-loaded section
-.utest_index; a UTEST_PORTS case adds "<TAB>base<TAB>count", the I/O ports
-the kernel grants its process. This reads them (with the harness's ELF
-reader) and writes one KTEST_USER(suite, name, kind, order, timeout,
-port_base, port_count) per case: a descriptor the kernel's runner knows, and a line of
-the kernel's own .ktest_index, so the harness and the reports list user
-cases beside kernel ones.
+"suite.name<TAB>-|F<TAB>timeout<TAB>cpus" in the test program's non-loaded
+section .utest_index; a UTEST_PORTS case adds "<TAB>base<TAB>count", the I/O
+ports the kernel grants its process. This reads them (with the harness's ELF
+reader) and writes one KTEST_USER(suite, name, kind, order, timeout, cpus,
+port_base, port_count) per case: a descriptor the kernel's runner knows, and
+a line of the kernel's own .ktest_index, so the harness and the reports list
+user cases beside kernel ones.
 """
 import os
 import sys
@@ -33,7 +33,7 @@ def main(argv):
     seen = set()
     for order, line in enumerate(raw.decode().splitlines(), start=1):
         fields = line.split("\t")
-        full, kind, tmo = fields[:3]
+        full, kind, tmo, cpus = fields[:4]
         suite, name = full.split(".", 1)
         base = count = 0
         if len(fields) >= 6:
@@ -52,7 +52,7 @@ def main(argv):
             return 1
         seen.add(full)
         lines.append(f"KTEST_USER({suite}, {name}, {2 if kind == 'F' else 1}, {order}, {int(tmo)}, "
-                     f"{base:#x}, {count});")
+                     f"{int(cpus)}, {base:#x}, {count});")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0

@@ -146,6 +146,16 @@ void arch_uregs_set_return(struct trap_frame *tf, uint64_t value)
 	tf->rax = value;
 }
 
+void arch_uregs_set_args(struct trap_frame *tf, const uint64_t v[6])
+{
+	tf->rdi = v[0];
+	tf->rsi = v[1];
+	tf->rdx = v[2];
+	tf->r10 = v[3];
+	tf->r8 = v[4];
+	tf->r9 = v[5];
+}
+
 uint64_t arch_uregs_pc(const struct trap_frame *tf)
 {
 	return tf->rip;

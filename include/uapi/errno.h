@@ -12,14 +12,19 @@
 #define EINTR         4		/* the process is being killed: the call gave up */
 #define E2BIG         7		/* too many or too long arguments */
 #define ENOEXEC       8		/* not an executable the kernel takes */
-#define EBADF         9		/* no such file descriptor */
+#define EBADF         9		/* no such handle (or not that kind), no such descriptor */
 #define ECHILD       10		/* no such child to wait for */
 #define EAGAIN       11		/* a limit is reached: try again later */
 #define ENOMEM       12		/* out of memory: user memory may not take the
 				 * kernel's reserve (docs/user.md) */
 #define EFAULT       14		/* a bad user pointer */
 #define EINVAL       22		/* a bad argument */
+#define ENOSPC       28		/* no room: a full handle table */
+#define EPIPE        32		/* the peer is gone (IPC: no receiver left, the
+				 * server or the caller ended) */
 #define ENAMETOOLONG 36		/* a string longer than its limit */
 #define ENOSYS       38		/* no such system call */
+#define EMSGSIZE     90		/* a message larger than the receiver has room for */
+#define ETIMEDOUT   110		/* a wait's time ran out */
 
 #endif

@@ -41,6 +41,21 @@ enum {
 	SYS_fpu_release,	/* () -> 0: state saved, the next FPU instruction traps */
 	SYS_fpu,		/* (int op, void *arg) -> 0: the FPU as the caller sees it (FPU_OP_*) */
 	SYS_ioport,		/* (int op, ...): the I/O ports the caller may use (IOPORT_*) */
+	/* IPC, handles, notifications (uapi/ipc.h has the registers) */
+	SYS_endpoint_create,	/* () -> a handle with every right */
+	SYS_notify_create,	/* () -> a handle with every right */
+	SYS_handle_close,	/* (int h) -> 0 */
+	SYS_handle_dup,		/* (int h, unsigned rights, unsigned long badge) -> a new handle */
+	SYS_handle_info,	/* (int h, struct ipc_handle_info *) -> 0 */
+	SYS_ipc_send,		/* (h | flags, label, w0, w1, w2, w3 or ext) -> 0 */
+	SYS_ipc_recv,		/* (h | flags, -, -, -, -, ext) -> 0, the message in registers */
+	SYS_ipc_call,		/* (h | flags, label, w0, w1, w2, w3 or ext) -> 0, the reply */
+	SYS_ipc_reply,		/* (IPC_REPLY_SLOT or a saved right | flags, label, w...) -> 0 */
+	SYS_ipc_reply_recv,	/* (h | flags, label, w...) -> 0, the next message */
+	SYS_ipc_reply_save,	/* () -> a handle to the reply right held */
+	SYS_notify_signal,	/* (int h, unsigned long bits) -> 0 */
+	SYS_notify_wait,	/* (h | flags, unsigned long timeout_ns) -> the bits */
+	SYS_ipc_stats,		/* (struct ipc_stats *) -> 0 */
 	SYS_COUNT
 };
 

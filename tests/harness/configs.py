@@ -117,12 +117,13 @@ MM_EXHAUSTION = ["mm.kmem_sleep_out_of_memory", "mm.pmm_exhaust_and_recover"]
 # The benchmarks that boot on one CPU: make test checks them on max; smp4
 # runs only those that need several CPUs (KTEST_CPUS).
 ONE_CPU_BENCH = ["bench.ctxop_*", "bench.fpu_*", "bench.sched_yield", "bench.sched_create_join",
-                 "bench.vmm_*", "bench.syscall_*", "bench.user_*"]
+                 "bench.vmm_*", "bench.syscall_*", "bench.user_*", "bench.ipc_call_reply",
+                 "bench.ipc_notify_latency"]
 # User suites that test what the kernel does for a process, not the boot
 # path or the compiler's code: grub and O0 leave them to the other rows
 # (user.* stays everywhere: processes start there too). ioport: the I/O
 # permission bitmap (docs/user.md), on one CPU and on smp4's four.
-USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*", "ioport.*"]
+USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*", "ioport.*", "ipc.*"]
 
 # Boot modules for the rows that test them: (file in the build directory, name).
 TEST_MODULES = [("user/bin/hello.elf", "modhello"), ("user_images.asm", "notelf")]

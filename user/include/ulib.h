@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <uapi/syscall.h>
+#include <uapi/ipc.h>
 
 /* ---- system calls (CONTRACT.md names these) ---- */
 int getpid(void);
@@ -70,6 +71,104 @@ static inline void outb(uint16_t port, uint8_t v)
 
 /* A negative system-call result is an error (as a pointer too, for sbrk). */
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
+
+/* ---- IPC (uapi/ipc.h has the model and the errors) ---- */
+
+/* A message as the library passes it: the label and four words go in
+ * registers; with an ext (data, handles, a timeout) the fourth word is not
+ * sent. On receipt: the sender's badge and whether it came by call. */
+struct ipc_msg {
+	unsigned long label;
+	unsigned long w[IPC_MSG_WORDS];
+	unsigned long badge;		/* received: the sender's handle's badge */
+	bool from_call;			/* received: by call, so a reply is owed */
+};
+
+int endpoint_create(void);		/* a handle with every right */
+int notify_create(void);
+int handle_close(int h);
+int handle_dup(int h, unsigned rights, unsigned long badge);	/* fewer rights, a badge */
+int handle_info(int h, struct ipc_handle_info *info);
+/*
+ * One SYSCALL (uapi/ipc.h): in, RDI = handle | flags, RSI = label, RDX,
+ * R10, R8 = words 0..2, R9 = word 3 or, with IPC_EXT, the ext's address;
+ * out (a call that receives), RDI = badge and IPC_FROM_CALL, RSI = label,
+ * RDX, R10, R8, R9 = words. Inline, so the words go from the caller's
+ * registers to the trap's without a trip through memory. A failed call
+ * leaves *m as it was (call, reply_recv) or zeroed (recv).
+ */
+static inline long ipc_trap(long nr, unsigned long hf, struct ipc_msg *m,
+			    const struct ipc_msg *in, struct ipc_ext *ext)
+{
+	register unsigned long rdi __asm__("rdi") = hf | (ext ? IPC_EXT : 0);
+	register unsigned long rsi __asm__("rsi") = in ? in->label : 0;
+	register unsigned long rdx __asm__("rdx") = in ? in->w[0] : 0;
+	register unsigned long r10 __asm__("r10") = in ? in->w[1] : 0;
+	register unsigned long r8 __asm__("r8") = in ? in->w[2] : 0;
+	register unsigned long r9 __asm__("r9") = ext ? (unsigned long)ext : in ? in->w[3] : 0;
+	long ret = nr;
+	__asm__ volatile("syscall"
+			 : "+a"(ret), "+r"(rdi), "+r"(rsi), "+r"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
+			 :
+			 : "rcx", "r11", "memory");
+	if (ret != 0 && m && m != in) {
+		*m = (struct ipc_msg){ 0 };	/* a receive that failed: nothing came */
+	} else if (ret == 0 && m) {
+		m->badge = rdi & ~IPC_FROM_CALL;
+		m->from_call = rdi & IPC_FROM_CALL;
+		m->label = rsi;
+		m->w[0] = rdx;
+		m->w[1] = r10;
+		m->w[2] = r8;
+		m->w[3] = r9;
+	}
+	return ret;
+}
+
+static inline unsigned long ipc_hf(int h, unsigned long flags)
+{
+	return (unsigned long)(unsigned int)h | (flags & ~(unsigned long)IPC_HANDLE_MASK);
+}
+
+/* flags: IPC_NONBLOCK; ext may be NULL. call and reply_recv put what came
+ * back in *m (the reply, the next message). */
+static inline int ipc_send(int h, unsigned long flags, const struct ipc_msg *m,
+			   struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_send, ipc_hf(h, flags), NULL, m, ext);
+}
+
+static inline int ipc_recv(int h, unsigned long flags, struct ipc_msg *m, struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_recv, ipc_hf(h, flags), m, NULL, ext);
+}
+
+static inline int ipc_call(int h, unsigned long flags, struct ipc_msg *m, struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_call, ipc_hf(h, flags), m, m, ext);
+}
+
+static inline int ipc_reply(unsigned long flags, const struct ipc_msg *m, struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_reply, IPC_REPLY_SLOT | (flags & ~(unsigned long)IPC_HANDLE_MASK),
+			     NULL, m, ext);
+}
+
+static inline int ipc_reply_to(int reply_handle, const struct ipc_msg *m, struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_reply, ipc_hf(reply_handle, 0), NULL, m, ext);
+}
+
+static inline int ipc_reply_recv(int h, unsigned long flags, struct ipc_msg *m,
+				 struct ipc_ext *ext)
+{
+	return (int)ipc_trap(SYS_ipc_reply_recv, ipc_hf(h, flags), m, m, ext);
+}
+
+int ipc_reply_save(void);		/* the reply right held, as a handle */
+int notify_signal(int h, unsigned long bits);
+long notify_wait(int h, unsigned long flags, unsigned long timeout_ns);	/* the bits */
+int ipc_stats(struct ipc_stats *s);
 
 /* ---- the C library ---- */
 void *memset(void *dst, int c, size_t n);

@@ -16,6 +16,7 @@
  *                                       ports [base, base + count) (the
  *                                       kernel grants them when it starts
  *                                       it, as it would a driver's)
+ *   UTEST_CPUS(suite, name, ncpus)      a case that needs several CPUs
  *
  * The files are linked into one program, utests, built into the kernel;
  * `make test EXTRA_UTESTS='a.c b.c'` adds files from outside the tree.
@@ -41,12 +42,12 @@ struct utest {
 };
 
 /* Each case: a descriptor in .utest (the table utests searches), and a
- * line "suite.name<TAB>F|-<TAB>0<TAB>1" in the non-loaded section
+ * line "suite.name<TAB>F|-<TAB>timeout<TAB>cpus" in the non-loaded section
  * .utest_index, from which the kernel's build learns the list of cases
  * (tools/mkutests.py) and the harness with it; a UTEST_PORTS case's line
  * goes on with "<TAB>base<TAB>count", the two as they are spelled after
  * macro expansion (decimal or 0x literals). */
-#define UTEST__DEFINE(suite, name, fault, kind, tmo, ports)                       \
+#define UTEST__DEFINE(suite, name, fault, kind, tmo, ncpus, ports)                \
 	static void utest_fn_##suite##_##name(void);                              \
 	static const struct utest utest_desc_##suite##_##name                     \
 		__attribute__((used, section(".utest"), aligned(8))) = {          \
@@ -54,19 +55,22 @@ struct utest {
 			__FILE__, __LINE__                                        \
 		};                                                                 \
 	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
-		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t1" ports "\\n\"\n\t" \
+		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus ports "\\n\"\n\t" \
 		".popsection");                                                    \
 	static void utest_fn_##suite##_##name(void)
 
-#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0, "")
-#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0, "")
+#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0, 1, "")
+#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0, 1, "")
 /* A case that runs longer than the runner's default watchdog (ktest.timeout,
  * 10 s): seconds, a decimal literal. */
-#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds, "")
+#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds, 1, "")
+/* A case that needs at least ncpus CPUs (a decimal literal): skipped with
+ * fewer, and `make bench` boots a benchmark with that many (KTEST_CPUS). */
+#define UTEST_CPUS(suite, name, ncpus) UTEST__DEFINE(suite, name, false, "-", 0, ncpus, "")
 /* (two steps, so that base and count are expanded before # spells them) */
 #define UTEST_PORTS(suite, name, base, count) UTEST__PORTS(suite, name, base, count)
 #define UTEST__PORTS(suite, name, base, count) \
-	UTEST__DEFINE(suite, name, false, "-", 0, "\\t" #base "\\t" #count)
+	UTEST__DEFINE(suite, name, false, "-", 0, 1, "\\t" #base "\\t" #count)
 
 bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,

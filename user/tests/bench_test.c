@@ -186,3 +186,100 @@ UTEST(bench, user_nm_trap)
 	UT_LOG("BENCH name=user.nm_trap unit=insn value=%lu iters=%d", (unsigned long)(with - without),
 	       NM_TRAPS);
 }
+
+/* ---- IPC (uapi/ipc.h) ---- */
+
+#define IPC_ROUNDS 5000
+
+/* A server: receives, then answers each call and takes the next in one
+ * trap, until told to stop (label 0). */
+static void ipc_server(int ep, unsigned cpus)
+{
+	UT_ASSERT_EQ(set_cpus(cpus), 0);
+	struct ipc_msg m;
+	UT_ASSERT_EQ(ipc_recv(ep, 0, &m, NULL), 0);
+	int err = 0;
+	while (m.label && !err) {
+		m.w[0]++;
+		err = ipc_reply_recv(ep, 0, &m, NULL);	/* no check's call in the loop */
+	}
+	UT_ASSERT_EQ(err, 0);
+	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), 0);
+	exit(utest_failed() ? 1 : 0);
+}
+
+/* Instructions per call and reply between two processes, the server on
+ * server_cpus, the client on client_cpus. */
+static uint64_t call_reply(unsigned client_cpus, unsigned server_cpus)
+{
+	int ep = endpoint_create();
+	UT_ASSERT(ep >= 0);
+	int pid = fork();
+	UT_ASSERT(pid >= 0);
+	if (pid == 0)
+		ipc_server(ep, server_cpus);
+	UT_ASSERT_EQ(set_cpus(client_cpus), 0);
+	struct ipc_msg m = { .label = 1 };
+	UT_ASSERT_EQ(ipc_call(ep, 0, &m, NULL), 0);	/* the server is up */
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < IPC_ROUNDS; i++) {
+		m.label = 1;
+		if (ipc_call(ep, 0, &m, NULL))
+			break;
+	}
+	uint64_t per = (rdtsc() - t0) / IPC_ROUNDS;
+	UT_EXPECT_EQ(m.w[0], IPC_ROUNDS + 1);		/* each call was answered */
+	m.label = 0;
+	UT_EXPECT_EQ(ipc_call(ep, 0, &m, NULL), 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+	return per;
+}
+
+UTEST(bench, ipc_call_reply)
+{
+	uint64_t per = call_reply(1, 1);
+	UT_LOG("BENCH name=ipc.call_reply unit=insn value=%lu iters=%d", (unsigned long)per,
+	       IPC_ROUNDS);
+}
+
+UTEST_CPUS(bench, ipc_call_reply_cross_cpu, 2)
+{
+	uint64_t per = call_reply(1, 2);
+	UT_LOG("BENCH name=ipc.call_reply_cross_cpu unit=insn value=%lu iters=%d",
+	       (unsigned long)per, IPC_ROUNDS);
+}
+
+/* From a signal to the woken waiter's return, one way: two processes on
+ * one CPU signal each other's notification and wait on their own, and a
+ * round is two such hops. */
+UTEST(bench, ipc_notify_latency)
+{
+	int mine = notify_create(), theirs = notify_create();
+	UT_ASSERT(mine >= 0 && theirs >= 0);
+	UT_ASSERT_EQ(set_cpus(1), 0);
+	int pid = fork();
+	UT_ASSERT(pid >= 0);
+	if (pid == 0) {
+		UT_ASSERT_EQ(set_cpus(1), 0);
+		for (int i = 0; i <= IPC_ROUNDS; i++) {
+			UT_ASSERT(notify_wait(theirs, 0, 0) > 0);
+			UT_ASSERT_EQ(notify_signal(mine, 1), 0);
+		}
+		exit(utest_failed() ? 1 : 0);
+	}
+	UT_ASSERT_EQ(notify_signal(theirs, 1), 0);	/* the first round, untimed */
+	UT_ASSERT(notify_wait(mine, 0, 0) > 0);
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < IPC_ROUNDS; i++) {
+		notify_signal(theirs, 1);
+		notify_wait(mine, 0, 0);
+	}
+	uint64_t per = (rdtsc() - t0) / (2 * IPC_ROUNDS);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+	UT_LOG("BENCH name=ipc.notify_latency unit=insn value=%lu iters=%d", (unsigned long)per,
+	       2 * IPC_ROUNDS);
+}

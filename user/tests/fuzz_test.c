@@ -20,7 +20,9 @@
  * would kill the child for a fault: a fine outcome, but then it stops
  * fuzzing); sleep is bounded (a random one could last a year); sbrk moves
  * by at most a MiB either way (four processes taking a GiB each would only
- * test the page allocator's patience).
+ * test the page allocator's patience); the IPC calls that may wait never do
+ * (IPC_NONBLOCK: a receive on an endpoint nobody sends to would wait for
+ * ever), as the IPC fuzzer below bounds its waits.
  */
 #include <utest.h>
 
@@ -121,6 +123,17 @@ static unsigned long fuzz(uint64_t seed, unsigned long ns)
 			break;
 		case SYS_set_cpus:
 			break;
+		case SYS_ipc_send:
+		case SYS_ipc_recv:
+		case SYS_ipc_call:
+		case SYS_ipc_reply_recv:
+		case SYS_notify_wait:
+			/* a wait on an endpoint of its own could last for ever:
+			 * never wait (fuzz.ipc_* fuzzes the waits, bounded) */
+			a[0] |= (long)IPC_NONBLOCK;
+			a[0] &= ~(long)IPC_EXT;	/* an ext from random memory could
+						 * receive over this fuzzer's stack */
+			break;
 		default:
 			break;
 		}
@@ -165,6 +178,183 @@ UTEST_TIMEOUT(fuzz, random_syscalls_from_several_processes, 40)
 			break;
 		sleep_ns(10000000);
 	}
+	UT_EXPECT_EQ(after.procs, before.procs);
+	UT_EXPECT_EQ(after.threads, before.threads);
+	UT_EXPECT_EQ(after.kmem_objects, before.kmem_objects);
+	UT_EXPECT_EQ(after.kmem_bytes, before.kmem_bytes);
+	UT_EXPECT_EQ(after.free_pages, before.free_pages);
+	UT_EXPECT_EQ(after.user_pages, before.user_pages);
+}
+
+/*
+ * The IPC fuzzer. Four processes, two threads each, share a few endpoints
+ * and notifications (made before the fork, so every table starts with
+ * them) and make random IPC calls on random handle numbers, with random
+ * rights, badges, flags, sizes, buffers (the pools above) and handles to
+ * move, while others close, copy and make handles under them. Every wait
+ * is bounded: IPC_NONBLOCK, or an ext with a timeout of at most 2 ms
+ * (a call's covers its wait for the reply). On four CPUs for 10 s (1 s on
+ * fewer); then every object, handle and byte of kernel heap the kernel
+ * counts must be back where it was.
+ */
+#define IPC_FUZZERS 4
+
+static long ipc_handle(uint64_t *rng)
+{
+	switch (rand64(rng) % 8) {
+	case 0: return (long)(rand64(rng) % 80) - 8;	/* out of range, some */
+	default: return (long)(rand64(rng) % 12);	/* the low slots, where handles are */
+	}
+}
+
+static void ipc_fuzz_ext(uint64_t *rng, struct ipc_ext *e, void *stack_buf, void *heap_buf,
+			 void *freed)
+{
+	memset(e, 0, sizeof(*e));
+	e->timeout_ns = rand64(rng) % 2000000 + 1;
+	if (rand64(rng) % 2) {
+		e->data = (void *)pool_pointer(rng, stack_buf, heap_buf, freed);
+		/* mostly lengths the buffers hold (so data really moves) */
+		e->len = rand64(rng) % 4 ? (unsigned)(rand64(rng) % 257)
+					 : (unsigned)(pool_length(rng) % 5000);
+		e->room = rand64(rng) % 4 ? 256 : (unsigned)(pool_length(rng) % 5000);
+	}
+	if (rand64(rng) % 3 == 0) {
+		e->nhandles = (unsigned)(rand64(rng) % 6);	/* 5: one too many */
+		for (int i = 0; i < IPC_MSG_HANDLES; i++)
+			e->handles[i] = (int)ipc_handle(rng);
+	}
+	e->handle_room = (unsigned)(rand64(rng) % 5);
+}
+
+/* The valid buffers are larger than any message (IPC_DATA_MAX), so what a
+ * receive writes stays inside them; they and the freed range are made by
+ * the process's first thread before the second starts (two threads moving
+ * the break at once would free each other's memory). */
+#define IPC_FUZZ_BUF 8192
+
+struct ipc_fuzz_arg {
+	uint64_t seed;
+	unsigned long ns;
+	unsigned long calls;
+	char *buf_a, *buf_b, *freed;
+};
+
+static void ipc_fuzz(void *argp)
+{
+	struct ipc_fuzz_arg *arg = argp;
+	uint64_t rng = arg->seed;
+	char *stack_buf = arg->buf_a, *heap_buf = arg->buf_b, *freed = arg->freed;
+	unsigned long end = clock_ns() + arg->ns;
+	while (clock_ns() < end) {
+		struct ipc_msg m = { rand64(&rng), { rand64(&rng), rand64(&rng), 0, 0 }, 0, false };
+		struct ipc_ext ext;
+		ipc_fuzz_ext(&rng, &ext, stack_buf, heap_buf, freed);
+		struct ipc_ext *e = rand64(&rng) % 3 ? &ext : NULL;
+		unsigned long flags = e ? (rand64(&rng) % 4 ? 0 : IPC_NONBLOCK) : IPC_NONBLOCK;
+		if (rand64(&rng) % 50 == 0)
+			flags |= 1UL << (34 + rand64(&rng) % 20);	/* an unknown flag */
+		long h = ipc_handle(&rng);
+		struct ipc_handle_info info;
+		switch (rand64(&rng) % 16) {
+		case 0: ipc_send((int)h, flags, &m, e); break;
+		case 1: case 2: ipc_recv((int)h, flags, &m, e); break;
+		case 3: case 4: ipc_call((int)h, flags, &m, e ? e : &ext); break;
+		case 5: ipc_reply(0, &m, e); break;
+		case 6: ipc_reply_recv((int)h, flags, &m, e ? e : &ext); break;
+		case 7: ipc_reply_to((int)h, &m, e); break;
+		case 8: ipc_reply_save(); break;
+		case 9:
+			if (rand64(&rng) % 2)
+				endpoint_create();
+			else
+				notify_create();
+			break;
+		case 10: handle_close((int)h); break;
+		case 11:
+			handle_dup((int)h, (unsigned)(rand64(&rng) % 32),
+				   rand64(&rng) % 2 ? 0 : rand64(&rng) % 100);
+			break;
+		case 12:
+			handle_info((int)h, rand64(&rng) % 4 ? &info
+							    : (struct ipc_handle_info *)pool_pointer(
+								      &rng, stack_buf, heap_buf, freed));
+			break;
+		case 13: notify_signal((int)h, rand64(&rng) % 4 ? 1UL << (rand64(&rng) % 64) : 0); break;
+		case 14:
+			notify_wait((int)h, rand64(&rng) % 2 ? IPC_NONBLOCK : 0,
+				    rand64(&rng) % 2000000 + 1);
+			break;
+		default: {
+			struct ipc_stats st;
+			ipc_stats(rand64(&rng) % 4 ? &st : (struct ipc_stats *)8);
+			break;
+		}
+		}
+		arg->calls++;
+	}
+}
+
+UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
+{
+	struct sysinfo before, after;
+	struct ipc_stats s0, s1;
+	/* this process's own IPC state and handle table, made by its first
+	 * IPC call, stay until it ends: make them before the baseline */
+	UT_ASSERT_EQ(handle_close(endpoint_create()), 0);
+	UT_ASSERT_EQ(sysinfo(&before), 0);
+	UT_ASSERT_EQ(ipc_stats(&s0), 0);
+	unsigned long ns = before.ncpus >= 4 ? 10000000000UL : 1000000000UL;
+	/* the shared objects, in every fuzzer's table from the fork on; the
+	 * case's own handles go when it closes them, after */
+	int shared[6];
+	for (int i = 0; i < 6; i++) {
+		shared[i] = i % 3 == 2 ? notify_create() : endpoint_create();
+		UT_ASSERT(shared[i] >= 0);
+	}
+	int pids[IPC_FUZZERS];
+	for (int i = 0; i < IPC_FUZZERS; i++) {
+		pids[i] = fork();
+		UT_ASSERT(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char *freed = sbrk(8192);
+			sbrk(-8192);			/* now unmapped: "freed" */
+			struct ipc_fuzz_arg a[2] = {
+				{ 0xD1B54A32D192ED03ULL * (uint64_t)(i + 1), ns, 0,
+				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed },
+				{ 0x8CB92BA72F3D8DD7ULL * (uint64_t)(i + 1), ns, 0,
+				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed },
+			};
+			UT_ASSERT(a[0].buf_a && a[0].buf_b && a[1].buf_a && a[1].buf_b);
+			int tid = uthread_create(ipc_fuzz, &a[1]);
+			ipc_fuzz(&a[0]);
+			if (tid > 0)
+				uthread_join(tid);
+			UT_LOG("ipc fuzzer %d: %lu + %lu calls", i, a[0].calls, a[1].calls);
+			exit(tid > 0 && a[0].calls > 0 && a[1].calls > 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < IPC_FUZZERS; i++) {
+		int status = -1;
+		UT_EXPECT_EQ(waitpid(pids[i], &status), pids[i]);
+		UT_EXPECT_EQ(status, 0);
+	}
+	for (int i = 0; i < 6; i++)
+		UT_EXPECT_EQ(handle_close(shared[i]), 0);
+	for (int tries = 0; tries < 100; tries++) {
+		UT_ASSERT_EQ(sysinfo(&after), 0);
+		if (after.procs == before.procs && after.free_pages == before.free_pages)
+			break;
+		sleep_ns(10000000);
+	}
+	UT_ASSERT_EQ(ipc_stats(&s1), 0);
+	UT_EXPECT_EQ(s1.endpoints, s0.endpoints);
+	UT_EXPECT_EQ(s1.notifications, s0.notifications);
+	UT_EXPECT_EQ(s1.handles, s0.handles);
+	UT_EXPECT_EQ(s1.replies, s0.replies);		/* threads' IPC states */
+	UT_EXPECT(s1.messages > s0.messages);		/* messages did pass */
+	UT_LOG("messages %lu, bytes %lu, by the fast path %lu", s1.messages - s0.messages,
+	       s1.bytes - s0.bytes, s1.fast - s0.fast);
 	UT_EXPECT_EQ(after.procs, before.procs);
 	UT_EXPECT_EQ(after.threads, before.threads);
 	UT_EXPECT_EQ(after.kmem_objects, before.kmem_objects);
