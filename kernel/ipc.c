@@ -749,13 +749,15 @@ static int reply_slot(struct ipc_tcb *me, bool handoff)
 	return err;
 }
 
-long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
+/* send and call's general path: the message, then send_on (which, for a
+ * call, waits for the reply too). */
+static long send_general(long hf, long label, long w0, long w1, long w2, long w3, bool call)
 {
 	int err = check_flags(hf);
 	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3, false)))
+	if (!me || (err = load_ext(me, hf, w3, call)))
 		return err;
-	set_msg(me, label, w0, w1, w2, w3, false);
+	set_msg(me, label, w0, w1, w2, w3, call);
 	unsigned long irq = ipc_lock_take();
 	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_SEND,
 				      &err);
@@ -766,7 +768,12 @@ long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
 		err = send_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
 	}
 	ipc_lock_give(irq);
-	return err;
+	return err || !call ? err : hand_out(me, w3);
+}
+
+long sys_ipc_send(long hf, long label, long w0, long w1, long w2, long w3)
+{
+	return send_general(hf, label, w0, w1, w2, w3, false);
 }
 
 /*
@@ -852,22 +859,7 @@ long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
 	if (likely(t->ipc && t->proc->ipc) &&
 	    fast_call(t->ipc, (uint64_t)hf, (const uint64_t[5]){ label, w0, w1, w2, w3 }, &ret))
 		return ret;
-	int err = check_flags(hf);
-	struct ipc_tcb *me = err ? NULL : ipc_self(&err);
-	if (!me || (err = load_ext(me, hf, w3, true)))
-		return err;
-	set_msg(me, label, w0, w1, w2, w3, true);
-	unsigned long irq = ipc_lock_take();
-	struct handle *h = handle_get(me->proc->ipc, handle_of(hf), IPC_OBJ_ENDPOINT, IPC_R_SEND,
-				      &err);
-	if (h && me->has_ext && me->ext.nhandles && !(h->rights & IPC_R_GRANT))
-		h = NULL, err = -EPERM;
-	if (h) {
-		me->msg.badge = h->badge;
-		err = send_on(me, (struct endpoint *)h->obj, hf & IPC_NONBLOCK, &irq);
-	}
-	ipc_lock_give(irq);
-	return err ? err : hand_out(me, w3);
+	return send_general(hf, label, w0, w1, w2, w3, true);
 }
 
 long sys_ipc_recv(long hf, long a1, long a2, long a3, long a4, long uext)

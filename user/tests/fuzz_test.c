@@ -24,7 +24,7 @@
  * (IPC_NONBLOCK: a receive on an endpoint nobody sends to would wait for
  * ever), as the IPC fuzzer below bounds its waits.
  */
-#include <utest.h>
+#include "helpers.h"
 
 #define FUZZERS 4
 
@@ -61,6 +61,18 @@ static long pool_number(uint64_t *rng)
 	case 1: return (long)(rand64(rng) >> 1);
 	case 2: return SYS_COUNT + (long)(rand64(rng) % 4);
 	default: return (long)(rand64(rng) % SYS_COUNT);
+	}
+}
+
+/* Threads a fuzzer started may outlive it a moment: waits (up to a second)
+ * for the reaper, then fills *after. */
+static void settle(const struct sysinfo *before, struct sysinfo *after)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		UT_ASSERT_EQ(sysinfo(after), 0);
+		if (after->procs == before->procs && after->free_pages == before->free_pages)
+			return;
+		sleep_ns(10000000);
 	}
 }
 
@@ -172,18 +184,8 @@ UTEST_TIMEOUT(fuzz, random_syscalls_from_several_processes, 40)
 		UT_EXPECT_EQ(status, 0);
 	}
 	/* threads a fuzzer started may outlive it a moment: let the reaper in */
-	for (int tries = 0; tries < 100; tries++) {
-		UT_ASSERT_EQ(sysinfo(&after), 0);
-		if (after.procs == before.procs && after.free_pages == before.free_pages)
-			break;
-		sleep_ns(10000000);
-	}
-	UT_EXPECT_EQ(after.procs, before.procs);
-	UT_EXPECT_EQ(after.threads, before.threads);
-	UT_EXPECT_EQ(after.kmem_objects, before.kmem_objects);
-	UT_EXPECT_EQ(after.kmem_bytes, before.kmem_bytes);
-	UT_EXPECT_EQ(after.free_pages, before.free_pages);
-	UT_EXPECT_EQ(after.user_pages, before.user_pages);
+	settle(&before, &after);
+	ut_expect_baseline(&before, &after);
 }
 
 /*
@@ -341,12 +343,7 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 	}
 	for (int i = 0; i < 6; i++)
 		UT_EXPECT_EQ(handle_close(shared[i]), 0);
-	for (int tries = 0; tries < 100; tries++) {
-		UT_ASSERT_EQ(sysinfo(&after), 0);
-		if (after.procs == before.procs && after.free_pages == before.free_pages)
-			break;
-		sleep_ns(10000000);
-	}
+	settle(&before, &after);
 	UT_ASSERT_EQ(ipc_stats(&s1), 0);
 	UT_EXPECT_EQ(s1.endpoints, s0.endpoints);
 	UT_EXPECT_EQ(s1.notifications, s0.notifications);
@@ -355,10 +352,5 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 	UT_EXPECT(s1.messages > s0.messages);		/* messages did pass */
 	UT_LOG("messages %lu, bytes %lu, by the fast path %lu", s1.messages - s0.messages,
 	       s1.bytes - s0.bytes, s1.fast - s0.fast);
-	UT_EXPECT_EQ(after.procs, before.procs);
-	UT_EXPECT_EQ(after.threads, before.threads);
-	UT_EXPECT_EQ(after.kmem_objects, before.kmem_objects);
-	UT_EXPECT_EQ(after.kmem_bytes, before.kmem_bytes);
-	UT_EXPECT_EQ(after.free_pages, before.free_pages);
-	UT_EXPECT_EQ(after.user_pages, before.user_pages);
+	ut_expect_baseline(&before, &after);
 }

@@ -53,7 +53,22 @@ static void wait_queued(int h, unsigned senders, unsigned receivers)
 
 /* ---- the message itself ---- */
 
+/* A fresh endpoint in ep_shared, and a thread started: each case's first
+ * lines, which fail the case if the kernel says no. */
 static int ep_shared;
+
+static void fresh_endpoint(void)
+{
+	ep_shared = endpoint_create();
+	UT_ASSERT(ep_shared >= 0);
+}
+
+static int start_thread(void (*fn)(void *), void *arg)
+{
+	int tid = uthread_create(fn, arg);
+	UT_ASSERT(tid > 0);
+	return tid;
+}
 
 static void send_words(void *arg)
 {
@@ -63,8 +78,7 @@ static void send_words(void *arg)
 
 UTEST(ipc, a_message_passes_whole_between_processes)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int pid = ut_fork(send_words, NULL);
 	struct ipc_msg m = { 0 };
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
@@ -88,8 +102,7 @@ static void send_numbered(void *arg)
 
 UTEST(ipc, senders_are_served_in_the_order_they_came)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int tids[5];
 	for (int i = 0; i < 5; i++) {
 		/* one at a time, so the order they queue in is known */
@@ -115,13 +128,11 @@ static void late_sender(void *arg)
 
 UTEST(ipc, a_receive_waits_for_its_sender_and_nonblock_does_not)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	struct ipc_msg m;
 	UT_EXPECT_EQ(ipc_recv(ep_shared, IPC_NONBLOCK, &m, NULL), -EAGAIN);
 	UT_EXPECT_EQ(ipc_send(ep_shared, IPC_NONBLOCK, &m, NULL), -EAGAIN);
-	int tid = uthread_create(late_sender, NULL);
-	UT_ASSERT(tid > 0);
+	int tid = start_thread(late_sender, NULL);
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	UT_EXPECT_EQ(m.label, 5);
 	UT_EXPECT_EQ(uthread_join(tid), 0);
@@ -166,8 +177,7 @@ static void serve_n(void *arg)
 
 UTEST(ipc, call_gets_the_reply_and_reply_recv_serves_the_next)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int badged = handle_dup(ep_shared, IPC_R_SEND, 0xB0B);
 	UT_ASSERT(badged >= 0);
 	struct ipc_stats s0, s1;
@@ -194,8 +204,7 @@ UTEST(ipc, call_gets_the_reply_and_reply_recv_serves_the_next)
 
 UTEST(ipc, a_reply_right_is_one_shot_and_needs_a_call)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	struct ipc_msg m = msg(1, 0, 0, 0, 0);
 	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), -EBADF);	/* nothing received */
 	int tid = uthread_create(send_words, NULL);	/* a send, not a call */
@@ -215,10 +224,8 @@ static void call_once(void *arg)
 
 UTEST(ipc, a_saved_reply_is_given_later_and_once)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int t1 = uthread_create(call_once, (void *)10L);
-	UT_ASSERT(t1 > 0);
+	fresh_endpoint();
+	int t1 = start_thread(call_once, (void *)10L);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	int saved = ipc_reply_save();
@@ -229,8 +236,7 @@ UTEST(ipc, a_saved_reply_is_given_later_and_once)
 	UT_EXPECT_EQ(handle_dup(saved, 0, 0), -EPERM);	/* one-shot: not copied */
 	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), -EBADF);	/* the slot is empty now */
 	/* another call is served meanwhile */
-	int t2 = uthread_create(call_once, (void *)20L);
-	UT_ASSERT(t2 > 0);
+	int t2 = start_thread(call_once, (void *)20L);
 	struct ipc_msg m2;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m2, NULL), 0);
 	m2.label++;
@@ -385,8 +391,7 @@ static void send_pattern(void *arg)
 
 UTEST(ipc, a_page_of_data_arrives_intact_across_spaces)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	/* receiver first (the sender copies), then sender first (the receiver does) */
 	for (int round = 0; round < 2; round++) {
 		int pid = ut_fork(send_pattern, (void *)(long)(round + 3));
@@ -435,8 +440,7 @@ static void send_too_much_then_right(void *arg)
 
 UTEST(ipc, a_message_that_cannot_pass_fails_only_the_side_at_fault)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int pid = ut_fork(send_too_much_then_right, NULL);
 	char room[100];
 	struct ipc_ext ext = { .data = room, .room = sizeof(room), .handle_room = 1 };
@@ -473,10 +477,8 @@ static void receive_into_nothing(void *arg)
 
 UTEST(ipc, a_bad_receive_buffer_fails_that_receiver_and_the_sender_goes_on)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int tid = uthread_create(receive_into_nothing, NULL);
-	UT_ASSERT(tid > 0);
+	fresh_endpoint();
+	int tid = start_thread(receive_into_nothing, NULL);
 	wait_queued(ep_shared, 0, 1);		/* first in the queue of receivers */
 	int pid = ut_fork(send_to_bad_receiver, NULL);
 	char room[64];
@@ -506,8 +508,7 @@ static void serve_one_then_exit(void *arg)
 
 UTEST(ipc, a_server_that_ends_holding_the_reply_right_fails_the_call)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	/* the server must be the only receiver: this process gives up its
 	 * right to receive (its copy in the child keeps the endpoint alive) */
 	int send = handle_dup(ep_shared, IPC_R_SEND, 0);
@@ -533,8 +534,7 @@ static void exit_once_called(void *arg)
 
 UTEST(ipc, callers_waiting_when_the_last_receiver_goes_get_epipe)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int send = handle_dup(ep_shared, IPC_R_SEND, 0);
 	UT_ASSERT(send >= 0);
 	/* the child holds a receive right, never receives, and ends once
@@ -557,8 +557,7 @@ static void call_and_wait(void *arg)
 
 UTEST(ipc, a_caller_killed_before_the_reply_leaves_the_server_going)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int pid = ut_fork(call_and_wait, NULL);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
@@ -589,8 +588,7 @@ static void wait_forever_in(void *arg)
 
 UTEST(ipc, a_waiter_killed_in_send_or_receive_is_gone_from_the_queue)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	for (long recv = 0; recv < 2; recv++) {
 		int pid = ut_fork(wait_forever_in, (void *)recv);
 		wait_queued(ep_shared, recv ? 0 : 1, recv ? 1 : 0);	/* it waits */
@@ -644,8 +642,7 @@ UTEST(ipc, notification_bits_gather_and_a_wait_takes_them_all)
 
 static void ipc_workout(void *arg)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int n = notify_create();
 	UT_ASSERT(n >= 0);
 	UT_ASSERT(handle_dup(ep_shared, IPC_R_SEND, 9) >= 0);
@@ -694,10 +691,8 @@ static void call_with_room_for_a_handle(void *arg)
  * receive follow an emptied slot: a kernel page fault.) */
 UTEST(ipc, a_reply_that_moves_the_handle_received_on_ends_the_receive_with_ebadf)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int tid = uthread_create(call_with_room_for_a_handle, NULL);
-	UT_ASSERT(tid > 0);
+	fresh_endpoint();
+	int tid = start_thread(call_with_room_for_a_handle, NULL);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	struct ipc_ext ext = { .nhandles = 1, .handles = { ep_shared }, .timeout_ns = 10 * MS };
@@ -709,10 +704,8 @@ UTEST(ipc, a_reply_that_moves_the_handle_received_on_ends_the_receive_with_ebadf
  * and closed the emptied slot: a kernel page fault.) */
 UTEST(ipc, a_reply_that_moves_its_own_saved_right_leaves_the_table_whole)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int tid = uthread_create(call_with_room_for_a_handle, NULL);
-	UT_ASSERT(tid > 0);
+	fresh_endpoint();
+	int tid = start_thread(call_with_room_for_a_handle, NULL);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	int saved = ipc_reply_save();
@@ -756,13 +749,11 @@ static void serve_until_zero(void *arg)
 UTEST(ipc, a_hand_off_pair_leaves_time_for_others_of_its_priority)
 {
 	UT_ASSERT_EQ(set_cpus(1), 0);
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	int pid = ut_fork(serve_until_zero, (void *)1L);
 	struct ipc_msg m = msg(1, 0, 0, 0, 0);
 	UT_ASSERT_EQ(ipc_call(ep_shared, 0, &m, NULL), 0);	/* the server is up */
-	int tid = uthread_create(spin_on_cpu0, NULL);
-	UT_ASSERT(tid > 0);
+	int tid = start_thread(spin_on_cpu0, NULL);
 	while (!spins)
 		sched_yield();				/* it runs, and is queued here */
 	unsigned long before = spins, t0 = clock_ns();
@@ -800,8 +791,7 @@ static void send_from(void *arg)
  * senders on 2 and 3, for 2 s. */
 UTEST_CPUS(ipc, hand_offs_between_threads_on_different_cpus_never_deadlock, 4)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	senders_stop = 0;
 	int pid = ut_fork(serve_until_zero, (void *)3L);
 	int s1 = uthread_create(send_from, (void *)4L), s2 = uthread_create(send_from, (void *)8L);
@@ -840,10 +830,8 @@ static const struct ipc_ext read_only_ext = { .handle_room = 1 };	/* in .rodata 
  * its handles and then said -EFAULT: what came was lost.) */
 UTEST(ipc, a_receive_with_an_ext_it_cannot_write_back_takes_nothing)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int tid = uthread_create(send_words, NULL);
-	UT_ASSERT(tid > 0);
+	fresh_endpoint();
+	int tid = start_thread(send_words, NULL);
 	wait_queued(ep_shared, 1, 0);
 	struct ipc_msg m;
 	UT_EXPECT_EQ(ipc_recv(ep_shared, 0, &m, (struct ipc_ext *)&read_only_ext), -EFAULT);
@@ -869,8 +857,7 @@ static void send_off_the_heap_end(void *arg)
  * it went: the waiting receiver's buffer changed though no message came.) */
 UTEST(ipc, a_message_that_faults_half_way_changes_nothing_of_the_receiver)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	UT_ASSERT(!IS_ERR_VALUE(sbrk(4096 - ((unsigned long)sbrk(0) & 4095))));	/* a page end */
 	int pid = ut_fork(send_off_the_heap_end, NULL);
 	char room[256];
@@ -898,10 +885,8 @@ static void send_words_when_one_waits(void *arg)
 /* (now + timeout wrapped: a timeout near ~0 ended the wait at once.) */
 UTEST(ipc, a_huge_timeout_waits_rather_than_ending_at_once)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int tid = uthread_create(send_words_when_one_waits, NULL);
-	UT_ASSERT(tid > 0);
+	fresh_endpoint();
+	int tid = start_thread(send_words_when_one_waits, NULL);
 	struct ipc_ext ext = { .timeout_ns = ~0UL - 5 };
 	struct ipc_msg m;
 	UT_EXPECT_EQ(ipc_recv(ep_shared, 0, &m, &ext), 0);
@@ -922,8 +907,7 @@ UTEST(ipc, waiters_on_a_notification_nobody_can_signal_get_epipe)
 {
 	note_shared = notify_create();
 	UT_ASSERT(note_shared >= 0);
-	int tid = uthread_create(wait_on_note, NULL);
-	UT_ASSERT(tid > 0);
+	int tid = start_thread(wait_on_note, NULL);
 	wait_queued(note_shared, 0, 1);
 	UT_ASSERT_EQ(handle_close(note_shared), 0);
 	UT_EXPECT_EQ(uthread_join(tid), 0);
@@ -942,15 +926,12 @@ static void call_and_keep_result(void *arg)
 
 UTEST(ipc, a_right_dropped_unused_fails_its_caller_and_the_server_goes_on)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
+	fresh_endpoint();
 	/* a new call received over a held right drops it */
-	int t1 = uthread_create(call_and_keep_result, (void *)1L);
-	UT_ASSERT(t1 > 0);
+	int t1 = start_thread(call_and_keep_result, (void *)1L);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
-	int t2 = uthread_create(call_once, (void *)10L);
-	UT_ASSERT(t2 > 0);
+	int t2 = start_thread(call_once, (void *)10L);
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);	/* t1's right goes */
 	UT_EXPECT_EQ(uthread_join(t1), 0);
 	UT_EXPECT_EQ(first_call_result, -EPIPE);
@@ -959,8 +940,7 @@ UTEST(ipc, a_right_dropped_unused_fails_its_caller_and_the_server_goes_on)
 	UT_EXPECT_EQ(uthread_join(t2), 0);
 	/* a saved right closed unused */
 	first_call_result = 1;
-	t1 = uthread_create(call_and_keep_result, (void *)1L);
-	UT_ASSERT(t1 > 0);
+	t1 = start_thread(call_and_keep_result, (void *)1L);
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	int saved = ipc_reply_save();
 	UT_ASSERT(saved >= 0);
@@ -978,10 +958,8 @@ static void call_with_timeout(void *arg)
 
 UTEST(ipc, a_reply_to_a_caller_that_timed_out_is_epipe_and_reply_recv_goes_on)
 {
-	ep_shared = endpoint_create();
-	UT_ASSERT(ep_shared >= 0);
-	int t1 = uthread_create(call_with_timeout, NULL);
-	UT_ASSERT(t1 > 0);
+	fresh_endpoint();
+	int t1 = start_thread(call_with_timeout, NULL);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	UT_EXPECT_EQ(uthread_join(t1), 0);		/* it gave up waiting for us */
@@ -990,12 +968,10 @@ UTEST(ipc, a_reply_to_a_caller_that_timed_out_is_epipe_and_reply_recv_goes_on)
 	UT_EXPECT_EQ(ipc_reply(0, &r, NULL), -EPIPE);
 	/* reply_recv: the reply fails the same way, and the receive still
 	 * happens (a server's loop does not stop for a caller that left) */
-	t1 = uthread_create(call_with_timeout, NULL);
-	UT_ASSERT(t1 > 0);
+	t1 = start_thread(call_with_timeout, NULL);
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
 	UT_EXPECT_EQ(uthread_join(t1), 0);
-	int t2 = uthread_create(call_once, (void *)30L);
-	UT_ASSERT(t2 > 0);
+	int t2 = start_thread(call_once, (void *)30L);
 	UT_ASSERT_EQ(ipc_reply_recv(ep_shared, 0, &m, NULL), 0);
 	UT_EXPECT_EQ(m.label, 30);
 	m.label++;
