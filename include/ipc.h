@@ -23,6 +23,11 @@ void ipc_thread_exit(struct thread *t);
  * (with their rights and badges) but reply rights, which are one-shot.
  * 0, or -ENOMEM (the child then has none). */
 int ipc_fork(struct proc *parent, struct proc *child);
+/* spawn with handles: the child's table (it has none yet) starts with
+ * copies of parent's handles h[0 .. n-1] at slots 0 .. n-1, rights and
+ * badges as they are. 0, -EBADF (parent lacks one), -EPERM (a reply right:
+ * one-shot), -EINVAL (n), -ENOMEM. */
+int ipc_spawn_handles(struct proc *parent, struct proc *child, const int *h, int n);
 /* A process is torn down: every handle in its table is closed. */
 void ipc_proc_exit(struct proc *p);
 /* p's process is dying (kick_threads): if t waits in an IPC call, it

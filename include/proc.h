@@ -104,6 +104,12 @@ int proc_spawn(const char *name, int argc, const char *const argv[], struct proc
  * port_base + port_count) from its first instruction (port_count 0: none):
  * how the kernel starts a driver, a console server with COM1's 0x3F8 ..
  * 0x3FF. -EINVAL for a range that is not one (ioport.h). */
+/* As proc_spawn, the new process's handle table starting with copies of
+ * parent's handles[0 .. n-1] at 0 .. n-1 (ipc_spawn_handles): -EBADF for
+ * one it lacks, -EPERM for a reply right, -EINVAL for too many. */
+#define PROC_SPAWN_HANDLES 8
+int proc_spawn_handles(const char *name, int argc, const char *const argv[], struct proc *parent,
+		       const int *handles, int nhandles);
 int proc_spawn_ports(const char *name, int argc, const char *const argv[], struct proc *parent,
 		     unsigned port_base, unsigned port_count);
 /* For the kernel: lets p use I/O ports [base, base + count) from ring 3
@@ -170,6 +176,7 @@ long sys_thread_create(long entry, long a0, long a1);
 long sys_thread_join(long tid);
 long sys_thread_exit(void);
 long sys_spawn(long uname, long uargv);
+long sys_spawn_handles(long uname, long uargv, long uhandles, long n);
 long sys_sleep(long ns);
 long sys_segbase(long op, long value);
 long sys_sysinfo(long uinfo);

@@ -1082,14 +1082,16 @@ long sys_handle_info(long h, long uinfo)
 	if (hd) {
 		info = (struct ipc_handle_info){ hd->obj->type, hd->rights,
 						 hd->obj->type == IPC_OBJ_REPLY ? 0 : hd->badge,
-						 hd->obj->id, 0, 0 };
+						 hd->obj->id, 0, 0, 0 };
 		if (hd->obj->type == IPC_OBJ_ENDPOINT) {
 			struct endpoint *ep = (struct endpoint *)hd->obj;
 			info.senders = (unsigned)list_length(&ep->senders);
 			info.receivers = (unsigned)list_length(&ep->receivers);
+			info.flags = ep->recv_handles ? 0 : IPC_INFO_DEAD;
 		} else if (hd->obj->type == IPC_OBJ_NOTIFICATION) {
-			info.receivers =
-				(unsigned)list_length(&((struct notification *)hd->obj)->waiters);
+			struct notification *n = (struct notification *)hd->obj;
+			info.receivers = (unsigned)list_length(&n->waiters);
+			info.flags = n->send_handles ? 0 : IPC_INFO_DEAD;
 		}
 		err = 0;
 	}
@@ -1222,6 +1224,36 @@ int ipc_fork(struct proc *parent, struct proc *child)
 	child->ipc = sp;
 	ipc_lock_give(irq);
 	return 0;
+}
+
+int ipc_spawn_handles(struct proc *parent, struct proc *child, const int *h, int n)
+{
+	if (n < 0 || n > IPC_HANDLES_MAX || child->ipc)
+		return -EINVAL;
+	struct ipc_space *sp = kmem_zalloc(sizeof(*sp), KM_USER);
+	if (!sp)
+		return -ENOMEM;
+	int err = 0;
+	unsigned long irq = ipc_lock_take();
+	for (int i = 0; i < n && !err; i++) {
+		struct handle *hd = parent ? handle_get(parent->ipc, h[i], 0, 0, &err) : NULL;
+		if (!parent)
+			err = -EBADF;
+		else if (hd && hd->obj->type == IPC_OBJ_REPLY)
+			err = -EPERM;
+		else if (hd)
+			slot_fill(sp, i, hd->obj, hd->rights, hd->badge);
+	}
+	if (!err)
+		child->ipc = sp;
+	else
+		for (int i = 0; i < IPC_HANDLES_MAX; i++)
+			if (sp->h[i].obj)
+				slot_close(sp, i);
+	ipc_lock_give(irq);
+	if (err)
+		kmem_free(sp);
+	return err;
 }
 
 void ipc_unmap_barrier(void)

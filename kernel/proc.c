@@ -453,13 +453,28 @@ int proc_grant_ports(struct proc *p, unsigned base, unsigned count)
 
 /* ---- spawn ---- */
 
+static int spawn_common(const char *name, int argc, const char *const argv[], struct proc *parent,
+			unsigned port_base, unsigned port_count, const int *handles, int nhandles);
+
 int proc_spawn(const char *name, int argc, const char *const argv[], struct proc *parent)
 {
-	return proc_spawn_ports(name, argc, argv, parent, 0, 0);
+	return spawn_common(name, argc, argv, parent, 0, 0, NULL, 0);
 }
 
 int proc_spawn_ports(const char *name, int argc, const char *const argv[], struct proc *parent,
 		     unsigned port_base, unsigned port_count)
+{
+	return spawn_common(name, argc, argv, parent, port_base, port_count, NULL, 0);
+}
+
+int proc_spawn_handles(const char *name, int argc, const char *const argv[], struct proc *parent,
+		       const int *handles, int nhandles)
+{
+	return spawn_common(name, argc, argv, parent, 0, 0, handles, nhandles);
+}
+
+static int spawn_common(const char *name, int argc, const char *const argv[], struct proc *parent,
+			unsigned port_base, unsigned port_count, const int *handles, int nhandles)
 {
 	sched_assert_can_sleep("proc_spawn");
 	if (port_count && !ioport_range_ok(port_base, port_count))
@@ -499,6 +514,8 @@ int proc_spawn_ports(const char *name, int argc, const char *const argv[], struc
 		err = -E2BIG;
 	if (!err && port_count)		/* before its first instruction */
 		err = ports_add_locked(p, port_base, port_base + port_count - 1);
+	if (!err && nhandles)		/* the same */
+		err = ipc_spawn_handles(parent, p, handles, nhandles);
 	if (err) {
 		thread_discard(t);
 		proc_abandon(p);
@@ -1035,7 +1052,25 @@ long sys_thread_exit(void)
 	proc_thread_end();
 }
 
+/* spawn and spawn_handles: the name and argv copied in, then the start. */
+static long spawn_from_user(long uname, long uargv, const int *handles, int nhandles);
+
 long sys_spawn(long uname, long uargv)
+{
+	return spawn_from_user(uname, uargv, NULL, 0);
+}
+
+long sys_spawn_handles(long uname, long uargv, long uhandles, long n)
+{
+	int handles[PROC_SPAWN_HANDLES];
+	if (n < 0 || n > PROC_SPAWN_HANDLES)
+		return -EINVAL;
+	if (n && copyin(handles, (uint64_t)uhandles, (size_t)n * sizeof(int)))
+		return -EFAULT;
+	return spawn_from_user(uname, uargv, handles, (int)n);
+}
+
+static long spawn_from_user(long uname, long uargv, const int *handles, int nhandles)
 {
 	char name[PROC_NAME_MAX];
 	long n = copyinstr(name, (uint64_t)uname, sizeof(name));
@@ -1072,7 +1107,7 @@ long sys_spawn(long uname, long uargv)
 	if (!err && argc == 0)
 		err = -EINVAL;		/* argv must hold at least argv[0] */
 	if (!err)
-		err = proc_spawn(name, argc, argv, curproc);
+		err = spawn_common(name, argc, argv, curproc, 0, 0, handles, nhandles);
 	kmem_free(strs);
 	return err;
 }

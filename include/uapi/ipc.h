@@ -99,7 +99,12 @@ struct ipc_handle_info {
 	unsigned int senders;		/* endpoint: threads waiting to send or call */
 	unsigned int receivers;		/* endpoint: waiting to receive; notification:
 					 * waiting for bits */
+	unsigned int flags;		/* IPC_INFO_* */
 };
+
+/* ipc_handle_info.flags */
+#define IPC_INFO_DEAD 0x1	/* endpoint: nobody can receive on it any more;
+				 * notification: nobody can signal it */
 
 /* SYS_ipc_stats: the kernel's counts, for tests and the shell. */
 struct ipc_stats {

@@ -56,6 +56,8 @@ enum {
 	SYS_notify_signal,	/* (int h, unsigned long bits) -> 0 */
 	SYS_notify_wait,	/* (h | flags, unsigned long timeout_ns) -> the bits */
 	SYS_ipc_stats,		/* (struct ipc_stats *) -> 0 */
+	SYS_spawn_handles,	/* (name, argv, const int *handles, int n) -> pid: spawn,
+				 * the child's handles 0 .. n-1 copies of these */
 	SYS_COUNT
 };
 

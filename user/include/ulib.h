@@ -37,6 +37,8 @@ long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);	/*
 
 int kill(int pid);	/* itself or a descendant (status -9); else -EPERM, -ESRCH */
 int spawn(const char *name, const char *const argv[]);	/* a new process; its pid */
+/* spawn, the new process's handles 0 .. n-1 copies of handles[] (n <= 8) */
+int spawn_handles(const char *name, const char *const argv[], const int *handles, int n);
 int sleep_ns(unsigned long ns);
 unsigned long clock_ns(void);
 int cpu_id(void);

@@ -45,6 +45,10 @@ void sched_yield(void) { SC0(SYS_yield); }
 void *sbrk(long increment) { return (void *)SC1(SYS_sbrk, increment); }
 int kill(int pid) { return (int)SC1(SYS_kill, pid); }
 int spawn(const char *name, const char *const argv[]) { return (int)SC2(SYS_spawn, name, argv); }
+int spawn_handles(const char *name, const char *const argv[], const int *handles, int n)
+{
+	return (int)syscall6(SYS_spawn_handles, (long)name, (long)argv, (long)handles, n, 0, 0);
+}
 int sleep_ns(unsigned long ns) { return (int)SC1(SYS_sleep, ns); }
 unsigned long clock_ns(void) { return (unsigned long)SC0(SYS_clock); }
 int cpu_id(void) { return (int)SC0(SYS_cpu); }
