@@ -170,6 +170,33 @@ static void xen_log(const char *what, const struct xen_result *r)
 	       FPUPROBE_FOREIGN(r->newcomer), r->sleeper_in_nm ? "was" : "was NOT");
 }
 
+static bool on_time(const struct xen_result *r)
+{
+	return r->holder >= 0 && !(r->holder & (FPUPROBE_LATE | FPUPROBE_USAGE)) &&
+	       r->sleeper >= 0 && !(r->sleeper & (FPUPROBE_LATE | FPUPROBE_USAGE)) &&
+	       r->newcomer >= 0 && !(r->newcomer & (FPUPROBE_LATE | FPUPROBE_USAGE)) &&
+	       r->sleeper_in_nm;
+}
+
+/*
+ * The scenario runs on a timeline of milliseconds; on a loaded host a
+ * probe can start late, and then the scenario did not happen as planned
+ * (the sleeper was not yet in its #NM at T + 25 ms): what the case asserts
+ * about leaks says nothing then. Up to three tries for one that happened;
+ * the asserts then judge that one (a late run on every try still fails).
+ */
+static void xen_scenario(bool bug, struct xen_result *r, const char *what)
+{
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		*r = (struct xen_result){ 0 };
+		xen_between_processes(bug, r);
+		xen_log(what, r);
+		if (on_time(r))
+			return;
+		KT_LOG("the scenario did not happen as planned (try %d of 3)", attempt);
+	}
+}
+
 static void expect_on_time(const struct xen_result *r)
 {
 	KT_EXPECT(r->holder >= 0 && !(r->holder & (FPUPROBE_LATE | FPUPROBE_USAGE)));
@@ -180,9 +207,8 @@ static void expect_on_time(const struct xen_result *r)
 
 KTEST(ufpu, xen_nm_sleep_from_ring3_keeps_ts_set_between_processes)
 {
-	struct xen_result r = { 0 };
-	xen_between_processes(false, &r);
-	xen_log("TS kept set", &r);
+	struct xen_result r;
+	xen_scenario(false, &r, "TS kept set");
 	expect_on_time(&r);
 	KT_EXPECT_EQ(r.holder, 0);
 	KT_EXPECT_EQ(r.sleeper, 0);
@@ -191,9 +217,8 @@ KTEST(ufpu, xen_nm_sleep_from_ring3_keeps_ts_set_between_processes)
 
 KTEST(ufpu, xen_nm_sleep_bug_leaks_registers_between_processes)
 {
-	struct xen_result r = { 0 };
-	xen_between_processes(true, &r);
-	xen_log("bug=fpu_nm_sleep_ts_clear", &r);
+	struct xen_result r;
+	xen_scenario(true, &r, "bug=fpu_nm_sleep_ts_clear");
 	expect_on_time(&r);
 	/* the newcomer's first read found the holder's registers, and the
 	 * holder then found the newcomer's */
