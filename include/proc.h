@@ -164,6 +164,10 @@ void proc_fault(const char *what, const char *detail, bool has_addr, uint64_t ad
  * dying. Returns with interrupts off, ready for SYSRET/IRET. */
 void proc_return_to_user(struct trap_frame *tf);
 
+/* Does p hold every port of first..last? Read without the tree's lock: for
+ * a fault's message (trap context), not for a decision. */
+bool proc_ports_held(const struct proc *p, unsigned first, unsigned last);
+
 /* The system calls proc.c implements (kernel/syscall.c's table). */
 long sys_exit(long code);
 long sys_getpid(void);

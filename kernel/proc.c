@@ -568,6 +568,7 @@ static void proc_teardown(struct proc *p)
 	ipc_proc_exit(p);		/* its handles: servers' clients learn it */
 	aspace_destroy(p->as);
 	p->as = NULL;
+	p->ports = (struct ioport_set){ 0 };	/* a zombie holds no ports (ps) */
 
 	/* orphans: the zombies among them go to the reaper at once, the live
 	 * ones when they end */
@@ -1180,6 +1181,12 @@ static long ports_give_locked(struct proc *me, long pid, unsigned first, unsigne
 	if (c->parent != me)
 		return -EPERM;
 	return ports_add_locked(c, first, last);
+}
+
+bool proc_ports_held(const struct proc *p, unsigned first, unsigned last)
+{
+	struct ioport_set s = p->ports;	/* a copy: a torn read only misleads a message */
+	return ioport_set_holds(&s, first, last);
 }
 
 long sys_ioport(long op, long a0, long a1, long a2)

@@ -31,8 +31,10 @@
  * were changed) and toggles (the bitmap was turned on or off).
  *
  * Locking: iob_lock (raw, interrupts off, a leaf) makes a space's key and
- * set one consistent read against iobitmap_set. Each CPU's bitmap and
- * record are its own, written with interrupts off.
+ * set one consistent read against iobitmap_set; the switch copies them
+ * under it and rewrites the bytes after, and takes it only for a space
+ * with ports. Each CPU's bitmap and record are its own, written with
+ * interrupts off.
  */
 #include <arch/tss.h>
 #include <arch.h>
@@ -62,6 +64,13 @@ static void mark_bit(uint8_t *map, unsigned port, bool deny)
 	map[port / 8] = deny ? map[port / 8] | bit : map[port / 8] & (uint8_t)~bit;
 }
 
+/* n bytes of v with rep stosb: lib's memset is a byte loop, and a range of
+ * all 65536 ports is 8 KiB of bitmap. */
+static void fill_bytes(uint8_t *dst, uint8_t v, size_t n)
+{
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+}
+
 /* Sets (deny) or clears (allow) the bits of ports first..last: the bits
  * of a partial byte at each end, whole bytes between. */
 static void mark(uint8_t *map, unsigned first, unsigned last, bool deny)
@@ -70,7 +79,7 @@ static void mark(uint8_t *map, unsigned first, unsigned last, bool deny)
 	for (; p <= last && p % 8; p++)
 		mark_bit(map, p, deny);
 	unsigned whole = (last + 1 - p) / 8;
-	memset(&map[p / 8], deny ? 0xFF : 0, whole);
+	fill_bytes(&map[p / 8], deny ? 0xFF : 0, whole);
 	for (p += whole * 8; p <= last; p++)
 		mark_bit(map, p, deny);
 }
@@ -80,17 +89,27 @@ void iobitmap_switch(const struct aspace_ports *ap)
 	struct cpu *c = this_cpu();
 	struct iobitmap_cpu *b = &iob[c->id];
 	struct arch_tss *t = c->arch.tss;
-	spin_lock_raw(&iob_lock);
-	uint64_t key = ap->key;
-	if (key && !ioport_set_equal(&b->loaded, &ap->set)) {
-		for (uint32_t i = 0; i < b->loaded.n; i++)
-			mark(t->iomap, b->loaded.r[i].first, b->loaded.r[i].last, true);
-		for (uint32_t i = 0; i < ap->set.n; i++)
-			mark(t->iomap, ap->set.r[i].first, ap->set.r[i].last, false);
-		b->loaded = ap->set;
-		b->rewrites++;
+	/* A space without ports needs no lock: a grant racing this gives it a
+	 * key and reaches this CPU by IPI after. One with ports: its key and
+	 * set read as one under the lock, the bytes rewritten after it, so no
+	 * other CPU waits while they are (aspace_set_ports's IPI again covers
+	 * a change made meanwhile). */
+	uint64_t key = __atomic_load_n(&ap->key, __ATOMIC_ACQUIRE);
+	if (key) {
+		struct ioport_set set;
+		spin_lock_raw(&iob_lock);
+		key = ap->key;
+		set = ap->set;
+		spin_unlock_raw(&iob_lock);
+		if (key && !ioport_set_equal(&b->loaded, &set)) {
+			for (uint32_t i = 0; i < b->loaded.n; i++)
+				mark(t->iomap, b->loaded.r[i].first, b->loaded.r[i].last, true);
+			for (uint32_t i = 0; i < set.n; i++)
+				mark(t->iomap, set.r[i].first, set.r[i].last, false);
+			b->loaded = set;
+			b->rewrites++;
+		}
 	}
-	spin_unlock_raw(&iob_lock);
 	uint16_t base = key ? TSS_IOMAP_ON : TSS_IOMAP_OFF;
 	if (t->iomap_base != base) {
 		t->iomap_base = base;

@@ -218,9 +218,11 @@ bool arch_user_fixup(struct trap_frame *tf, uint64_t addr)
  * An I/O instruction refused by the TSS bitmap (arch/tss.h) raises #GP(0)
  * with RIP at the instruction; so does much else. To say which, read its
  * bytes: legacy prefixes and a REX, then one of IN, OUT, INS, OUTS (SDM
- * vol. 2). The port is the immediate byte or DX. False if the bytes
- * cannot be read or are another instruction. Only at a fault: nothing on
- * the way of a port that is allowed.
+ * vol. 2). The port is the immediate byte or DX; the access covers one, two
+ * or four ports from it. False if the bytes cannot be read, are another
+ * instruction, or touch only ports the process holds (then the #GP was for
+ * something else: an INS/OUTS with a bad memory operand). Only at a fault:
+ * nothing on the way of a port that is allowed.
  */
 #define INSN_MAX_PREFIXES 14	/* an instruction is at most 15 bytes */
 #define PREFIX_OPSIZE     0x66
@@ -257,8 +259,18 @@ static bool describe_io(const struct trap_frame *tf, char *buf, size_t size)
 		return false;
 	}
 	char width = !(op & 1) ? 'b' : opsize ? 'w' : 'l';
-	snprintf(buf, size, " (%s%c, I/O port 0x%x: not one this process may use)", name, width,
-		 port);
+	unsigned last = port + (width == 'b' ? 1 : width == 'w' ? 2 : 4) - 1;
+	if (last > 0xFFFF)
+		snprintf(buf, size, " (%s%c, I/O ports 0x%x-0x%x: past the last port)", name, width,
+			 port, last);
+	else if (proc_ports_held(curproc, port, last))
+		return false;		/* its ports: the #GP was for something else */
+	else if (port == last)
+		snprintf(buf, size, " (%s%c, I/O port 0x%x: not one this process may use)", name,
+			 width, port);
+	else
+		snprintf(buf, size, " (%s%c, I/O ports 0x%x-0x%x: not all this process's)", name,
+			 width, port, last);
 	return true;
 }
 

@@ -162,13 +162,31 @@ KTEST(ioport, spawning_with_a_bad_range_is_einval_and_leaves_nothing)
 	KT_EXPECT_EQ(end.status, 0);
 }
 
-/* Runs user case `name` (utests suite.name) to its end, without ports. */
-static void run_user_case(const char *name, struct proc_end *end)
+/* Runs user case `name` (utests suite.name) to its end, with ports
+ * [base, base + count) (count 0: none). */
+static void run_user_case_ports(const char *name, unsigned base, unsigned count,
+				struct proc_end *end)
 {
 	const char *argv[] = { "utests", name };
-	int pid = proc_spawn("utests", 2, argv, NULL);
+	int pid = proc_spawn_ports("utests", 2, argv, NULL, base, count);
 	KT_ASSERT(pid > 0);
 	KT_ASSERT_EQ(proc_wait(pid, CASE_TIMEOUT_NS, end), 0);
+}
+
+static void run_user_case(const char *name, struct proc_end *end)
+{
+	run_user_case_ports(name, 0, 0, end);
+}
+
+static void expect_kill_line_ports(const char *name, unsigned base, unsigned count,
+				   const char *words)
+{
+	struct proc_end end;
+	run_user_case_ports(name, base, count, &end);
+	KT_EXPECT_EQ(end.status, WAIT_SEGV);
+	KT_EXPECT(strstr(end.fault, words) != NULL);
+	if (!strstr(end.fault, words))
+		KT_LOG("%s: the line is '%s'", name, end.fault);
 }
 
 static void expect_kill_line(const char *name, const char *words)
@@ -188,8 +206,20 @@ KTEST(ioport, the_kill_line_names_the_instruction_and_the_port)
 			 "process may use), rip 0x");
 	expect_kill_line("ioport.outb_to_com1_without_a_grant_kills", "(outb, I/O port 0x3f8:");
 	expect_kill_line("ioport.inw_from_an_unused_port_without_a_grant_kills",
-			 "(inw, I/O port 0xbee0:");
+			 "(inw, I/O ports 0xbee0-0xbee1: not all this process's)");
 	expect_kill_line("ioport.rep_outsb_without_a_grant_kills", "(outsb, I/O port 0x80:");
+	/* with COM1's ports: a word at its last port is one port short; a
+	 * string instruction on a port it holds faults for its memory operand,
+	 * which is no port's fault (both said 'port ...: not one this process
+	 * may use' of a port it held, before) */
+	expect_kill_line_ports("ioport.inw_at_the_last_port_of_com1_kills", COM1, 8,
+			       "(inw, I/O ports 0x3ff-0x400: not all this process's)");
+	struct proc_end held;
+	run_user_case_ports("ioport.outsb_from_a_bad_address_kills", COM1, 8, &held);
+	KT_EXPECT_EQ(held.status, WAIT_SEGV);
+	KT_EXPECT(!strstr(held.fault, "I/O port"));
+	if (strstr(held.fault, "I/O port"))
+		KT_LOG("the line is '%s'", held.fault);
 	/* another #GP(0) says nothing of ports */
 	struct proc_end end;
 	run_user_case("ioport.cli_faults_iopl_is_0", &end);

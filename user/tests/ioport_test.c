@@ -84,6 +84,23 @@ UTEST_EXPECT_FAULT(ioport, rep_outsb_without_a_grant_kills)
 	__asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"(POST) : "memory");
 }
 
+/* Run by tests/ioport/kernel_test.c with COM1's eight ports as well (its
+ * kill line): a word from the last of them needs one port more. */
+UTEST_EXPECT_FAULT(ioport, inw_at_the_last_port_of_com1_kills)
+{
+	uint16_t v;
+	__asm__ volatile("inw %%dx, %%ax" : "=a"(v) : "d"(COM1 + 7));
+}
+
+/* The same: with the port held, the #GP is the memory operand's (a
+ * non-canonical RSI), and the kill line must not blame the port. */
+UTEST_EXPECT_FAULT(ioport, outsb_from_a_bad_address_kills)
+{
+	const char *p = (const char *)0x8000000000000000UL;
+	unsigned long n = 1;
+	__asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"(COM1 + 7) : "memory");
+}
+
 /* CLI in ring 3 is allowed only with IOPL 3, which would open every port
  * as well: it must fault. */
 UTEST_EXPECT_FAULT(ioport, cli_faults_iopl_is_0)
