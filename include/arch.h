@@ -41,6 +41,15 @@ void arch_console_putc(char c);
 void arch_console_vga_disable(void);
 /* Calls cb(c) from the interrupt handler for each character received. */
 void arch_console_rx_enable(void (*cb)(char c));
+/* The console's receive interrupt for a driver in user space: while
+ * `hook` is set, the interrupt calls it and reads nothing (the driver
+ * reads the UART through its ports); NULL gives the interrupt back to the
+ * kernel's reader (arch_console_rx_enable's, if there is one). The first
+ * call routes the interrupt if nothing had. Its ISA IRQ and ports are
+ * ARCH_CONSOLE_IRQ and ARCH_CONSOLE_PORT .. + 7. */
+void arch_console_irq_hook(void (*hook)(void));
+#define ARCH_CONSOLE_IRQ  4
+#define ARCH_CONSOLE_PORT 0x3F8
 void arch_cpu_init(void);
 
 /* Ends the QEMU run with a verdict (isa-debug-exit); halts if that fails. */

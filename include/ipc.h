@@ -56,5 +56,6 @@ long sys_ipc_reply_save(void);
 long sys_notify_signal(long h, long bits);
 long sys_notify_wait(long hf, long timeout_ns);
 long sys_ipc_stats(long ustats);
+long sys_irq_bind(long h, long irq, long bits);
 
 #endif

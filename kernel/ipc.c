@@ -168,7 +168,7 @@ struct ipc_tcb {
 
 static struct {
 	uint64_t endpoints, notifications, replies, handles;
-	uint64_t messages, bytes, fast;
+	uint64_t messages, bytes, fast, irqs;
 	uint64_t next_id;
 } stats;
 
@@ -1107,6 +1107,18 @@ long sys_handle_info(long h, long uinfo)
  * wait negative: signals carry bits 0..62. */
 #define NOTIFY_BITS (~0UL >> 1)
 
+/* bits into n; its oldest waiter, if any, takes them all. ipc_lock held. */
+static void notify_bits(struct notification *n, uint64_t bits)
+{
+	n->bits |= bits;
+	if (!list_empty(&n->waiters)) {
+		struct ipc_tcb *w = list_entry(n->waiters.next, struct ipc_tcb, link);
+		w->bits = n->bits;
+		n->bits = 0;
+		complete(w, 0);
+	}
+}
+
 long sys_notify_signal(long h, long bits)
 {
 	int err;
@@ -1118,17 +1130,95 @@ long sys_notify_signal(long h, long bits)
 	unsigned long irq = ipc_lock_take();
 	struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_NOTIFICATION, IPC_R_SEND, &err);
 	if (hd) {
-		struct notification *n = (struct notification *)hd->obj;
-		n->bits |= (uint64_t)bits;
-		if (!list_empty(&n->waiters)) {
-			struct ipc_tcb *w = list_entry(n->waiters.next, struct ipc_tcb, link);
-			w->bits = n->bits;
-			n->bits = 0;
-			complete(w, 0);
-		}
+		notify_bits((struct notification *)hd->obj, (uint64_t)bits);
 		err = 0;
 	}
 	ipc_lock_give(irq);
+	return err;
+}
+
+/*
+ * ---- device interrupts as notifications ----
+ *
+ * A driver in user space binds its device's interrupt to a notification:
+ * from then on the interrupt signals the bits it chose there (from
+ * interrupt context, under ipc_lock like any signal) and the kernel reads
+ * nothing of the device; the driver waits on the notification and reads
+ * the device through its ports. Only the console's UART (COM1, IRQ 4) can
+ * be bound so far, and only by a process that holds all its ports. The
+ * binding counts as one that may signal the notification, holds a
+ * reference to it, and goes when its process does (ipc_proc_exit) or it
+ * unbinds; then the kernel's own reader (the monitor) has the UART again.
+ */
+static struct {
+	struct notification *n;		/* NULL: not bound */
+	struct proc *owner;
+	uint64_t bits;
+} console_irq;
+
+/* The UART's interrupt while bound (arch_console_irq_hook): interrupt
+ * context, interrupts off. */
+static void console_irq_fire(void)
+{
+	unsigned long irq = ipc_lock_take();
+	if (console_irq.n) {
+		stats.irqs++;
+		notify_bits(console_irq.n, console_irq.bits);
+	}
+	ipc_lock_give(irq);
+}
+
+/* ipc_lock held; the caller gives the interrupt back (arch_console_irq_hook(NULL))
+ * once it has dropped the lock. */
+static void console_irq_unbind_locked(void)
+{
+	struct notification *n = console_irq.n;
+	console_irq = (typeof(console_irq)){ 0 };
+	if (--n->send_handles == 0)
+		while (!list_empty(&n->waiters))
+			complete(list_entry(n->waiters.next, struct ipc_tcb, link), -EPIPE);
+	obj_unref(&n->o);
+}
+
+long sys_irq_bind(long h, long irq, long bits)
+{
+	int err;
+	struct ipc_tcb *me = ipc_self(&err);
+	if (!me)
+		return err;
+	if (irq != ARCH_CONSOLE_IRQ || (h != -1 && (!bits || ((uint64_t)bits & ~NOTIFY_BITS))))
+		return -EINVAL;
+	if (!proc_ports_held(me->proc, ARCH_CONSOLE_PORT, ARCH_CONSOLE_PORT + 7))
+		return -EPERM;			/* the device is not this process's */
+	unsigned long flags = ipc_lock_take();
+	bool bound = false, unbound = false;
+	if (h == -1) {
+		err = console_irq.owner == me->proc ? 0 : -EINVAL;	/* not bound by it */
+		if (!err) {
+			console_irq_unbind_locked();
+			unbound = true;
+		}
+	} else {
+		struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_NOTIFICATION, IPC_R_SEND,
+					       &err);
+		if (hd && console_irq.n)
+			err = -EBUSY;
+		else if (hd) {
+			struct notification *n = (struct notification *)hd->obj;
+			obj_ref(&n->o);
+			n->send_handles++;
+			console_irq.n = n;
+			console_irq.owner = me->proc;
+			console_irq.bits = (uint64_t)bits;
+			bound = true;
+			err = 0;
+		}
+	}
+	ipc_lock_give(flags);
+	if (bound)
+		arch_console_irq_hook(console_irq_fire);
+	if (unbound)
+		arch_console_irq_hook(NULL);
 	return err;
 }
 
@@ -1196,10 +1286,17 @@ void ipc_thread_exit(struct thread *t)
 
 void ipc_proc_exit(struct proc *p)
 {
+	unsigned long irq = ipc_lock_take();
+	bool unbound = console_irq.owner == p;
+	if (unbound)
+		console_irq_unbind_locked();
+	ipc_lock_give(irq);
+	if (unbound)
+		arch_console_irq_hook(NULL);	/* the kernel's reader has it again */
 	struct ipc_space *sp = p->ipc;
 	if (!sp)
 		return;
-	unsigned long irq = ipc_lock_take();
+	irq = ipc_lock_take();
 	for (int i = 0; i < IPC_HANDLES_MAX; i++)
 		if (sp->h[i].obj)
 			slot_close(sp, i);
@@ -1266,7 +1363,7 @@ void ipc_get_stats(struct ipc_stats *s)
 {
 	unsigned long irq = ipc_lock_take();
 	*s = (struct ipc_stats){ stats.endpoints, stats.notifications, stats.replies,
-				 stats.handles, stats.messages, stats.bytes, stats.fast };
+				 stats.handles, stats.messages, stats.bytes, stats.fast, stats.irqs };
 	ipc_lock_give(irq);
 }
 

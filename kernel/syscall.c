@@ -151,6 +151,10 @@ static long s_ipc_reply_save(long a0, long a1, long a2, long a3, long a4, long a
 static long s_notify_signal(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_signal(a0, a1); }
 static long s_notify_wait(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_wait(a0, a1); }
 static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_stats(a0); }
+static long s_irq_bind(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_irq_bind(a0, a1, a2);
+}
 static long s_spawn_handles(long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	return sys_spawn_handles(a0, a1, a2, a3);
@@ -197,4 +201,5 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_notify_wait] = s_notify_wait,
 	[SYS_ipc_stats] = s_ipc_stats,
 	[SYS_spawn_handles] = s_spawn_handles,
+	[SYS_irq_bind] = s_irq_bind,
 };

@@ -18,6 +18,7 @@
 #define ENOMEM       12		/* out of memory: user memory may not take the
 				 * kernel's reserve (docs/user.md) */
 #define EFAULT       14		/* a bad user pointer */
+#define EBUSY        16		/* taken by another (an interrupt bound already) */
 #define EINVAL       22		/* a bad argument */
 #define ENOSPC       28		/* no room: a full handle table */
 #define EPIPE        32		/* the peer is gone (IPC: no receiver left, the

@@ -113,6 +113,7 @@ struct ipc_stats {
 	unsigned long messages;		/* delivered since boot */
 	unsigned long bytes;		/* copied since boot */
 	unsigned long fast;		/* messages that went by the direct switch */
+	unsigned long irqs;		/* device interrupts delivered as signals */
 };
 
 #endif

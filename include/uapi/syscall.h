@@ -58,6 +58,8 @@ enum {
 	SYS_ipc_stats,		/* (struct ipc_stats *) -> 0 */
 	SYS_spawn_handles,	/* (name, argv, const int *handles, int n) -> pid: spawn,
 				 * the child's handles 0 .. n-1 copies of these */
+	SYS_irq_bind,		/* (notification h or -1, int irq, unsigned long bits) -> 0:
+				 * a device's interrupt signals bits there (uapi/ipc.h) */
 	SYS_COUNT
 };
 

@@ -171,6 +171,10 @@ int ipc_reply_save(void);		/* the reply right held, as a handle */
 int notify_signal(int h, unsigned long bits);
 long notify_wait(int h, unsigned long flags, unsigned long timeout_ns);	/* the bits */
 int ipc_stats(struct ipc_stats *s);
+/* A device's interrupt (only the console's, IRQ 4, so far; the caller must
+ * hold its ports) signals `bits` on notification h from now on; h = -1
+ * gives it back. -EBUSY if another process has it. */
+int irq_bind(int h, int irq, unsigned long bits);
 
 /* ---- the C library ---- */
 void *memset(void *dst, int c, size_t n);

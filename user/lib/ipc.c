@@ -26,4 +26,8 @@ long notify_wait(int h, unsigned long flags, unsigned long timeout_ns)
 {
 	return syscall6(SYS_notify_wait, (long)ipc_hf(h, flags), (long)timeout_ns, 0, 0, 0, 0);
 }
+int irq_bind(int h, int irq, unsigned long bits)
+{
+	return (int)syscall6(SYS_irq_bind, h, irq, (long)bits, 0, 0, 0);
+}
 int ipc_stats(struct ipc_stats *s) { return (int)syscall6(SYS_ipc_stats, (long)s, 0, 0, 0, 0, 0); }

@@ -1048,3 +1048,68 @@ UTEST(ipc, a_move_into_a_full_table_fails_the_sender_with_enospc)
 	UT_ASSERT_EQ(waitpid(pid, &st), pid);
 	UT_EXPECT_EQ(st, 0);
 }
+
+/* ---- the console's interrupt as a notification ---- */
+
+#define COM1 0x3F8
+#define UART_MCR 4
+#define UART_LSR 5
+#define MCR_LOOP 0x10
+#define LSR_DATA_READY 0x01
+
+/* One byte through the UART in loopback (MCR bit 4: what it sends it
+ * receives, and nothing reaches the wire): its receive interrupt comes,
+ * which the binding turns into bits on the notification. Returns what the
+ * wait said, *got the byte read back. Nothing may print meanwhile: it
+ * would loop back too. */
+static long loop_one_byte(int n, unsigned char c, unsigned char *got)
+{
+	unsigned char mcr = inb(COM1 + UART_MCR);
+	while (inb(COM1 + UART_LSR) & LSR_DATA_READY)
+		inb(COM1);			/* anything typed before */
+	notify_wait(n, IPC_NONBLOCK, 0);	/* and any bits of it */
+	outb(COM1 + UART_MCR, mcr | MCR_LOOP);
+	outb(COM1, c);
+	long bits = notify_wait(n, 0, 500 * MS);
+	*got = inb(COM1 + UART_LSR) & LSR_DATA_READY ? inb(COM1) : 0;
+	outb(COM1 + UART_MCR, mcr);
+	return bits;
+}
+
+static void try_to_bind(void *arg)
+{
+	int n = notify_create();
+	UT_ASSERT(n >= 0);
+	UT_EXPECT_EQ(irq_bind(n, 4, 1), (long)arg);
+}
+
+UTEST_PORTS(ipc, the_console_interrupt_signals_the_notification_bound_to_it, COM1, 8)
+{
+	int n = notify_create();
+	UT_ASSERT(n >= 0);
+	UT_EXPECT_EQ(irq_bind(n, 3, 1), -EINVAL);		/* not a device it can have */
+	UT_EXPECT_EQ(irq_bind(n, 4, 0), -EINVAL);		/* no bits */
+	struct ipc_stats s0, s1;
+	UT_ASSERT_EQ(ipc_stats(&s0), 0);
+	UT_ASSERT_EQ(irq_bind(n, 4, 0x20), 0);
+	UT_EXPECT_EQ(ut_child(try_to_bind, (void *)(long)-EBUSY), 0);	/* one at a time */
+	unsigned char got = 0;
+	long bits = loop_one_byte(n, 'Z', &got);
+	UT_EXPECT_EQ(bits, 0x20);
+	UT_EXPECT_EQ(got, 'Z');
+	UT_ASSERT_EQ(ipc_stats(&s1), 0);
+	UT_EXPECT(s1.irqs > s0.irqs);
+	UT_EXPECT_EQ(irq_bind(-1, 4, 0), 0);			/* given back */
+	UT_EXPECT_EQ(irq_bind(-1, 4, 0), -EINVAL);		/* and not bound now */
+	/* a process that ends bound gives it back too */
+	UT_EXPECT_EQ(ut_child(try_to_bind, (void *)0L), 0);
+	UT_EXPECT_EQ(irq_bind(n, 4, 1), 0);
+	UT_EXPECT_EQ(irq_bind(-1, 4, 0), 0);
+}
+
+UTEST(ipc, the_console_interrupt_needs_the_console_s_ports)
+{
+	int n = notify_create();
+	UT_ASSERT(n >= 0);
+	UT_EXPECT_EQ(irq_bind(n, 4, 1), -EPERM);
+}
