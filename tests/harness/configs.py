@@ -123,7 +123,8 @@ ONE_CPU_BENCH = ["bench.ctxop_*", "bench.fpu_*", "bench.sched_yield", "bench.sch
 # path or the compiler's code: grub and O0 leave them to the other rows
 # (user.* stays everywhere: processes start there too). ioport: the I/O
 # permission bitmap (docs/user.md), on one CPU and on smp4's four.
-USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*", "ioport.*", "ipc.*", "names.*"]
+USER_BEHAVIOUR = ["fuzz.*", "robust.*", "memory.*", "process.*", "ioport.*", "ipc.*", "names.*",
+                  "console.*"]
 
 # Boot modules for the rows that test them: (file in the build directory, name).
 TEST_MODULES = [("user/bin/hello.elf", "modhello"), ("user_images.asm", "notelf")]
