@@ -9,7 +9,10 @@
 #define MONITOR_LINE_MAX 128
 
 /* Starts the monitor thread and the console's receive interrupt. */
-void monitor_start(void);
+/* quiet: init runs and its shell has the console, so no prompt here (the
+ * shell's `monitor CMD` reaches the commands; init=none gives the console
+ * to the monitor). */
+void monitor_start(bool quiet);
 
 /* The line editor, one character at a time: returns true when c completes
  * a line (Enter), which is then in line[]. Backspace/DEL erase, Ctrl-U

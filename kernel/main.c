@@ -8,7 +8,8 @@
  * options steer what follows), traps, memory, the FPU (its save areas
  * come from the heap, and it must be set before the first thread), time. With ktest= on the
  * command line the tests run and power the machine off; otherwise the
- * kernel idles.
+ * monitor starts, and the first process, init (user/bin/init.c: the
+ * servers and the shell), with COM1's ports for the console server.
  */
 #include <arch.h>
 #include <bootinfo.h>
@@ -26,9 +27,28 @@
 #include <trace.h>
 #include <monitor.h>
 #include <thread.h>
+#include <string.h>
 
 #define KERNEL_NAME    "ctxkern"
 #define KERNEL_VERSION "0.1"
+
+static char init_opt[32] = "init";
+CMDLINE_STRING("init", init_opt,
+	       "the first program, started when no ktest= runs (none: only the monitor)");
+
+/* init, with the console's ports (it gives them to the console server);
+ * whether it started (then the shell has the console, not the monitor). */
+static bool start_init(void)
+{
+	if (!strcmp(init_opt, "none"))
+		return false;
+	const char *argv[] = { init_opt };
+	int pid = proc_spawn_ports(init_opt, 1, argv, NULL, ARCH_CONSOLE_PORT, 8);
+	if (pid < 0)
+		printk("init: '%s' did not start (%d); the monitor has the console\n", init_opt,
+		       pid);
+	return pid > 0;
+}
 
 void kmain(uint32_t magic, uint32_t info)
 {
@@ -64,7 +84,7 @@ void kmain(uint32_t magic, uint32_t info)
 	if (ktest_glob()[0])
 		ktest_run(ktest_glob());
 
-	monitor_start();
+	monitor_start(start_init());
 	/* The boot thread has nothing left to do: leave the CPU to the others. */
 	for (;;)
 		thread_sleep(1000000000ULL);

@@ -115,11 +115,14 @@ bool monitor_run(const char *line)
 	return false;
 }
 
+static bool quiet_start;
+
 static void monitor_main(void *arg)
 {
 	(void)arg;
 	static struct line_editor ed;
-	printk("monitor: type 'help' for commands\n> ");
+	if (!quiet_start)
+		printk("monitor: type 'help' for commands\n> ");
 	for (;;) {
 		sem_wait(&rx_sem);
 		char c = rx_ring[rx_tail];
@@ -131,8 +134,9 @@ static void monitor_main(void *arg)
 	}
 }
 
-void monitor_start(void)
+void monitor_start(bool quiet)
 {
+	quiet_start = quiet;
 	sem_init(&rx_sem, 0, "monitor.rx");
 	thread_create("monitor", monitor_main, NULL, 0);
 	arch_console_rx_enable(rx_char);

@@ -14,6 +14,7 @@
 #include <arch.h>
 #include <fpu.h>
 #include <ipc.h>
+#include <monitor.h>
 #include <percpu.h>
 #include <printk.h>
 #include <proc.h>
@@ -151,6 +152,16 @@ static long s_ipc_reply_save(long a0, long a1, long a2, long a3, long a4, long a
 static long s_notify_signal(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_signal(a0, a1); }
 static long s_notify_wait(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_wait(a0, a1); }
 static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_stats(a0); }
+/* The shell's window on the kernel (ps, ctxops, fpu, mem, ...): the
+ * monitor's own commands, which only show (trace switches recording). */
+static long s_monitor(long uline, long a1, long a2, long a3, long a4, long a5)
+{
+	char line[128];
+	long n = copyinstr(line, (uint64_t)uline, sizeof(line));
+	if (n < 0)
+		return n;
+	return monitor_run(line) ? 0 : -ENOENT;
+}
 static long s_irq_bind(long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	return sys_irq_bind(a0, a1, a2);
@@ -202,4 +213,5 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_ipc_stats] = s_ipc_stats,
 	[SYS_spawn_handles] = s_spawn_handles,
 	[SYS_irq_bind] = s_irq_bind,
+	[SYS_monitor] = s_monitor,
 };

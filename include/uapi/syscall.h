@@ -60,6 +60,8 @@ enum {
 				 * the child's handles 0 .. n-1 copies of these */
 	SYS_irq_bind,		/* (notification h or -1, int irq, unsigned long bits) -> 0:
 				 * a device's interrupt signals bits there (uapi/ipc.h) */
+	SYS_monitor,		/* (const char *line) -> 0: runs a command of the kernel's
+				 * monitor, which prints; -ENOENT if there is none */
 	SYS_COUNT
 };
 

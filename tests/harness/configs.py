@@ -44,6 +44,10 @@ Fields of Config:
                 build directory: QEMU's -initrd "FILE NAME,..." on the
                 -kernel path, `module2 FILE NAME` lines in grub.cfg on the
                 iso path (kernel/program.c names a module by its last word)
+  typing        what the main boot types into the serial console, as
+                (regular expression, text) pairs in order: when a serial
+                line matches the first pair's expression, its text is typed
+                and the next pair waits (the shell's row: tests/shell/)
   lead          its main boot starts first, beside the other lead rows'
                 (run.py): for multi-CPU rows whose long cases run for a
                 fixed time, which costs the same wall time side by side
@@ -74,6 +78,7 @@ class Config:
     lead: bool = False
     panic_only: List[str] = field(default_factory=list)
     modules: List[Tuple[str, str]] = field(default_factory=list)
+    typing: List[Tuple[str, str]] = field(default_factory=list)
 
 
 def in_config(cfg: Config, full_name: str) -> bool:
@@ -146,6 +151,31 @@ POLICY_FLIPS_1S = ["fpu.policy_flips_keep_the_state_of_threads_on_other_cpus"]
 # rows that boot the FPU's panic cases (it runs on qemu64 and max).
 FPU_NO_MEMORY = ["fpu.first_use_without_memory_where_it_cannot_sleep_says_why"]
 
+# What the shell's row types (one line at a time, each when the shell has
+# answered the last: its prompt comes with no newline, so each is typed on
+# the previous command's last line of output), and what the log must hold.
+SHELL_TYPING = [
+    (r"^shell: ready", "help\r"),
+    (r"^keys: Backspace", "echo hello from the shell\r"),
+    (r"^hello from the shell\s*$", "run hello one two\r"),
+    (r"hello from process \d+: hello one two", "ps\r"),
+    (r"^\s+\d+\s+\d+\s+shell\s", "nosuch\r"),
+    (r"nosuch: no such program", "spin\r"),
+    (r"spin\s*$", "\x03"),
+    (r"\] killed", "ctxops shell\r"),
+    (r"fpu_ctx_free", "exit 7\r"),
+]
+SHELL_CHECKS = [
+    ("shell_ready", r"^shell: ready", "the shell's first line"),
+    ("shell_help", r"^shell commands:", "help lists the commands"),
+    ("shell_echo", r"^hello from the shell\s*$", "echo prints its words"),
+    ("shell_run", r"hello from process \d+: hello one two", "run starts a program with its words"),
+    ("shell_ps", r"ports 0x3f8-0x3ff", "ps shows the console server holding COM1"),
+    ("shell_unknown", r"nosuch: no such program", "an unknown program is named"),
+    ("shell_ctrl_c", r"\[\d+\] killed", "Ctrl-C kills the program in front"),
+    ("shell_ctxops", r"save\s+segbase_save", "ctxops shows a user thread's chain: the segment bases over the FPU"),
+]
+
 CONFIGS: List[Config] = [
     # The oldest 64-bit CPU model QEMU has: no SSE3/SSSE3/SSE4, no XSAVE,
     # no AVX.  Catches code that assumes a recent CPU.
@@ -194,6 +224,10 @@ CONFIGS: List[Config] = [
     # system-call fuzzer (fuzz.*) runs here too rather than on smp4, which
     # has the longer list: the two rows' fixed-length stresses then add up
     # about evenly.
+    # The shell over the serial console (tests/shell/): the harness types a
+    # session when the shell is ready and checks what each command printed.
+    Config("shell", ["-cpu", "max"], cmdline="shell.typed=1", only="shell.*",
+           panic_boots=False, typing=SHELL_TYPING, checks=SHELL_CHECKS),
     Config("vmm-smp4", ["-cpu", "max", "-smp", "4"], only="vmm.*,rendezvous.*,fuzz.*",
            panic_boots=False, lead=True),
     # The same with guests on CPU 0 as well (vmm.cpu0=use), which is safe

@@ -111,9 +111,12 @@ def find_qemu() -> Optional[str]:
 
 
 def run_boot(cmd: List[str], log_path: str, timeout_s: float,
-             on_line: Callable[[str, float], None]) -> BootRun:
+             on_line: Callable[[str, float], None],
+             typer: Optional[Callable[[str], Optional[bytes]]] = None) -> BootRun:
     """Runs QEMU (`cmd` must contain -serial stdio), calling on_line(line,
-    monotonic_time) for every serial line as it arrives."""
+    monotonic_time) for every serial line as it arrives. With a typer, what
+    typer(line) returns for a line (bytes, or None) is typed into the serial
+    console: QEMU's standard input."""
     run = BootRun(cmd=cmd, log_path=log_path, timeout_s=timeout_s)
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     start = time.monotonic()
@@ -122,8 +125,8 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float,
             run.error = "not started: the harness was interrupted"
             return run
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if typer else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as e:
             run.error = f"could not start {cmd[0]}: {e}; {INSTALL_HINT}"
             return run
@@ -149,6 +152,13 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float,
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 run.lines.append(line)
                 on_line(line, time.monotonic())
+                typed = typer(line) if typer else None
+                if typed:
+                    try:
+                        proc.stdin.write(typed)
+                        proc.stdin.flush()
+                    except OSError:
+                        pass             # QEMU has gone: the boot's end says why
         proc.wait()
     finally:
         timer.cancel()

@@ -73,7 +73,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -257,7 +257,9 @@ class Runner:
         else:
             boot.parser = ktap.KtapParser(time.monotonic())
             boot.run = qemu.run_boot(cmd, boot.log_path, self.boot_timeout(boot),
-                                     lambda line, now: self.on_line(boot, line, now))
+                                     lambda line, now: self.on_line(boot, line, now),
+                                     typer(cfg.typing) if cfg.typing and boot.name == "main"
+                                     else None)
         self.finish(boot)
         return boot
 
@@ -505,6 +507,18 @@ def build_variant(build: str, variant: str, make_vars: Dict[str, str],
 
 
 # ---------------------------------------------------------------------- main
+
+def typer(pairs: List[Tuple[str, str]]):
+    """The typist of a row's `typing` (configs.py): the pairs in order,
+    each typed once, when a line matches its expression."""
+    pending = list(pairs)
+
+    def on_line(line: str) -> Optional[bytes]:
+        if pending and re.search(pending[0][0], line):
+            return pending.pop(0)[1].encode()
+        return None
+    return on_line
+
 
 def default_jobs() -> int:
     """Boots at a time: one more than the host's cores. A boot is not all

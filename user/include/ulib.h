@@ -175,6 +175,8 @@ int ipc_stats(struct ipc_stats *s);
  * hold its ports) signals `bits` on notification h from now on; h = -1
  * gives it back. -EBUSY if another process has it. */
 int irq_bind(int h, int irq, unsigned long bits);
+/* Runs a command of the kernel's monitor (`help` lists them); it prints. */
+int monitor_cmd(const char *line);
 
 /* ---- the C library ---- */
 void *memset(void *dst, int c, size_t n);
@@ -183,6 +185,7 @@ void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
+long atol(const char *s);		/* decimal, an optional '-'; stops at a non-digit */
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *dst, const char *src, size_t size);

@@ -26,6 +26,7 @@ long notify_wait(int h, unsigned long flags, unsigned long timeout_ns)
 {
 	return syscall6(SYS_notify_wait, (long)ipc_hf(h, flags), (long)timeout_ns, 0, 0, 0, 0);
 }
+int monitor_cmd(const char *line) { return (int)syscall6(SYS_monitor, (long)line, 0, 0, 0, 0, 0); }
 int irq_bind(int h, int irq, unsigned long bits)
 {
 	return (int)syscall6(SYS_irq_bind, h, irq, (long)bits, 0, 0, 0);

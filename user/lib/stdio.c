@@ -47,3 +47,14 @@ void __attribute__((noreturn)) ulib_start(int argc, char **argv)
 {
 	exit(main(argc, argv));
 }
+
+long atol(const char *s)
+{
+	long v = 0;
+	bool neg = *s == '-';
+	if (neg)
+		s++;
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (*s++ - '0');
+	return neg ? -v : v;
+}
