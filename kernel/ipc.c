@@ -1073,6 +1073,8 @@ long sys_handle_dup(long h, long rights, long badge)
 long sys_handle_info(long h, long uinfo)
 {
 	int err;
+	if (curthread->proc && !curthread->proc->ipc)
+		return -EBADF;			/* no table: no handle (and none made to ask) */
 	struct ipc_tcb *me = ipc_self(&err);
 	if (!me)
 		return err;

@@ -7,7 +7,8 @@
  * its own, keeps only the right to send to each (so the servers alone
  * receive: a dead server's clients get -EPIPE), registers the console with
  * the name server, and starts the shell with the console at its handle 0
- * and the name server at 1. A shell that ends is started again; with
+ * (badged CONSOLE_BADGE: what the shell and its programs print goes
+ * through the console server) and the name server at 1. A shell that ends is started again; with
  * "once" (the shell's test, tests/shell/) init then stops the servers and
  * ends with the shell's status instead.
  */
@@ -42,7 +43,9 @@ int main(int argc, char **argv)
 		printf("init: COM1's ports are not mine to give: the console server has none\n");
 	ioport_drop(CONSOLE_PORT, 8);		/* the console server's alone now */
 	names_register(names, "console", handle_dup(con, IPC_R_SEND | IPC_R_DUP, 0));
-	int hs[2] = { con, names };
+	/* the shell's console: badged, so its library's write goes there */
+	int shell_con = handle_dup(con, IPC_R_SEND | IPC_R_DUP, CONSOLE_BADGE);
+	int hs[2] = { shell_con, names };
 	for (;;) {
 		const char *sargv[] = { "shell", NULL };
 		int pid = spawn_handles("shell", sargv, hs, 2);

@@ -33,6 +33,12 @@ enum { CONSOLE_WRITE = 1, CONSOLE_READ, CONSOLE_TAP };
 #define CONSOLE_PORT 0x3F8
 #define CONSOLE_IRQ  4
 
+/* The badge of the console handle init gives the shell and the shell its
+ * programs, at handle 0: the library's write (fd 1 and 2) goes through the
+ * console server when handle 0 carries it (user/lib/syscall.c), through the
+ * kernel's SYS_write otherwise (the tests, the servers themselves). */
+#define CONSOLE_BADGE 0xC0A5
+
 /* Through the server's handle `con`: the bytes written or read, or -errno. */
 long console_write(int con, const void *buf, unsigned long n);
 long console_read(int con, void *buf, unsigned long n);

@@ -56,8 +56,12 @@ bool utest_failed(void)
 	return failed;
 }
 
+void (*utest_on_failure)(void);
+
 void utest_leave(void)
 {
+	if (utest_on_failure)
+		utest_on_failure();
 	report(UTEST_FAIL, NULL);
 	exit(1);
 }

@@ -31,16 +31,26 @@ static int start_console(void)
 	int pid = spawn_handles("console", argv, &ep, 1);
 	UT_ASSERT(pid > 0);
 	UT_ASSERT_EQ(ioport_give(pid, CONSOLE_PORT, 8), 0);
-	con = handle_dup(ep, IPC_R_SEND, 0);
+	con = handle_dup(ep, IPC_R_SEND | IPC_R_DUP, 0);
 	UT_ASSERT(con >= 0);
 	UT_ASSERT_EQ(handle_close(ep), 0);
 	return pid;
 }
 
+static void loopback_off(void);
+
 static void loopback(bool on)
 {
 	unsigned char mcr = inb(CONSOLE_PORT + UART_MCR);
 	outb(CONSOLE_PORT + UART_MCR, on ? mcr | MCR_LOOP : mcr & ~MCR_LOOP);
+	utest_on_failure = on ? loopback_off : NULL;
+}
+
+/* A case that fails in loopback would leave the UART so: the report of
+ * the failure, and everything after it, would never reach the wire. */
+static void loopback_off(void)
+{
+	loopback(false);
 }
 
 static void stop(int pid)
@@ -177,4 +187,31 @@ UTEST_PORTS(console, when_the_server_dies_its_clients_get_epipe_and_the_interrup
 	UT_EXPECT_EQ(console_read(con, &c, 1), -EPIPE);
 	UT_EXPECT_EQ(irq_bind(n, CONSOLE_IRQ, 1), 0);		/* given back with it */
 	UT_EXPECT_EQ(irq_bind(-1, CONSOLE_IRQ, 0), 0);
+}
+
+/* A program started with the console handle at 0 (badged CONSOLE_BADGE, as
+ * init gives the shell and the shell its programs) prints through the
+ * server: its line is in the server's record of what it wrote. */
+UTEST_PORTS(console, a_program_given_the_console_prints_through_it, CONSOLE_PORT, 8)
+{
+	int pid = start_console();
+	loopback(true);
+	UT_ASSERT_EQ(tap(1, NULL), 0);
+	int badged = handle_dup(con, IPC_R_SEND, CONSOLE_BADGE);
+	UT_ASSERT(badged >= 0);
+	const char *argv[] = { "hello", "through", "the", "console", NULL };
+	int child = spawn_handles("hello", argv, &badged, 1);
+	UT_ASSERT(child > 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(child, &st), child);
+	UT_EXPECT_EQ(st, 0);
+	long n = tap(2, got);
+	UT_ASSERT(n > 0);
+	got[n] = '\0';
+	const char *want = "hello through the console\n";
+	bool found = false;
+	for (long i = 0; !found && i + (long)strlen(want) <= n; i++)
+		found = !strncmp(got + i, want, strlen(want));
+	UT_EXPECT(found);
+	stop(pid);
 }
