@@ -163,7 +163,8 @@ SHELL_TYPING = [
     (r"nosuch: no such program", "spin\r"),
     (r"spin\s*$", "\x03"),
     (r"\] killed", "ctxops shell\r"),
-    (r"fpu_ctx_free", "exit 7\r"),
+    (r"fpu_ctx_free", "demo chain\r"),
+    (r"restore:guest-fpu restore:segbases restore:thread-fpu", "exit 7\r"),
 ]
 SHELL_CHECKS = [
     ("shell_ready", r"^shell: ready", "the shell's first line"),
@@ -174,6 +175,10 @@ SHELL_CHECKS = [
     ("shell_unknown", r"nosuch: no such program", "an unknown program is named"),
     ("shell_ctrl_c", r"\[\d+\] killed", "Ctrl-C kills the program in front"),
     ("shell_ctxops", r"save\s+segbase_save", "ctxops shows a user thread's chain: the segment bases over the FPU"),
+    ("shell_demo_chain", r"save:guest-fpu save:segbases save:thread-fpu restore:thread-fpu "
+     r"restore:segbases restore:guest-fpu", "demo chain: save newest first, restore oldest first"),
+    ("shell_demo_chain_bug", r"restore:guest-fpu restore:segbases restore:thread-fpu",
+     "demo chain: with the bug, restore newest first"),
 ]
 
 CONFIGS: List[Config] = [

@@ -178,6 +178,20 @@ static void run(char **w, int n)
 static const char *const views[] = { "ps", "threads", "cpus", "mem", "vms", "ctxops", "fpu",
 				     "trace" };
 
+/* `demo NAME`: the kernel's demonstrations (kernel/demo.c), monitor
+ * commands named NAMEdemo. */
+static void demo(char **w, int n)
+{
+	char cmd[32];
+	if (n < 2) {
+		printf("usage: demo chain\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "%sdemo", w[1]);
+	if (monitor_cmd(cmd) == -ENOENT)
+		printf("(no demo '%s': demo chain)\n", w[1]);
+}
+
 static void help(void)
 {
 	printf("shell commands:\n"
@@ -188,6 +202,7 @@ static void help(void)
 	       "  kill PID          end a process\n"
 	       "  ps, threads, cpus, mem, vms, ctxops THREAD, fpu, trace\n"
 	       "                    the kernel's views (its monitor's commands)\n"
+	       "  demo chain        a context-op chain's order, right and with the 12477 bug\n"
 	       "  monitor CMD       any command of the kernel's monitor ('monitor help')\n"
 	       "  exit [CODE]       leave the shell\n"
 	       "keys: Backspace, Ctrl-U (the line), Ctrl-C, Up and Down (history)\n");
@@ -232,6 +247,8 @@ int main(int argc, char **argv)
 						     r == -EPERM ? "not one of the shell's" : "usage: kill PID");
 		} else if (view) {
 			monitor_cmd(copy);
+		} else if (!strcmp(w[0], "demo")) {
+			demo(w, n);
 		} else if (!strcmp(w[0], "monitor")) {
 			if (monitor_cmd(copy + 8) == -ENOENT)
 				printf("(the monitor has no such command)\n");
