@@ -70,6 +70,7 @@
 #include <ipc.h>
 #include <arch.h>
 #include <mm.h>
+#include <monitor.h>
 #include <percpu.h>
 #include <printk.h>
 #include <proc.h>
@@ -1216,11 +1217,15 @@ long sys_irq_bind(long h, long irq, long bits)
 			err = 0;
 		}
 	}
-	ipc_lock_give(flags);
+	/* the hook follows the binding under the lock, so two threads binding
+	 * and unbinding at once leave them agreeing */
 	if (bound)
 		arch_console_irq_hook(console_irq_fire);
 	if (unbound)
 		arch_console_irq_hook(NULL);
+	ipc_lock_give(flags);
+	if (unbound)
+		monitor_resume();
 	return err;
 }
 
@@ -1290,11 +1295,13 @@ void ipc_proc_exit(struct proc *p)
 {
 	unsigned long irq = ipc_lock_take();
 	bool unbound = console_irq.owner == p;
-	if (unbound)
+	if (unbound) {
 		console_irq_unbind_locked();
+		arch_console_irq_hook(NULL);	/* the kernel's reader has it again */
+	}
 	ipc_lock_give(irq);
 	if (unbound)
-		arch_console_irq_hook(NULL);	/* the kernel's reader has it again */
+		monitor_resume();
 	struct ipc_space *sp = p->ipc;
 	if (!sp)
 		return;

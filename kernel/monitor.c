@@ -93,7 +93,20 @@ bool line_editor_feed(struct line_editor *ed, char c, void (*echo)(const char *s
 	return false;
 }
 
+static struct mutex run_lock = { .wq = WAITQ_INIT(run_lock.wq, "monitor.run"),
+				  .name = "monitor.run" };
+
+/* One command at a time (the monitor's thread and SYS_monitor's callers):
+ * some print from static buffers. */
 bool monitor_run(const char *line)
+{
+	mutex_lock(&run_lock);
+	bool found = monitor_run_locked(line);
+	mutex_unlock(&run_lock);
+	return found;
+}
+
+bool monitor_run_locked(const char *line)
 {
 	while (*line == ' ')
 		line++;
@@ -139,6 +152,19 @@ void monitor_start(bool quiet)
 	quiet_start = quiet;
 	sem_init(&rx_sem, 0, "monitor.rx");
 	thread_create("monitor", monitor_main, NULL, 0);
+	/* quiet: the console server will read the UART; what is typed before
+	 * it binds stays in the UART for it (monitor_resume if it goes) */
+	if (!quiet)
+		arch_console_rx_enable(rx_char);
+}
+
+void monitor_resume(void)
+{
+	static bool resumed;
+	if (!quiet_start || __atomic_exchange_n(&resumed, true, __ATOMIC_ACQ_REL))
+		return;
+	printk("\nmonitor: the console server has gone; the monitor has the console "
+	       "('help')\n> ");
 	arch_console_rx_enable(rx_char);
 }
 

@@ -15,6 +15,7 @@
 #include <fpu.h>
 #include <ipc.h>
 #include <monitor.h>
+#include <string.h>
 #include <percpu.h>
 #include <printk.h>
 #include <proc.h>
@@ -153,13 +154,25 @@ static long s_notify_signal(long a0, long a1, long a2, long a3, long a4, long a5
 static long s_notify_wait(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_wait(a0, a1); }
 static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_stats(a0); }
 /* The shell's window on the kernel (ps, ctxops, fpu, mem, ...): the
- * monitor's own commands, which only show (trace switches recording). */
+ * monitor's own commands, which only show; `trace` with an argument
+ * (on, off, reset: for everyone) is refused. One at a time (monitor_run).
+ * They print kernel addresses (ctxops): a teaching kernel's choice. */
 static long s_monitor(long uline, long a1, long a2, long a3, long a4, long a5)
 {
 	char line[128];
 	long n = copyinstr(line, (uint64_t)uline, sizeof(line));
 	if (n < 0)
 		return n;
+	const char *w = line;
+	while (*w == ' ')
+		w++;
+	if (!strncmp(w, "trace", 5) && w[5] == ' ') {
+		const char *arg = w + 5;
+		while (*arg == ' ')
+			arg++;
+		if (*arg && !(*arg >= '0' && *arg <= '9'))
+			return -EPERM;	/* trace on/off/reset change it for everyone */
+	}
 	return monitor_run(line) ? 0 : -ENOENT;
 }
 static long s_irq_bind(long a0, long a1, long a2, long a3, long a4, long a5)

@@ -132,13 +132,21 @@ void arch_console_rx_enable(void (*cb)(char c))
 {
 	rx_callback = cb;
 	route();
+	while (inb(COM1 + UART_LSR) & LSR_DATA_READY)	/* typed before: no edge comes */
+		cb((char)inb(COM1 + UART_DATA));
 }
 
 void arch_console_irq_hook(void (*hook)(void))
 {
 	user_hook = hook;
-	if (hook)
+	if (hook) {
 		route();
+		return;
+	}
+	/* given back: what the driver left unread raised its edge already and
+	 * will raise no other, so the kernel's reader (if any) takes it now */
+	while (rx_callback && (inb(COM1 + UART_LSR) & LSR_DATA_READY))
+		rx_callback((char)inb(COM1 + UART_DATA));
 }
 
 void arch_console_putc(char c)

@@ -160,10 +160,11 @@ SHELL_TYPING = [
     (r"^hello from the shell\s*$", "run hello one two\r"),
     (r"hello from process \d+: hello one two", "ps\r"),
     (r"^\s+\d+\s+\d+\s+shell\s", "nosuch\r"),
-    (r"nosuch: no such program", "spin\r"),
-    (r"spin\s*$", "\x03"),
+    (r"nosuch: no such program", "spin 60000\r"),
+    (r"spin 60000\s*$", "\x03"),
     (r"\] killed", "ctxops shell\r"),
-    (r"fpu_ctx_free", "demo chain\r"),
+    (r"fpu_ctx_free", "monitor\r"),
+    (r"^commands:", "demo chain\r"),
     (r"restore:guest-fpu restore:segbases restore:thread-fpu", "exit 7\r"),
 ]
 SHELL_CHECKS = [
@@ -173,7 +174,9 @@ SHELL_CHECKS = [
     ("shell_run", r"hello from process \d+: hello one two", "run starts a program with its words"),
     ("shell_ps", r"ports 0x3f8-0x3ff", "ps shows the console server holding COM1"),
     ("shell_unknown", r"nosuch: no such program", "an unknown program is named"),
-    ("shell_ctrl_c", r"\[\d+\] killed", "Ctrl-C kills the program in front"),
+    ("shell_ctrl_c", r"\[\d+\] killed", "Ctrl-C kills the program in front (typed as the "
+     "command is echoed, before its spawn has returned)"),
+    ("shell_monitor", r"^commands:", "monitor alone: the monitor's help"),
     ("shell_ctxops", r"save\s+segbase_save", "ctxops shows a user thread's chain: the segment bases over the FPU"),
     ("shell_demo_chain", r"save:guest-fpu save:segbases save:thread-fpu restore:thread-fpu "
      r"restore:segbases restore:guest-fpu", "demo chain: save newest first, restore oldest first"),

@@ -15,10 +15,11 @@
  *
  * Invariants
  *   - Only this process writes the UART's ports in ring 3 (it alone holds
- *     them: docs/user.md, "I/O ports"). The kernel still prints there too
- *     (its messages, the test reports): a line of the kernel's may fall
- *     between two of a client's writes, never inside one of them, since
- *     the kernel prints whole lines and so does this server.
+ *     them: docs/user.md, "I/O ports"), one call's bytes after another's,
+ *     so no client's line is cut by another client's. The kernel still
+ *     prints there too (its messages, the test reports), byte by byte like
+ *     this server, and on another CPU at the same time: a kernel line can
+ *     cut a client's.
  *   - The interrupt is edge-triggered: the interrupt thread reads until the
  *     data-ready bit is clear before it waits again, so no byte waits for
  *     an interrupt that will not come.
@@ -59,48 +60,61 @@ static void put_byte(unsigned char c)
 	outb(CONSOLE_PORT + UART_DATA, c);
 }
 
-/* Answers a READ of at most max bytes from the ring (lock held): how many. */
+/* Answers a READ of at most max bytes from the ring (lock held): how many
+ * went. A reader that has gone (its process ended while it waited: the
+ * reply is -EPIPE) takes nothing: the bytes stay for the next reader. */
 static long answer(int reply, unsigned long max)
 {
 	static unsigned char out[IPC_DATA_MAX];
-	unsigned n = 0;
-	while (tail != head && n < max && n < sizeof(out)) {
-		out[n++] = ring[tail];
-		tail = (tail + 1) % RING;
+	unsigned n = 0, t = tail;
+	while (t != head && n < max && n < sizeof(out)) {
+		out[n++] = ring[t];
+		t = (t + 1) % RING;
 	}
 	struct ipc_ext ext = { .data = out, .len = n };
 	struct ipc_msg m = { .label = n };
-	if (reply < 0)
-		ipc_reply(0, &m, &ext);
-	else
-		ipc_reply_to(reply, &m, &ext);
+	int err = reply < 0 ? ipc_reply(0, &m, &ext) : ipc_reply_to(reply, &m, &ext);
+	if (err)
+		return 0;
+	tail = t;
 	return n;
+}
+
+/* What the UART has received, into the ring (lock held). */
+static void drain(void)
+{
+	while (inb(CONSOLE_PORT + UART_LSR) & LSR_DATA_READY) {
+		unsigned char c = inb(CONSOLE_PORT + UART_DATA);
+		if ((head + 1) % RING != tail) {	/* full: the byte is dropped */
+			ring[head] = c;
+			head = (head + 1) % RING;
+		}
+	}
 }
 
 static void interrupts(void *arg)
 {
 	int note = (int)(long)arg;
-	for (;;) {
-		notify_wait(note, 0, 0);
+	/* bytes that came before the interrupt was ours raised no edge we saw:
+	 * read them first, then wait for more */
+	for (bool first = true;; first = false) {
+		if (!first)
+			notify_wait(note, 0, 0);
 		take();
-		while (inb(CONSOLE_PORT + UART_LSR) & LSR_DATA_READY) {
-			unsigned char c = inb(CONSOLE_PORT + UART_DATA);
-			if ((head + 1) % RING != tail) {	/* full: the byte is dropped */
-				ring[head] = c;
-				head = (head + 1) % RING;
-			}
-		}
+		drain();
 		if (pending >= 0 && tail != head) {
 			answer(pending, pending_max);
+			handle_close(pending);		/* used, or its reader has gone */
 			pending = -1;
 		}
 		give();
 	}
 }
 
+/* Only this (the first) thread writes the UART and the tap, so no lock:
+ * the interrupt thread may drain the receive FIFO meanwhile. */
 static long do_write(const unsigned char *buf, unsigned n)
 {
-	take();
 	for (unsigned i = 0; i < n; i++) {
 		if (buf[i] == '\n')
 			put_byte('\r');
@@ -108,7 +122,6 @@ static long do_write(const unsigned char *buf, unsigned n)
 		if (tapping && tap_len < sizeof(tap))
 			tap[tap_len++] = buf[i];
 	}
-	give();
 	return n;
 }
 

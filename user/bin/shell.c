@@ -31,6 +31,8 @@ static char ring[256];
 static unsigned head, tail;
 static int ready;			/* notification: characters in the ring */
 static volatile int fg_pid;		/* the program in front, or 0 */
+static volatile bool busy;		/* from Enter until that program has ended */
+static volatile bool interrupted;	/* a Ctrl-C came while busy, before fg_pid */
 
 static void take(void)
 {
@@ -48,14 +50,21 @@ static void reader(void *arg)
 	char buf[64];
 	for (;;) {
 		long n = console_read(CON, buf, sizeof(buf));
+		if (n == -EPIPE) {
+			printf("shell: the console server has gone\n");
+			exit(1);
+		}
 		if (n < 0) {
-			sleep_ns(10000000);	/* the console is gone: try now and then */
+			sleep_ns(10000000);	/* another reader waits there: try again */
 			continue;
 		}
 		take();
 		for (long i = 0; i < n; i++) {
-			if (buf[i] == CTRL_C && fg_pid) {
-				kill(fg_pid);		/* the program in front, not the shell */
+			if (buf[i] == CTRL_C && busy) {
+				if (fg_pid)
+					kill(fg_pid);	/* the program in front, not the shell */
+				else
+					interrupted = true;	/* its spawn has not returned yet */
 				continue;
 			}
 			if ((head + 1) % sizeof(ring) != tail) {
@@ -115,13 +124,21 @@ static void read_line(char *line)
 			n = 0;
 		} else if (c == CTRL_C) {
 			printf("^C\n$ ");
-			n = 0;
+			n = back = 0;
 		} else if (c == ESC) {
-			if (next_char() != '[')
+			char k0 = next_char();
+			if (k0 == 'O') {		/* ESC O x: a function key, not ours */
+				next_char();
+				continue;
+			}
+			if (k0 != '[')
 				continue;
 			char k = next_char();
+			while (k >= '0' && k <= '9')	/* ESC [ 3 ~ and its like: */
+				k = next_char();	/* not ours, swallowed */
+			int kept = nhist < HIST ? nhist : HIST;
 			int want = k == 'A' ? back + 1 : k == 'B' ? back - 1 : back;
-			if (want < 0 || want > nhist || want == back)
+			if (want < 0 || want > kept || want == back)
 				continue;
 			back = want;
 			erase(n);
@@ -165,7 +182,11 @@ static void run(char **w, int n)
 		printf("%s: %s\n", w[0], pid == -ENOENT ? "no such program" : "did not start");
 		return;
 	}
+	take();
 	fg_pid = pid;
+	if (interrupted)
+		kill(pid);			/* Ctrl-C came before we knew its pid */
+	give();
 	int st = 0;
 	waitpid(pid, &st);
 	fg_pid = 0;
@@ -229,6 +250,8 @@ int main(int argc, char **argv)
 		int n = split(line, w, ARGS);
 		if (!n)
 			continue;
+		interrupted = false;
+		busy = true;			/* a Ctrl-C from now on is this command's */
 		bool view = false;
 		for (unsigned i = 0; i < sizeof(views) / sizeof(views[0]); i++)
 			view |= !strcmp(w[0], views[i]);
@@ -241,7 +264,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(w[0], "exit")) {
 			return n > 1 ? (int)atol(w[1]) : 0;
 		} else if (!strcmp(w[0], "kill")) {
-			int r = n > 1 ? kill((int)atol(w[1])) : -EINVAL;
+			int r = n > 1 && w[1][0] >= '0' && w[1][0] <= '9' ? kill((int)atol(w[1]))
+									   : -EINVAL;
 			if (r)
 				printf("kill: %s\n", r == -ESRCH ? "no such process" :
 						     r == -EPERM ? "not one of the shell's" : "usage: kill PID");
@@ -250,7 +274,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(w[0], "demo")) {
 			demo(w, n);
 		} else if (!strcmp(w[0], "monitor")) {
-			if (monitor_cmd(copy + 8) == -ENOENT)
+			/* the rest of the line as typed, from its second word */
+			const char *rest = n > 1 ? copy + (w[1] - line) : "help";
+			if (monitor_cmd(rest) == -ENOENT)
 				printf("(the monitor has no such command)\n");
 		} else if (!strcmp(w[0], "run")) {
 			if (n > 1)
@@ -260,5 +286,6 @@ int main(int argc, char **argv)
 		} else {
 			run(w, n);
 		}
+		busy = false;
 	}
 }

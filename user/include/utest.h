@@ -76,8 +76,8 @@ bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
 		    const char *file, int line);
 __attribute__((noreturn)) void utest_leave(void);
-/* If set, called when a UT_ASSERT ends the case, before it is reported (a
- * case that changed the console puts it back so that the report shows). */
+/* If set, called (once) at the first failed check, before it is reported
+ * (a case that changed the console puts it back so that the report shows). */
 extern void (*utest_on_failure)(void);
 /* Has a check of this process failed (a forked child's own, from the fork
  * on, and those it inherited)? */

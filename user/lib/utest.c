@@ -23,11 +23,24 @@ static void report(int verdict, const char *why)
 	syscall6(SYS_utest_result, verdict, (long)why, 0, 0, 0, 0);
 }
 
+void (*utest_on_failure)(void);
+
+/* The first failed check calls the case's hook (once), so that its report
+ * can reach the console. */
+static void on_failure(void)
+{
+	void (*hook)(void) = utest_on_failure;
+	utest_on_failure = NULL;
+	if (hook)
+		hook();
+}
+
 bool utest_check(bool ok, const char *expr, const char *file, int line)
 {
 	if (ok)
 		return true;
 	failed = true;
+	on_failure();
 	char buf[512];
 	snprintf(buf, sizeof(buf), "    # %s.%s: EXPECTATION FAILED at %s:%d\n    #     expected: %s\n",
 		 current->suite, current->name, file, line, expr);
@@ -41,6 +54,7 @@ bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b, con
 	if (ok)
 		return true;
 	failed = true;
+	on_failure();
 	char buf[768];
 	snprintf(buf, sizeof(buf),
 		 "    # %s.%s: EXPECTATION FAILED at %s:%d\n    #     expected: %s == %s\n"
@@ -56,12 +70,9 @@ bool utest_failed(void)
 	return failed;
 }
 
-void (*utest_on_failure)(void);
-
 void utest_leave(void)
 {
-	if (utest_on_failure)
-		utest_on_failure();
+	on_failure();
 	report(UTEST_FAIL, NULL);
 	exit(1);
 }
