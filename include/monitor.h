@@ -16,7 +16,6 @@ void monitor_start(bool quiet);
 /* The console server unbound the UART (kernel/ipc.c): a quiet monitor
  * takes the console, says so and prompts. */
 void monitor_resume(void);
-bool monitor_run_locked(const char *line);
 
 /* The line editor, one character at a time: returns true when c completes
  * a line (Enter), which is then in line[]. Backspace/DEL erase, Ctrl-U

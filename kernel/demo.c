@@ -15,8 +15,8 @@
 #include <bugs.h>
 #include <ctxop.h>
 #include <monitor.h>
+#include <printf.h>
 #include <printk.h>
-#include <string.h>
 #include <thread.h>
 
 #define LOG_MAX 256
@@ -24,17 +24,14 @@
 static char demo_log[LOG_MAX];
 static size_t demo_len;
 
+/* "what:op " at the log's end, or nothing if it would not fit whole. */
 static void note(const char *what, const char *op)
 {
-	size_t n = strlen(what) + strlen(op) + 2;
-	if (demo_len + n >= LOG_MAX)
-		return;
-	strlcpy(demo_log + demo_len, what, LOG_MAX - demo_len);
-	demo_len += strlen(what);
-	strlcpy(demo_log + demo_len, op, LOG_MAX - demo_len);
-	demo_len += strlen(op);
-	demo_log[demo_len++] = ' ';
-	demo_log[demo_len] = '\0';
+	int n = snprintf(demo_log + demo_len, LOG_MAX - demo_len, "%s%s ", what, op);
+	if (n > 0 && demo_len + (size_t)n < LOG_MAX)
+		demo_len += (size_t)n;
+	else
+		demo_log[demo_len] = '\0';	/* a cut entry would mislead */
 }
 
 static void demo_save(void *arg) { note("save:", arg); }

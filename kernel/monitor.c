@@ -93,6 +93,8 @@ bool line_editor_feed(struct line_editor *ed, char c, void (*echo)(const char *s
 	return false;
 }
 
+static bool monitor_run_locked(const char *line);
+
 static struct mutex run_lock = { .wq = WAITQ_INIT(run_lock.wq, "monitor.run"),
 				  .name = "monitor.run" };
 
@@ -106,7 +108,7 @@ bool monitor_run(const char *line)
 	return found;
 }
 
-bool monitor_run_locked(const char *line)
+static bool monitor_run_locked(const char *line)
 {
 	while (*line == ' ')
 		line++;

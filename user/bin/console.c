@@ -33,7 +33,7 @@
 
 #define RING 4096
 
-static volatile int lock;
+static struct ulock lock;
 static unsigned char ring[RING];
 static unsigned head, tail;		/* head: next write; tail: next read */
 static int pending = -1;		/* a saved reply right: a READ that waits */
@@ -41,17 +41,6 @@ static unsigned long pending_max;
 static bool tapping;
 static unsigned char tap[IPC_DATA_MAX];
 static unsigned tap_len;
-
-static void take(void)
-{
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
-static void give(void)
-{
-	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
-}
 
 static void put_byte(unsigned char c)
 {
@@ -100,14 +89,14 @@ static void interrupts(void *arg)
 	for (bool first = true;; first = false) {
 		if (!first)
 			notify_wait(note, 0, 0);
-		take();
+		ulock_take(&lock);
 		drain();
 		if (pending >= 0 && tail != head) {
 			answer(pending, pending_max);
 			handle_close(pending);		/* used, or its reader has gone */
 			pending = -1;
 		}
-		give();
+		ulock_give(&lock);
 	}
 }
 
@@ -160,23 +149,23 @@ int main(int argc, char **argv)
 			if (m.w[0] < 1 || m.w[0] > IPC_DATA_MAX) {
 				result = -EINVAL;
 			} else {
-				take();
+				ulock_take(&lock);
 				if (pending >= 0) {
 					result = -EBUSY;
 				} else if (tail != head) {
 					answer(-1, m.w[0]);
-					give();
+					ulock_give(&lock);
 					continue;		/* answered */
 				} else {
 					pending = ipc_reply_save();
 					pending_max = m.w[0];
-					give();
+					ulock_give(&lock);
 					continue;		/* the interrupt thread answers */
 				}
-				give();
+				ulock_give(&lock);
 			}
 		} else if (m.label == CONSOLE_TAP) {
-			take();
+			ulock_take(&lock);
 			result = 0;
 			if (m.w[0] == 2) {
 				out.len = tap_len;	/* what was recorded, taken */
@@ -186,7 +175,7 @@ int main(int argc, char **argv)
 				tapping = m.w[0] == 1;
 				tap_len = 0;
 			}
-			give();
+			ulock_give(&lock);
 		} else {
 			result = -EINVAL;
 		}

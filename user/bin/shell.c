@@ -26,24 +26,13 @@
 #define CTRL_U 0x15
 #define ESC    0x1B
 
-static volatile int lock;
+static struct ulock lock;
 static char ring[256];
 static unsigned head, tail;
 static int ready;			/* notification: characters in the ring */
 static volatile int fg_pid;		/* the program in front, or 0 */
 static volatile bool busy;		/* from Enter until that program has ended */
 static volatile bool interrupted;	/* a Ctrl-C came while busy, before fg_pid */
-
-static void take(void)
-{
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
-static void give(void)
-{
-	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
-}
 
 static void reader(void *arg)
 {
@@ -58,7 +47,7 @@ static void reader(void *arg)
 			sleep_ns(10000000);	/* another reader waits there: try again */
 			continue;
 		}
-		take();
+		ulock_take(&lock);
 		for (long i = 0; i < n; i++) {
 			if (buf[i] == CTRL_C && busy) {
 				if (fg_pid)
@@ -72,7 +61,7 @@ static void reader(void *arg)
 				head = (head + 1) % sizeof(ring);
 			}
 		}
-		give();
+		ulock_give(&lock);
 		notify_signal(ready, 1);
 	}
 }
@@ -80,14 +69,14 @@ static void reader(void *arg)
 static char next_char(void)
 {
 	for (;;) {
-		take();
+		ulock_take(&lock);
 		if (tail != head) {
 			char c = ring[tail];
 			tail = (tail + 1) % sizeof(ring);
-			give();
+			ulock_give(&lock);
 			return c;
 		}
-		give();
+		ulock_give(&lock);
 		notify_wait(ready, 0, 0);
 	}
 }
@@ -182,11 +171,11 @@ static void run(char **w, int n)
 		printf("%s: %s\n", w[0], pid == -ENOENT ? "no such program" : "did not start");
 		return;
 	}
-	take();
+	ulock_take(&lock);
 	fg_pid = pid;
 	if (interrupted)
 		kill(pid);			/* Ctrl-C came before we knew its pid */
-	give();
+	ulock_give(&lock);
 	int st = 0;
 	waitpid(pid, &st);
 	fg_pid = 0;

@@ -71,6 +71,22 @@ static inline void outb(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
 }
 
+/* A lock for the threads of one process: an atomic exchange, and a yield
+ * while another holds it (the holder may be on this CPU). Never held
+ * across a call that waits for another thread of the same process. */
+struct ulock {
+	volatile int held;
+};
+static inline void ulock_take(struct ulock *l)
+{
+	while (__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+static inline void ulock_give(struct ulock *l)
+{
+	__atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+}
+
 /* A negative system-call result is an error (as a pointer too, for sbrk). */
 #define IS_ERR_VALUE(x) ((unsigned long)(x) >= (unsigned long)-4095)
 
