@@ -193,4 +193,8 @@ int proc_count(void);
 int proc_max(void);
 void proc_print_all(void);
 
+/* The first live thread of process pid (by the thread list's order), held
+ * (thread_rele it), or NULL: for tests and demos that watch a process. */
+struct thread *proc_first_thread(int pid);
+
 #endif

@@ -301,6 +301,23 @@ int vm_smp_rendezvous(struct vcpu *vcpu, const struct vcpuset *dest, vm_rendezvo
 int vm_smp_rendezvous_host(struct vm *vm, const struct vcpuset *dest, vm_rendezvous_fn func,
 			   void *arg);
 
+/*
+ * A rendezvous held in flight (kernel/vmm/rvdemo.c, FreeBSD D37390): over
+ * vCPUs 0-2 of six, vCPU 0 held in a device model for hold_ms while 3 and
+ * 4 compute and 5 sleeps. Returns 0 with *r filled, or vm_create's error.
+ */
+struct rv_held {
+	int nvcpus, ntargets;		/* 6 and 3 (0-2) */
+	bool set_up;			/* 0 held and 5 asleep before it began */
+	bool others_ran_first;		/* 1 and 2 ran it while 0 was held */
+	volatile bool completed;	/* the rendezvous returned */
+	volatile uint64_t runs[6];	/* times the function ran, per vCPU */
+	uint64_t funcs[6];		/* each vCPU's rendezvous_funcs counter */
+	uint64_t spurious[6];		/* each vCPU's spurious counter */
+	uint64_t iterations;		/* the non-targets' work while it was held */
+};
+int rendezvous_held(uint64_t hold_ms, struct rv_held *r);
+
 /* Host pointer to guest-physical [gpa, gpa+len), or NULL if outside. */
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa, size_t len);
 /* vCPU v's 64-byte mailbox in guest memory (VM_GUEST_MBOX_GPA). */

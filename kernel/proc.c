@@ -1301,3 +1301,28 @@ void proc_init(void)
 	thread_create("reaper", reaper_main, NULL, 0);
 	arch_user_print_features();
 }
+
+/* ---- a process's thread, for the kernel's tests and demos ---- */
+
+struct first_thread {
+	int pid;
+	uint64_t id;
+};
+
+static void first_thread_cb(struct thread *t, void *arg)
+{
+	struct first_thread *f = arg;
+	if (t->proc && t->proc->pid == f->pid && !t->exited && !f->id)
+		f->id = t->id;
+}
+
+struct thread *proc_first_thread(int pid)
+{
+	struct first_thread f = { pid, 0 };
+	thread_foreach(first_thread_cb, &f);
+	if (!f.id)
+		return NULL;
+	char id[24];
+	snprintf(id, sizeof(id), "%lu", f.id);
+	return thread_find(id);	/* NULL if it went meanwhile */
+}

@@ -165,7 +165,9 @@ SHELL_TYPING = [
     (r"\] killed", "ctxops shell\r"),
     (r"fpu_ctx_free", "monitor\r"),
     (r"^commands:", "demo chain\r"),
-    (r"restore:guest-fpu restore:segbases restore:thread-fpu", "exit 7\r"),
+    (r"restore:guest-fpu restore:segbases restore:thread-fpu", "demo fpu\r"),
+    (r"^\s+=> one process's registers reached another", "demo rendezvous\r"),
+    (r"^\s+=> vCPUs outside the set stopped for it", "exit 7\r"),
 ]
 SHELL_CHECKS = [
     ("shell_ready", r"^shell: ready", "the shell's first line"),
@@ -182,6 +184,18 @@ SHELL_CHECKS = [
      r"restore:segbases restore:guest-fpu", "demo chain: save newest first, restore oldest first"),
     ("shell_demo_chain_bug", r"restore:guest-fpu restore:segbases restore:thread-fpu",
      "demo chain: with the bug, restore newest first"),
+    ("shell_demo_fpu", r"(?s)the rule: #NM that may sleep keeps CR0.TS set.*?"
+     r"=> no process saw another's registers", "demo fpu: with the rule, no leak"),
+    ("shell_demo_fpu_bug", r"(?s)bug=fpu_nm_sleep_ts_clear: TS cleared.*?"
+     r"newcomer +\d+ checks? found registers not its own, [1-7] of them another probe's.*?"
+     r"=> one process's registers reached another", "demo fpu: with the bug, the newcomer "
+     "sees the holder's registers"),
+    ("shell_demo_rendezvous", r"(?s)the rule: a vCPU joins only.*?function ran on vCPUs 0-2: "
+     r"1, 1, 1 times; on 3-5: 0, 0, 0.*?took\s+0 spurious exits",
+     "demo rendezvous: once on each target, no spurious exits"),
+    ("shell_demo_rendezvous_bug", r"(?s)bug=rendezvous_spurious:.*?function ran on vCPUs "
+     r"0-2: 1, 1, 1 times; on 3-5: 0, 0, 0.*?took\s+[1-9]\d* spurious exits",
+     "demo rendezvous: with the bug, the non-targets stop for it"),
 ]
 
 CONFIGS: List[Config] = [

@@ -360,9 +360,15 @@ class Runner:
             new.append(TestRecord(boot.config.name, c.suite, c.name, "fail", 0.0, diag,
                                   rel(boot.log_path), f"missing result ({ending})"))
 
-        # Lines the boot must print (grub: banner, memory map).
+        # Lines the boot must print (grub: banner, memory map); a pattern
+        # that starts with (?s) is matched against the whole log, lines
+        # joined (what one command printed over several lines, in order).
+        whole = "\n".join(lines)
         for cname, rx, what in boot.config.checks:
-            found = any(re.search(rx, x) for x in lines)
+            if rx.startswith("(?s)"):
+                found = re.search(rx, whole, re.M) is not None
+            else:
+                found = any(re.search(rx, x) for x in lines)
             if found:
                 new.append(TestRecord(boot.config.name, BOOT_SUITE, cname, "pass", 0.0, [],
                                       rel(boot.log_path)))

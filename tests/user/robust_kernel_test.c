@@ -116,30 +116,6 @@ KTEST(robust, a_thread_on_its_way_out_never_loads_a_destroyed_space)
 	KT_EXPECT_EQ(end.fault[0], '\0');
 }
 
-struct find_thread {
-	int pid;
-	uint64_t id;
-};
-
-static void find_cb(struct thread *t, void *arg)
-{
-	struct find_thread *f = arg;
-	if (t->proc && t->proc->pid == f->pid && !t->exited)
-		f->id = t->id;
-}
-
-/* The (one) live thread of process pid, held; NULL if it has none. */
-static struct thread *user_thread_of(int pid)
-{
-	struct find_thread f = { pid, 0 };
-	thread_foreach(find_cb, &f);
-	if (!f.id)
-		return NULL;
-	char id[24];
-	snprintf(id, sizeof(id), "%lu", f.id);
-	return thread_find(id);
-}
-
 #define NONCANONICAL_RIP 0x0000800000000000UL	/* the first address of the hole */
 
 /* Starts the pinning case and, while its thread is pinned to this CPU
@@ -156,7 +132,7 @@ static bool catch_and_patch(struct proc_end *end)
 	uint64_t deadline = clock_ns() + CASE_TIMEOUT_NS;
 	while (!patched && clock_ns() < deadline) {
 		if (!t)
-			t = user_thread_of(pid);
+			t = proc_first_thread(pid);
 		kpreempt_disable();
 		/* pinned here and off its CPU: it cannot run until we let it */
 		if (t && !t->exited && t->cpus_allowed == 1u && !t->on_cpu) {
@@ -228,7 +204,7 @@ KTEST_CPUS(robust, an_nmi_in_ring_3_leaves_the_process_alone, 2)
 	struct thread *t = NULL;
 	while (nmis_from_user() == base && clock_ns() < deadline) {
 		if (!t)
-			t = user_thread_of(pid);
+			t = proc_first_thread(pid);
 		int cpu = t ? __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE) : -1;
 		if (t && t->on_cpu && cpu != cpu_id()) {
 			smp_send_nmi(cpu);

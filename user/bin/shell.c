@@ -188,18 +188,27 @@ static void run(char **w, int n)
 static const char *const views[] = { "ps", "threads", "cpus", "mem", "vms", "ctxops", "fpu",
 				     "trace" };
 
-/* `demo NAME`: the kernel's demonstrations (kernel/demo.c), monitor
- * commands named NAMEdemo. */
+/* `demo NAME`: the kernel's demonstrations (kernel/demo.c, fpudemo.c,
+ * vmm/rvdemo.c), monitor commands. */
+static const struct {
+	const char *name, *cmd;
+} demos[] = {
+	{ "chain", "chaindemo" },
+	{ "fpu", "fpudemo" },
+	{ "rendezvous", "rvdemo" },
+};
+
 static void demo(char **w, int n)
 {
-	char cmd[32];
-	if (n < 2) {
-		printf("usage: demo chain\n");
-		return;
+	for (unsigned i = 0; n > 1 && i < sizeof(demos) / sizeof(demos[0]); i++) {
+		if (!strcmp(w[1], demos[i].name)) {
+			monitor_cmd(demos[i].cmd);
+			return;
+		}
 	}
-	snprintf(cmd, sizeof(cmd), "%sdemo", w[1]);
-	if (monitor_cmd(cmd) == -ENOENT)
-		printf("(no demo '%s': demo chain)\n", w[1]);
+	if (n > 1)
+		printf("demo: no demo '%s'\n", w[1]);
+	printf("usage: demo chain|fpu|rendezvous\n");
 }
 
 static void help(void)
@@ -213,6 +222,8 @@ static void help(void)
 	       "  ps, threads, cpus, mem, vms, ctxops THREAD, fpu, trace\n"
 	       "                    the kernel's views (its monitor's commands)\n"
 	       "  demo chain        a context-op chain's order, right and with the 12477 bug\n"
+	       "  demo fpu          the Xen #NM leak between processes, and its rule\n"
+	       "  demo rendezvous   a rendezvous in flight, and D37390's spurious exits\n"
 	       "  monitor CMD       any command of the kernel's monitor ('monitor help')\n"
 	       "  exit [CODE]       leave the shell\n"
 	       "keys: Backspace, Ctrl-U (the line), Ctrl-C, Up and Down (history)\n");
