@@ -174,7 +174,7 @@ long sys_getpid(void);
 long sys_getppid(void);
 long sys_fork(struct trap_frame *tf);
 long sys_waitpid(long pid, long ustatus);
-long sys_kill(long pid);
+long sys_kill(long pid, long flags);
 long sys_sbrk(long increment);
 long sys_thread_create(long entry, long a0, long a1);
 long sys_thread_join(long tid);

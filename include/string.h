@@ -5,6 +5,7 @@
 #ifndef STRING_H
 #define STRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void *memset(void *dst, int c, size_t n);
@@ -23,5 +24,7 @@ char *strchr(const char *s, int c);
 char *strstr(const char *haystack, const char *needle);
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t size);
+/* Does s match glob: '*' any run, '?' one character, '[abc]' '[a-z]' '[!x]'? */
+bool glob_match(const char *glob, const char *s);
 
 #endif

@@ -65,43 +65,9 @@ const char *ktest_glob(void)
 	return ktest_glob_opt;
 }
 
-/* Shell-style match: '*' any run, '?' one character, '[abc]' '[a-z]' '[!x]'. */
 bool ktest_glob_match(const char *g, const char *s)
 {
-	for (; *g; g++, s++) {
-		if (*g == '*') {
-			while (g[1] == '*')
-				g++;
-			for (const char *t = s;; t++) {
-				if (ktest_glob_match(g + 1, t))
-					return true;
-				if (!*t)
-					return false;
-			}
-		}
-		if (!*s)
-			return false;
-		if (*g == '[') {
-			const char *p = g + 1;
-			bool neg = *p == '!', hit = false;
-			if (neg)
-				p++;
-			for (; *p && *p != ']'; p++) {
-				if (p[1] == '-' && p[2] && p[2] != ']') {
-					hit |= *s >= p[0] && *s <= p[2];
-					p += 2;
-				} else {
-					hit |= *s == *p;
-				}
-			}
-			if (!*p || hit == neg)
-				return false;	/* unterminated class never matches */
-			g = p;
-		} else if (*g != '?' && *g != *s) {
-			return false;
-		}
-	}
-	return !*s;
+	return glob_match(g, s);
 }
 
 /* ktest= is a glob, or several separated by commas (any may match). */

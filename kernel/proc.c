@@ -840,10 +840,33 @@ long sys_getppid(void)
  * cannot end its parent, nor a process its sibling, nor anyone the kernel
  * started). The kernel's proc_kill has no such bound.
  */
-long sys_kill(long pid)
+/* Kills root and, in pre-order, every live process below it (a shell's
+ * Ctrl-C: a test runner's cases, a program's children). tree_lock held:
+ * the tree stays as it is while we walk it (teardown needs the lock). */
+static void kill_subtree(struct proc *root)
+{
+	struct proc *p = root;
+	for (;;) {
+		if (p->state == PROC_LIVE)
+			proc_begin_dying(p, WAIT_KILLED);
+		if (!list_empty(&p->children)) {
+			p = list_entry(p->children.next, struct proc, sibling);
+			continue;
+		}
+		while (p != root && p->sibling.next == &p->parent->children)
+			p = p->parent;		/* the last child: up */
+		if (p == root)
+			return;
+		p = list_entry(p->sibling.next, struct proc, sibling);
+	}
+}
+
+long sys_kill(long pid, long flags)
 {
 	if (pid <= 0 || pid > INT32_MAX)
 		return -ESRCH;
+	if (flags & ~(long)KILL_TREE)
+		return -EINVAL;
 	mutex_lock(&tree_lock);
 	struct proc *p = proc_by_pid((int)pid);
 	long err = p ? -EPERM : -ESRCH;
@@ -853,7 +876,9 @@ long sys_kill(long pid)
 			break;
 		}
 	}
-	if (!err && p->state == PROC_LIVE)
+	if (!err && (flags & KILL_TREE))
+		kill_subtree(p);
+	else if (!err && p->state == PROC_LIVE)
 		proc_begin_dying(p, WAIT_KILLED);
 	mutex_unlock(&tree_lock);
 	return err;

@@ -105,7 +105,7 @@ static long s_fork(long a0, long a1, long a2, long a3, long a4, long a5)
 	return sys_fork(arch_user_frame(curthread));
 }
 static long s_waitpid(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_waitpid(a0, a1); }
-static long s_kill(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_kill(a0); }
+static long s_kill(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_kill(a0, a1); }
 static long s_sbrk(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_sbrk(a0); }
 static long s_thread_create(long a0, long a1, long a2, long a3, long a4, long a5)
 {

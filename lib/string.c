@@ -110,3 +110,42 @@ size_t strlcpy(char *dst, const char *src, size_t size)
 	}
 	return len;
 }
+
+/* Shell-style match (the test runners' globs, kernel and user): '*' any run, '?' one character, '[abc]' '[a-z]' '[!x]'. */
+bool glob_match(const char *g, const char *s)
+{
+	for (; *g; g++, s++) {
+		if (*g == '*') {
+			while (g[1] == '*')
+				g++;
+			for (const char *t = s;; t++) {
+				if (glob_match(g + 1, t))
+					return true;
+				if (!*t)
+					return false;
+			}
+		}
+		if (!*s)
+			return false;
+		if (*g == '[') {
+			const char *p = g + 1;
+			bool neg = *p == '!', hit = false;
+			if (neg)
+				p++;
+			for (; *p && *p != ']'; p++) {
+				if (p[1] == '-' && p[2] && p[2] != ']') {
+					hit |= *s >= p[0] && *s <= p[2];
+					p += 2;
+				} else {
+					hit |= *s == *p;
+				}
+			}
+			if (!*p || hit == neg)
+				return false;	/* unterminated class never matches */
+			g = p;
+		} else if (*g != '?' && *g != *s) {
+			return false;
+		}
+	}
+	return !*s;
+}

@@ -23,7 +23,8 @@ enum {
 				 * (processes, threads); -EINTR when the caller's
 				 * process is being killed */
 	SYS_waitpid,		/* (int pid or -1, int *status) -> pid */
-	SYS_kill,		/* (int pid) -> 0; itself or a descendant, else -EPERM */
+	SYS_kill,		/* (int pid, flags) -> 0; itself or a descendant, else
+				 * -EPERM; flags KILL_TREE: its descendants too */
 	SYS_yield,		/* () -> 0 */
 	SYS_sbrk,		/* (long increment) -> the old break */
 	SYS_thread_create,	/* (entry, arg) -> tid: entry(arg) in a new thread */
@@ -126,6 +127,7 @@ struct fpu_info {
 /* What a killed process's status says (waitpid): -signal, as a shell would
  * report it. A process that exits gives its code, 0 .. 255. */
 #define WAIT_KILLED  (-9)	/* by kill() */
+#define KILL_TREE    1		/* SYS_kill: the process and every live descendant */
 #define WAIT_SEGV   (-11)	/* a bad memory access, #GP */
 #define WAIT_ILL     (-4)	/* an invalid instruction */
 #define WAIT_FPE     (-8)	/* divide error, x87 or SIMD exception */

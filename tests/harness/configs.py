@@ -167,7 +167,9 @@ SHELL_TYPING = [
     (r"^commands:", "demo chain\r"),
     (r"restore:guest-fpu restore:segbases restore:thread-fpu", "demo fpu\r"),
     (r"^\s+=> one process's registers reached another", "demo rendezvous\r"),
-    (r"^\s+=> vCPUs outside the set stopped for it", "exit 7\r"),
+    (r"^\s+=> vCPUs outside the set stopped for it", "test list console.*\r"),
+    (r"^\d+ user test cases? match", "test process.*\r"),
+    (r"^test: \d+ passed, \d+ failed", "exit 7\r"),
 ]
 SHELL_CHECKS = [
     ("shell_ready", r"^shell: ready", "the shell's first line"),
@@ -196,6 +198,12 @@ SHELL_CHECKS = [
     ("shell_demo_rendezvous_bug", r"(?s)bug=rendezvous_spurious:.*?function ran on vCPUs "
      r"0-2: 1, 1, 1 times; on 3-5: 0, 0, 0.*?took\s+[1-9]\d* spurious exits",
      "demo rendezvous: with the bug, the non-targets stop for it"),
+    ("shell_test_list", r"(?s)\$ test list console\.\*\n(  console\.\S+.*\n)+\d+ user test cases "
+     r"match console\.\*", "test list names the user cases"),
+    ("shell_test", r"(?s)\$ test process\.\*\nPASS process\.\S+ \(.*"
+     r"^PASS process\.kill_tree_ends_the_process_and_every_descendant \(.*"
+     r"^test: [1-9]\d* passed, 0 failed, 0 skipped", "test runs the user cases from the shell, "
+     "each reported, none failed"),
 ]
 
 CONFIGS: List[Config] = [

@@ -11,8 +11,9 @@
  * the next prompt.
  *
  * The kernel's own views (ps, threads, cpus, mem, vms, ctxops, fpu, trace)
- * are the kernel monitor's commands, run through SYS_monitor: the monitor
- * stays reachable from here, and `monitor help` lists all it has.
+ * and demos are the kernel monitor's commands, run through SYS_monitor:
+ * the monitor stays reachable from here, and `monitor help` lists all it
+ * has. `test GLOB` runs the user test cases through utests --run.
  */
 #include <console.h>
 #include <names.h>
@@ -50,8 +51,9 @@ static void reader(void *arg)
 		ulock_take(&lock);
 		for (long i = 0; i < n; i++) {
 			if (buf[i] == CTRL_C && busy) {
-				if (fg_pid)
-					kill(fg_pid);	/* the program in front, not the shell */
+				if (fg_pid)	/* the program in front and what it
+						 * started, not the shell */
+					kill_tree(fg_pid);
 				else
 					interrupted = true;	/* its spawn has not returned yet */
 				continue;
@@ -174,7 +176,7 @@ static void run(char **w, int n)
 	ulock_take(&lock);
 	fg_pid = pid;
 	if (interrupted)
-		kill(pid);			/* Ctrl-C came before we knew its pid */
+		kill_tree(pid);			/* Ctrl-C came before we knew its pid */
 	ulock_give(&lock);
 	int st = 0;
 	waitpid(pid, &st);
@@ -211,14 +213,34 @@ static void demo(char **w, int n)
 	printf("usage: demo chain|fpu|rendezvous\n");
 }
 
+/* `test GLOB`, `test list [GLOB]`: the user test cases, through utests
+ * (user/lib/utest.c), each in a process of its own, as make test runs
+ * them. The kernel's own cases run at boot (ktest=GLOB, make test T=GLOB). */
+static void test(char **w, int n)
+{
+	char *words[4] = { "utests", "--run", n > 1 ? w[1] : NULL, NULL };
+	if (n > 1 && !strcmp(w[1], "list")) {
+		words[1] = "--list";
+		words[2] = n > 2 ? w[2] : "*";
+	} else if (n != 2) {
+		printf("usage: test GLOB (test ipc.*, test *), test list [GLOB]\n"
+		       "  runs the user test cases that match, each in a process of its own;\n"
+		       "  the kernel's cases run at boot: make test T=GLOB\n");
+		return;
+	}
+	run(words, 3);
+}
+
 static void help(void)
 {
 	printf("shell commands:\n"
 	       "  help              this list\n"
 	       "  echo WORDS        print the words\n"
-	       "  run PROG [ARGS]   start a program and wait for it (Ctrl-C kills it)\n"
+	       "  run PROG [ARGS]   start a program and wait for it (Ctrl-C kills it and\n"
+	       "                    what it started)\n"
 	       "  PROG [ARGS]       the same, for a program's name\n"
 	       "  kill PID          end a process\n"
+	       "  test GLOB         run the user test cases that match (test list: their names)\n"
 	       "  ps, threads, cpus, mem, vms, ctxops THREAD, fpu, trace\n"
 	       "                    the kernel's views (its monitor's commands)\n"
 	       "  demo chain        a context-op chain's order, right and with the 12477 bug\n"
@@ -271,6 +293,8 @@ int main(int argc, char **argv)
 						     r == -EPERM ? "not one of the shell's" : "usage: kill PID");
 		} else if (view) {
 			monitor_cmd(copy);
+		} else if (!strcmp(w[0], "test")) {
+			test(w, n);
 		} else if (!strcmp(w[0], "demo")) {
 			demo(w, n);
 		} else if (!strcmp(w[0], "monitor")) {

@@ -36,6 +36,7 @@ void *sbrk(long increment);		/* new memory reads as zeros; (void *)-ENOMEM etc. 
 long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);	/* raw */
 
 int kill(int pid);	/* itself or a descendant (status -9); else -EPERM, -ESRCH */
+int kill_tree(int pid);	/* the same, and every live process below it */
 int spawn(const char *name, const char *const argv[]);	/* a new process; its pid */
 /* spawn, the new process's handles 0 .. n-1 copies of handles[] (n <= 8) */
 int spawn_handles(const char *name, const char *const argv[], const int *handles, int n);
@@ -205,6 +206,7 @@ long atol(const char *s);		/* decimal, an optional '-'; stops at a non-digit */
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *dst, const char *src, size_t size);
+bool glob_match(const char *glob, const char *s);	/* '*', '?', '[a-z]', '[!x]' */
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 /* Formats into a buffer and writes it to fd 1 in one write (a line at a

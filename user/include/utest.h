@@ -39,6 +39,9 @@ struct utest {
 	bool expect_fault;
 	const char *file;
 	int line;
+	unsigned timeout_s;		/* 0: the runner's default (10 s) */
+	unsigned ncpus;			/* CPUs it needs */
+	unsigned nports;		/* I/O ports the kernel must grant it */
 };
 
 /* Each case: a descriptor in .utest (the table utests searches), and a
@@ -47,30 +50,30 @@ struct utest {
  * (tools/mkutests.py) and the harness with it; a UTEST_PORTS case's line
  * goes on with "<TAB>base<TAB>count", the two as they are spelled after
  * macro expansion (decimal or 0x literals). */
-#define UTEST__DEFINE(suite, name, fault, kind, tmo, ncpus, ports)                \
+#define UTEST__DEFINE(suite, name, fault, kind, tmo, ncpus, ports, nports)        \
 	static void utest_fn_##suite##_##name(void);                              \
 	static const struct utest utest_desc_##suite##_##name                     \
 		__attribute__((used, section(".utest"), aligned(8))) = {          \
 			#suite, #name, utest_fn_##suite##_##name, fault,          \
-			__FILE__, __LINE__                                        \
+			__FILE__, __LINE__, tmo, ncpus, nports                    \
 		};                                                                 \
 	__asm__(".pushsection .utest_index,\"\",@progbits\n\t"                     \
 		".ascii \"" #suite "." #name "\\t" kind "\\t" #tmo "\\t" #ncpus ports "\\n\"\n\t" \
 		".popsection");                                                    \
 	static void utest_fn_##suite##_##name(void)
 
-#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0, 1, "")
-#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0, 1, "")
+#define UTEST(suite, name) UTEST__DEFINE(suite, name, false, "-", 0, 1, "", 0)
+#define UTEST_EXPECT_FAULT(suite, name) UTEST__DEFINE(suite, name, true, "F", 0, 1, "", 0)
 /* A case that runs longer than the runner's default watchdog (ktest.timeout,
  * 10 s): seconds, a decimal literal. */
-#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds, 1, "")
+#define UTEST_TIMEOUT(suite, name, seconds) UTEST__DEFINE(suite, name, false, "-", seconds, 1, "", 0)
 /* A case that needs at least ncpus CPUs (a decimal literal): skipped with
  * fewer, and `make bench` boots a benchmark with that many (KTEST_CPUS). */
-#define UTEST_CPUS(suite, name, ncpus) UTEST__DEFINE(suite, name, false, "-", 0, ncpus, "")
+#define UTEST_CPUS(suite, name, ncpus) UTEST__DEFINE(suite, name, false, "-", 0, ncpus, "", 0)
 /* (two steps, so that base and count are expanded before # spells them) */
 #define UTEST_PORTS(suite, name, base, count) UTEST__PORTS(suite, name, base, count)
 #define UTEST__PORTS(suite, name, base, count) \
-	UTEST__DEFINE(suite, name, false, "-", 0, 1, "\\t" #base "\\t" #count)
+	UTEST__DEFINE(suite, name, false, "-", 0, 1, "\\t" #base "\\t" #count, count)
 
 bool utest_check(bool ok, const char *expr, const char *file, int line);
 bool utest_check_eq(bool ok, const char *ea, const char *eb, long a, long b,
@@ -82,6 +85,9 @@ extern void (*utest_on_failure)(void);
 /* Has a check of this process failed (a forked child's own, from the fork
  * on, and those it inherited)? */
 bool utest_failed(void);
+/* Was this case started by `utests --run` (the shell's test) rather than
+ * by the kernel's runner? A case that depends on who started it asks. */
+bool utest_standalone(void);
 __attribute__((noreturn)) void utest_skip(const char *why);
 void utest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -72,7 +72,8 @@ long write(int fd, const void *buf, unsigned long n)
 }
 void sched_yield(void) { SC0(SYS_yield); }
 void *sbrk(long increment) { return (void *)SC1(SYS_sbrk, increment); }
-int kill(int pid) { return (int)SC1(SYS_kill, pid); }
+int kill(int pid) { return (int)SC2(SYS_kill, pid, 0); }
+int kill_tree(int pid) { return (int)SC2(SYS_kill, pid, KILL_TREE); }
 int spawn(const char *name, const char *const argv[]) { return (int)SC2(SYS_spawn, name, argv); }
 int spawn_handles(const char *name, const char *const argv[], const int *handles, int n)
 {
