@@ -128,6 +128,9 @@ $(UTESTS): $(UTEST_OBJS) $(ULIB) user/user.ld
 # sections (gdb reads those from build/user/; the kernel needs only the
 # program headers and the symbols): a quarter of the size, and a kernel
 # GRUB loads faster. The user cases, in its list.
+# (kept: the harness boots build/user/bin/*.elf as modules; make would
+# otherwise delete them and their objects as intermediate files)
+.SECONDARY: $(UPROGS) $(UPROG_NAMES:%=$(UBUILD)/obj/user/bin/%.o)
 $(UBUILD)/img/%.elf: $(UBUILD)/bin/%.elf
 	@mkdir -p $(dir $@)
 	$(Q)$(OBJCOPY) --strip-debug $< $@
@@ -154,7 +157,7 @@ QEMU_COMMON := -m 256M -no-reboot -display none \
 	       -device isa-debug-exit,iobase=0xf4,iosize=0x01
 CMDLINE  ?=
 
-.PHONY: all iso run debug test bench clean help deps FORCE
+.PHONY: all iso run debug test bench clean help deps grade lab-tree lab-check FORCE
 
 all: $(KERNEL) $(KERNEL32)
 
@@ -162,6 +165,9 @@ help:
 	@echo "make          build $(KERNEL)"
 	@echo "make iso      build $(ISO) (GRUB, multiboot2)"
 	@echo "make run      boot the ISO in QEMU, serial console here; Ctrl-A X quits"
+	@echo "make grade LAB=name       grade a lab (labs/name.md): Score: X/Y, build/grade.json"
+	@echo "make lab-tree LAB=name DEST=dir   a student's starting tree for the lab"
+	@echo "make lab-check            every lab: full marks, 0 in its student tree (CI)"
 	@echo "make debug    as run, stopped at the first instruction, waiting for gdb"
 	@echo "make test     the whole test matrix (T='suite.*', EXTRA_TESTS='a.c', V=1)"
 	@echo "make bench    the benchmarks under -icount; JSON on the last line"
@@ -276,6 +282,22 @@ debug: $(ISO)
 test: all
 	$(Q)$(PYTHON) tests/harness/run.py --build $(BUILD) $(if $(T),--filter '$(T)') \
 		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)" EXTRA_UTESTS="$(EXTRA_UTESTS)"'
+
+# Labs (docs/labs.md): a lab's grade, a student's starting tree.
+grade: all
+	$(Q)$(PYTHON) tools/grade.py --build $(BUILD) --lab '$(LAB)' \
+		--extra-tests '$(EXTRA_TESTS)' --extra-utests '$(EXTRA_UTESTS)' \
+		$(if $(CMDLINE),--cmdline '$(CMDLINE)') \
+		--make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)" EXTRA_UTESTS="$(EXTRA_UTESTS)"'
+
+lab-tree:
+	$(Q)$(PYTHON) tools/labtree.py --lab '$(LAB)' --dest '$(DEST)'
+
+# Every lab as CI checks it: full marks here, a lower score with its bug
+# switch, 0 in its student tree and full marks there on the other labs.
+lab-check:
+	$(Q)$(PYTHON) tools/labtree.py --check
+	$(Q)$(PYTHON) tools/labcheck.py $(if $(LAB),--lab '$(LAB)')
 
 bench: all
 	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')

@@ -143,11 +143,19 @@ static inline void ctxop_restore(struct thread *t)
 	}
 	t->ctxop_restore_tsc = arch_timestamp();
 	struct ctxop *op = __atomic_load_n(&t->ctxops, __ATOMIC_RELAXED);
+	/* LAB ctxop BEGIN: the restore walk, oldest first (labs/ctxop.md) */
 	do {
 		op = op->prev;
 		if (op->tpl.ct_restore)
 			op->tpl.ct_restore(op->arg);
 	} while (op != t->ctxops);
+	/* LAB ctxop STUB
+	do {			// newest first, as the save walk: illumos before 12477
+		if (op->tpl.ct_restore)
+			op->tpl.ct_restore(op->arg);
+		op = op->next;
+	} while (op != t->ctxops);
+	LAB ctxop END */
 }
 
 void ctxop_lwp_create(struct thread *parent, struct thread *child);

@@ -96,6 +96,17 @@ struct ktest {
 #define KTEST_CPUS_TIMEOUT(suite, name, ncpus, seconds)                         \
 	KTEST__DEFINE(suite, name, NULL, "-", seconds, ncpus)
 
+/*
+ * KTEST_POINTS(suite, name, points); what case suite.name is worth in
+ * `make grade` (1 without it; docs/labs.md), anywhere at file scope, a
+ * decimal literal. A line "suite.name<TAB>points" in the non-loaded
+ * section .grade_points, which tools/grade.py reads from the kernel's ELF
+ * file. UTEST_POINTS (<utest.h>) is the same for a user case.
+ */
+#define KTEST_POINTS(suite, name, points)                                       \
+	__asm__(".pushsection .grade_points,\"\",@progbits\n\t"                  \
+		".ascii \"" #suite "." #name "\\t" #points "\\n\"\n\t.popsection")
+
 /* The checks. They return whether the check held; the macros act on that. */
 bool ktest_check(bool ok, const char *expr, const char *file, int line);
 bool ktest_check_eq(bool ok, const char *ea, const char *eb, uint64_t a, uint64_t b,

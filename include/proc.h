@@ -175,6 +175,8 @@ long sys_getppid(void);
 long sys_fork(struct trap_frame *tf);
 long sys_waitpid(long pid, long ustatus);
 long sys_kill(long pid, long flags);
+long sys_setname(long uname);
+long sys_getname(long pid, long ubuf, long len);
 long sys_sbrk(long increment);
 long sys_thread_create(long entry, long a0, long a1);
 long sys_thread_join(long tid);

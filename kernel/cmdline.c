@@ -14,7 +14,7 @@
 
 extern const struct cmdline_opt __cmdline_opts_start[], __cmdline_opts_end[];
 
-#define WORD_MAX 256
+#define WORD_MAX 1024	/* a word: key=value (a grade run's ktest= lists cases) */
 
 static const struct cmdline_opt *find(const struct cmdline_opt *opts, size_t n,
 				      const char *key, size_t keylen)

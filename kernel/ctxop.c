@@ -358,10 +358,17 @@ void ctxop_restore_slow(struct thread *t)
 		} while (op != t->ctxops);
 		return;
 	}
+	/* LAB ctxop BEGIN: the same walk with tracing (labs/ctxop.md) */
 	do {				/* oldest to newest, as ctxop_restore */
 		op = op->prev;
 		restore_one(t, op);
 	} while (op != t->ctxops);
+	/* LAB ctxop STUB
+	do {
+		restore_one(t, op);
+		op = op->next;
+	} while (op != t->ctxops);
+	LAB ctxop END */
 }
 
 /* ---- lifecycle: oldest first, like restore ---- */

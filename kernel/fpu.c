@@ -536,6 +536,7 @@ static void *first_use_area(bool may_sleep)
 	struct cpu *c = this_cpu();
 	if (bug_on(fpu_nm_sleep_ts_clear) && c->fpu_ts)
 		ts_clear(c);
+	/* LAB lazyfpu BEGIN: an allocation that may sleep, TS kept set (labs/lazyfpu.md) */
 	if (!may_sleep)
 		return new_area(KM_NOSLEEP);
 	/* A synchronous fault in thread context may sleep as the code it
@@ -550,6 +551,9 @@ static void *first_use_area(bool may_sleep)
 	arch_irq_disable();
 	this_cpu()->trap_depth++;		/* maybe on another CPU now */
 	return a;
+	/* LAB lazyfpu STUB
+	return new_area(KM_NOSLEEP);	// never sleeps: fails where memory is short
+	LAB lazyfpu END */
 }
 
 enum fpu_nm_result fpu_nm_trap(bool may_sleep)

@@ -41,7 +41,7 @@
 
 extern const struct ktest __ktest_start[], __ktest_end[];
 
-static char ktest_glob_opt[512];
+static char ktest_glob_opt[1024];	/* make grade names its cases */
 CMDLINE_STRING("ktest", ktest_glob_opt, "run the tests matching this glob over suite.name, then power off");
 static char ktest_skip_opt[512];
 CMDLINE_STRING("ktest.skip", ktest_skip_opt,

@@ -157,6 +157,14 @@ static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { 
  * monitor's own commands, which only show; `trace` with an argument
  * (on, off, reset: for everyone) is refused. One at a time (monitor_run).
  * They print kernel addresses (ctxops): a teaching kernel's choice. */
+static long s_setname(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_setname(a0);
+}
+static long s_getname(long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sys_getname(a0, a1, a2);
+}
 static long s_monitor(long uline, long a1, long a2, long a3, long a4, long a5)
 {
 	char line[128];
@@ -227,4 +235,6 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_spawn_handles] = s_spawn_handles,
 	[SYS_irq_bind] = s_irq_bind,
 	[SYS_monitor] = s_monitor,
+	[SYS_setname] = s_setname,
+	[SYS_getname] = s_getname,
 };

@@ -23,6 +23,7 @@
 #define ENOSPC       28		/* no room: a full handle table */
 #define EPIPE        32		/* the peer is gone (IPC: no receiver left, the
 				 * server or the caller ended) */
+#define ERANGE       34		/* a result larger than the buffer given for it */
 #define ENAMETOOLONG 36		/* a string longer than its limit */
 #define ENOSYS       38		/* no such system call */
 #define EMSGSIZE     90		/* a message larger than the receiver has room for */

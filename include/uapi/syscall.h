@@ -63,6 +63,10 @@ enum {
 				 * a device's interrupt signals bits there (uapi/ipc.h) */
 	SYS_monitor,		/* (const char *line) -> 0: runs a command of the kernel's
 				 * monitor, which prints; -ENOENT if there is none */
+	SYS_setname,		/* (const char *name) -> 0: the caller's process name,
+				 * as ps shows it (labs/syscall.md) */
+	SYS_getname,		/* (int pid or 0, char *buf, unsigned long len) -> the
+				 * name's length: a process's name, NUL-terminated */
 	SYS_COUNT
 };
 

@@ -150,12 +150,17 @@ class Boot:
         return f"[{self.config.name}]"
 
 
+def matches(full: str, globs: str) -> bool:
+    """--filter is a glob or several, comma-separated (as ktest= is)."""
+    return any(fnmatch.fnmatchcase(full, g) for g in globs.split(",") if g)
+
+
 def plan_boots(cfg: Config, cases: List[Case], glob: str, build_dir: str,
                harness_dir: str) -> List[Boot]:
     # In the kernel's order (suite, then file and line; the index is in
     # file and line order within each object file), so that "missing"
     # cases are listed in the order the kernel would have run them.
-    selected = sorted((c for c in cases if fnmatch.fnmatchcase(c.full, glob)
+    selected = sorted((c for c in cases if matches(c.full, glob)
                        and configs_mod.in_config(cfg, c.full)),
                       key=lambda c: c.suite)
     if not selected:
@@ -224,12 +229,18 @@ class Runner:
         self.qemu_bin = qemu_bin
         self.grub_cfg = os.path.join(ROOT, "boot", "grub.cfg")
 
+    def words(self, boot: Boot) -> List[str]:
+        """The kernel command line of a boot: its glob, the row's words,
+        then --cmdline's (a grade run's bug switch, say)."""
+        return ([f"ktest={boot.glob}"] + skip_words(boot.config) + boot.config.cmdline.split()
+                + self.args.cmdline.split())
+
     def qemu_cmd(self, boot: Boot) -> List[str]:
         cfg = boot.config
         cmd = [self.qemu_bin] + configs_mod.QEMU_COMMON + ["-serial", "stdio"] + cfg.qemu_args
         if cfg.boot == "iso":
             return cmd + ["-cdrom", boot.log_path[:-len(".log")] + ".iso"]
-        words = [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split()
+        words = self.words(boot)
         if cfg.modules:
             # QEMU's Multiboot loader: -initrd "FILE NAME,FILE NAME"
             cmd += ["-initrd", ",".join(f"{os.path.join(boot.build_dir, f)} {n}"
@@ -248,7 +259,7 @@ class Runner:
         if cfg.boot == "iso":
             iso = boot.log_path[:-len(".log")] + ".iso"
             error = qemu.make_iso(boot.kernel_elf, self.grub_cfg,
-                                  [f"ktest={boot.glob}"] + skip_words(cfg) + cfg.cmdline.split(),
+                                  self.words(boot),
                                   boot.log_path[:-len(".log")] + "-iso", iso,
                                   [(os.path.join(boot.build_dir, f), n)
                                    for f, n in cfg.modules])
@@ -553,6 +564,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--config", action="append", metavar="NAME",
                    help="run only this configuration (repeat, or NAME,NAME)")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    p.add_argument("--cmdline", default="", metavar="WORDS",
+                   help="kernel command-line words added to every boot (bug=NAME, ...)")
     return p.parse_args(argv)
 
 
@@ -575,7 +588,7 @@ def main(argv: List[str]) -> int:
 
     if args.list:
         for c in all_cases:
-            if fnmatch.fnmatchcase(c.full, args.filter):
+            if matches(c.full, args.filter):
                 notes = (["expects a panic"] if c.expects_panic else []) + \
                     ([f"needs {c.min_cpus} CPUs"] if c.min_cpus > 1 else [])
                 print(c.full + (f"   ({'; '.join(notes)})" if notes else ""))
@@ -591,7 +604,7 @@ def main(argv: List[str]) -> int:
             return 1
         cfgs = [c for c in cfgs if c.name in names]
 
-    if not any(fnmatch.fnmatchcase(c.full, args.filter) for c in all_cases):
+    if not any(matches(c.full, args.filter) for c in all_cases):
         print(f"run.py: no test matches '{args.filter}': {kernel} has {len(all_cases)} "
               f"case(s); `python3 tests/harness/run.py --list` lists them", file=sys.stderr)
         print("0 passed, 0 failed, 0 skipped")
@@ -620,7 +633,7 @@ def main(argv: List[str]) -> int:
         os.makedirs(os.path.join(harness_dir, cfg.name), exist_ok=True)
         boots += plan_boots(cfg, cases, args.filter, bdir, harness_dir)
 
-    nsel = sum(fnmatch.fnmatchcase(c.full, args.filter) for c in all_cases)
+    nsel = sum(matches(c.full, args.filter) for c in all_cases)
     # (a configuration with `only` runs a subset of these: configs.py)
     say(f"harness: {nsel} case(s) matching '{args.filter}' x {len(cfgs)} configuration(s) "
         f"({', '.join(c.name for c in cfgs)}): {len(boots)} boot(s), "

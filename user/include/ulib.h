@@ -37,6 +37,12 @@ long syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);	/*
 
 int kill(int pid);	/* itself or a descendant (status -9); else -EPERM, -ESRCH */
 int kill_tree(int pid);	/* the same, and every live process below it */
+/* The caller's process name, as ps shows it: at most 23 characters (else
+ * -ENAMETOOLONG), not empty (-EINVAL). A process's name (pid 0: the
+ * caller's) into buf: its length, or -ERANGE if buf cannot hold it and
+ * its NUL, -ESRCH for no such process. (labs/syscall.md builds both.) */
+int setname(const char *name);
+long getname(int pid, char *buf, unsigned long len);
 int spawn(const char *name, const char *const argv[]);	/* a new process; its pid */
 /* spawn, the new process's handles 0 .. n-1 copies of handles[] (n <= 8) */
 int spawn_handles(const char *name, const char *const argv[], const int *handles, int n);

@@ -74,6 +74,8 @@ void sched_yield(void) { SC0(SYS_yield); }
 void *sbrk(long increment) { return (void *)SC1(SYS_sbrk, increment); }
 int kill(int pid) { return (int)SC2(SYS_kill, pid, 0); }
 int kill_tree(int pid) { return (int)SC2(SYS_kill, pid, KILL_TREE); }
+int setname(const char *name) { return (int)SC1(SYS_setname, name); }
+long getname(int pid, char *buf, unsigned long len) { return sc3(SYS_getname, pid, (long)buf, (long)len); }
 int spawn(const char *name, const char *const argv[]) { return (int)SC2(SYS_spawn, name, argv); }
 int spawn_handles(const char *name, const char *const argv[], const int *handles, int n)
 {

@@ -120,3 +120,33 @@ void ut_wait_for_partner(void)
 		a = b;
 	}
 }
+
+/* ---- pointers no system call may follow ---- */
+
+const struct ut_bad_ptr ut_bad_ptrs[UT_BAD_PTRS] = {
+	{ "NULL", 0 },
+	{ "the kernel image", 0x100000 },
+	{ "the kernel's top half", 0xFFFFFF8000000000UL },
+	{ "non-canonical", 0x8000000000000000UL },
+	{ "non-canonical, just above user space", 0x0000800000000000UL },
+	{ "user space, nothing mapped", USER_SPACE_BASE },
+	{ "the last page below the hole", USER_SPACE_TOP },
+};
+
+char *ut_heap_edge(void)
+{
+	unsigned long brk = (unsigned long)sbrk(0);
+	unsigned long end = (brk + 4096) & ~4095UL;
+	UT_ASSERT(!IS_ERR_VALUE(sbrk((long)(end - brk))));
+	return (char *)end - 8;
+}
+
+void *ut_program_text(void)
+{
+	return (void *)(unsigned long)&ut_program_text;
+}
+
+int ut_text_word(void)
+{
+	return *(volatile int *)ut_program_text();
+}

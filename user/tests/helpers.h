@@ -52,4 +52,37 @@ void ut_spin_ns(unsigned long ns);
  * least 1) on one, where nothing runs in parallel anyway. */
 int ut_rounds(int n);
 
+/* ---- pointers no system call may follow (robust_test.c, procname_test.c) ---- */
+
+/* A buffer this far below the end of user space runs off it. */
+#define UT_NEAR_TOP (USER_SPACE_TOP - 4)
+
+struct ut_bad_ptr {
+	const char *what;
+	unsigned long p;
+};
+/* NULL, the kernel's image and top half, non-canonical addresses, user
+ * space where nothing is mapped (its page 0: the program starts 4 MiB
+ * above it), the last page below the hole. */
+extern const struct ut_bad_ptr ut_bad_ptrs[];
+#define UT_BAD_PTRS 7
+
+/* A call that must give -EFAULT, and what was passed if it did not. */
+#define EXPECT_EFAULT(call, what)                                           \
+	do {                                                                \
+		long r_ = (long)(call);                                     \
+		if (r_ != -EFAULT) {                                        \
+			UT_EXPECT_EQ(r_, -EFAULT);                          \
+			UT_LOG("    with %s", (what));                      \
+		}                                                           \
+	} while (0)
+
+/* 8 mapped bytes with nothing mapped after them: the heap grown to the
+ * next page boundary above the break. */
+char *ut_heap_edge(void);
+/* An address in the program's text (read and execute only), and the word
+ * there (to see that a call did not write it). */
+void *ut_program_text(void);
+int ut_text_word(void);
+
 #endif

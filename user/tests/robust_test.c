@@ -27,35 +27,6 @@
 
 #define MS 1000000UL
 
-/* A buffer this far below the end of user space runs off it. */
-#define NEAR_TOP (USER_SPACE_TOP - 4)
-
-struct bad_ptr {
-	const char *what;
-	unsigned long p;
-};
-
-/* Pointers no call may follow. Page 0 of user space (USER_SPACE_BASE) is
- * never mapped: the program starts 4 MiB above it. */
-static const struct bad_ptr bad_ptrs[] = {
-	{ "NULL", 0 },
-	{ "the kernel image", 0x100000 },
-	{ "the kernel's top half", 0xFFFFFF8000000000UL },
-	{ "non-canonical", 0x8000000000000000UL },
-	{ "non-canonical, just above user space", 0x0000800000000000UL },
-	{ "user space, nothing mapped", USER_SPACE_BASE },
-	{ "the last page below the hole", USER_SPACE_TOP },
-};
-
-#define EXPECT_EFAULT(call, what)                                           \
-	do {                                                                \
-		long r_ = (long)(call);                                     \
-		if (r_ != -EFAULT) {                                        \
-			UT_EXPECT_EQ(r_, -EFAULT);                          \
-			UT_LOG("    with %s", (what));                      \
-		}                                                           \
-	} while (0)
-
 /* The last bytes of user space belong to the first thread's stack (the
  * top of it holds argv's strings): a case that aims a pointer there puts
  * its bytes in, and the old ones back after. */
@@ -76,36 +47,15 @@ static void top_restore(struct top_bytes *t)
 	memcpy((char *)(USER_SPACE_TOP - sizeof(t->saved)), t->saved, sizeof(t->saved));
 }
 
-/* 8 mapped bytes with nothing mapped after them: the heap grown to the
- * end of the next page boundary above the break. */
-static char *heap_edge(void)
-{
-	unsigned long brk = (unsigned long)sbrk(0);
-	unsigned long end = (brk + 4096) & ~4095UL;
-	UT_ASSERT(!IS_ERR_VALUE(sbrk((long)(end - brk))));
-	return (char *)end - 8;
-}
-
-/* An address in the program's text (read and execute only). */
-static void *program_text(void)
-{
-	return (void *)(unsigned long)&program_text;
-}
-
-static int text_word(void)
-{
-	return *(volatile int *)program_text();
-}
-
 /* ---- bad pointers: -EFAULT ---- */
 
 UTEST(robust, write_with_a_bad_buffer_is_efault)
 {
-	for (size_t i = 0; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++)
-		EXPECT_EFAULT(write(1, (const void *)bad_ptrs[i].p, 16), bad_ptrs[i].what);
-	EXPECT_EFAULT(write(1, (const void *)NEAR_TOP, 16), "a buffer running off user space");
-	EXPECT_EFAULT(write(1, heap_edge(), 16), "a buffer running into unmapped memory");
-	EXPECT_EFAULT(write(1, (const void *)bad_ptrs[0].p, 1UL << 40), "NULL, a huge count");
+	for (size_t i = 0; i < UT_BAD_PTRS; i++)
+		EXPECT_EFAULT(write(1, (const void *)ut_bad_ptrs[i].p, 16), ut_bad_ptrs[i].what);
+	EXPECT_EFAULT(write(1, (const void *)UT_NEAR_TOP, 16), "a buffer running off user space");
+	EXPECT_EFAULT(write(1, ut_heap_edge(), 16), "a buffer running into unmapped memory");
+	EXPECT_EFAULT(write(1, (const void *)ut_bad_ptrs[0].p, 1UL << 40), "NULL, a huge count");
 }
 
 UTEST(robust, waitpid_with_a_bad_status_is_efault_and_keeps_the_child)
@@ -114,12 +64,12 @@ UTEST(robust, waitpid_with_a_bad_status_is_efault_and_keeps_the_child)
 	UT_ASSERT(pid >= 0);
 	if (pid == 0)
 		exit(5);
-	for (size_t i = 1; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++)	/* NULL: no status */
-		EXPECT_EFAULT(waitpid(pid, (int *)bad_ptrs[i].p), bad_ptrs[i].what);
+	for (size_t i = 1; i < UT_BAD_PTRS; i++)	/* NULL: no status */
+		EXPECT_EFAULT(waitpid(pid, (int *)ut_bad_ptrs[i].p), ut_bad_ptrs[i].what);
 	EXPECT_EFAULT(waitpid(pid, (int *)(USER_SPACE_TOP - 2)), "a status running off user space");
-	int before = text_word();
-	EXPECT_EFAULT(waitpid(pid, (int *)program_text()), "the program's text (read-only)");
-	UT_EXPECT_EQ(text_word(), before);
+	int before = ut_text_word();
+	EXPECT_EFAULT(waitpid(pid, (int *)ut_program_text()), "the program's text (read-only)");
+	UT_EXPECT_EQ(ut_text_word(), before);
 	/* the child is still there to be waited for, properly */
 	int status = -1;
 	UT_EXPECT_EQ(waitpid(pid, &status), pid);
@@ -130,16 +80,16 @@ UTEST(robust, spawn_with_bad_pointers_is_efault_and_starts_nothing)
 {
 	struct sysinfo before, after;
 	ut_sysinfo(&before);
-	for (size_t i = 0; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++) {
-		const char *bad = (const char *)bad_ptrs[i].p;
-		EXPECT_EFAULT(spawn(bad, NULL), bad_ptrs[i].what);
-		if (bad_ptrs[i].p == 0)
+	for (size_t i = 0; i < UT_BAD_PTRS; i++) {
+		const char *bad = (const char *)ut_bad_ptrs[i].p;
+		EXPECT_EFAULT(spawn(bad, NULL), ut_bad_ptrs[i].what);
+		if (ut_bad_ptrs[i].p == 0)
 			continue;	/* argv NULL means { name } */
-		EXPECT_EFAULT(spawn("hello", (const char *const *)bad), bad_ptrs[i].what);
+		EXPECT_EFAULT(spawn("hello", (const char *const *)bad), ut_bad_ptrs[i].what);
 		const char *argv1[] = { bad, NULL };
-		EXPECT_EFAULT(spawn("hello", argv1), bad_ptrs[i].what);
+		EXPECT_EFAULT(spawn("hello", argv1), ut_bad_ptrs[i].what);
 		const char *argv2[] = { "hello", "x", bad, NULL };
-		EXPECT_EFAULT(spawn("hello", argv2), bad_ptrs[i].what);
+		EXPECT_EFAULT(spawn("hello", argv2), ut_bad_ptrs[i].what);
 	}
 	struct top_bytes t;
 	/* a name with no NUL before the end of user space */
@@ -148,7 +98,7 @@ UTEST(robust, spawn_with_bad_pointers_is_efault_and_starts_nothing)
 	top_restore(&t);
 	EXPECT_EFAULT(r1, "a name running off user space");
 	/* a name whose NUL would be in unmapped memory */
-	char *edge = heap_edge() + 8 - 3;
+	char *edge = ut_heap_edge() + 8 - 3;
 	memcpy(edge, "hel", 3);
 	EXPECT_EFAULT(spawn(edge, NULL), "a name running into unmapped memory");
 	const char *argv3[] = { "hello", edge, NULL };
@@ -165,20 +115,20 @@ UTEST(robust, spawn_with_bad_pointers_is_efault_and_starts_nothing)
 
 UTEST(robust, sysinfo_with_a_bad_pointer_is_efault)
 {
-	for (size_t i = 0; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++)
-		EXPECT_EFAULT(sysinfo((struct sysinfo *)bad_ptrs[i].p), bad_ptrs[i].what);
-	EXPECT_EFAULT(sysinfo((struct sysinfo *)NEAR_TOP), "a buffer running off user space");
-	EXPECT_EFAULT(sysinfo((struct sysinfo *)heap_edge()), "a buffer running into unmapped memory");
-	int before = text_word();
-	EXPECT_EFAULT(sysinfo((struct sysinfo *)program_text()), "the program's text");
-	UT_EXPECT_EQ(text_word(), before);
+	for (size_t i = 0; i < UT_BAD_PTRS; i++)
+		EXPECT_EFAULT(sysinfo((struct sysinfo *)ut_bad_ptrs[i].p), ut_bad_ptrs[i].what);
+	EXPECT_EFAULT(sysinfo((struct sysinfo *)UT_NEAR_TOP), "a buffer running off user space");
+	EXPECT_EFAULT(sysinfo((struct sysinfo *)ut_heap_edge()), "a buffer running into unmapped memory");
+	int before = ut_text_word();
+	EXPECT_EFAULT(sysinfo((struct sysinfo *)ut_program_text()), "the program's text");
+	UT_EXPECT_EQ(ut_text_word(), before);
 }
 
 UTEST(robust, utest_result_with_a_bad_string_is_efault)
 {
-	for (size_t i = 1; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++)	/* NULL: no reason */
-		EXPECT_EFAULT(syscall6(SYS_utest_result, UTEST_PASS, (long)bad_ptrs[i].p, 0, 0, 0, 0),
-			      bad_ptrs[i].what);
+	for (size_t i = 1; i < UT_BAD_PTRS; i++)	/* NULL: no reason */
+		EXPECT_EFAULT(syscall6(SYS_utest_result, UTEST_PASS, (long)ut_bad_ptrs[i].p, 0, 0, 0, 0),
+			      ut_bad_ptrs[i].what);
 	struct top_bytes t;
 	char *why = top_put(&t, "abc", 3);
 	long r = syscall6(SYS_utest_result, UTEST_PASS, (long)why, 0, 0, 0, 0);
@@ -188,11 +138,11 @@ UTEST(robust, utest_result_with_a_bad_string_is_efault)
 
 UTEST(robust, thread_create_at_a_bad_address_is_efault)
 {
-	for (size_t i = 0; i < sizeof(bad_ptrs) / sizeof(bad_ptrs[0]); i++) {
-		if (bad_ptrs[i].p >= USER_SPACE_BASE && bad_ptrs[i].p < USER_SPACE_TOP)
+	for (size_t i = 0; i < UT_BAD_PTRS; i++) {
+		if (ut_bad_ptrs[i].p >= USER_SPACE_BASE && ut_bad_ptrs[i].p < USER_SPACE_TOP)
 			continue;	/* in user space: the thread would start, and fault */
-		EXPECT_EFAULT(syscall6(SYS_thread_create, (long)bad_ptrs[i].p, 0, 0, 0, 0, 0),
-			      bad_ptrs[i].what);
+		EXPECT_EFAULT(syscall6(SYS_thread_create, (long)ut_bad_ptrs[i].p, 0, 0, 0, 0, 0),
+			      ut_bad_ptrs[i].what);
 	}
 }
 
@@ -225,7 +175,7 @@ UTEST_EXPECT_FAULT(robust, jumping_to_a_noncanonical_address_kills)
 
 UTEST_EXPECT_FAULT(robust, writing_the_program_text_kills)
 {
-	*(volatile unsigned char *)program_text() = 0xC3;
+	*(volatile unsigned char *)ut_program_text() = 0xC3;
 }
 
 UTEST_EXPECT_FAULT(robust, an_invalid_opcode_kills)

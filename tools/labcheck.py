@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""tools/labcheck.py - make lab-check: every lab works as a lab (CI runs it).
+
+    python3 tools/labcheck.py [--build build] [--lab NAME] [--keep DIR]
+
+For each lab (labs/*.json), or the one named:
+  1. the reference tree (this one) scores full marks: make grade LAB=name;
+  2. if the lab has a bug switch ("bug" in its JSON), turning it on
+     (CMDLINE=bug=NAME) lowers the score;
+  3. the student tree, from make lab-tree, builds and boots, scores 0 on
+     the lab's tests, and full marks on every other lab's.
+Prints a line per check and exits 1 if any failed. Student trees go to a
+temporary directory (--keep DIR: there, and left for a look).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def labs():
+    return sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "labs")) if f.endswith(".json"))
+
+
+def grade(tree, lab, cmdline=""):
+    """(score, max, output) of make grade in tree."""
+    cmd = ["make", "-s", "-C", tree, "grade", f"LAB={lab}"] + \
+        ([f"CMDLINE={cmdline}"] if cmdline else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        g = json.load(open(os.path.join(tree, "build", "grade.json")))
+        if g["lab"] != lab:
+            raise ValueError("stale")
+        return g["score"], g["max"], out.stdout + out.stderr
+    except (OSError, ValueError, KeyError):
+        return None, None, out.stdout + out.stderr
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lab", action="append")
+    p.add_argument("--keep", metavar="DIR")
+    a = p.parse_args()
+    chosen = a.lab or labs()
+    problems = []
+
+    def check(ok, what, output=""):
+        print(f"  {'ok  ' if ok else 'FAIL'}  {what}", flush=True)
+        if not ok:
+            problems.append(what)
+            if output:
+                print("\n".join("        | " + ln for ln in output.splitlines()[-25:]))
+
+    base = a.keep or tempfile.mkdtemp(prefix="labcheck-")
+    start = time.monotonic()
+    for lab in chosen:
+        spec = json.load(open(os.path.join(ROOT, "labs", lab + ".json")))
+        print(f"labcheck: lab {lab}", flush=True)
+        s, m, out = grade(ROOT, lab)
+        check(s is not None and s == m and m > 0, f"{lab}: the reference tree scores {s}/{m}",
+              out)
+        if spec.get("bug"):
+            bs, bm, out = grade(ROOT, lab, f"bug={spec['bug']}")
+            check(bs is not None and bs < bm, f"{lab}: with bug={spec['bug']} it scores "
+                  f"{bs}/{bm}", out)
+        tree = os.path.join(base, lab)
+        shutil.rmtree(tree, ignore_errors=True)
+        made = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "labtree.py"),
+                               "--lab", lab, "--dest", tree], capture_output=True, text=True)
+        check(made.returncode == 0, f"{lab}: make lab-tree", made.stdout + made.stderr)
+        if made.returncode:
+            continue
+        s, m, out = grade(tree, lab)
+        check(s == 0 and m, f"{lab}: the student tree builds, boots and scores {s}/{m} on "
+              "its own lab", out)
+        for other in labs():
+            if other != lab:
+                s, m, out = grade(tree, other)
+                check(s is not None and s == m and m > 0,
+                      f"{lab}: the student tree scores {s}/{m} on lab {other}", out)
+        if not a.keep:
+            shutil.rmtree(tree, ignore_errors=True)
+    if not a.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    took = time.monotonic() - start
+    print(f"labcheck: {len(chosen)} lab(s), {len(problems)} problem(s), {took:.0f} s")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
