@@ -72,7 +72,11 @@ bool vcpu_rendezvous_pending(struct vcpu *v)
 {
 	if (unlikely(bug_on(rendezvous_spurious)))
 		return v->vm->rv_func != NULL;
+	/* LAB rendezvous BEGIN: pending for v only if its own bit is set (labs/rendezvous.md) */
 	return bitset_test(v->vm->rv_req.bits, (unsigned)v->id);
+	/* LAB rendezvous STUB
+	return v->vm->rv_func != NULL;	// any rendezvous: bhyve before D37390
+	LAB rendezvous END */
 }
 
 /* With vm->lock held and a rendezvous in flight: if it is complete, ends it
@@ -102,8 +106,12 @@ void vm_rendezvous_recheck_locked(struct vm *vm)
 static bool participate_locked(struct vm *vm, struct vcpu *v)
 {
 	bitset_and(vm->rv_req.bits, vm->rv_req.bits, vm->active.bits, (unsigned)vm->nvcpus);
+	/* LAB rendezvous BEGIN: only a target that owes the function runs it */
 	if (v && bitset_test(vm->rv_req.bits, (unsigned)v->id) &&
 	    !bitset_test(vm->rv_done.bits, (unsigned)v->id)) {
+	/* LAB rendezvous STUB
+	if (v && !bitset_test(vm->rv_done.bits, (unsigned)v->id)) {
+	LAB rendezvous END */
 		vm->rv_func(v, vm->rv_arg);
 		v->stats.rendezvous_funcs++;
 		bitset_set(vm->rv_done.bits, (unsigned)v->id);
