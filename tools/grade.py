@@ -8,7 +8,10 @@
 A lab is labs/NAME.json (docs/labs.md):
 
     {"title": "...", "tests": {"GLOB": POINTS, ...}, "configs": ["max", ...],
-     "bug": "NAME or null"}
+     "bug": "NAME or null", "needs": ["LAB", ...]}
+
+(needs: the labs whose subject this one's tests run on; make lab-check
+does not expect full marks for it in their student trees.)
 
 The cases graded are those the globs select, and every case of the files
 given through EXTRA_TESTS and EXTRA_UTESTS (course staff's private tests:
@@ -36,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import elfindex  # noqa: E402
 
-LAB_KEYS = {"title", "tests", "configs", "bug"}
+LAB_KEYS = {"title", "tests", "configs", "bug", "needs"}
 
 
 def fail(msg):

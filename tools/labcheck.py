@@ -8,7 +8,9 @@ For each lab (labs/*.json), or the one named:
   2. if the lab has a bug switch ("bug" in its JSON), turning it on
      (CMDLINE=bug=NAME) lowers the score;
   3. the student tree, from make lab-tree, builds and boots, scores 0 on
-     the lab's tests, and full marks on every other lab's.
+     the lab's tests, and full marks on every other lab's, but those that
+     list it in "needs" (their tests run on its subject: guests need the
+     context-op chain's order).
 Prints a line per check and exits 1 if any failed. Student trees go to a
 temporary directory (--keep DIR: there, and left for a look).
 """
@@ -80,7 +82,11 @@ def main():
         check(s == 0 and m, f"{lab}: the student tree builds, boots and scores {s}/{m} on "
               "its own lab", out)
         for other in labs():
-            if other != lab:
+            needs = json.load(open(os.path.join(ROOT, "labs", other + ".json"))).get("needs", [])
+            if other != lab and lab in needs:
+                print(f"  --    {lab}: lab {other} needs lab {lab}'s subject: not graded "
+                      "in its tree", flush=True)
+            elif other != lab:
                 s, m, out = grade(tree, other)
                 check(s is not None and s == m and m > 0,
                       f"{lab}: the student tree scores {s}/{m} on lab {other}", out)

@@ -61,6 +61,11 @@ static void free_all(struct ctxop **ops, int n)
 /* One save and one restore of t's chain, as a switch would run them. */
 static void run_switch_ops(struct thread *t)
 {
+	/* Outside a switch the FPU op would read c->switch_next, the thread of
+	 * this CPU's last real switch, which may have ended and been freed
+	 * since (a page fault in fpu_ctx_save on smp4 once): the walks run
+	 * only on a thread without THREAD_FPU, whose chain is the test's. */
+	KT_ASSERT(!(t->flags & THREAD_FPU));
 	unsigned long f = arch_irq_save();
 	ncalls = 0;
 	ctxop_save(t);
@@ -224,8 +229,9 @@ KTEST(ctxop, detach_head_middle_tail_and_last)
 	in_plain_thread(detach_each_position, 0);
 }
 
-KTEST(ctxop, detached_op_reattached_becomes_newest)
+static void reattach(int unused)
 {
+	(void)unused;
 	struct ctxop *ops[3];
 	struct thread *me = curthread;
 	attach_three(ops);
@@ -234,6 +240,11 @@ KTEST(ctxop, detached_op_reattached_becomes_newest)
 	run_switch_ops(me);
 	KT_EXPECT(order_is_stack((int[]){ 1, 2, 0 }, 3));
 	free_all(ops, 3);
+}
+
+KTEST(ctxop, detached_op_reattached_becomes_newest)
+{
+	in_plain_thread(reattach, 0);
 }
 
 /* ---- remove ---- */
