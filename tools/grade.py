@@ -162,21 +162,30 @@ def main():
     if len(filt) > 900:
         filt = ",".join(sorted({c.split(".")[0] + ".*" for c in graded}))
     cmd = [sys.executable, os.path.join(ROOT, "tests", "harness", "run.py"), "--build", a.build,
-           "--filter", filt, "--config", ",".join(lab["configs"]),
+           "--filter", filt, "--config", ",".join(lab["configs"]), "--timeout", "30",
            "--make-args", a.make_args]
     if a.cmdline:
         cmd += ["--cmdline", a.cmdline]
     os.makedirs(os.path.join(a.build, "grade"), exist_ok=True)
     hlog = os.path.join(a.build, "grade", "harness.log")
+    results = os.path.join(a.build, "test-results.json")
+    # An earlier run's results must never be graded as this one's.
+    for old in (results, os.path.join(a.build, "grade.json")):
+        if os.path.exists(old):
+            os.remove(old)
     start = time.monotonic()
     with open(hlog, "w") as f:
-        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
     took = time.monotonic() - start
     try:
-        records = json.load(open(os.path.join(a.build, "test-results.json")))
+        records = json.load(open(results))
     except (OSError, ValueError):
         print(open(hlog).read()[-3000:])
-        fail(f"the harness wrote no results (its output: {hlog})")
+        fail(f"the harness wrote no results (exit {rc}; its output: {hlog})")
+    ran = {r["config"] for r in records}
+    if not ran or not ran <= set(lab["configs"]):
+        fail(f"the harness's results are for {sorted(ran)}, not the lab's {lab['configs']} "
+             f"(its output: {hlog})")
 
     by_case = {}
     for r in records:

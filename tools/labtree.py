@@ -18,8 +18,17 @@ The solution of a lab lives in the source, between markers:
     ;	... the stub, each line behind the comment mark ...
     ; LAB switch END
 
-Markers are read in source files only (.c .h .asm .inc .S .ld), so a
-document may show them. The reference tree compiles the solution (the stub is inside a comment).
+Markers are read in source files (.c .h .asm .inc .S .ld) and in the
+pages of docs/, where they are HTML comments (a page that explains the
+solution has it in a region too):
+
+    <!-- LAB ctxop BEGIN: the restore walk -->
+    ... the explanation ...
+    <!-- LAB ctxop STUB
+    ... what the student's page says instead ...
+    LAB ctxop END -->
+
+docs/labs.md, which shows the markers, and labs/ are not read. The reference tree compiles the solution (the stub is inside a comment).
 In the tree for lab NAME, each of NAME's regions becomes its stub (the
 marker lines go, and a line comment mark in front of a stub line goes);
 every other lab's regions keep their solution, without the marker lines,
@@ -37,6 +46,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = (".c", ".h", ".asm", ".inc", ".S", ".ld")	# where markers may be
+DOCS = "docs/"		# and the subsystem pages (<!-- LAB x BEGIN --> ...), but
+SHOWS_MARKERS = ("docs/labs.md",)	# the page that shows the markers
 MARK = re.compile(r"\bLAB ([a-z][a-z0-9_-]*) (BEGIN|STUB|END)\b")
 LINE_COMMENT = re.compile(r"^(\s*)(;|//|#)\s?")
 
@@ -124,7 +135,9 @@ def main():
         if not os.path.isfile(src):
             continue
         data = open(src, "rb").read()
-        if rel.endswith(SOURCE) and is_text(data) and b"LAB " in data:
+        marked = rel.endswith(SOURCE) or (rel.startswith(DOCS) and rel.endswith(".md")
+                                          and rel not in SHOWS_MARKERS)
+        if marked and is_text(data) and b"LAB " in data:
             text = data.decode("utf-8")
             keep_end = text.endswith("\n")
             try:

@@ -19,6 +19,7 @@
  *      running guest code, which forces a #VMEXIT; a wakeup for one asleep
  *      in HLT; nothing for one in the host, which looks before it enters
  *      its guest again (vcpu.c explains why no kick can be lost).
+ * LAB rendezvous BEGIN: who takes part
  *   4. It takes part itself, as every target does when its run loop finds
  *      the rendezvous pending: under the lock, rv_req &= active; if the
  *      caller is in rv_req and not in rv_done, it runs func and joins
@@ -28,6 +29,14 @@
  *
  * "Is a rendezvous pending for me?" is asked by every vCPU before every
  * entry into its guest, without the lock: it tests its own bit in rv_req.
+ * LAB rendezvous STUB
+ *   4. It takes part itself, as every target does when its run loop finds
+ *      the rendezvous pending, under the lock; the last one ends it and
+ *      wakes everyone waiting (who runs func is labs/rendezvous.md's).
+ *
+ * "Is a rendezvous pending for me?" is asked by every vCPU before every
+ * entry into its guest, without the lock.
+ * LAB rendezvous END
  * Before FreeBSD D37390 bhyve asked "is any rendezvous pending?"
  * (rv_func != NULL); a vCPU that was not a target then left its guest, took
  * the lock, found nothing to do and waited for the others to finish: a

@@ -66,6 +66,20 @@ UTEST(procname, the_longest_name_fits_and_one_more_is_refused)
 	expect_name(0, "kept");
 }
 
+/* A short name that ends (NUL included) just before unmapped memory is
+ * good: the call may read no further than the NUL (copyinstr, not a copy
+ * of the largest name). */
+UTEST(procname, a_name_ending_just_before_unmapped_memory_is_taken)
+{
+	char *edge = ut_heap_edge();			/* 8 bytes, then nothing */
+	memcpy(edge + 5, "ab", 3);
+	UT_EXPECT_EQ(setname(edge + 5), 0);
+	expect_name(0, "ab");
+	char buf[32];
+	UT_EXPECT_EQ(getname(0, buf, (unsigned long)-1), -EINVAL);	/* a negative length */
+	UT_EXPECT_EQ(syscall6(SYS_getname, 1L << 32, (long)buf, sizeof(buf), 0, 0, 0), -EINVAL);
+}
+
 UTEST(procname, a_buffer_too_small_is_erange_and_left_alone)
 {
 	UT_ASSERT_EQ(setname("twelve-chars"), 0);
