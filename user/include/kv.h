@@ -12,6 +12,10 @@
  *   KV_GET    w[0] key: reply w[0] = the value; -ENOENT if there is none
  *   KV_DEL    w[0] key: forgets it; -ENOENT if there is none
  *   KV_COUNT  reply w[0] = the keys the caller has stored
+ *   KV_WAIT   w[0] milliseconds (at most 1000): the server waits that long,
+ *             then answers 0 (the tests' way to have a client die while
+ *             the server holds its call: the reply then fails, -EPIPE,
+ *             and the server must go on)
  *   other     -EINVAL, and the server goes on
  *
  * Keys belong to the caller's badge: whoever gave out the handles to the
@@ -26,6 +30,6 @@
 
 #define KV_MAX 64			/* keys the server stores, all badges together */
 
-enum { KV_PUT = 1, KV_GET, KV_DEL, KV_COUNT };
+enum { KV_PUT = 1, KV_GET, KV_DEL, KV_COUNT, KV_WAIT };
 
 #endif
