@@ -157,7 +157,7 @@ QEMU_COMMON := -m 256M -no-reboot -display none \
 	       -device isa-debug-exit,iobase=0xf4,iosize=0x01
 CMDLINE  ?=
 
-.PHONY: all iso run debug test bench clean help deps grade lab-tree lab-check FORCE
+.PHONY: all iso run debug test bench clean help deps grade lab-known lab-tree lab-check FORCE
 
 all: $(KERNEL) $(KERNEL32)
 
@@ -284,11 +284,16 @@ test: all
 		$(if $(filter 1,$(V)),--verbose) --make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)" EXTRA_UTESTS="$(EXTRA_UTESTS)"'
 
 # Labs (docs/labs.md): a lab's grade, a student's starting tree.
-grade: all
+# (the lab is checked before anything is built: a typo should not cost a build)
+grade: lab-known all
 	$(Q)$(PYTHON) tools/grade.py --build $(BUILD) --lab '$(LAB)' \
 		--extra-tests '$(EXTRA_TESTS)' --extra-utests '$(EXTRA_UTESTS)' \
 		$(if $(CMDLINE),--cmdline '$(CMDLINE)') \
 		--make-args 'OPT=$(OPT) EXTRA_TESTS="$(EXTRA_TESTS)" EXTRA_UTESTS="$(EXTRA_UTESTS)"'
+
+lab-known:
+	@test -n '$(LAB)' -a -f 'labs/$(LAB).json' || { echo "make grade: no lab '$(LAB)'; give LAB=" \
+		"one of: $(patsubst labs/%.json,%,$(wildcard labs/*.json))" >&2; exit 2; }
 
 lab-tree:
 	$(Q)$(PYTHON) tools/labtree.py --lab '$(LAB)' --dest '$(DEST)'
