@@ -370,6 +370,11 @@ KTEST(rendezvous, suspended_vcpus_take_part)
 	KT_EXPECT_EQ(vmt_totals.errors, 0);
 	for (int i = 0; i < 3; i++)
 		KT_EXPECT_EQ(vmt_totals.runs[i], 1);
+	/* Each left its parking to take part (vcpu_park) and goes back: on
+	 * a loaded host that can take longer than a fixed 5 ms (nparked was 2
+	 * then once, on vmm-smp4), so wait for it, then see that no guest
+	 * code ran meanwhile */
+	KT_EXPECT(VMT_WAIT_UNTIL(vm->nparked == 3, 2 * NS_PER_S));
 	thread_sleep(5 * MS);
 	KT_EXPECT_EQ(vmt_mbox_sum(vm, 0, 2, MB_ITER), iters);	/* and stay parked */
 	KT_EXPECT_EQ(vm->nparked, 3);
