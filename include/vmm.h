@@ -301,6 +301,17 @@ int vm_smp_rendezvous(struct vcpu *vcpu, const struct vcpuset *dest, vm_rendezvo
 int vm_smp_rendezvous_host(struct vm *vm, const struct vcpuset *dest, vm_rendezvous_fn func,
 			   void *arg);
 
+/* A port handler (vm_config.io, arg = a struct vm_port_blocker) that holds
+ * its vCPU in the host until release is posted, as a slow device model
+ * would: `blocked` once a vCPU is in it (kernel/vmm/rvdemo.c; the vmm
+ * tests use it too). */
+struct vm_port_blocker {
+	struct semaphore release;
+	volatile bool blocked;
+};
+void vm_port_blocker_init(struct vm_port_blocker *b);
+uint32_t vm_port_block(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg);
+
 /*
  * A rendezvous held in flight (kernel/vmm/rvdemo.c, FreeBSD D37390): over
  * vCPUs 0-2 of six, vCPU 0 held in a device model for hold_ms while 3 and

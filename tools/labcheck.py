@@ -50,6 +50,10 @@ def main():
     p.add_argument("--keep", metavar="DIR")
     a = p.parse_args()
     chosen = a.lab or labs()
+    specs = {lab: json.load(open(os.path.join(ROOT, "labs", lab + ".json"))) for lab in labs()}
+    unknown = [lab for lab in chosen if lab not in specs]
+    if unknown:
+        sys.exit(f"labcheck: no lab {', '.join(unknown)}; there are: {', '.join(specs)}")
     problems = []
 
     def check(ok, what, output=""):
@@ -62,7 +66,7 @@ def main():
     base = a.keep or tempfile.mkdtemp(prefix="labcheck-")
     start = time.monotonic()
     for lab in chosen:
-        spec = json.load(open(os.path.join(ROOT, "labs", lab + ".json")))
+        spec = specs[lab]
         print(f"labcheck: lab {lab}", flush=True)
         s, m, out = grade(ROOT, lab)
         check(s is not None and s == m and m > 0, f"{lab}: the reference tree scores {s}/{m}",
@@ -81,9 +85,8 @@ def main():
         s, m, out = grade(tree, lab)
         check(s == 0 and m, f"{lab}: the student tree builds, boots and scores {s}/{m} on "
               "its own lab", out)
-        for other in labs():
-            needs = json.load(open(os.path.join(ROOT, "labs", other + ".json"))).get("needs", [])
-            if other != lab and lab in needs:
+        for other in specs:
+            if other != lab and lab in specs[other].get("needs", []):
                 print(f"  --    {lab}: lab {other} needs lab {lab}'s subject: not graded "
                       "in its tree", flush=True)
             elif other != lab:

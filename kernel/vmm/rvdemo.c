@@ -32,22 +32,26 @@
 #define NVCPUS 6
 #define NTARGETS 3
 
+void vm_port_blocker_init(struct vm_port_blocker *b)
+{
+	sem_init(&b->release, 0, "vm.port_block");
+	b->blocked = false;
+}
+
+uint32_t vm_port_block(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
+{
+	struct vm_port_blocker *b = arg;
+	(void)v, (void)port, (void)in, (void)value;
+	b->blocked = true;
+	sem_wait(&b->release);
+	return 0;
+}
+
 struct held {
-	struct semaphore release;
-	volatile bool blocked;
+	struct vm_port_blocker block;	/* vCPU 0's port (VM_GUEST_PORT_BLOCK) */
 	struct vm *vm;
 	struct rv_held *r;
 };
-
-/* VM_GUEST_PORT_BLOCK: vCPU 0 waits here until released. */
-static uint32_t block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
-{
-	struct held *h = arg;
-	(void)v, (void)port, (void)in, (void)value;
-	h->blocked = true;
-	sem_wait(&h->release);
-	return 0;
-}
 
 /* The rendezvous function: with the VM's lock held, in the target's thread. */
 static void count_run(struct vcpu *v, void *arg)
@@ -73,10 +77,10 @@ int rendezvous_held(uint64_t hold_ms, struct rv_held *r)
 	uint64_t quantum = sched_quantum_us;
 	sched_set_quantum_us(1000);		/* a tick's exit every millisecond */
 	struct held h = { .r = r };
-	sem_init(&h.release, 0, "rvdemo.block");
+	vm_port_blocker_init(&h.block);
 	struct vm_config cfg = { .name = "rvdemo", .nvcpus = NVCPUS, .image = &vm_guest_worker,
 				 .quiet = true,
-				 .io = { { VM_GUEST_PORT_BLOCK, block_port, &h } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vm_port_block, &h.block } } };
 	int err = vm_create(&cfg, &h.vm);
 	if (err) {
 		sched_set_quantum_us(quantum);
@@ -92,9 +96,9 @@ int rendezvous_held(uint64_t hold_ms, struct rv_held *r)
 	vm_start(h.vm);
 	struct vcpu *sleeper = &h.vm->vcpus[5];
 	uint64_t end = clock_ns() + 2000 * MS;
-	while (!(h.blocked && sleeper->state == VCPU_SLEEPING) && clock_ns() < end)
+	while (!(h.block.blocked && sleeper->state == VCPU_SLEEPING) && clock_ns() < end)
 		thread_sleep(MS / 4);
-	r->set_up = h.blocked && sleeper->state == VCPU_SLEEPING;
+	r->set_up = h.block.blocked && sleeper->state == VCPU_SLEEPING;
 	if (r->set_up) {
 		struct thread *init = thread_create("rv-initiator", initiator, &h, 0);
 		end = clock_ns() + 2000 * MS;
@@ -104,10 +108,10 @@ int rendezvous_held(uint64_t hold_ms, struct rv_held *r)
 		thread_sleep(hold_ms * MS);	/* in flight: 3 and 4 keep exiting */
 		for (int i = NTARGETS; i < NVCPUS; i++)
 			r->iterations += vm_mailbox(&h.vm->vcpus[i])[MB_ITER];
-		sem_post(&h.release);
+		sem_post(&h.block.release);
 		thread_join(init);
 	} else {
-		sem_post(&h.release);		/* if 0 got there after all */
+		sem_post(&h.block.release);		/* if 0 got there after all */
 	}
 	for (int i = 0; i < NVCPUS; i++) {
 		r->spurious[i] = h.vm->vcpus[i].stats.spurious;

@@ -143,21 +143,6 @@ struct thread *vmt_host_rendezvous_thread(struct vm *vm, const struct vcpuset *d
 	return thread_create("initiator", rv_job_main, job, 0);
 }
 
-void vmt_blocker_init(struct vmt_blocker *b)
-{
-	sem_init(&b->release, 0, "test.block");
-	b->blocked = false;
-}
-
-uint32_t vmt_block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
-{
-	struct vmt_blocker *b = arg;
-	(void)v, (void)port, (void)in, (void)value;
-	b->blocked = true;
-	sem_wait(&b->release);
-	return 0;
-}
-
 /* ---- spurious exits (FreeBSD D37390) ---- */
 
 /* The stream: vCPU 0 of 8 asks for `count` rendezvous over vCPUs 0-3 (3

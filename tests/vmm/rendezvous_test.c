@@ -255,10 +255,10 @@ KTEST(rendezvous, target_running_guest_code)
 KTEST(rendezvous, target_deactivated_mid_rendezvous)
 {
 	vmt_require();
-	struct vmt_blocker b;
-	vmt_blocker_init(&b);
+	struct vm_port_blocker b;
+	vm_port_blocker_init(&b);
 	struct vm_config cfg = { .nvcpus = 3, .image = &vm_guest_worker,
-				 .io = { { VM_GUEST_PORT_BLOCK, vmt_block_port, &b } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vm_port_block, &b } } };
 	struct vm *vm = vmt_create(&cfg);
 	vmt_worker(&vm->vcpus[0], WORKER_COMPUTE, 0, 0, 0);
 	vmt_worker(&vm->vcpus[1], WORKER_BLOCK, 0, 0, 0);	/* held in the host */
@@ -312,13 +312,13 @@ KTEST(rendezvous, initiator_helps_the_one_in_flight_then_starts_over)
 {
 	vmt_require();
 	const int n = 3;
-	struct vmt_blocker b;
-	vmt_blocker_init(&b);
+	struct vm_port_blocker b;
+	vm_port_blocker_init(&b);
 	sem_init(&help_go, 0, "test.help");
 	struct vm_config cfg = { .nvcpus = n, .image = &vm_guest_worker,
 				 .mem_size = vmt_spare_gpa(n) + PAGE_SIZE,
 				 .hc_rendezvous = vmt_hc_checked, .vcpu_main = help_vcpu_main,
-				 .io = { { VM_GUEST_PORT_BLOCK, vmt_block_port, &b } } };
+				 .io = { { VM_GUEST_PORT_BLOCK, vm_port_block, &b } } };
 	struct vm *vm = vmt_create(&cfg);
 	struct vcpuset own, held;
 	set_of(&own, (int[]){ 0, 2 }, 2);

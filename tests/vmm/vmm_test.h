@@ -70,15 +70,6 @@ void vmt_host_rendezvous(struct vm *vm, const struct vcpuset *dest);
 /* The same in a new thread of its own (dest is copied); join it. */
 struct thread *vmt_host_rendezvous_thread(struct vm *vm, const struct vcpuset *dest);
 
-/* A port handler (vm_config.io, arg = a struct vmt_blocker) that holds its
- * vCPU in the host until released, as a slow device model would. */
-struct vmt_blocker {
-	struct semaphore release;
-	volatile bool blocked;
-};
-void vmt_blocker_init(struct vmt_blocker *b);
-uint32_t vmt_block_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg);
-
 /* Spurious exits (FreeBSD D37390), counted on vCPUs that are never
  * targets; every rendezvous is checked on the way.
  * stream: vCPU 0 of 8 asks for `count` rendezvous over vCPUs 0-3 while
