@@ -168,6 +168,7 @@ help:
 	@echo "make grade LAB=name       grade a lab (labs/name.md): Score: X/Y, build/grade.json"
 	@echo "make lab-tree LAB=name DEST=dir   a student's starting tree for the lab"
 	@echo "make lab-check            every lab: full marks, 0 in its student tree (CI)"
+	@echo "make lab-check FULL=1     ... and make test in each student tree"
 	@echo "make debug    as run, stopped at the first instruction, waiting for gdb"
 	@echo "make test     the whole test matrix (T='suite.*', EXTRA_TESTS='a.c', V=1)"
 	@echo "make bench    the benchmarks under -icount; JSON on the last line"
@@ -302,7 +303,7 @@ lab-tree:
 # switch, 0 in its student tree and full marks there on the other labs.
 lab-check:
 	$(Q)$(PYTHON) tools/labtree.py --check
-	$(Q)$(PYTHON) tools/labcheck.py $(if $(LAB),--lab '$(LAB)')
+	$(Q)$(PYTHON) tools/labcheck.py $(if $(LAB),--lab '$(LAB)') $(if $(filter 1,$(FULL)),--full)
 
 bench: all
 	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')

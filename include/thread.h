@@ -90,6 +90,7 @@ struct thread {
 	struct spinlock ctxop_lock;	/* the ring's, against other CPUs' walkers (ctxop.c) */
 	uint64_t ctxop_save_tsc;	/* when the switch last ran its save ops (TSC) */
 	uint64_t ctxop_restore_tsc;	/* ... and its restore ops */
+	uint64_t ctxop_allocs;		/* ops this thread has allocated (ctxop_allocate) */
 	bool unstarted;			/* created, not yet runnable: see thread_create */
 	int refs;			/* references: see thread_find, thread_rele */
 	struct fpu_ctx *fpu;		/* THREAD_FPU: its FPU state (kernel/fpu.c) */

@@ -8,10 +8,12 @@
 A lab is labs/NAME.json (docs/labs.md):
 
     {"title": "...", "tests": {"GLOB": POINTS, ...}, "configs": ["max", ...],
-     "bug": "NAME or null", "needs": ["LAB", ...]}
+     "bug": "NAME or null", "needs": ["LAB", ...], "affects": ["GLOB", ...]}
 
 (needs: the labs whose subject this one's tests run on; make lab-check
-does not expect full marks for it in their student trees.)
+does not expect full marks for it in their student trees. affects: cases
+outside the lab, not graded, that run on its subject and may fail in its
+student tree; make lab-check FULL=1 allows no other failure there.)
 
 The cases graded are those the globs select, and every case of the files
 given through EXTRA_TESTS and EXTRA_UTESTS (course staff's private tests:
@@ -39,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import elfindex  # noqa: E402
 
-LAB_KEYS = {"title", "tests", "configs", "bug", "needs"}
+LAB_KEYS = {"title", "tests", "configs", "bug", "needs", "affects"}
 
 
 def fail(msg):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/labcheck.py - make lab-check: every lab works as a lab (CI runs it).
 
-    python3 tools/labcheck.py [--build build] [--lab NAME] [--keep DIR]
+    python3 tools/labcheck.py [--lab NAME] [--keep DIR] [--full]
 
 For each lab (labs/*.json), or the one named:
   1. the reference tree (this one) scores full marks: make grade LAB=name;
@@ -10,11 +10,17 @@ For each lab (labs/*.json), or the one named:
   3. the student tree, from make lab-tree, builds and boots, scores 0 on
      the lab's tests, and full marks on every other lab's, but those that
      list it in "needs" (their tests run on its subject: guests need the
-     context-op chain's order).
+     context-op chain's order);
+  4. with --full (make lab-check FULL=1): the student tree's whole make
+     test fails only cases of the lab, or of what its "affects" globs name
+     (cases outside the lab that run on its subject: until the restore
+     walk is right, every guest that keeps SSE values loses them), and
+     each of those passes in the reference tree.
 Prints a line per check and exits 1 if any failed. Student trees go to a
 temporary directory (--keep DIR: there, and left for a look).
 """
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -44,10 +50,48 @@ def grade(tree, lab, cmdline=""):
         return None, None, out.stdout + out.stderr
 
 
+def failed_cases(tree):
+    """The suite.name of every case that failed in tree's last make test, and
+    the configurations it failed in, or None if there are no results."""
+    try:
+        results = json.load(open(os.path.join(tree, "build", "test-results.json")))
+    except (OSError, ValueError):
+        return None
+    failed = {}
+    for r in results:
+        if r["status"] == "fail":
+            failed.setdefault(f"{r['suite']}.{r['name']}", []).append(r["config"])
+    return failed
+
+
+def full_check(tree, lab, spec, check):
+    """make test in the student tree: what fails is the lab's, or named by
+    its "affects"."""
+    started = time.monotonic()
+    out = subprocess.run(["make", "-s", "-C", tree, "test"], capture_output=True, text=True)
+    failed = failed_cases(tree)
+    if failed is None:
+        check(False, f"{lab}: make test in the student tree left no results",
+              out.stdout + out.stderr)
+        return
+    globs = list(spec["tests"]) + spec.get("affects", [])
+    outside = {c: cf for c, cf in failed.items()
+               if not any(fnmatch.fnmatchcase(c, g) for g in globs)}
+    affected = [c for c in failed if c not in outside and
+                not any(fnmatch.fnmatchcase(c, g) for g in spec["tests"])]
+    check(not outside, f"{lab}: the student tree's make test fails {len(failed)} case(s) in "
+          f"{time.monotonic() - started:.0f} s, {len(outside)} outside the lab and its "
+          f"\"affects\"" + (f" ({len(affected)} affected: {', '.join(sorted(affected))})"
+                              if affected else ""),
+          "\n".join(f"{c}: failed in {', '.join(cf)}" for c, cf in sorted(outside.items())))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lab", action="append")
     p.add_argument("--keep", metavar="DIR")
+    p.add_argument("--full", action="store_true",
+                   help="also run make test in each student tree (about 100 s each)")
     a = p.parse_args()
     chosen = a.lab or labs()
     specs = {lab: json.load(open(os.path.join(ROOT, "labs", lab + ".json"))) for lab in labs()}
@@ -93,6 +137,8 @@ def main():
                 s, m, out = grade(tree, other)
                 check(s is not None and s == m and m > 0,
                       f"{lab}: the student tree scores {s}/{m} on lab {other}", out)
+        if a.full:
+            full_check(tree, lab, spec, check)
         if not a.keep:
             shutil.rmtree(tree, ignore_errors=True)
     if not a.keep:

@@ -418,10 +418,16 @@ static const struct ctxop_template vmm_ctxop_tpl = {
 	.ct_free = vmm_freectx,
 };
 
+/* The op is allocated here, once, with the vCPU: allocation may sleep,
+ * attach and detach (below) never do (illumos 13917). */
 void vcpu_fpu_init(struct vcpu *v)
 {
 	v->guest_fpu = fpu_ctx_create();
+	/* LAB ctxop BEGIN: the op, allocated once (labs/ctxop.md, part 2) */
 	v->fpu_op = ctxop_allocate(&vmm_ctxop_tpl, v);
+	/* LAB ctxop STUB
+	v->fpu_op = NULL;	// TODO (labs/ctxop.md, part 2): allocate the op here, once
+	LAB ctxop END */
 }
 
 void vcpu_fpu_fini(struct vcpu *v)
@@ -438,18 +444,39 @@ void vcpu_fpu_fini(struct vcpu *v)
  * as one step that no preemption can split. */
 static void guest_fpu_enter(struct vcpu *v)
 {
+	/* LAB ctxop BEGIN: attach for the run (labs/ctxop.md, part 2) */
 	kpreempt_disable();
 	ctxop_attach(curthread, v->fpu_op);
 	fpu_ctx_load(v->guest_fpu);
 	kpreempt_enable();
+	/* LAB ctxop STUB
+	// TODO (labs/ctxop.md, part 2): attach the op vcpu_fpu_init made and
+	// load the guest's FPU, as one step no preemption can split. Until
+	// then, as before illumos 13917: an op allocated and attached at every
+	// run (ctxop_install may sleep), and the load a step of its own.
+	ctxop_install(curthread, &vmm_ctxop_tpl, v);
+	kpreempt_disable();
+	fpu_ctx_load(v->guest_fpu);
+	kpreempt_enable();
+	LAB ctxop END */
 }
 
 static void guest_fpu_leave(struct vcpu *v)
 {
+	/* LAB ctxop BEGIN: detach, and keep the op (labs/ctxop.md, part 2) */
 	kpreempt_disable();
 	fpu_ctx_unload(v->guest_fpu);
 	ctxop_detach(curthread, v->fpu_op);
 	kpreempt_enable();
+	/* LAB ctxop STUB
+	// TODO (labs/ctxop.md, part 2): unload and detach as one step; keep
+	// the op for the next run (vcpu_fpu_fini frees it). Until then it is
+	// removed and freed at every run.
+	kpreempt_disable();
+	fpu_ctx_unload(v->guest_fpu);
+	kpreempt_enable();
+	ctxop_remove(curthread, &vmm_ctxop_tpl, v);
+	LAB ctxop END */
 }
 
 /* ---- the loop ---- */

@@ -609,3 +609,88 @@ KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
 	KT_EXPECT_EQ(h.host_layer_bad, HAMMER_VCPUS);
 	KT_EXPECT_EQ(h.hammer_bad, 0);
 }
+
+/* ---- the guest FPU op: allocated once, attached for the run ----
+ *
+ * illumos 13917 (with 13915) split an op's allocation from its attachment:
+ * a vCPU allocates its guest-FPU op once, when it is made (allocation may
+ * sleep), and vm_run attaches it in the same no-preemption step as the
+ * guest's FPU load and detaches it on the way out without freeing it; the
+ * VM's destruction frees it. Seen from the vCPU thread: the op exists
+ * before the run and is not on any ring; inside the run (at each port
+ * check) it is the newest op of the thread's ring; after the run it is
+ * the same op, off the ring again; and the thread allocated no op in
+ * between (thread->ctxop_allocs).
+ */
+#define SPLIT_VCPUS 2
+
+static struct split_seen {
+	struct ctxop *before, *after;		/* v->fpu_op around vm_run */
+	struct thread *owner_before, *owner_after;
+	uint64_t allocs_in_run;			/* ops the thread allocated inside vm_run */
+	volatile uint64_t checks;		/* port checks seen */
+	volatile uint64_t checks_on_top;	/* ... with v's op the newest of the ring */
+	int ring_outside, ring_inside;		/* ctxop_count of the thread */
+} split_seen[SPLIT_VCPUS];
+
+static uint32_t split_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
+{
+	(void)port, (void)in, (void)value, (void)arg;
+	struct split_seen *s = &split_seen[v->id];
+	struct thread *t = curthread;
+	if (v->fpu_op && t->ctxops == v->fpu_op && v->fpu_op->owner == t)
+		s->checks_on_top++;
+	s->ring_inside = ctxop_count(t);
+	s->checks++;
+	return 0;
+}
+
+static void split_main(struct vcpu *v)
+{
+	struct split_seen *s = &split_seen[v->id];
+	s->before = v->fpu_op;
+	s->owner_before = v->fpu_op ? v->fpu_op->owner : NULL;
+	s->ring_outside = ctxop_count(curthread);
+	uint64_t allocs = curthread->ctxop_allocs;
+	vm_run(v);
+	s->allocs_in_run = curthread->ctxop_allocs - allocs;
+	s->after = v->fpu_op;
+	s->owner_after = v->fpu_op ? v->fpu_op->owner : NULL;
+}
+
+KTEST(vmm, vcpu_fpu_op_is_allocated_once_and_attached_for_the_run)
+{
+	vmt_require();
+	memset(split_seen, 0, sizeof(split_seen));
+	long live = ctxop_live();
+	struct vm_config cfg = { .nvcpus = SPLIT_VCPUS, .image = &vm_guest_worker, .quiet = true,
+				 .vcpu_main = split_main,
+				 .io = { { VM_GUEST_PORT_CHECK, split_port, NULL } } };
+	struct vm *vm = vmt_create(&cfg);
+	for (int i = 0; i < SPLIT_VCPUS; i++) {
+		vmt_worker(&vm->vcpus[i], WORKER_COMPUTE, WORKER_HOST_CHECK, 0, 64);
+		KT_EXPECT(vm->vcpus[i].fpu_op != NULL);	/* allocated with the vCPU */
+	}
+	vm_start(vm);
+	bool checked = VMT_WAIT_UNTIL(split_seen[0].checks >= 20 && split_seen[1].checks >= 20,
+				      5 * NS_PER_S);
+	vm_destroy(vm);
+	KT_ASSERT(checked);
+	for (int i = 0; i < SPLIT_VCPUS; i++) {
+		struct split_seen *s = &split_seen[i];
+		KT_LOG("vCPU %d: op %p before the run (owner %p), %p after (owner %p); %lu of %lu "
+		       "checks saw it newest; ring %d ops outside the run, %d inside; %lu ops "
+		       "allocated in the run", i, (void *)s->before, (void *)s->owner_before,
+		       (void *)s->after, (void *)s->owner_after, (unsigned long)s->checks_on_top,
+		       (unsigned long)s->checks, s->ring_outside, s->ring_inside,
+		       (unsigned long)s->allocs_in_run);
+		KT_EXPECT(s->before != NULL);			/* allocated before the run */
+		KT_EXPECT(s->owner_before == NULL);		/* ... and not attached yet */
+		KT_EXPECT_EQ(s->checks_on_top, s->checks);	/* attached, on top, in the run */
+		KT_EXPECT_EQ(s->ring_inside, s->ring_outside + 1);
+		KT_EXPECT_EQ(s->allocs_in_run, 0);		/* attach does not allocate */
+		KT_EXPECT(s->after == s->before);		/* kept: detach does not free */
+		KT_EXPECT(s->owner_after == NULL);		/* ... and detached */
+	}
+	KT_EXPECT_EQ(ctxop_live(), live);			/* freed with the VM */
+}
