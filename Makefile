@@ -157,7 +157,7 @@ QEMU_COMMON := -m 256M -no-reboot -display none \
 	       -device isa-debug-exit,iobase=0xf4,iosize=0x01
 CMDLINE  ?=
 
-.PHONY: all iso run debug test bench clean help deps grade lab-known lab-tree lab-check FORCE
+.PHONY: all iso run debug test bench clean help deps grade lab-known lab-tree lab-check trace figures FORCE
 
 all: $(KERNEL) $(KERNEL32)
 
@@ -172,6 +172,7 @@ help:
 	@echo "make debug    as run, stopped at the first instruction, waiting for gdb"
 	@echo "make test     the whole test matrix (T='suite.*', EXTRA_TESTS='a.c', V=1)"
 	@echo "make bench    the benchmarks under -icount; JSON on the last line"
+	@echo "make trace    boot with tracing (CMDLINE='trace.run=fpudemo'): build/trace.json, .svg"
 	@echo "make deps     install the tools the build needs (Debian packages)"
 
 # The tools: missing ones are installed by tools/install-deps.sh (as root or
@@ -266,9 +267,12 @@ $(ISO): $(KERNEL) boot/grub.cfg $(BUILD)/.cmdline
 	$(Q)grub-mkrescue -o $@ $(BUILD)/isodir >$(BUILD)/grub-mkrescue.log 2>&1 || \
 		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
+# The console is also logged to build/run.log (the shell's `trace demo`
+# prints a trace dump there: make trace LOG=build/run.log draws it).
 run: $(ISO)
-	@echo "Booting $(ISO); the serial console is this terminal. Ctrl-A X quits QEMU."
-	$(QEMU) $(QEMU_COMMON) -serial mon:stdio -cpu max -smp 2 \
+	@echo "Booting $(ISO); the serial console is this terminal (logged in $(BUILD)/run.log). Ctrl-A X quits QEMU."
+	$(QEMU) $(QEMU_COMMON) -chardev stdio,id=con,mux=on,signal=off,logfile=$(BUILD)/run.log \
+		-serial chardev:con -mon chardev=con -cpu max -smp 2 \
 		-cdrom $(ISO) $(QEMU_ARGS)
 
 debug: $(ISO)
@@ -304,6 +308,16 @@ lab-tree:
 lab-check:
 	$(Q)$(PYTHON) tools/labtree.py --check
 	$(Q)$(PYTHON) tools/labcheck.py $(if $(LAB),--lab '$(LAB)') $(if $(filter 1,$(FULL)),--full)
+
+# Pictures (docs/trace.md): boot with tracing, dump, build/trace.{log,json,svg}.
+trace: all
+	$(Q)$(PYTHON) tools/maketrace.py --build $(BUILD) --cmdline '$(CMDLINE)' $(if $(LOG),--log '$(LOG)') \
+		$(if $(SMP),--smp $(SMP)) $(if $(WINDOW),--window '$(WINDOW)') \
+		$(if $(TITLE),--title '$(TITLE)')
+
+# The figures of docs/trace.md, remade from real runs (docs/figures/).
+figures: all
+	$(Q)$(PYTHON) tools/maketrace.py --build $(BUILD) --figures
 
 bench: all
 	$(Q)$(PYTHON) tests/harness/bench.py --build $(BUILD) $(if $(T),--filter '$(T)')

@@ -39,6 +39,10 @@ void arch_console_init(void);
 void arch_console_putc(char c);
 /* Text goes to the serial port only: the loader set a graphics mode. */
 void arch_console_vga_disable(void);
+/* Whether the console also writes the VGA text screen; returns what it was
+ * (a long dump to serial turns it off: scrolling the screen costs far more
+ * under emulation than the serial port). */
+bool arch_console_vga_set(bool on);
 /* Calls cb(c) from the interrupt handler for each character received. */
 void arch_console_rx_enable(void (*cb)(char c));
 /* The console's receive interrupt for a driver in user space: while

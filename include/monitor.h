@@ -29,6 +29,9 @@ bool line_editor_feed(struct line_editor *ed, char c, void (*echo)(const char *s
 
 /* Runs one command line; returns false (after saying so) if unknown. */
 bool monitor_run(const char *line);
+/* The same from inside a command (the monitor's lock is held already):
+ * `trace run COMMAND` runs COMMAND this way. */
+bool monitor_run_nested(const char *line);
 
 /* The `ps` command: every process, then each one's threads (by pid, then
  * thread id). Returns the number of user threads it found. */

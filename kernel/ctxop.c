@@ -332,7 +332,8 @@ void ctxop_save_slow(struct thread *t)
 	struct ctxop *op = t->ctxops;
 	do {				/* newest to oldest, as ctxop_save */
 		if (op->tpl.ct_save) {
-			trace_log(TR_CTXOP_SAVE, (uint64_t)op, t->id);
+			trace_log3(TR_CTXOP_SAVE, (uint64_t)op, t->id,
+				   (uint64_t)op->tpl.ct_save);
 			op->tpl.ct_save(op->arg);
 		}
 		op = op->next;
@@ -344,7 +345,7 @@ static void restore_one(struct thread *t, struct ctxop *op)
 	if (!op->tpl.ct_restore)
 		return;
 	if (trace_on(TRACE_CTXOP))
-		trace_log(TR_CTXOP_RESTORE, (uint64_t)op, t->id);
+		trace_log3(TR_CTXOP_RESTORE, (uint64_t)op, t->id, (uint64_t)op->tpl.ct_restore);
 	op->tpl.ct_restore(op->arg);
 }
 

@@ -18,6 +18,7 @@
 #include <printf.h>
 #include <printk.h>
 #include <thread.h>
+#include <trace.h>
 
 #define LOG_MAX 256
 
@@ -34,24 +35,30 @@ static void note(const char *what, const char *op)
 		demo_log[demo_len] = '\0';	/* a cut entry would mislead */
 }
 
-static void demo_save(void *arg) { note("save:", arg); }
-static void demo_restore(void *arg) { note("restore:", arg); }
-
-static const struct ctxop_template demo_tpl = {
-	.ct_rev = CTXOP_TPL_REV,
-	.ct_save = demo_save,
-	.ct_restore = demo_restore,
-};
+/* A template per layer, so that each op's handlers have a name of their
+ * own in a trace (make trace CMDLINE=trace.run=chaindemo, docs/trace.md). */
+#define LAYER(fn, name)                                                        \
+	static void fn##_save(void *arg) { note("save:", arg); }               \
+	static void fn##_restore(void *arg) { note("restore:", arg); }         \
+	static const struct ctxop_template fn##_tpl = {                        \
+		.ct_rev = CTXOP_TPL_REV, .ct_save = fn##_save, .ct_restore = fn##_restore };
+LAYER(demo_thread_fpu, "thread-fpu")
+LAYER(demo_segbases, "segbases")
+LAYER(demo_guest_fpu, "guest-fpu")
 
 static const char *const layers[] = { "thread-fpu", "segbases", "guest-fpu" };	/* oldest first */
+static const struct ctxop_template *const layer_tpl[] = { &demo_thread_fpu_tpl, &demo_segbases_tpl,
+							  &demo_guest_fpu_tpl };
 
 /* One switch out and back in (a sleep: the CPU goes idle and comes back),
  * with the log cleared first; prints what the two walks did. */
-static void one_round(const char *title)
+static void one_round(const char *title, int mark)
 {
 	demo_len = 0;
 	demo_log[0] = '\0';
+	trace_mark(mark);
 	thread_sleep(1000000);
+	trace_mark(mark + 1);
 	printk("  %s\n    %s\n", title, demo_log);
 }
 
@@ -59,14 +66,14 @@ static void chain_thread(void *arg)
 {
 	(void)arg;
 	for (unsigned i = 0; i < 3; i++)
-		ctxop_install(curthread, &demo_tpl, (void *)layers[i]);
-	one_round("the rule: save newest first, restore oldest first");
+		ctxop_install(curthread, layer_tpl[i], (void *)layers[i]);
+	one_round("the rule: save newest first, restore oldest first", 1);
 	bool was = bug_set("ctxop_restore_order", true);
 	one_round("bug=ctxop_restore_order: restore newest first, so thread-fpu is loaded "
-		  "after guest-fpu, over it (illumos 12477)");
+		  "after guest-fpu, over it (illumos 12477)", 3);
 	bug_set("ctxop_restore_order", was);
 	for (unsigned i = 0; i < 3; i++)
-		ctxop_remove(curthread, &demo_tpl, (void *)layers[i]);
+		ctxop_remove(curthread, layer_tpl[i], (void *)layers[i]);
 }
 
 static void cmd_chaindemo(const char *args)

@@ -134,10 +134,31 @@ static struct fpu_ctx init_ctx = { .owner_tag = FPU_OWNER_INIT, .last_cpu = -1 }
 
 /* The registers change hands: to f (NULL: the kernel's values, after a
  * kernel FPU section). The tag is what the monitor reads, never f. */
-static inline void set_owner(struct cpu *c, struct fpu_ctx *f)
+static inline void set_owner_quiet(struct cpu *c, struct fpu_ctx *f)
 {
 	c->fpu_owner = f;
 	c->fpu_owner_tag = f ? f->owner_tag : FPU_OWNER_NONE;
+}
+
+/* trace=fpu records, out of line (the paths that call them are short). */
+static __attribute__((noinline, cold)) void trace_owner(const struct cpu *c)
+{
+	trace_log(TR_FPU_OWNER, c->fpu_owner_tag, 0);
+}
+
+static __attribute__((noinline, cold)) void trace_ts(bool set)
+{
+	trace_log(TR_FPU_TS, set, 0);
+}
+
+/* set_owner_quiet and its trace record; the switch's restore, which has a
+ * record of its own (TR_FPU_RESTORE names the new owner), uses the quiet
+ * one. */
+static inline void set_owner(struct cpu *c, struct fpu_ctx *f)
+{
+	set_owner_quiet(c, f);
+	if (trace_on(TRACE_FPU))
+		trace_owner(c);
 }
 
 /* ---- small steps, on this CPU, interrupts off ---- */
@@ -146,12 +167,16 @@ static inline void ts_set(struct cpu *c)
 {
 	arch_fpu_set_ts();
 	c->fpu_ts = true;
+	if (trace_on(TRACE_FPU))
+		trace_ts(true);
 }
 
 static inline void ts_clear(struct cpu *c)
 {
 	arch_fpu_clear_ts();
 	c->fpu_ts = false;
+	if (trace_on(TRACE_FPU))
+		trace_ts(false);
 }
 
 /* The registers hold f's state and f may have changed it since its last
@@ -164,10 +189,11 @@ static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
 /* The trace records of a save and a restore (trace=fpu), out of line: the
  * switch's path then bumps the counters in memory and keeps no copy of
  * them for a call it almost never makes. */
-static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struct fpu_ctx *f)
+static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struct cpu *c,
+						       const struct fpu_ctx *f)
 {
-	trace_log(type, f->thread ? f->thread->id : 0,
-		  type == TR_FPU_SAVE ? f->stats.saves : f->stats.restores);
+	trace_log3(type, f->thread ? f->thread->id : 0,
+		   type == TR_FPU_SAVE ? c->fpu.saves : c->fpu.restores, f->owner_tag);
 }
 
 /* f's registers into its area. f is live. */
@@ -177,7 +203,7 @@ static inline void save(struct cpu *c, struct fpu_ctx *f)
 	c->fpu.saves++;
 	f->stats.saves++;
 	if (trace_on(TRACE_FPU))
-		trace_fpu(TR_FPU_SAVE, f);
+		trace_fpu(TR_FPU_SAVE, c, f);
 }
 
 /* Whatever context the registers hold live is saved into its area, so that
@@ -198,7 +224,7 @@ static inline void after_restore(struct cpu *c, struct fpu_ctx *f)
 		f->stats.first_uses++;
 	}
 	if (trace_on(TRACE_FPU))
-		trace_fpu(TR_FPU_RESTORE, f);
+		trace_fpu(TR_FPU_RESTORE, c, f);
 }
 
 /*
@@ -213,7 +239,7 @@ static inline void activate(struct cpu *c, struct fpu_ctx *f)
 	if (c->fpu_owner == f && f->last_cpu == c->id)
 		return;
 	arch_fpu.restore(f->area);
-	set_owner(c, f);
+	set_owner_quiet(c, f);		/* after_restore's record says it */
 	f->last_cpu = c->id;
 	c->fpu.restores++;
 	f->stats.restores++;
@@ -294,7 +320,7 @@ static void *new_area(int kmflags)
 static __attribute__((noinline)) void save_tail(struct cpu *c, struct fpu_ctx *f, bool live)
 {
 	if (live && trace_on(TRACE_FPU))
-		trace_fpu(TR_FPU_SAVE, f);
+		trace_fpu(TR_FPU_SAVE, c, f);
 	/* Lazy: the next FPU instruction of whoever runs must trap. Only a
 	 * thread that held the FPU re-sets TS (Linux < 4.2 did the same:
 	 * what the Xen bug got past). Eager: TS is for non-FPU threads. */
@@ -348,7 +374,7 @@ static inline __attribute__((always_inline)) void ctx_restore(struct fpu_ctx *f,
 		arch_fpu_restore_inline(f->area);
 	else
 		arch_fpu.restore(f->area);
-	set_owner(c, f);
+	set_owner_quiet(c, f);		/* restore_tail's record says it */
 	f->last_cpu = c->id;
 	c->fpu.restores++;
 	f->stats.restores++;
@@ -590,6 +616,8 @@ void kfpu_begin(void)
 		      "and kfpu_end do not nest", c->thread ? c->thread->name : "-", c->id);
 	c->kfpu_open = true;
 	c->kfpu_saved = NULL;
+	if (trace_on(TRACE_FPU))
+		trace_log(TR_KFPU_BEGIN, 0, 0);
 	if (c->fpu_owner && c->fpu_owner != &init_ctx && !c->fpu_ts) {
 		c->kfpu_saved = c->fpu_owner;	/* the thread's, or one layered over it */
 		put_away_live(c);
@@ -612,6 +640,8 @@ void kfpu_end(void)
 		activate(c, c->kfpu_saved);	/* the thread's state, live again */
 	else
 		settle(c);	/* eager: not the kernel's values under TS */
+	if (trace_on(TRACE_FPU))
+		trace_log(TR_KFPU_END, 0, 0);
 	c->kfpu_open = false;
 	c->kfpu_saved = NULL;
 	arch_irq_restore(irq);

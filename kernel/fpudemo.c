@@ -32,6 +32,8 @@
 #include <printk.h>
 #include <proc.h>
 #include <thread.h>
+#include <trace.h>
+#include <string.h>
 #include <uapi/errno.h>
 #include <uapi/fpuprobe.h>
 
@@ -78,6 +80,16 @@ static void sleep_until(uint64_t t)
 		thread_sleep(t - now);
 }
 
+/* The probe's thread gets the role's name, for ps and a trace's lanes. */
+static void name_probe(int pid, const char *role)
+{
+	struct thread *t = pid > 0 ? proc_first_thread(pid) : NULL;
+	if (t) {
+		strlcpy(t->name, role, sizeof(t->name));
+		thread_rele(t);
+	}
+}
+
 static bool on_time(int status)
 {
 	return status >= 0 && !(status & (FPUPROBE_LATE | FPUPROBE_USAGE));
@@ -94,14 +106,18 @@ bool fpu_xen_scenario(bool bug, struct xen_result *r)
 	bug_set("fpu_nm_sleep_ts_clear", bug);
 	uint64_t t = clock_ns() + 40 * MS;	/* time to start all three */
 	enum fpu_alloc old_alloc = fpu_set_alloc(FPU_ALLOC_EAGER);
+	trace_mark(bug ? 11 : 1);		/* the round begins (make trace) */
 	int holder = fpuprobe_start_at("hold", FPUPROBE_TAG_FIRST + 1, cpu, t, t + 35 * MS,
 				       t + 80 * MS);
+	name_probe(holder, "holder");
 	fpu_set_alloc(FPU_ALLOC_LAZY);
 	int sleeper = fpuprobe_start_at("hold", FPUPROBE_TAG_FIRST + 2, cpu, t + 10 * MS,
 					t + 10 * MS, t + 80 * MS);
+	name_probe(sleeper, "sleeper");
 	fpu_set_alloc(FPU_ALLOC_EAGER);
 	int newcomer = fpuprobe_start_at("fresh", FPUPROBE_TAG_FIRST + 3, cpu, t + 20 * MS,
 					 t + 80 * MS, 0);
+	name_probe(newcomer, "newcomer");
 	fpu_set_alloc(old_alloc);
 
 	sleep_until(t + 25 * MS);
@@ -113,9 +129,12 @@ bool fpu_xen_scenario(bool bug, struct xen_result *r)
 				   s->state == TS_SLEEPING;
 		thread_rele(s);
 	}
+	sleep_until(t + 55 * MS);	/* the holder has checked, the sleeper woken */
+	trace_mark(bug ? 13 : 3);	/* (a picture's window ends here: docs/trace.md) */
 	r->holder = holder > 0 ? fpuprobe_end(holder) : holder;
 	r->sleeper = sleeper > 0 ? fpuprobe_end(sleeper) : sleeper;
 	r->newcomer = newcomer > 0 ? fpuprobe_end(newcomer) : newcomer;
+	trace_mark(bug ? 12 : 2);		/* ... and ends */
 
 	bug_set("fpu_nm_sleep_ts_clear", was);
 	fpu_set_nm_sleep_ns(old_sleep);
@@ -161,23 +180,31 @@ static void round_of(bool bug)
  * CPU, which a caller in a system call (the shell) should not be. */
 static void demo_thread(void *arg)
 {
-	(void)arg;
 	printk("three processes on CPU %d, lazy FPU switching (docs/fpu.md, the Xen PV #NM bug):\n"
 	       "  holder loads its registers and sleeps; sleeper's first FPU use traps (#NM)\n"
 	       "  and its area's allocation sleeps 40 ms; newcomer's first FPU use comes in\n"
 	       "  that sleep\n", cpu_count() - 1);
-	printk("  the rule: #NM that may sleep keeps CR0.TS set across the sleep\n");
-	round_of(false);
-	printk("  bug=fpu_nm_sleep_ts_clear: TS cleared before the sleep, the holder's\n"
-	       "  registers still loaded\n");
-	round_of(true);
+	const char *which = arg;
+	if (strcmp(which, "bug")) {
+		printk("  the rule: #NM that may sleep keeps CR0.TS set across the sleep\n");
+		round_of(false);
+	}
+	if (strcmp(which, "rule")) {
+		printk("  bug=fpu_nm_sleep_ts_clear: TS cleared before the sleep, the holder's\n"
+		       "  registers still loaded\n");
+		round_of(true);
+	}
 }
 
 static void cmd_fpudemo(const char *args)
 {
-	(void)args;
-	struct thread *t = thread_create("fpudemo", demo_thread, NULL, 0);
+	if (*args && strcmp(args, "rule") && strcmp(args, "bug")) {
+		printk("usage: fpudemo [rule|bug] (no word: both rounds)\n");
+		return;
+	}
+	struct thread *t = thread_create("fpudemo", demo_thread, (void *)args, 0);
 	thread_join(t);
 }
-MONITOR_COMMAND("fpudemo", "the Xen PV #NM leak between processes: with the rule, and with the bug",
+MONITOR_COMMAND("fpudemo", "the Xen PV #NM leak between processes: with the rule, and with the bug "
+		"([rule|bug]: one round)",
 		cmd_fpudemo);

@@ -67,6 +67,7 @@
  *   - recv_handles of an endpoint is the number of handles with
  *     IPC_R_RECV to it in every table; 0 means dead, for good.
  */
+#include <trace.h>
 #include <ipc.h>
 #include <arch.h>
 #include <mm.h>
@@ -797,7 +798,8 @@ static inline struct handle *fast_handle(struct ipc_space *sp, uint64_t hf, uint
 
 /* A call to an endpoint a receiver waits on: the message into it, the
  * reply right to it, and this CPU to it while we wait for the reply. */
-static bool fast_call(struct ipc_tcb *me, uint64_t hf, const uint64_t w[5], long *ret)
+static inline __attribute__((always_inline)) bool fast_call(struct ipc_tcb *me, uint64_t hf,
+							  const uint64_t w[5], long *ret)
 {
 	unsigned long irq = ipc_lock_take();
 	struct handle *h = fast_handle(me->proc->ipc, hf, IPC_OBJ_ENDPOINT, IPC_R_SEND);
@@ -853,7 +855,16 @@ static bool fast_reply_recv(struct ipc_tcb *me, uint64_t hf, const uint64_t w[5]
 	return true;
 }
 
-long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
+/* trace=ipc: a call's two ends, the slice of the caller's (TR_IPC_CALL, _END). */
+static __attribute__((noinline, cold)) void trace_ipc(uint32_t type, uint64_t a, uint64_t b)
+{
+	unsigned long irq = arch_irq_save();	/* the ring is this CPU's */
+	trace_log(type, a, b);
+	arch_irq_restore(irq);
+}
+
+static inline __attribute__((always_inline)) long ipc_call(long hf, long label, long w0, long w1,
+							   long w2, long w3)
 {
 	struct thread *t = curthread;
 	long ret;
@@ -861,6 +872,24 @@ long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
 	    fast_call(t->ipc, (uint64_t)hf, (const uint64_t[5]){ label, w0, w1, w2, w3 }, &ret))
 		return ret;
 	return send_general(hf, label, w0, w1, w2, w3, true);
+}
+
+/* The call between its two trace records: out of line, with a copy of
+ * the call's code, so that the usual path pays one test. */
+static __attribute__((noinline, cold)) long traced_call(long hf, long label, long w0, long w1,
+							 long w2, long w3)
+{
+	trace_ipc(TR_IPC_CALL, (uint64_t)hf, (uint64_t)label);
+	long ret = ipc_call(hf, label, w0, w1, w2, w3);
+	trace_ipc(TR_IPC_CALL_END, (uint64_t)ret, 0);
+	return ret;
+}
+
+long sys_ipc_call(long hf, long label, long w0, long w1, long w2, long w3)
+{
+	if (trace_on(TRACE_IPC))
+		return traced_call(hf, label, w0, w1, w2, w3);
+	return ipc_call(hf, label, w0, w1, w2, w3);
 }
 
 long sys_ipc_recv(long hf, long a1, long a2, long a3, long a4, long uext)

@@ -26,6 +26,7 @@
  * as skipped, with the command line that runs them (the harness does).
  */
 #include <ktest.h>
+#include <trace.h>
 #include <arch.h>
 #include <cmdline.h>
 #include <percpu.h>
@@ -214,6 +215,7 @@ static __noreturn void finish(bool ok)
 	printk("# Totals: pass:%d fail:%d skip:%d total:%d\n", totals_pass, totals_fail,
 	       totals_skip, totals_pass + totals_fail + totals_skip);
 	printk("# ktest: %s\n", ok ? "PASS" : "FAIL");
+	trace_at_poweroff();		/* trace.dump=1: make trace */
 	arch_poweroff(ok);
 }
 

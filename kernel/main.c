@@ -71,6 +71,7 @@ void kmain(uint32_t magic, uint32_t info)
 	pmm_init();
 	paging_init();
 	kmem_init();
+	trace_init_rings();
 	pmm_print_summary();
 	fpu_init();
 	sched_init();
@@ -83,6 +84,7 @@ void kmain(uint32_t magic, uint32_t info)
 
 	if (ktest_glob()[0])
 		ktest_run(ktest_glob());
+	trace_run_boot_command();	/* trace.run=: make trace's workload */
 
 	monitor_start(start_init());
 	/* The boot thread has nothing left to do: leave the CPU to the others. */

@@ -108,6 +108,11 @@ bool monitor_run(const char *line)
 	return found;
 }
 
+bool monitor_run_nested(const char *line)
+{
+	return monitor_run_locked(line);
+}
+
 static bool monitor_run_locked(const char *line)
 {
 	while (*line == ' ')

@@ -66,6 +66,7 @@
 #include <smp.h>
 #include <string.h>
 #include <timer.h>
+#include <trace.h>
 
 uint64_t sched_quantum_us = 10000;
 CMDLINE_UINT("sched.quantum_us", sched_quantum_us, 1000, 1000000,
@@ -207,6 +208,16 @@ static void enqueue_on(int target, struct thread *t)
 
 /* ---- the switch ---- */
 
+/* trace=sched: the switch, logged as prev (after its save ops), with the
+ * CPU's own count, and both names kept for the dump. */
+static __attribute__((noinline, cold)) void trace_switch(struct cpu *c, struct thread *prev,
+							   struct thread *next)
+{
+	trace_name_thread(prev);
+	trace_name_thread(next);
+	trace_log3(TR_SWITCH, prev->id, next->id, c->switches);
+}
+
 /*
  * Second half of a switch, run by the thread switched to, on its CPU, with
  * interrupts off and the run-queue lock still held from schedule().
@@ -268,6 +279,8 @@ static inline __attribute__((always_inline)) void switch_to(struct cpu *c, struc
 		c = this_cpu();		/* reloaded: one callee-saved register less */
 		c->in_ctxop = false;
 	}
+	if (trace_on(TRACE_SCHED))
+		trace_switch(c, prev, next);
 	c->thread = next;		/* after the save ops: they run as prev */
 	if (next->aspace) {		/* a process's thread: its space, and its
 					 * stack for the way in from ring 3 */

@@ -10,26 +10,45 @@
  * next slot. Readers copy a ring while its CPU may be writing; the
  * sequence numbers let them see a torn or overwritten stretch (the tests
  * read with tracing switched off).
+ *
+ * The dump for pictures (trace_dump_all, `make trace`, docs/trace.md)
+ * prints every ring in a line-per-record form a host tool reads, with the
+ * names of the threads the events name (kept in a small table as the
+ * switch meets them, since a thread may be gone by the dump) and, per
+ * CPU, the kernel's own counters of what the events record (switches,
+ * FPU saves and restores, #NM traps, guest entries): with tracing on from
+ * the boot and no event lost, the host tool's counts must equal them.
  */
 #include <trace.h>
 #include <arch.h>
 #include <cmdline.h>
 #include <monitor.h>
 #include <percpu.h>
+#include <mm.h>
+#include <printf.h>
 #include <printk.h>
 #include <string.h>
 #include <ksyms.h>
+#include <thread.h>
+#include <vmm.h>
 
 struct trace_ring {
 	volatile uint64_t next;			/* sequence number of the next event */
-	struct trace_event ev[TRACE_RING_SIZE];
+	struct trace_event *ev;			/* `size` events, a power of two */
 };
 
+static struct trace_event default_ev[MAX_CPUS][TRACE_RING_SIZE];
 static struct trace_ring rings[MAX_CPUS];
+static uint64_t size = TRACE_RING_SIZE;	/* events per ring */
 volatile uint32_t trace_mask;
 
+static uint64_t ring_opt;
+CMDLINE_UINT("trace.ring", ring_opt, 1024, 1048576,
+	     "events kept per CPU, rounded down to a power of two (default 4096; make trace "
+	     "gives more)");
+
 static uint64_t trace_cats_opt;
-static const char *const trace_cat_names[] = { "ctxop", "sched", "fpu", "vmm", NULL };
+static const char *const trace_cat_names[] = { "ctxop", "sched", "fpu", "vmm", "ipc", NULL };
 static const struct cmdline_opt cmdline_opt_trace
 	__used __attribute__((section(".cmdline_opts"), aligned(8))) = {
 		"trace", CMDLINE_T_LIST, &trace_cats_opt, trace_cat_names, 0, 0,
@@ -38,21 +57,107 @@ static const struct cmdline_opt cmdline_opt_trace
 
 void trace_init(void)
 {
+	for (int i = 0; i < MAX_CPUS; i++)
+		rings[i].ev = default_ev[i];
 	trace_mask = (uint32_t)trace_cats_opt;
+}
+
+void trace_init_rings(void)
+{
+	if (!ring_opt || ring_opt == TRACE_RING_SIZE)
+		return;
+	uint64_t n = 1ULL << (63 - __builtin_clzll(ring_opt));
+	size_t bytes = n * sizeof(struct trace_event);
+	struct trace_event *ev[MAX_CPUS];
+	for (int i = 0; i < MAX_CPUS; i++) {
+		ev[i] = kmem_alloc(bytes, KM_NOSLEEP);
+		if (!ev[i]) {
+			printk("trace: no memory for rings of %lu events (trace.ring); keeping %d\n",
+			       n, TRACE_RING_SIZE);
+			while (i--)
+				kmem_free(ev[i]);
+			return;
+		}
+		memset(ev[i], 0, bytes);
+	}
+	for (int i = 0; i < MAX_CPUS; i++) {
+		rings[i].next = 0;
+		rings[i].ev = ev[i];
+	}
+	size = n;
+	printk("trace: %lu events per CPU\n", n);
+}
+
+size_t trace_ring_size(void)
+{
+	return size;
+}
+
+static char run_opt[128];
+CMDLINE_STRING("trace.run", run_opt,
+	       "a monitor command to run at the end of the boot (commas for spaces), then dump "
+	       "the trace rings and power off (make trace)");
+static uint64_t dump_opt;
+CMDLINE_UINT("trace.dump", dump_opt, 0, 1,
+	     "dump every trace ring over serial before powering off after ktest= or trace.run= "
+	     "(tools/trace2json.py reads it)");
+
+void trace_log3(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
+{
+	struct cpu *me = this_cpu();
+	int cpu = me->id;
+	struct trace_ring *r = &rings[cpu];
+	uint64_t seq = __atomic_add_fetch(&r->next, 1, __ATOMIC_RELAXED);
+	struct trace_event *e = &r->ev[(seq - 1) & (size - 1)];
+	e->tsc = arch_timestamp();
+	e->type = type;
+	e->cpu = (uint32_t)cpu;
+	e->tid = me->thread ? me->thread->id : TRACE_NO_THREAD;
+	e->a = a;
+	e->b = b;
+	e->c = c;
+	__atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
 }
 
 void trace_log(uint32_t type, uint64_t a, uint64_t b)
 {
-	int cpu = cpu_id();
-	struct trace_ring *r = &rings[cpu];
-	uint64_t seq = __atomic_add_fetch(&r->next, 1, __ATOMIC_RELAXED);
-	struct trace_event *e = &r->ev[(seq - 1) & (TRACE_RING_SIZE - 1)];
-	e->tsc = arch_timestamp();
-	e->type = type;
-	e->cpu = (uint32_t)cpu;
-	e->a = a;
-	e->b = b;
-	__atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
+	trace_log3(type, a, b, 0);
+}
+
+void trace_mark(uint64_t n)
+{
+	if (!trace_mask)
+		return;
+	unsigned long irq = arch_irq_save();
+	trace_log(TR_USER, n, 0);
+	arch_irq_restore(irq);
+}
+
+/* ---- names, for the dump ----
+ * Open addressing on the id; a slot is claimed by a compare-and-swap of
+ * its id, so any CPU may add one from the switch without a lock. The
+ * name is copied after the claim: the dump runs with tracing off. A full
+ * table drops the name (the dump then says "thread N"). */
+#define NAMES 1024
+static struct {
+	uint64_t key;			/* thread id + 1; 0: a free slot */
+	char name[THREAD_NAME_MAX];
+} names[NAMES];
+
+void trace_name_thread(const struct thread *t)
+{
+	uint64_t key = t->id + 1;
+	for (unsigned i = 0, h = (unsigned)(t->id * 2654435761u); i < NAMES; i++) {
+		unsigned k = (h + i) & (NAMES - 1);
+		uint64_t seen = __atomic_load_n(&names[k].key, __ATOMIC_ACQUIRE);
+		if (seen == 0 && __atomic_compare_exchange_n(&names[k].key, &seen, key, false,
+							     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			memcpy(names[k].name, t->name, THREAD_NAME_MAX);
+			return;
+		}
+		if (seen == key)
+			return;		/* (a racing claim of the same id: one name) */
+	}
 }
 
 void trace_enable(uint32_t cats)
@@ -69,7 +174,7 @@ void trace_reset(void)
 {
 	for (int i = 0; i < MAX_CPUS; i++) {
 		rings[i].next = 0;
-		memset(rings[i].ev, 0, sizeof(rings[i].ev));
+		memset(rings[i].ev, 0, size * sizeof(struct trace_event));
 	}
 }
 
@@ -77,12 +182,12 @@ size_t trace_read(int cpu, struct trace_event *out, size_t max)
 {
 	struct trace_ring *r = &rings[cpu];
 	uint64_t end = r->next;
-	uint64_t start = end > TRACE_RING_SIZE ? end - TRACE_RING_SIZE : 0;
+	uint64_t start = end > size ? end - size : 0;
 	if (end - start > max)
 		start = end - max;
 	size_t n = 0;
 	for (uint64_t s = start; s < end; s++) {
-		const struct trace_event *e = &r->ev[s & (TRACE_RING_SIZE - 1)];
+		const struct trace_event *e = &r->ev[s & (size - 1)];
 		if (e->seq == s + 1)	/* skip a slot being rewritten */
 			out[n++] = *e;
 	}
@@ -101,6 +206,15 @@ const char *trace_type_name(uint32_t type)
 	case TR_FPU_NM: return "fpu-#NM";
 	case TR_VMM_EXIT: return "vmm-exit";
 	case TR_VMM_RENDEZVOUS: return "vmm-rendezvous";
+	case TR_FPU_TS: return "fpu-ts";
+	case TR_FPU_OWNER: return "fpu-owner";
+	case TR_KFPU_BEGIN: return "kfpu-begin";
+	case TR_KFPU_END: return "kfpu-end";
+	case TR_VMM_ENTRY: return "vmm-entry";
+	case TR_VMM_RENDEZVOUS_END: return "vmm-rendezvous-end";
+	case TR_VMM_RV_FUNC: return "vmm-rv-func";
+	case TR_IPC_CALL: return "ipc-call";
+	case TR_IPC_CALL_END: return "ipc-call-end";
 	default: return "?";
 	}
 }
@@ -126,16 +240,152 @@ void trace_dump(int cpu, size_t n)
 			dump_cpu(c, n);
 }
 
+/* ---- the dump for pictures ---- */
+
+static void name_live(struct thread *t, void *arg)
+{
+	(void)arg;
+	trace_name_thread(t);
+}
+
+/* One event, compactly (the serial port is the slow part): the time as a
+ * delta from the CPU's previous event, the type as its number (the
+ * trace-types line names them), the sequence number only after a gap,
+ * "-" for no thread, A B C in hex, the handler's symbol of a ctxop event. */
+static void dump_event(const struct trace_event *e, uint64_t *prev_ns, uint64_t *prev_seq)
+{
+	uint64_t ns = arch_timestamp_to_ns(e->tsc);
+	uint64_t d = ns >= *prev_ns ? ns - *prev_ns : 0;
+	char seq[24] = "", tid[24] = "-";
+	if (e->seq != *prev_seq + 1)
+		snprintf(seq, sizeof(seq), "@%lu ", e->seq);
+	if (e->tid != TRACE_NO_THREAD)
+		snprintf(tid, sizeof(tid), "%lu", e->tid);
+	const char *sym = NULL;
+	uint64_t off = 0;
+	if ((e->type == TR_CTXOP_SAVE || e->type == TR_CTXOP_RESTORE) && e->c)
+		sym = ksym_lookup(e->c, &off);
+	printk("E %s%lu %u %s %lx %lx %lx%s%s\n", seq, d, e->type, tid, e->a, e->b, e->c,
+	       sym ? " " : "", sym ? sym : "");
+	*prev_ns = ns;
+	*prev_seq = e->seq;
+}
+
+void trace_dump_all(void)
+{
+	uint32_t mask = trace_mask;
+	trace_disable(~0u);
+	/* a switch or a log in flight on another CPU (interrupts off there)
+	 * is over well within this */
+	uint64_t until = arch_timestamp_to_ns(arch_timestamp()) + 2000000;
+	while (arch_timestamp_to_ns(arch_timestamp()) < until)
+		arch_cpu_relax();
+	thread_foreach(name_live, NULL);
+	bool vga = arch_console_vga_set(false);	/* serial only: far faster */
+	printk("trace-dump: begin cpus=%d mask=0x%x ring=%lu\n", cpu_count(), mask, size);
+	printk("trace-types:");
+	for (uint32_t t = 1; t < TR_TYPES; t++)
+		printk(" %u=%s", t, trace_type_name(t));
+	printk("\n");
+	for (int i = 0; i < NAMES; i++)
+		if (names[i].key)
+			printk("trace-thread: %lu %s\n", names[i].key - 1, names[i].name);
+	for (int c = 0; c < cpu_count(); c++) {
+		struct cpu *cp = &cpus[c];
+		struct trace_ring *r = &rings[c];
+		uint64_t end = r->next, start = end > size ? end - size : 0, got = 0;
+		for (uint64_t s = start; s < end; s++)
+			got += r->ev[s & (size - 1)].seq == s + 1;
+		printk("trace-cpu: %d logged=%lu kept=%lu switches=%lu fpu_saves=%lu "
+		       "fpu_restores=%lu nm=%lu vmm_entries=%lu\n", c, (uint64_t)r->next, got,
+		       cp->switches, cp->fpu.saves, cp->fpu.restores, cp->fpu.nm_traps,
+		       vmm_guest_entries(c));
+		uint64_t prev_ns = 0, prev_seq = 0;
+		for (uint64_t s = start; s < end; s++) {
+			const struct trace_event *e = &r->ev[s & (size - 1)];
+			if (e->seq == s + 1)	/* (tracing is off: never rewritten) */
+				dump_event(e, &prev_ns, &prev_seq);
+		}
+	}
+	printk("trace-dump: end\n");
+	arch_console_vga_set(vga);
+}
+
+void trace_at_poweroff(void)
+{
+	if (dump_opt)
+		trace_dump_all();
+}
+
+void trace_run_boot_command(void)
+{
+	if (!run_opt[0])
+		return;
+	for (char *p = run_opt; *p; p++)
+		if (*p == ',')
+			*p = ' ';	/* the command line splits at spaces: commas stand for them */
+	printk("trace: running '%s'\n", run_opt);
+	if (!monitor_run(run_opt))
+		printk("trace: trace.run='%s' is not a monitor command (help lists them)\n",
+		       run_opt);
+	trace_dump_all();
+	arch_poweroff(true);
+}
+
+/* The categories a word names ("ctxop,sched", "all"), or 0 after saying
+ * what is wrong. */
+static uint32_t cats_of(const char *w)
+{
+	if (!*w || !strcmp(w, "all"))
+		return TRACE_CTXOP | TRACE_SCHED | TRACE_FPU | TRACE_VMM | TRACE_IPC;
+	uint32_t cats = 0;
+	while (*w) {
+		size_t n = 0;
+		while (w[n] && w[n] != ',')
+			n++;
+		int i = 0;
+		while (trace_cat_names[i] && (strlen(trace_cat_names[i]) != n ||
+					      strncmp(trace_cat_names[i], w, n)))
+			i++;
+		if (!trace_cat_names[i]) {
+			printk("trace: no category '%.*s' (ctxop, sched, fpu, vmm, ipc, all)\n",
+			       (int)n, w);
+			return 0;
+		}
+		cats |= 1u << i;
+		w += n + (w[n] == ',');
+	}
+	return cats;
+}
+
 static void cmd_trace(const char *args)
 {
-	if (strcmp(args, "on") == 0) {
-		trace_enable(TRACE_CTXOP);
-		printk("tracing context-op events\n");
+	if (!strncmp(args, "on", 2) && (args[2] == '\0' || args[2] == ' ')) {
+		const char *w = args[2] ? args + 3 : "";
+		uint32_t cats = cats_of(w);
+		if (cats) {
+			trace_enable(cats);
+			printk("tracing on: mask 0x%x (trace dump prints the rings for "
+			       "tools/trace2json.py)\n", trace_mask);
+		}
 	} else if (strcmp(args, "off") == 0) {
 		trace_disable(~0u);
 		printk("tracing off\n");
 	} else if (strcmp(args, "reset") == 0) {
 		trace_reset();
+	} else if (strcmp(args, "dump") == 0) {
+		trace_dump_all();
+	} else if (!strncmp(args, "run ", 4)) {
+		/* every category (or those already on), from empty rings, for
+		 * the one command; then the dump (docs/trace.md) */
+		uint32_t cats = trace_mask ? trace_mask : cats_of("all");
+		trace_disable(~0u);
+		trace_reset();
+		trace_enable(cats);
+		bool found = monitor_run_nested(args + 4);
+		trace_disable(~0u);
+		if (found)
+			trace_dump_all();
 	} else if (*args == '\0' || (*args >= '0' && *args <= '9')) {
 		int cpu = -1;
 		if (*args)
@@ -143,7 +393,9 @@ static void cmd_trace(const char *args)
 		printk("trace mask 0x%x\n", trace_mask);
 		trace_dump(cpu, 20);
 	} else {
-		printk("usage: trace [CPU] | trace on | trace off | trace reset\n");
+		printk("usage: trace [CPU] | trace on [CATEGORIES] | trace off | trace reset | "
+		       "trace dump | trace run COMMAND\n");
 	}
 }
-MONITOR_COMMAND("trace", "the trace rings: [CPU] | on | off | reset", cmd_trace);
+MONITOR_COMMAND("trace", "the trace rings: [CPU] | on [CATEGORIES] | off | reset | dump | run COMMAND",
+		cmd_trace);

@@ -6,7 +6,8 @@
 #
 # Debian packages: qemu-system-x86 (QEMU), nasm, grub-pc-bin + grub-common
 # (grub-mkrescue and the BIOS modules), xorriso and mtools (used by
-# grub-mkrescue), python3 (the test harness), gcc/binutils/make.
+# grub-mkrescue), python3 (the test harness), gcc/binutils/make,
+# librsvg2-bin (rsvg-convert: the trace row renders the timeline to PNG).
 # Installing needs root or sudo; otherwise this prints the command to run.
 set -eu
 
@@ -26,6 +27,7 @@ need python3 python3
 need gcc gcc
 need ld binutils
 need make make
+need rsvg-convert librsvg2-bin
 # grub-mkrescue needs the BIOS platform modules, which are a package of their own
 [ -d /usr/lib/grub/i386-pc ] || missing="$missing grub-pc-bin"
 

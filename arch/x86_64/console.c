@@ -60,6 +60,15 @@ void arch_console_vga_disable(void)
 	vga_enabled = false;
 }
 
+static bool vga_paused;		/* arch_console_vga_set(false) */
+
+bool arch_console_vga_set(bool on)
+{
+	bool was = !vga_paused;
+	vga_paused = !on;
+	return was;
+}
+
 static void uart_putc(char c)
 {
 	while (!(inb(COM1 + UART_LSR) & LSR_THRE))
@@ -154,6 +163,6 @@ void arch_console_putc(char c)
 	if (c == '\n')
 		uart_putc('\r');
 	uart_putc(c);
-	if (vga_enabled)
+	if (vga_enabled && !vga_paused)
 		vga_putc(c);
 }

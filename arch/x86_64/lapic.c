@@ -140,6 +140,8 @@ uint64_t arch_clock_ns(void)
 
 uint64_t arch_timestamp_to_ns(uint64_t tsc)
 {
+	if (tsc < tsc_at_boot)
+		return 0;		/* before the timer's calibration: time 0 */
 	uint64_t d = tsc - tsc_at_boot;
 	/* d * 1e6 / tsc_per_ms without overflowing for ~5 hours at 1 GHz */
 	return (d / tsc_per_ms) * 1000000 + (d % tsc_per_ms) * 1000000 / tsc_per_ms;

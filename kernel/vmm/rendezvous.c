@@ -123,6 +123,11 @@ static bool participate_locked(struct vm *vm, struct vcpu *v)
 	LAB rendezvous END */
 		vm->rv_func(v, vm->rv_arg);
 		v->stats.rendezvous_funcs++;
+		if (trace_on(TRACE_VMM)) {
+			kpreempt_disable();	/* the trace ring is this CPU's */
+			trace_log(TR_VMM_RV_FUNC, (uint64_t)vm->id << 16 | (uint64_t)v->id, 0);
+			kpreempt_enable();
+		}
 		bitset_set(vm->rv_done.bits, (unsigned)v->id);
 	}
 	return complete_locked(vm);
@@ -170,6 +175,12 @@ static int rendezvous(struct vm *vm, struct vcpu *v, const struct vcpuset *dest,
 			vcpu_notify(&vm->vcpus[i]);
 	}
 	vm_handle_rendezvous(vm, v);
+	if (trace_on(TRACE_VMM)) {
+		kpreempt_disable();
+		trace_log(TR_VMM_RENDEZVOUS_END,
+			  (uint64_t)vm->id << 16 | (v ? (uint64_t)v->id : 0xFFFF), 0);
+		kpreempt_enable();
+	}
 	return 0;
 }
 

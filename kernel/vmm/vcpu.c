@@ -593,6 +593,9 @@ int vm_run(struct vcpu *v)
 			continue;
 		}
 		vmm_entries[cpu_id()]++;	/* interrupts off: this CPU's alone */
+		if (trace_on(TRACE_VMM))
+			trace_log(TR_VMM_ENTRY, (uint64_t)vm->id << 16 | (uint64_t)v->id,
+				  vmm_entries[cpu_id()]);
 		vmm_be->vcpu_run(v, &v->exit);
 		vcpu_set_state(v, VCPU_FROZEN);
 		if (trace_on(TRACE_VMM))

@@ -254,3 +254,91 @@ def write_json(records: List[TestRecord], path: str) -> None:
     with open(path, "w") as f:
         json.dump(data, f, indent=1)
         f.write("\n")
+
+
+def write_html(records: List[TestRecord], configs: List[str], path: str,
+               title: str = "ctxkern make test") -> None:
+    """build/test-report.html: the matrix (configurations x suites, a cell
+    per pair with its counts, red where something failed, each linking to
+    its failures), then every failure with its diagnostics, the serial
+    lines before the end of its boot, and a link to the whole log (paths
+    relative to the report, which sits beside build/harness/)."""
+    import html as h
+    base = os.path.dirname(os.path.abspath(path))
+
+    def link(log: str) -> str:
+        if not log:
+            return ""
+        target = os.path.relpath(os.path.abspath(log), base)
+        return f'<a href="{h.escape(target)}">{h.escape(log)}</a>'
+
+    suites: List[str] = []
+    for r in records:
+        if r.suite not in suites:
+            suites.append(r.suite)
+    suites.sort(key=lambda s: (s.startswith("("), s))
+    rows = [c for c in configs if any(r.config == c for r in records)]
+    cell: Dict[Tuple[str, str], List[int]] = {}
+    for r in records:
+        c = cell.setdefault((r.config, r.suite), [0, 0, 0])
+        c[{"pass": 0, "fail": 1, "skip": 2}[r.status]] += 1
+    failures = [r for r in records if r.status == "fail"]
+    npass = sum(r.status == "pass" for r in records)
+    nskip = sum(r.status == "skip" for r in records)
+    out = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8">',
+           f"<title>{h.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;margin:1.5em}"
+           "table{border-collapse:collapse;font-size:12px}"
+           "td,th{border:1px solid #ccc;padding:2px 5px;text-align:center}"
+           "th.s{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left}"
+           "td.p{background:#d9f2d9}td.f{background:#f6b3b3;font-weight:bold}"
+           "td.k{background:#eee}td.n{color:#bbb}"
+           "pre{background:#f6f6f6;padding:6px;font-size:11px;overflow-x:auto}"
+           ".fail h3{color:#a00;margin-bottom:2px}</style></head><body>",
+           f"<h1>{h.escape(title)}</h1>",
+           f"<p><b>{npass} passed, {len(failures)} failed, {nskip} skipped</b> "
+           f"({len(records)} results over {len(rows)} configurations). Cells: passed/total, "
+           f"then F and the number failed; S: skipped.</p>",
+           "<table><tr><th>config</th>"
+           + "".join(f'<th class="s">{h.escape(s)}</th>' for s in suites) + "</tr>"]
+    for cfg in rows:
+        tds = []
+        for s in suites:
+            c = cell.get((cfg, s))
+            if not c:
+                tds.append('<td class="n">-</td>')
+                continue
+            txt = f"{c[0]}/{sum(c)}" + (f" F{c[1]}" if c[1] else "") + (
+                f" S{c[2]}" if c[2] else "")
+            cls = "f" if c[1] else "p" if c[0] else "k"
+            if c[1]:
+                txt = f'<a href="#f-{h.escape(cfg)}-{h.escape(s)}">{txt}</a>'
+            tds.append(f'<td class="{cls}">{txt}</td>')
+        out.append(f"<tr><th>{h.escape(cfg)}</th>{''.join(tds)}</tr>")
+    out.append("</table>")
+    if failures:
+        out.append(f"<h2>Failures ({len(failures)})</h2>")
+        seen = set()
+        for r in failures:
+            anchor = f"f-{r.config}-{r.suite}"
+            a = f' id="{h.escape(anchor)}"' if anchor not in seen else ""
+            seen.add(anchor)
+            out.append(f'<div class="fail"{a}><h3>[{h.escape(r.config)}] '
+                       f"{h.escape(r.full)}</h3>")
+            if r.message:
+                out.append(f"<p>{h.escape(r.message)}</p>")
+            if r.diagnostics:
+                out.append("<pre>" + h.escape("\n".join(r.diagnostics)) + "</pre>")
+            if r.tail:
+                out.append("<p>the last serial lines of its boot:</p><pre>"
+                           + h.escape("\n".join(r.tail)) + "</pre>")
+            if r.boot_log:
+                out.append(f"<p>log: {link(r.boot_log)}</p>")
+            out.append("</div>")
+    else:
+        out.append("<h2>No failures</h2>")
+    logs = sorted({r.boot_log for r in records if r.boot_log})
+    out.append(f"<h2>Logs ({len(logs)})</h2><ul>"
+               + "".join(f"<li>{link(x)}</li>" for x in logs) + "</ul></body></html>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")

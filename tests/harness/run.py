@@ -91,6 +91,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))      # the repository
 TAIL_LINES = 30
 PANIC_SKIP = "expects a panic: runs in a boot of its own"
 BOOT_SUITE = "(boot)"          # pseudo-suite for boot-level verdicts
+TRACE_SUITE = "(trace)"        # the trace row's host-side checks (tracecheck.py)
+REPORT_SUITE = "(report)"      # the report row's check of test-report.html
 
 
 def rel(path: str) -> str:
@@ -318,7 +320,8 @@ class Runner:
         if not owned:
             rec.diagnostics.insert(0, "(a case the harness did not expect from this boot)")
         boot.records.append(rec)
-        self.print_record(boot, rec)
+        if boot.config.post != "report":    # its failures are meant: see finish()
+            self.print_record(boot, rec)
 
     def print_record(self, boot: Boot, rec: TestRecord) -> None:
         if rec.status == "pass":
@@ -328,6 +331,37 @@ class Runner:
         else:
             diag = report.symbolize(rec.diagnostics, boot.kernel_elf, ROOT)
             say(f"{boot.label} FAIL  {rec.full} ({rec.duration_s:.2f} s)", *indent(diag))
+
+    def check_report(self, boot: Boot) -> List[TestRecord]:
+        """The report row: a run that fails on purpose (a bug switch under
+        the cases that catch it). Its records go into an HTML report of their
+        own, which must name every case that failed; what make test counts
+        is that check, as "(report).*", not the failures."""
+        import html as html_mod
+        failed = [r for r in boot.records if r.status == "fail"]
+        path = os.path.join(os.path.dirname(boot.log_path), "test-report.html")
+        report.write_html(boot.records, [boot.config.name], path,
+                          "a deliberately failing run (the report row)")
+        with open(path) as f:
+            page = html_mod.unescape(f.read())
+        section = page.split("<h2>Failures", 1)[-1] if "<h2>Failures" in page else ""
+        missing = [r.full for r in failed if f"[{r.config}] {r.full}" not in section]
+        cfg, log = boot.config.name, rel(boot.log_path)
+        recs = [TestRecord(cfg, REPORT_SUITE, "the_failing_run_failed", "pass" if len(failed) >= 3
+                           else "fail", 0.0, [] if len(failed) >= 3 else
+                           [f"{len(failed)} case(s) failed, not the 3 or more the bug switch "
+                            f"should make fail: {', '.join(r.full for r in failed) or 'none'}"],
+                           log),
+                TestRecord(cfg, REPORT_SUITE, "html_names_every_failing_case",
+                           "pass" if failed and not missing else "fail", 0.0,
+                           [] if failed and not missing else
+                           [f"{rel(path)} does not name: {', '.join(missing) or '(no failure)'}"],
+                           log)]
+        for r in recs:
+            if r.status == "fail":
+                r.message = r.diagnostics[0]
+            self.print_record(boot, r)
+        return recs
 
     def finish(self, boot: Boot) -> None:
         """The judgement once the boot is over (see the module docstring)."""
@@ -389,6 +423,15 @@ class Runner:
                                        f"boot ended: {ending}"],
                                       rel(boot.log_path), f"missing from the boot log: {what}"))
 
+        # The trace row: the dump through the host tools (tracecheck.py).
+        if boot.config.post == "trace":
+            import tracecheck
+            for cname, ok, diag in tracecheck.check(lines, os.path.dirname(boot.log_path)):
+                new.append(TestRecord(boot.config.name, TRACE_SUITE, cname,
+                                      "pass" if ok else "fail", 0.0, [] if ok else diag,
+                                      rel(boot.log_path),
+                                      "" if ok else (diag[0] if diag else "failed")))
+
         # The kernel refused part of the command line the harness gave it
         # (a value too long, a key it does not know): the boot ran, but not
         # as the row says, so what it ran proves less than it claims.
@@ -437,6 +480,9 @@ class Runner:
                 out += indent(report.symbolize(rec.diagnostics, boot.kernel_elf, ROOT))
                 shown = rec.diagnostics
         boot.records += new
+        if boot.config.post == "report":
+            boot.records = self.check_report(boot)
+            new = []
         failed = any(r.status == "fail" for r in boot.records)
         if failed or not run.via_debug_exit:
             out.append(f"{boot.label} boot '{boot.name}' (ktest={boot.glob}) ended after "
@@ -692,6 +738,8 @@ def main(argv: List[str]) -> int:
     json_path = os.path.join(build, "test-results.json")
     report.write_junit(records, xml_path)
     report.write_json(records, json_path)
+    html_path = os.path.join(build, "test-report.html")
+    report.write_html(records, [c.name for c in cfgs], html_path)
     bad_boots = [b for b in boots if not b.run or not b.run.via_debug_exit]
     npass = sum(r.status == "pass" for r in records)
     nskip = sum(r.status == "skip" for r in records)
@@ -701,7 +749,8 @@ def main(argv: List[str]) -> int:
             say(f"  {b.run.duration_s:6.1f} s  {b.label} {b.name}")
         panic = [b for b in boots if b.run and b.name != "main"]
         say(f"  {sum(b.run.duration_s for b in panic):6.1f} s in {len(panic)} panic boots")
-    say(f"results: {rel(xml_path)}, {rel(json_path)}; logs: {rel(harness_dir)}/<config>/; "
+    say(f"results: {rel(xml_path)}, {rel(json_path)}, {rel(html_path)}; "
+        f"logs: {rel(harness_dir)}/<config>/; "
         f"wall time {wall:.1f} s ({len(boots)} boots, {qemu_s:.1f} s of QEMU time)"
         + (f"; {len(bad_boots)} boot(s) did not end through isa-debug-exit" if bad_boots else ""))
     say(f"{npass} passed, {len(failures)} failed, {nskip} skipped")

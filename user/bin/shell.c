@@ -200,17 +200,21 @@ static const struct {
 	{ "rendezvous", "rvdemo" },
 };
 
-static void demo(char **w, int n)
+/* `demo NAME`, or with prefix "trace run " the same under tracing (`trace
+ * demo NAME`: the rings dumped after it, for tools/trace2json.py). */
+static void demo(char **w, int n, const char *prefix)
 {
 	for (unsigned i = 0; n > 1 && i < sizeof(demos) / sizeof(demos[0]); i++) {
 		if (!strcmp(w[1], demos[i].name)) {
-			monitor_cmd(demos[i].cmd);
+			char cmd[64];
+			snprintf(cmd, sizeof(cmd), "%s%s", prefix, demos[i].cmd);
+			monitor_cmd(cmd);
 			return;
 		}
 	}
 	if (n > 1)
 		printf("demo: no demo '%s'\n", w[1]);
-	printf("usage: demo chain|fpu|rendezvous\n");
+	printf("usage: %sdemo chain|fpu|rendezvous\n", *prefix ? "trace " : "");
 }
 
 /* `test GLOB`, `test list [GLOB]`: the user test cases, through utests
@@ -246,6 +250,8 @@ static void help(void)
 	       "  demo chain        a context-op chain's order, right and with the 12477 bug\n"
 	       "  demo fpu          the Xen #NM leak between processes, and its rule\n"
 	       "  demo rendezvous   a rendezvous in flight, and D37390's spurious exits\n"
+	       "  trace demo NAME   a demo, traced: the rings are printed after it, and\n"
+	       "                    make trace LOG=build/run.log draws them (docs/trace.md)\n"
 	       "  monitor CMD       any command of the kernel's monitor ('monitor help')\n"
 	       "  exit [CODE]       leave the shell\n"
 	       "keys: Backspace, Ctrl-U (the line), Ctrl-C, Up and Down (history)\n");
@@ -291,12 +297,16 @@ int main(int argc, char **argv)
 			if (r)
 				printf("kill: %s\n", r == -ESRCH ? "no such process" :
 						     r == -EPERM ? "not one of the shell's" : "usage: kill PID");
+		} else if (view && !strcmp(w[0], "trace") && n > 1 && !strcmp(w[1], "demo")) {
+			demo(w + 1, n - 1, "trace run ");
 		} else if (view) {
-			monitor_cmd(copy);
+			if (monitor_cmd(copy) == -EPERM)
+				printf("%s: not from the shell: it would change the kernel for every "
+				       "process (the kernel monitor's own: README)\n", w[0]);
 		} else if (!strcmp(w[0], "test")) {
 			test(w, n);
 		} else if (!strcmp(w[0], "demo")) {
-			demo(w, n);
+			demo(w, n, "");
 		} else if (!strcmp(w[0], "monitor")) {
 			/* the rest of the line as typed, from its second word */
 			const char *rest = n > 1 ? copy + (w[1] - line) : "help";
