@@ -52,6 +52,9 @@ bool sched_may_hand_off(const struct thread *next);
  * the caller's quantum, or, if the answer has changed since, joins this
  * CPU's run queue (never another's) and the CPU goes to the best thread.
  * Returns when the caller runs again. */
+/* The IPC fast path's: sched_may_hand_off(next), sched_claim(next) and
+ * sched_prepare_sleep() in one; false (nothing changed) if any would fail. */
+bool sched_handoff_prepare(struct thread *next);
 void sched_sleep_and_run(struct thread *next);
 /* Whether t may run on CPU cpu: its binding if it has one, else its mask. */
 static inline bool sched_may_run_on(const struct thread *t, int cpu)

@@ -46,6 +46,9 @@
  *   `done` and result and wakes it, so no wakeup is lost. It wakes also
  *   when its timeout passes or its process is being killed (ipc_kick);
  *   then it takes itself off the queue and returns -ETIMEDOUT or -EINTR.
+ *   The fast paths wait through fast_wait, the first round of that loop
+ *   inline: the hand-off to the partner, and on a wake with done set the
+ *   result without the lock again; anything else continues in the loop.
  *
  * Locking
  *   One lock, ipc_lock, a spinlock taken with interrupts off, guards every
@@ -260,10 +263,49 @@ static void handoff_flush(struct ipc_tcb *me)
  * process is being killed (-EINTR). ipc_lock held through *irq; held
  * again on return, and me->wait is W_NONE.
  */
+static int wait_loop(struct ipc_tcb *me, unsigned long *irq, uint64_t deadline_ns);
+
 static int wait_for_partner(struct ipc_tcb *me, unsigned long *irq, uint64_t deadline_ns)
 {
-	struct thread *t = curthread;
 	me->done = false;
+	return wait_loop(me, irq, deadline_ns);
+}
+
+/*
+ * The fast paths' wait: wait_for_partner's first round, inline, for the
+ * usual case: the partner the call completed may have this CPU and is
+ * claimed, this CPU goes to it, and this thread comes back with its wait
+ * done, so there is no lock to take again (the partner set done and the
+ * result under ipc_lock before it switched to us or woke us, and our
+ * switch-in comes after either). Anything else (the process dying, a
+ * partner that may not run here or is awake already, a wake without
+ * done) goes on in the general loop, which takes it from there without
+ * clearing done. ipc_lock held through irq on entry; not held on return.
+ */
+static inline __attribute__((always_inline)) int fast_wait(struct ipc_tcb *me, unsigned long irq)
+{
+	struct thread *t = curthread;
+	struct thread *next = me->handoff->thread;
+	me->done = false;
+	if (likely(!t->proc->dying) && sched_handoff_prepare(next)) {
+		me->handoff = NULL;
+		spin_unlock_raw(&ipc_lock);	/* interrupts stay off until the switch */
+		sched_sleep_and_run(next);
+		if (likely(__atomic_load_n(&me->done, __ATOMIC_ACQUIRE))) {
+			int r = me->result;
+			arch_irq_restore(irq);
+			return r;
+		}
+		spin_lock_raw(&ipc_lock);	/* (interrupts are still off) */
+	}
+	int r = wait_loop(me, &irq, 0);
+	ipc_lock_give(irq);
+	return r;
+}
+
+static int wait_loop(struct ipc_tcb *me, unsigned long *irq, uint64_t deadline_ns)
+{
+	struct thread *t = curthread;
 	for (;;) {
 		if (me->done)
 			return me->result;
@@ -618,13 +660,13 @@ static long handle_of(uint64_t hf)
 
 /* A received message, out to the caller: the words in its registers, the
  * ext's results in its memory. ipc_lock not held. */
-static long hand_out(struct ipc_tcb *me, uint64_t uext)
+static inline __attribute__((always_inline)) long hand_out(struct ipc_tcb *me, uint64_t uext)
 {
-	struct trap_frame *tf = arch_user_frame(curthread);
-	uint64_t w[6] = { me->msg.badge | (me->msg.call ? IPC_FROM_CALL : 0), me->msg.label,
-			  me->msg.w[0], me->msg.w[1], me->msg.w[2], me->msg.w[3] };
-	arch_uregs_set_args(tf, w);
-	if (me->has_ext) {
+	struct thread *t = curthread;
+	arch_uregs_set_args6(arch_user_frame_at(t->stack + t->stack_size),
+			     me->msg.badge | (me->msg.call ? IPC_FROM_CALL : 0), me->msg.label,
+			     me->msg.w[0], me->msg.w[1], me->msg.w[2], me->msg.w[3]);
+	if (unlikely(me->has_ext)) {
 		me->ext.room = me->user_room;
 		me->ext.handle_room = me->user_handle_room;
 		if (copyout(uext, &me->ext, sizeof(me->ext)))
@@ -819,8 +861,7 @@ static inline __attribute__((always_inline)) bool fast_call(struct ipc_tcb *me, 
 	me->wait = W_REPLY;
 	stats.messages++;
 	stats.fast++;
-	int err = wait_for_partner(me, &irq, 0);
-	ipc_lock_give(irq);
+	int err = fast_wait(me, irq);
 	*ret = err ? err : hand_out(me, 0);
 	return true;
 }
@@ -849,8 +890,7 @@ static bool fast_reply_recv(struct ipc_tcb *me, uint64_t hf, const uint64_t w[5]
 	me->has_ext = false;
 	me->wait = W_RECV;
 	enqueue(me, &ep->o, &ep->receivers);
-	int err = wait_for_partner(me, &irq, 0);
-	ipc_lock_give(irq);
+	int err = fast_wait(me, irq);
 	*ret = err ? err : hand_out(me, 0);
 	return true;
 }

@@ -332,6 +332,38 @@ bool sched_may_hand_off(const struct thread *next)
 	       (c->rq.nonempty >> next->prio) <= 1;
 }
 
+/* sched_prepare_sleep's body, for it and sched_handoff_prepare: t (the
+ * caller) asleep from now, interrupts off until its switch. */
+static inline __attribute__((always_inline)) void prepare_sleep(struct thread *t,
+								  const char *fn)
+{
+	if (arch_irq_enabled())
+		panic("%s: interrupts are on (thread %s); a sleeper keeps them off until its "
+		      "switch (sched.h)", fn, t->name);
+	t->timed_out = false;
+	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_RUNNING }, TS_SLEEPING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		panic("%s: thread %s is %s, not running", fn, t->name, thread_state_name(t->state));
+}
+
+/*
+ * sched_may_hand_off, sched_claim and sched_prepare_sleep in one call, for
+ * the IPC fast path (kernel/ipc.c, fast_wait): if next may have this CPU
+ * now and is still asleep, claims it and marks the caller asleep; the
+ * caller then drops its lock and calls sched_sleep_and_run(next). False:
+ * nothing has changed. Interrupts off, as for sched_prepare_sleep.
+ */
+bool sched_handoff_prepare(struct thread *next)
+{
+	struct cpu *c = this_cpu();
+	struct thread *t = c->thread;
+	if (!sched_may_run_on(next, c->id) || c->need_resched ||
+	    (c->rq.nonempty >> next->prio) > 1 || !sched_claim(next))
+		return false;
+	prepare_sleep(t, "sched_handoff_prepare");
+	return true;
+}
+
 /*
  * The direct hand-off (IPC's, after L4): the caller has gone to sleep
  * (sched_prepare_sleep) and claimed next, which sched_may_hand_off said
@@ -469,15 +501,7 @@ void sched_assert_can_sleep(const char *caller)
 
 void sched_prepare_sleep(void)
 {
-	struct thread *t = curthread;
-	if (arch_irq_enabled())
-		panic("sched_prepare_sleep: interrupts are on (thread %s); a sleeper keeps them "
-		      "off until schedule() (sched.h)", t->name);
-	t->timed_out = false;
-	if (!__atomic_compare_exchange_n(&t->state, &(int){ TS_RUNNING }, TS_SLEEPING, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		panic("sched_prepare_sleep: thread %s is %s, not running", t->name,
-		      thread_state_name(t->state));
+	prepare_sleep(curthread, "sched_prepare_sleep");
 }
 
 bool sched_wakeup(struct thread *t)

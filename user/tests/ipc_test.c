@@ -563,25 +563,57 @@ static void call_and_wait(void *arg)
 	exit(3);
 }
 
+/* Kills the caller whose call m is, which waits for its reply: it dies,
+ * its reply right finds nobody (-EPIPE), and the server goes on: the next
+ * caller is served. */
+static void kill_the_caller_and_serve_the_next(int pid, struct ipc_msg *m)
+{
+	UT_EXPECT(m->from_call);
+	UT_ASSERT_EQ(kill(pid), 0);
+	int st;
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, WAIT_KILLED);
+	UT_EXPECT_EQ(ipc_reply(0, m, NULL), -EPIPE);
+	pid = ut_fork(call_once, (void *)40L);
+	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, m, NULL), 0);
+	m->label++;
+	UT_EXPECT_EQ(ipc_reply(0, m, NULL), 0);
+	UT_ASSERT_EQ(waitpid(pid, &st), pid);
+	UT_EXPECT_EQ(st, 0);
+}
+
 UTEST(ipc, a_caller_killed_before_the_reply_leaves_the_server_going)
 {
 	fresh_endpoint();
 	int pid = ut_fork(call_and_wait, NULL);
 	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
-	UT_EXPECT(m.from_call);
-	UT_ASSERT_EQ(kill(pid), 0);
-	int st;
-	UT_ASSERT_EQ(waitpid(pid, &st), pid);
-	UT_EXPECT_EQ(st, WAIT_KILLED);
-	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), -EPIPE);
-	/* the server goes on: the next caller is served */
-	pid = ut_fork(call_once, (void *)40L);
+	kill_the_caller_and_serve_the_next(pid, &m);
+}
+
+/* The same by the fast path for certain: the call comes once the server
+ * waits in its receive (ipc_stats counts it), so the caller sleeps in the
+ * fast path's own wait, and the kill wakes it there without a reply. */
+static void call_when_served(void *arg)
+{
+	(void)arg;
+	wait_queued(ep_shared, 0, 1);		/* the server's receive waits */
+	struct ipc_msg m = msg(1, 0, 0, 0, 0);
+	ipc_call(ep_shared, 0, &m, NULL);	/* killed while it waits */
+	exit(3);
+}
+
+UTEST(ipc, a_caller_killed_in_the_fast_path_wait_leaves_the_server_going)
+{
+	fresh_endpoint();
+	struct ipc_stats s0, s1;
+	UT_ASSERT_EQ(ipc_stats(&s0), 0);
+	int pid = ut_fork(call_when_served, NULL);
+	struct ipc_msg m;
 	UT_ASSERT_EQ(ipc_recv(ep_shared, 0, &m, NULL), 0);
-	m.label++;
-	UT_EXPECT_EQ(ipc_reply(0, &m, NULL), 0);
-	UT_ASSERT_EQ(waitpid(pid, &st), pid);
-	UT_EXPECT_EQ(st, 0);
+	UT_ASSERT_EQ(ipc_stats(&s1), 0);
+	UT_EXPECT(s1.fast > s0.fast);		/* the call went by the fast path */
+	kill_the_caller_and_serve_the_next(pid, &m);
 }
 
 static void wait_forever_in(void *arg)

@@ -17,6 +17,36 @@
 
 #define ARCH_RFLAGS_IF (1UL << 9)	/* arch/x86.h's RFLAGS_IF */
 
+/* What the entry stubs push (trap_entry.asm, syscall.asm), lowest address
+ * first: the registers, the vector and error code, then what the CPU
+ * pushes. A user thread's frame is at the top of its kernel stack. */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;	/* pushed by the CPU */
+};
+
+/* A user thread's frame, from the top of its kernel stack (arch_user_frame
+ * without the call). */
+static inline struct trap_frame *arch_user_frame_at(void *stack_top)
+{
+	return (struct trap_frame *)stack_top - 1;
+}
+
+/* The six argument registers of a frame, in the order a system call takes
+ * them (arch_uregs_set_args without the array). */
+static inline void arch_uregs_set_args6(struct trap_frame *tf, uint64_t a0, uint64_t a1,
+					uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	tf->rdi = a0;
+	tf->rsi = a1;
+	tf->rdx = a2;
+	tf->r10 = a3;
+	tf->r8 = a4;
+	tf->r9 = a5;
+}
+
 static inline void arch_irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void arch_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 

@@ -10,13 +10,10 @@
 #define ARCH_TRAP_H
 
 #include <kernel.h>
+#include <arch.h>
 
-struct trap_frame {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
-	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
-	uint64_t vector, error;
-	uint64_t rip, cs, rflags, rsp, ss;	/* pushed by the CPU */
-};
+/* struct trap_frame is arch/arch.h's (<arch.h>): the IPC path writes a
+ * received message into it inline. */
 
 /* Exception vectors (Intel SDM vol. 3, table 6-1). */
 enum {
