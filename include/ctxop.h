@@ -64,6 +64,11 @@ struct ctxop {
 	uint64_t attached_tsc;		/* when it was last attached (TSC) */
 	uint64_t save_tsc;		/* its last save (TSC) as of its last detach; */
 	uint64_t restore_tsc;		/* since then, see ctxop_last_save_ns */
+	/* Whether its last attach and detach came with preemption or
+	 * interrupts off (the caller's, not the ring lock's): a vCPU's op must
+	 * go on and off in the same step as the guest's FPU (the ctxop lab's
+	 * test asks). */
+	bool attached_atomic, detached_atomic;
 };
 
 struct ctxop *ctxop_allocate(const struct ctxop_template *tpl, void *arg);

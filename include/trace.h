@@ -44,7 +44,7 @@ enum trace_type {
 				   tag (as TR_FPU_OWNER's a) */
 	TR_FPU_RESTORE,		/* a, b, c as a save's: the registers now hold that
 				   context: c owns the FPU */
-	TR_FPU_NM,		/* a = thread id (0 if none), b = the CPU's #NM traps by then */
+	TR_FPU_NM,		/* a = thread id (TRACE_NO_THREAD if none), b = the CPU's #NM traps */
 	TR_VMM_EXIT,		/* a = vm id << 16 | vCPU id, b = reason << 56 | guest rip */
 	TR_VMM_RENDEZVOUS,	/* a = vm id << 16 | initiating vCPU id (0xFFFF: a host
 				   thread), b = number of targets (kernel/vmm/) */
@@ -60,6 +60,9 @@ enum trace_type {
 	TR_VMM_RV_FUNC,		/* a = vm id << 16 | vCPU id: ran a rendezvous' function */
 	TR_IPC_CALL,		/* a = handle and flags, b = label: a call begins */
 	TR_IPC_CALL_END,	/* a = result: ... and returns */
+	TR_COUNTERS,		/* the dump's: a, b, c = the CPU's switches, FPU saves,
+				   FPU restores (trace_dump_all) */
+	TR_COUNTERS2,		/* a, b = its #NM traps, guest entries */
 	TR_TYPES		/* one more than the last */
 };
 
@@ -86,9 +89,11 @@ static inline bool trace_on(uint32_t cat)
 
 /* Applies trace= from the command line. */
 void trace_init(void);
-/* trace.ring=: bigger rings, once the heap is up (before the first event
- * that matters: fpu_init's). */
+/* trace.ring=: the boot CPU's bigger ring, once the heap is up (before
+ * the first event that matters: fpu_init's); trace_prepare_cpu(id) each
+ * other CPU's, as it is started (arch's smp code). */
 void trace_init_rings(void);
+void trace_prepare_cpu(int id);
 /* Events each ring keeps. */
 size_t trace_ring_size(void);
 /* Appends an event to this CPU's ring. Call with interrupts off or
@@ -114,8 +119,9 @@ const char *trace_type_name(uint32_t type);
 /* Prints the last n events of `cpu` (-1: every CPU). */
 void trace_dump(int cpu, size_t n);
 /* Every ring whole, in the machine-readable form tools/trace2json.py reads
- * (docs/trace.md): tracing off first, then the threads' names, each CPU's
- * own counters beside its count of events, and the events. */
+ * (docs/trace.md): each CPU logs its own counters (TR_COUNTERS), tracing
+ * stops, then the threads' names and the events; tracing goes back on as
+ * it was. */
 void trace_dump_all(void);
 /* trace.dump=1: before the kernel powers off after ktest= or trace.run=. */
 void trace_at_poweroff(void);

@@ -228,12 +228,14 @@ void ctxop_attach(struct thread *t, struct ctxop *op)
 {
 	if (!t || !op)
 		panic("ctxop_attach: NULL %s", t ? "op" : "thread");
+	bool atomic = curthread->preempt_count > 0 || !arch_irq_enabled();
 	if (unlikely(bug_on(ctxop_attach_unprotected))) {
 		attach_unprotected(t, op);
 		return;
 	}
 	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
 	check_attach(t, op);
+	op->attached_atomic = atomic;
 	link_first_half(t, op);
 	link_second_half(t, op);
 	spin_unlock_irqrestore(&t->ctxop_lock, flags);
@@ -243,7 +245,9 @@ void ctxop_detach(struct thread *t, struct ctxop *op)
 {
 	if (!t || !op)
 		panic("ctxop_detach: NULL %s", t ? "op" : "thread");
+	bool atomic = curthread->preempt_count > 0 || !arch_irq_enabled();
 	unsigned long flags = spin_lock_irqsave(&t->ctxop_lock);
+	op->detached_atomic = atomic;
 	if (op->owner != t)
 		panic("ctxop_detach: op %p is not on thread %s's chain (it is %s)", op,
 		      t->name, op->owner ? op->owner->name : "not attached");

@@ -192,7 +192,7 @@ static inline bool is_live(const struct cpu *c, const struct fpu_ctx *f)
 static __attribute__((noinline, cold)) void trace_fpu(uint32_t type, const struct cpu *c,
 						       const struct fpu_ctx *f)
 {
-	trace_log3(type, f->thread ? f->thread->id : 0,
+	trace_log3(type, f->thread ? f->thread->id : TRACE_NO_THREAD,
 		   type == TR_FPU_SAVE ? c->fpu.saves : c->fpu.restores, f->owner_tag);
 }
 
@@ -589,7 +589,7 @@ enum fpu_nm_result fpu_nm_trap(bool may_sleep)
 	struct fpu_ctx *f = t ? t->fpu : NULL;
 	c->fpu.nm_traps++;
 	if (trace_on(TRACE_FPU))
-		trace_log(TR_FPU_NM, t ? t->id : 0, c->fpu.nm_traps);
+		trace_log(TR_FPU_NM, t ? t->id : TRACE_NO_THREAD, c->fpu.nm_traps);
 	if (!f)
 		return FPU_NM_NOT_FPU_THREAD;
 	f->stats.nm_traps++;

@@ -106,7 +106,7 @@ bool fpu_xen_scenario(bool bug, struct xen_result *r)
 	bug_set("fpu_nm_sleep_ts_clear", bug);
 	uint64_t t = clock_ns() + 40 * MS;	/* time to start all three */
 	enum fpu_alloc old_alloc = fpu_set_alloc(FPU_ALLOC_EAGER);
-	trace_mark(bug ? 11 : 1);		/* the round begins (make trace) */
+	trace_mark(bug ? 11 : 1);		/* the round begins, T - 40 ms (make trace) */
 	int holder = fpuprobe_start_at("hold", FPUPROBE_TAG_FIRST + 1, cpu, t, t + 35 * MS,
 				       t + 80 * MS);
 	name_probe(holder, "holder");
@@ -129,12 +129,12 @@ bool fpu_xen_scenario(bool bug, struct xen_result *r)
 				   s->state == TS_SLEEPING;
 		thread_rele(s);
 	}
-	sleep_until(t + 55 * MS);	/* the holder has checked, the sleeper woken */
-	trace_mark(bug ? 13 : 3);	/* (a picture's window ends here: docs/trace.md) */
+	sleep_until(t + 52 * MS);	/* the holder has checked, the sleeper woken */
+	trace_mark(bug ? 12 : 2);	/* (a picture's window ends here: docs/trace.md) */
 	r->holder = holder > 0 ? fpuprobe_end(holder) : holder;
 	r->sleeper = sleeper > 0 ? fpuprobe_end(sleeper) : sleeper;
 	r->newcomer = newcomer > 0 ? fpuprobe_end(newcomer) : newcomer;
-	trace_mark(bug ? 12 : 2);		/* ... and ends */
+	trace_mark(bug ? 13 : 3);		/* ... and ends */
 
 	bug_set("fpu_nm_sleep_ts_clear", was);
 	fpu_set_nm_sleep_ns(old_sleep);

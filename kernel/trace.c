@@ -27,6 +27,7 @@
 #include <mm.h>
 #include <printf.h>
 #include <printk.h>
+#include <smp.h>
 #include <string.h>
 #include <ksyms.h>
 #include <thread.h>
@@ -34,12 +35,12 @@
 
 struct trace_ring {
 	volatile uint64_t next;			/* sequence number of the next event */
-	struct trace_event *ev;			/* `size` events, a power of two */
+	struct trace_event *ev;			/* `size` events */
+	uint64_t size;				/* a power of two */
 };
 
 static struct trace_event default_ev[MAX_CPUS][TRACE_RING_SIZE];
 static struct trace_ring rings[MAX_CPUS];
-static uint64_t size = TRACE_RING_SIZE;	/* events per ring */
 volatile uint32_t trace_mask;
 
 static uint64_t ring_opt;
@@ -57,40 +58,44 @@ static const struct cmdline_opt cmdline_opt_trace
 
 void trace_init(void)
 {
-	for (int i = 0; i < MAX_CPUS; i++)
+	for (int i = 0; i < MAX_CPUS; i++) {
 		rings[i].ev = default_ev[i];
+		rings[i].size = TRACE_RING_SIZE;
+	}
 	trace_mask = (uint32_t)trace_cats_opt;
+}
+
+/* trace.ring=: CPU id's ring of that size, from the heap, before the CPU
+ * logs its first event (the boot CPU's once the heap is up, each other
+ * one's as it is started): only CPUs that exist take the memory. */
+void trace_prepare_cpu(int id)
+{
+	if (!ring_opt || ring_opt == TRACE_RING_SIZE || id >= MAX_CPUS)
+		return;
+	uint64_t n = 1ULL << (63 - __builtin_clzll(ring_opt));
+	size_t bytes = n * sizeof(struct trace_event);
+	struct trace_event *ev = kmem_alloc(bytes, KM_NOSLEEP);
+	if (!ev) {
+		printk("trace: no memory for CPU %d's ring of %lu events (trace.ring); it keeps "
+		       "%d\n", id, n, TRACE_RING_SIZE);
+		return;
+	}
+	memset(ev, 0, bytes);
+	rings[id].next = 0;
+	rings[id].ev = ev;
+	rings[id].size = n;
+	if (id == 0)
+		printk("trace: %lu events per CPU\n", n);
 }
 
 void trace_init_rings(void)
 {
-	if (!ring_opt || ring_opt == TRACE_RING_SIZE)
-		return;
-	uint64_t n = 1ULL << (63 - __builtin_clzll(ring_opt));
-	size_t bytes = n * sizeof(struct trace_event);
-	struct trace_event *ev[MAX_CPUS];
-	for (int i = 0; i < MAX_CPUS; i++) {
-		ev[i] = kmem_alloc(bytes, KM_NOSLEEP);
-		if (!ev[i]) {
-			printk("trace: no memory for rings of %lu events (trace.ring); keeping %d\n",
-			       n, TRACE_RING_SIZE);
-			while (i--)
-				kmem_free(ev[i]);
-			return;
-		}
-		memset(ev[i], 0, bytes);
-	}
-	for (int i = 0; i < MAX_CPUS; i++) {
-		rings[i].next = 0;
-		rings[i].ev = ev[i];
-	}
-	size = n;
-	printk("trace: %lu events per CPU\n", n);
+	trace_prepare_cpu(0);
 }
 
 size_t trace_ring_size(void)
 {
-	return size;
+	return rings[0].size;
 }
 
 static char run_opt[128];
@@ -104,11 +109,15 @@ CMDLINE_UINT("trace.dump", dump_opt, 0, 1,
 
 void trace_log3(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
 {
+	/* interrupts off for the write (callers that only disabled
+	 * preemption keep them on): the dump's round of calls to every CPU
+	 * (trace_dump_all) then finds no CPU halfway through one */
+	unsigned long irq = arch_irq_save();
 	struct cpu *me = this_cpu();
 	int cpu = me->id;
 	struct trace_ring *r = &rings[cpu];
 	uint64_t seq = __atomic_add_fetch(&r->next, 1, __ATOMIC_RELAXED);
-	struct trace_event *e = &r->ev[(seq - 1) & (size - 1)];
+	struct trace_event *e = &r->ev[(seq - 1) & (r->size - 1)];
 	e->tsc = arch_timestamp();
 	e->type = type;
 	e->cpu = (uint32_t)cpu;
@@ -117,6 +126,7 @@ void trace_log3(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
 	e->b = b;
 	e->c = c;
 	__atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
+	arch_irq_restore(irq);
 }
 
 void trace_log(uint32_t type, uint64_t a, uint64_t b)
@@ -155,8 +165,13 @@ void trace_name_thread(const struct thread *t)
 			memcpy(names[k].name, t->name, THREAD_NAME_MAX);
 			return;
 		}
-		if (seen == key)
-			return;		/* (a racing claim of the same id: one name) */
+		if (seen == key) {
+			/* renamed since (the demos name their probes after the
+			 * spawn): the name as it is now */
+			if (memcmp(names[k].name, t->name, THREAD_NAME_MAX))
+				memcpy(names[k].name, t->name, THREAD_NAME_MAX);
+			return;
+		}
 	}
 }
 
@@ -172,9 +187,9 @@ void trace_disable(uint32_t cats)
 
 void trace_reset(void)
 {
-	for (int i = 0; i < MAX_CPUS; i++) {
+	for (int i = 0; i < cpu_count(); i++) {
 		rings[i].next = 0;
-		memset(rings[i].ev, 0, size * sizeof(struct trace_event));
+		memset(rings[i].ev, 0, rings[i].size * sizeof(struct trace_event));
 	}
 }
 
@@ -182,7 +197,7 @@ size_t trace_read(int cpu, struct trace_event *out, size_t max)
 {
 	struct trace_ring *r = &rings[cpu];
 	uint64_t end = r->next;
-	uint64_t start = end > size ? end - size : 0;
+	uint64_t size = r->size, start = end > size ? end - size : 0;
 	if (end - start > max)
 		start = end - max;
 	size_t n = 0;
@@ -215,6 +230,8 @@ const char *trace_type_name(uint32_t type)
 	case TR_VMM_RV_FUNC: return "vmm-rv-func";
 	case TR_IPC_CALL: return "ipc-call";
 	case TR_IPC_CALL_END: return "ipc-call-end";
+	case TR_COUNTERS: return "counters";
+	case TR_COUNTERS2: return "counters2";
 	default: return "?";
 	}
 }
@@ -255,7 +272,12 @@ static void name_live(struct thread *t, void *arg)
 static void dump_event(const struct trace_event *e, uint64_t *prev_ns, uint64_t *prev_seq)
 {
 	uint64_t ns = arch_timestamp_to_ns(e->tsc);
+	/* an interrupt's event between another's claim of its slot and its
+	 * TSC read is stamped before it: 0, and the time goes on from the
+	 * later of the two */
 	uint64_t d = ns >= *prev_ns ? ns - *prev_ns : 0;
+	if (ns < *prev_ns)
+		ns = *prev_ns;
 	char seq[24] = "", tid[24] = "-";
 	if (e->seq != *prev_seq + 1)
 		snprintf(seq, sizeof(seq), "@%lu ", e->seq);
@@ -271,44 +293,65 @@ static void dump_event(const struct trace_event *e, uint64_t *prev_ns, uint64_t 
 	*prev_seq = e->seq;
 }
 
+/* On each CPU in turn, interrupts off (smp_call_each): the CPU's own
+ * counters as two events of its ring, while tracing is still on. Every
+ * counter is bumped with interrupts off just before its event is logged,
+ * so the events before these are exactly the ones those counters count:
+ * tests/harness/tracecheck.py compares them. */
+static void log_counters(void *arg)
+{
+	(void)arg;
+	struct cpu *c = this_cpu();
+	trace_log3(TR_COUNTERS, c->switches, c->fpu.saves, c->fpu.restores);
+	trace_log3(TR_COUNTERS2, c->fpu.nm_traps, vmm_guest_entries(c->id), 0);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
 void trace_dump_all(void)
 {
 	uint32_t mask = trace_mask;
+	if (mask)
+		smp_call_each(log_counters, NULL, true);
 	trace_disable(~0u);
-	/* a switch or a log in flight on another CPU (interrupts off there)
-	 * is over well within this */
-	uint64_t until = arch_timestamp_to_ns(arch_timestamp()) + 2000000;
-	while (arch_timestamp_to_ns(arch_timestamp()) < until)
-		arch_cpu_relax();
+	/* a round of calls to every CPU, each taken with interrupts on: once
+	 * it is back, no CPU is inside trace_log (which keeps them off) */
+	smp_call_each(nothing, NULL, true);
 	thread_foreach(name_live, NULL);
 	bool vga = arch_console_vga_set(false);	/* serial only: far faster */
-	printk("trace-dump: begin cpus=%d mask=0x%x ring=%lu\n", cpu_count(), mask, size);
-	printk("trace-types:");
-	for (uint32_t t = 1; t < TR_TYPES; t++)
-		printk(" %u=%s", t, trace_type_name(t));
-	printk("\n");
+	char line[512];
+	int n = snprintf(line, sizeof(line), "trace-types:");
+	for (uint32_t t = 1; t < TR_TYPES && n < (int)sizeof(line); t++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %u=%s", t, trace_type_name(t));
+	printk("trace-dump: begin cpus=%d mask=0x%x ring=%lu\n%s\n", cpu_count(), mask,
+	       rings[0].size, line);
+	n = snprintf(line, sizeof(line), "trace-vmm-exits:");
+	for (int r = 0; r < VM_EXIT_NR && n < (int)sizeof(line); r++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %d=%s", r, vm_exit_name(r));
+	printk("%s\n", line);
 	for (int i = 0; i < NAMES; i++)
 		if (names[i].key)
 			printk("trace-thread: %lu %s\n", names[i].key - 1, names[i].name);
 	for (int c = 0; c < cpu_count(); c++) {
-		struct cpu *cp = &cpus[c];
 		struct trace_ring *r = &rings[c];
-		uint64_t end = r->next, start = end > size ? end - size : 0, got = 0;
-		for (uint64_t s = start; s < end; s++)
-			got += r->ev[s & (size - 1)].seq == s + 1;
-		printk("trace-cpu: %d logged=%lu kept=%lu switches=%lu fpu_saves=%lu "
-		       "fpu_restores=%lu nm=%lu vmm_entries=%lu\n", c, (uint64_t)r->next, got,
-		       cp->switches, cp->fpu.saves, cp->fpu.restores, cp->fpu.nm_traps,
-		       vmm_guest_entries(c));
+		uint64_t size = r->size, end = r->next, start = end > size ? end - size : 0, kept = 0;
+		printk("trace-cpu: %d logged=%lu\n", c, end);
 		uint64_t prev_ns = 0, prev_seq = 0;
 		for (uint64_t s = start; s < end; s++) {
 			const struct trace_event *e = &r->ev[s & (size - 1)];
-			if (e->seq == s + 1)	/* (tracing is off: never rewritten) */
+			if (e->seq == s + 1) {	/* (tracing is off: never rewritten) */
 				dump_event(e, &prev_ns, &prev_seq);
+				kept++;
+			}
 		}
+		printk("trace-cpu-end: %d kept=%lu\n", c, kept);
 	}
 	printk("trace-dump: end\n");
 	arch_console_vga_set(vga);
+	trace_enable(mask);		/* as it was: the dump only reads */
 }
 
 void trace_at_poweroff(void)
@@ -378,14 +421,16 @@ static void cmd_trace(const char *args)
 	} else if (!strncmp(args, "run ", 4)) {
 		/* every category (or those already on), from empty rings, for
 		 * the one command; then the dump (docs/trace.md) */
-		uint32_t cats = trace_mask ? trace_mask : cats_of("all");
-		trace_disable(~0u);
-		trace_reset();
-		trace_enable(cats);
+		uint32_t was = trace_mask;
+		if (!was) {		/* nothing was being recorded: from empty rings */
+			trace_reset();
+			trace_enable(cats_of("all"));
+		}
 		bool found = monitor_run_nested(args + 4);
-		trace_disable(~0u);
 		if (found)
 			trace_dump_all();
+		trace_disable(~0u);
+		trace_enable(was);	/* as it was */
 	} else if (*args == '\0' || (*args >= '0' && *args <= '9')) {
 		int cpu = -1;
 		if (*args)

@@ -12,10 +12,14 @@ For each lab (labs/*.json), or the one named:
      list it in "needs" (their tests run on its subject: guests need the
      context-op chain's order);
   4. with --full (make lab-check FULL=1): the student tree's whole make
-     test fails only cases of the lab, or of what its "affects" globs name
-     (cases outside the lab that run on its subject: until the restore
-     walk is right, every guest that keeps SSE values loses them), and
-     each of those passes in the reference tree.
+     test fails only cases of the lab, of the labs that need it (their
+     cases run on its subject), or that its "affects" names (cases
+     outside any lab that run on its subject: until the restore walk is
+     right, every guest that keeps SSE values loses them). Every such case
+     passes in the reference tree: CI's make test there, which runs first,
+     fails on any failure.
+Every "affects" entry must name a case the kernel has: a stale one is
+reported.
 Prints a line per check and exits 1 if any failed. Student trees go to a
 temporary directory (--keep DIR: there, and left for a look).
 """
@@ -50,6 +54,16 @@ def grade(tree, lab, cmdline=""):
         return None, None, out.stdout + out.stderr
 
 
+def known_cases():
+    """Every case's suite.name, from the harness's list (None if that fails)."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "harness", "run.py"),
+                        "--build", os.path.join(ROOT, "build"), "--list"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return None
+    return [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip() and "." in ln.split()[0]]
+
+
 def failed_cases(tree):
     """The suite.name of every case that failed in tree's last make test, and
     the configurations it failed in, or None if there are no results."""
@@ -64,9 +78,9 @@ def failed_cases(tree):
     return failed
 
 
-def full_check(tree, lab, spec, check):
-    """make test in the student tree: what fails is the lab's, or named by
-    its "affects"."""
+def full_check(tree, lab, spec, specs, check):
+    """make test in the student tree: what fails is the lab's, its
+    dependants', or named by its "affects"."""
     started = time.monotonic()
     out = subprocess.run(["make", "-s", "-C", tree, "test"], capture_output=True, text=True)
     failed = failed_cases(tree)
@@ -74,14 +88,16 @@ def full_check(tree, lab, spec, check):
         check(False, f"{lab}: make test in the student tree left no results",
               out.stdout + out.stderr)
         return
-    globs = list(spec["tests"]) + spec.get("affects", [])
+    dependants = [g for other in specs.values() if lab in other.get("needs", [])
+                  for g in other["tests"]]
+    globs = list(spec["tests"]) + dependants + spec.get("affects", [])
     outside = {c: cf for c, cf in failed.items()
                if not any(fnmatch.fnmatchcase(c, g) for g in globs)}
     affected = [c for c in failed if c not in outside and
                 not any(fnmatch.fnmatchcase(c, g) for g in spec["tests"])]
     check(not outside, f"{lab}: the student tree's make test fails {len(failed)} case(s) in "
-          f"{time.monotonic() - started:.0f} s, {len(outside)} outside the lab and its "
-          f"\"affects\"" + (f" ({len(affected)} affected: {', '.join(sorted(affected))})"
+          f"{time.monotonic() - started:.0f} s, {len(outside)} outside the lab, the labs "
+          f"that need it and its \"affects\"" + (f" ({len(affected)} affected: {', '.join(sorted(affected))})"
                               if affected else ""),
           "\n".join(f"{c}: failed in {', '.join(cf)}" for c, cf in sorted(outside.items())))
 
@@ -99,6 +115,7 @@ def main():
     if unknown:
         sys.exit(f"labcheck: no lab {', '.join(unknown)}; there are: {', '.join(specs)}")
     problems = []
+    known = known_cases()
 
     def check(ok, what, output=""):
         print(f"  {'ok  ' if ok else 'FAIL'}  {what}", flush=True)
@@ -112,6 +129,10 @@ def main():
     for lab in chosen:
         spec = specs[lab]
         print(f"labcheck: lab {lab}", flush=True)
+        stale = [g for g in spec.get("affects", []) if known is not None and
+                 not g.startswith("(") and not any(fnmatch.fnmatchcase(c, g) for c in known)]
+        if stale:
+            check(False, f"{lab}: \"affects\" names no case the kernel has: {', '.join(stale)}")
         s, m, out = grade(ROOT, lab)
         check(s is not None and s == m and m > 0, f"{lab}: the reference tree scores {s}/{m}",
               out)
@@ -138,7 +159,7 @@ def main():
                 check(s is not None and s == m and m > 0,
                       f"{lab}: the student tree scores {s}/{m} on lab {other}", out)
         if a.full:
-            full_check(tree, lab, spec, check)
+            full_check(tree, lab, spec, specs, check)
         if not a.keep:
             shutil.rmtree(tree, ignore_errors=True)
     if not a.keep:

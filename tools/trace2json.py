@@ -42,7 +42,12 @@ import tracedump  # noqa: E402
 from tracedump import OWNER_INIT, OWNER_LAYERED, OWNER_NONE  # noqa: E402
 
 PID_CPUS, PID_THREADS = 1, 2
-VMM_EXIT_REASONS = ["io", "hlt", "npf", "hypercall", "shutdown", "intr", "other"]
+
+
+def tid_of(a: int) -> int:
+    """A thread id from an event's hex word: TRACE_NO_THREAD (all ones) is
+    tracedump.NO_THREAD."""
+    return tracedump.NO_THREAD if a == OWNER_NONE else a
 
 
 def owner_value(tag: int) -> int:
@@ -132,32 +137,31 @@ def convert(d: tracedump.Dump) -> dict:
                 tr.begin(ts, f"guest {vm_name(e.a)}", "guest", "vmm", {"vcpu": vm_name(e.a)})
             elif e.type == "vmm-exit":
                 reason = e.b >> 56
-                tr.end(ts, "guest", {"exit": VMM_EXIT_REASONS[reason]
-                                     if reason < len(VMM_EXIT_REASONS) else reason,
+                tr.end(ts, "guest", {"exit": d.exit_reasons.get(reason, reason),
                                      "rip": hex(e.b & ((1 << 56) - 1))})
             elif e.type in ("ctxop-save", "ctxop-restore"):
                 what = "save" if e.type == "ctxop-save" else "restore"
                 inst = (f"{what} {e.sym or hex(e.c)}", "ctxop",
                         {"op": hex(e.a), "thread": d.name(e.b), "handler": e.sym})
             elif e.type == "fpu-#NM":
-                inst = ("#NM", "fpu", {"thread": d.name(e.a), "#NM on this CPU": e.b})
+                inst = ("#NM", "fpu", {"thread": d.name(tid_of(e.a)), "#NM on this CPU": e.b})
             elif e.type in ("fpu-save", "fpu-restore"):
                 what = "save" if e.type == "fpu-save" else "restore"
                 inst = (f"FPU {what} ({owner_name(d, e.c)})", "fpu",
-                        {"thread": e.a, f"{what}s on this CPU": e.b})
+                        {"thread": tid_of(e.a), f"{what}s on this CPU": e.b})
                 if e.type == "fpu-restore":
                     out.append({"ph": "C", "pid": PID_CPUS, "ts": ts,
                                 "name": f"FPU owner cpu {c.cpu}",
-                                "args": {"owner": owner_value(e.c)}})
+                                "args": {"value": owner_value(e.c)}})
             elif e.type == "fpu-owner":
                 inst = (f"FPU owner: {owner_name(d, e.a)}", "fpu", {})
                 out.append({"ph": "C", "pid": PID_CPUS, "ts": ts,
                             "name": f"FPU owner cpu {c.cpu}",
-                            "args": {"owner": owner_value(e.a)}})
+                            "args": {"value": owner_value(e.a)}})
             elif e.type == "fpu-ts":
                 inst = ("TS set" if e.a else "TS clear", "fpu", {})
                 out.append({"ph": "C", "pid": PID_CPUS, "ts": ts, "name": f"CR0.TS cpu {c.cpu}",
-                            "args": {"set": 1 if e.a else 0}})
+                            "args": {"value": 1 if e.a else 0}})
             elif e.type == "vmm-rv-func":
                 inst = (f"rendezvous function on {vm_name(e.a)}", "vmm", {})
             elif e.type == "user":

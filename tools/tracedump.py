@@ -6,11 +6,15 @@ of a `make trace` boot, or the monitor's `trace dump`) as lines
 
     trace-dump: begin cpus=N mask=0xM ring=R
     trace-types: 1=ctxop-save 2=ctxop-restore ...   the event types' numbers
+    trace-vmm-exits: 0=intr 1=hlt ...          a guest exit's reasons
     trace-thread: ID NAME                      one per thread it knows
-    trace-cpu: CPU logged=L kept=K switches=S fpu_saves=.. fpu_restores=..
-               nm=.. vmm_entries=..            the CPU's own counters, then
-    E [@SEQ] DNS TYPE TID A B C [SYMBOL]       each of its events, oldest first
+    trace-cpu: CPU logged=L                    then each of its events, oldest
+    E [@SEQ] DNS TYPE TID A B C [SYMBOL]       first, and
+    trace-cpu-end: CPU kept=K
     trace-dump: end
+
+The CPU's own counters come as its last events (counters, counters2:
+each CPU logs them itself when the dump begins): Cpu.counters.
 
 An event line is short because the serial port is slow: DNS is the time
 in ns since the CPU's previous event (the first: since the boot), TYPE a
@@ -69,6 +73,7 @@ class Dump:
     ring: int
     threads: Dict[int, str]
     cpus: List[Cpu]
+    exit_reasons: Dict[int, str] = field(default_factory=dict)
 
     def name(self, tid: int) -> str:
         if tid == NO_THREAD:
@@ -89,6 +94,8 @@ _BEGIN = re.compile(r"trace-dump: begin cpus=(\d+) mask=0x([0-9a-f]+) ring=(\d+)
 _THREAD = re.compile(r"trace-thread: (\d+) (.*)$")
 _CPU = re.compile(r"trace-cpu: (\d+) (.*)$")
 _TYPES = re.compile(r"trace-types:(.*)$")
+_EXITS = re.compile(r"trace-vmm-exits:(.*)$")
+_CPU_END = re.compile(r"trace-cpu-end: (\d+) kept=(\d+)")
 _EV = re.compile(r"E (?:@(\d+) )?(\d+) (\d+) (-|\d+) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)"
                  r"(?: (\S+))?\s*$")
 
@@ -128,9 +135,26 @@ def parse(text: str) -> Dump:
         if line.startswith("trace-dump: end"):
             done, dump = dump, None
             continue
-        m = _TYPES.match(line)
+        m = _TYPES.match(line) or _EXITS.match(line)
         if m:
-            types = {int(k): v for k, v in (f.split("=", 1) for f in m.group(1).split())}
+            try:
+                table = {int(k): v for k, v in (f.split("=", 1) for f in m.group(1).split())}
+            except ValueError:
+                raise DumpError(f"a garbled line: {line!r}")
+            if line.startswith("trace-types"):
+                types = table
+            else:
+                dump.exit_reasons = table
+            continue
+        m = _CPU_END.match(line)
+        if m and int(m.group(1)) in by_cpu:
+            c = by_cpu[int(m.group(1))]
+            c.kept = int(m.group(2))
+            for e in c.events:
+                if e.type == "counters":
+                    c.counters.update(switches=e.a, fpu_saves=e.b, fpu_restores=e.c)
+                elif e.type == "counters2":
+                    c.counters.update(nm=e.a, vmm_entries=e.b)
             continue
         m = _THREAD.match(line)
         if m:
@@ -139,8 +163,7 @@ def parse(text: str) -> Dump:
         m = _CPU.match(line)
         if m:
             kv = dict(f.split("=", 1) for f in m.group(2).split())
-            cpu = Cpu(int(m.group(1)), int(kv.pop("logged")), int(kv.pop("kept")),
-                      {k: int(v) for k, v in kv.items()})
+            cpu = Cpu(int(m.group(1)), int(kv.pop("logged")), 0, {})
             by_cpu[cpu.cpu] = cpu
             dump.cpus.append(cpu)
             cur = cpu

@@ -141,9 +141,12 @@ def resolve_window(allev: List[tracedump.Event], window) -> Tuple[float, float]:
             marks = [e for e in allev if e.type == "user"]
             if window.startswith("marks="):
                 a, _, b = window[6:].partition("-")
+                if not a.isdigit() or (b and not b.isdigit()):
+                    raise ValueError(f"--window {window}: marks=A-B wants two mark numbers")
                 marks = [e for e in marks if e.a in (int(a), int(b or a))]
             if not marks:
-                raise ValueError(f"--window {window}: the dump has no such mark")
+                raise ValueError(f"--window {window}: the dump has no such mark (its marks: "
+                                 f"{sorted({e.a for e in allev if e.type == 'user'}) or 'none'})")
             t0, t1 = marks[0].ns, marks[-1].ns
         elif window.startswith("events="):
             typ = window[7:]
@@ -184,14 +187,20 @@ def draw(d: tracedump.Dump, title: str = "", window=(None, None),
         if not ev:
             continue
         first_tid = ev[0].tid
+        first_sw = next((e for e in ev if e.type == "switch"), None)
+        if first_sw is not None:
+            first_tid = first_sw.a          # who ran before the first switch
         run = intervals(ev, ev[0].ns, ev[-1].ns, first_tid,
                         lambda e, v: e.b if e.type == "switch" else None)
-        ts = intervals(ev, ev[0].ns, ev[-1].ns, None,
+        first_ts = next((e for e in ev if e.type == "fpu-ts"), None)
+        ts = intervals(ev, ev[0].ns, ev[-1].ns,
+                       None if first_ts is None else not first_ts.a,  # before its first change
                        lambda e, v: bool(e.a) if e.type == "fpu-ts" else None)
         own = intervals(ev, ev[0].ns, ev[-1].ns, None,
                         lambda e, v: e.a if e.type == "fpu-owner" else
                         (e.c if e.type == "fpu-restore" else None))
         few = sum(1 for e in ev if t0 <= e.ns <= t1 and e.type.startswith("ctxop")) <= 40
+        label_x = -1e9
         if few and any(t0 <= e.ns <= t1 and e.type.startswith("ctxop") for e in ev):
             y += 70                         # room for the handlers' names
         svg.text(LEFT - 8, y + 13, f"CPU {c.cpu}", anchor="end", weight="bold")
@@ -224,7 +233,13 @@ def draw(d: tracedump.Dump, title: str = "", window=(None, None),
                 label = e.sym or hex(e.c)
                 for cut in ("demo_", "_save", "_restore"):
                     label = label.replace(cut, "")
-                svg.text(x(e.ns) + 1, y - 2, ("S " if e.type == "ctxop-save" else "R ") + label,
+                # names of handlers run close together go side by side, in
+                # their order, with a line down to each tick
+                lx = max(x(e.ns), label_x + 14)
+                label_x = lx
+                if lx - x(e.ns) > 1:
+                    svg.line(lx, y - 1, x(e.ns), y + 2, "#999", 0.5, "1,1")
+                svg.text(lx + 1, y - 2, ("S " if e.type == "ctxop-save" else "R ") + label,
                          size=8, fill="#333", rotate=True)
             if e.type == "fpu-#NM":
                 xe = x(e.ns)
@@ -243,7 +258,7 @@ def draw(d: tracedump.Dump, title: str = "", window=(None, None),
         svg.rect(LEFT, y, plot_w, LANE_H - 6, "#fafafa", "#dddddd")
         for a, b, v in own:
             if v is not None and b >= t0 and a <= t1:
-                svg.rect(x(a), y, x(b) - x(a), LANE_H - 6, owner_colour(d, v), "#00000040")
+                svg.rect(x(a), y, x(b) - x(a), LANE_H - 6, owner_colour(d, v), "#bbbbbb")
         y += LANE_H + GAP + 4
 
     # a lane per thread

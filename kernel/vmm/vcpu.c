@@ -450,12 +450,13 @@ static void guest_fpu_enter(struct vcpu *v)
 	fpu_ctx_load(v->guest_fpu);
 	kpreempt_enable();
 	/* LAB ctxop STUB
-	// TODO (labs/ctxop.md, part 2): attach the op vcpu_fpu_init made and
-	// load the guest's FPU, as one step no preemption can split. Until
-	// then, as before illumos 13917: an op allocated and attached at every
-	// run (ctxop_install may sleep), and the load a step of its own.
-	ctxop_install(curthread, &vmm_ctxop_tpl, v);
+	// TODO (labs/ctxop.md, part 2): attach the op vcpu_fpu_init made.
+	// Until then, as before illumos 13917: an op allocated for each run
+	// (13915's preallocation: before the step, since allocation may
+	// sleep), attached in the step with the guest FPU's load.
+	v->fpu_op = ctxop_allocate(&vmm_ctxop_tpl, v);
 	kpreempt_disable();
+	ctxop_attach(curthread, v->fpu_op);
 	fpu_ctx_load(v->guest_fpu);
 	kpreempt_enable();
 	LAB ctxop END */
@@ -469,13 +470,15 @@ static void guest_fpu_leave(struct vcpu *v)
 	ctxop_detach(curthread, v->fpu_op);
 	kpreempt_enable();
 	/* LAB ctxop STUB
-	// TODO (labs/ctxop.md, part 2): unload and detach as one step; keep
-	// the op for the next run (vcpu_fpu_fini frees it). Until then it is
-	// removed and freed at every run.
+	// TODO (labs/ctxop.md, part 2): keep the op for the next run
+	// (vcpu_fpu_fini frees it). Until then it is freed after every run,
+	// as when there was no detach that did not free.
 	kpreempt_disable();
 	fpu_ctx_unload(v->guest_fpu);
+	ctxop_detach(curthread, v->fpu_op);
 	kpreempt_enable();
-	ctxop_remove(curthread, &vmm_ctxop_tpl, v);
+	ctxop_free(v->fpu_op);
+	v->fpu_op = NULL;
 	LAB ctxop END */
 }
 

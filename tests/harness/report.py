@@ -257,7 +257,7 @@ def write_json(records: List[TestRecord], path: str) -> None:
 
 
 def write_html(records: List[TestRecord], configs: List[str], path: str,
-               title: str = "ctxkern make test") -> None:
+               title: str = "ctxkern make test", root: str = "") -> None:
     """build/test-report.html: the matrix (configurations x suites, a cell
     per pair with its counts, red where something failed, each linking to
     its failures), then every failure with its diagnostics, the serial
@@ -269,7 +269,7 @@ def write_html(records: List[TestRecord], configs: List[str], path: str,
     def link(log: str) -> str:
         if not log:
             return ""
-        target = os.path.relpath(os.path.abspath(log), base)
+        target = os.path.relpath(os.path.join(root or os.getcwd(), log), base)
         return f'<a href="{h.escape(target)}">{h.escape(log)}</a>'
 
     suites: List[str] = []

@@ -8,17 +8,24 @@ tracesvg.py) and reports, as the pseudo-suite "(trace)":
 
   dump_parses               the log holds one complete dump
   json_loads                trace2json's output goes through json.dumps and
-                            json.loads and has trace events of each kind
-                            the cases made (a switch, a context op, an FPU
-                            save, a #NM, a guest entry, an IPC call)
+                            json.loads, every event is well formed for the
+                            Chrome format (ph, a numeric ts, pid, tid where
+                            the phase needs one, a name, an instant's scope),
+                            and it has events of each kind the cases made (a
+                            switch, a context op, an FPU save, a #NM, a guest
+                            entry, an IPC call)
   every_begin_has_its_end   per track, B and E nest: no E without its B,
-                            none left open
+                            none left open, and no slice cut short (closed
+                            by the converter, "cut") but at the dump's ends
   counts_equal_the_kernel_counters
-                            per CPU, nothing lost, and the events that carry
-                            one of the kernel's own counters (switches, FPU
+                            per CPU, nothing lost, and the events of each
+                            kind the kernel counts itself (switches, FPU
                             saves and restores, #NM, guest entries) number
-                            exactly what the counter says: the values run
-                            1, 2, ... n without a gap, n events
+                            exactly what its counter said when the dump
+                            began (each CPU logs its counters then, in its
+                            own ring: the counters events); each such event
+                            also carries the counter's value, which must run
+                            1, 2, ... n: none missing or doubled on the way
   svg_renders               tracesvg's output is well-formed XML and
                             rsvg-convert (Debian's librsvg2-bin) renders it
                             to a PNG
@@ -75,17 +82,63 @@ def count_problems(d: tracedump.Dump) -> List[str]:
         if c.lost:
             problems.append(f"CPU {c.cpu}: {c.lost} of {c.logged} events lost (the ring was "
                             f"full: give the row a bigger trace.ring)")
+        stop = next((i for i, e in enumerate(c.events) if e.type == "counters"), None)
+        if stop is None or not all(k in c.counters for _, k in COUNTED.values()):
+            problems.append(f"CPU {c.cpu}: no counters events in its ring (the dump logs "
+                            f"them on every CPU first)")
+            continue
+        before = c.events[:stop]
         for typ, (fld, key) in COUNTED.items():
-            vals = [getattr(e, fld) for e in c.events if e.type == typ]
+            vals = [getattr(e, fld) for e in before if e.type == typ]
+            if len(vals) != c.counters[key]:
+                problems.append(f"CPU {c.cpu}: {len(vals)} {typ} events, but the kernel "
+                                f"counted {c.counters[key]} ({key})")
             if vals != list(range(1, len(vals) + 1)):
-                gap = next((i for i, v in enumerate(vals) if v != i + 1), None)
+                gap = next((i for i, v in enumerate(vals) if v != i + 1), 0)
                 problems.append(f"CPU {c.cpu}: {typ} events carry the kernel's {key} "
                                 f"{vals[max(0, gap - 2):gap + 3]} around event {gap}: "
                                 f"not 1..{len(vals)} (an event missing or doubled)")
-            if vals and vals[-1] > c.counters.get(key, 0):
-                problems.append(f"CPU {c.cpu}: {len(vals)} {typ} events, more than the "
-                                f"kernel's {key} = {c.counters.get(key)} at the dump")
     return problems
+
+
+def schema_problems(events: List[dict]) -> List[str]:
+    """What Perfetto's JSON importer would choke on or show wrongly."""
+    problems = []
+    for i, e in enumerate(events):
+        ph = e.get("ph")
+        bad = None
+        if ph not in ("B", "E", "i", "C", "M"):
+            bad = f"phase {ph!r}"
+        elif "pid" not in e:
+            bad = "no pid"
+        elif ph != "M" and not isinstance(e.get("ts"), (int, float)):
+            bad = "no numeric ts"
+        elif ph in ("B", "E", "i") and "tid" not in e:
+            bad = "no tid"
+        elif ph in ("B", "i", "C", "M") and not e.get("name"):
+            bad = "no name"
+        elif ph == "i" and e.get("s") not in ("t", "p", "g"):
+            bad = "an instant without its scope"
+        elif ph == "C" and not all(isinstance(v, (int, float)) for v in e.get("args", {}).values()):
+            bad = "a counter with a value that is not a number"
+        if bad:
+            problems.append(f"event {i}: {bad}: {json.dumps(e)[:160]}")
+    return problems
+
+
+def cut_problems(events: List[dict]) -> List[str]:
+    """A slice the converter had to close ("cut") anywhere but at the end of
+    the dump or of a thread's turn on a CPU (a guest entry or kernel FPU
+    section cut by a switch means the switch came inside it: impossible)."""
+    ends: Dict[Tuple[int, int], float] = {}
+    for e in events:
+        if e["ph"] in ("B", "E", "i"):
+            key = (e["pid"], e["tid"])
+            ends[key] = max(ends.get(key, 0), e["ts"])
+    return [f"a slice on track ({e['pid']}, {e['tid']}) cut at {e['ts']} us, before the "
+            f"track's end at {ends[(e['pid'], e['tid'])]} us"
+            for e in events if e["ph"] == "E" and e.get("args", {}).get("cut")
+            and e["ts"] < ends[(e["pid"], e["tid"])]]
 
 
 def check(lines: List[str], out_dir: str,
@@ -110,17 +163,18 @@ def check(lines: List[str], out_dir: str,
             f.write(text)
         kinds = {t for c in back["otherData"]["cpus"] for t in c["events"]}
         missing = [t for t in MUST_HAVE if t not in kinds] if every_case else []
-        res.append(("json_loads", not missing and len(back["traceEvents"]) > 0,
+        schema = schema_problems(back["traceEvents"])
+        res.append(("json_loads", not missing and not schema and len(back["traceEvents"]) > 0,
                     [f"{len(back['traceEvents'])} trace events; kinds: {', '.join(sorted(kinds))}"]
                     + ([f"no {', '.join(missing)} events: the row's cases should make them"]
                        if missing else [])
                     + ([] if every_case else ["(T= left some of the row's cases out: the kinds "
-                                              "of event are not checked)"])))
+                                              "of event are not checked)"]) + schema[:8]))
     except (TypeError, ValueError, KeyError) as e:
         res.append(("json_loads", False, [f"{type(e).__name__}: {e}"]))
         back = j
 
-    p = begin_end_problems(back["traceEvents"])
+    p = begin_end_problems(back["traceEvents"]) + cut_problems(back["traceEvents"])
     nb = sum(1 for e in back["traceEvents"] if e["ph"] == "B")
     res.append(("every_begin_has_its_end", not p and nb > 0, [f"{nb} slices"] + p[:10]))
 

@@ -618,8 +618,11 @@ KTEST_TIMEOUT(vmm, ctxop_restore_order_bug_corrupts_guest_fpu, 20)
  * guest's FPU load and detaches it on the way out without freeing it; the
  * VM's destruction frees it. Seen from the vCPU thread: the op exists
  * before the run and is not on any ring; inside the run (at each port
- * check) it is the newest op of the thread's ring; after the run it is
- * the same op, off the ring again; and the thread allocated no op in
+ * check) it is the newest op of the thread's ring, attached with
+ * preemption off; after the run it is the same op, off the ring again,
+ * detached with preemption off (a switch between the guest FPU's unload
+ * and the detach would run the op's restore and load the guest's
+ * registers into the host thread); and the thread allocated no op in
  * between (thread->ctxop_allocs).
  */
 #define SPLIT_VCPUS 2
@@ -631,6 +634,7 @@ static struct split_seen {
 	volatile uint64_t checks;		/* port checks seen */
 	volatile uint64_t checks_on_top;	/* ... with v's op the newest of the ring */
 	int ring_outside, ring_inside;		/* ctxop_count of the thread */
+	bool attach_atomic, detach_atomic;	/* preemption off for them (ctxop.h) */
 } split_seen[SPLIT_VCPUS];
 
 static uint32_t split_port(struct vcpu *v, uint16_t port, bool in, uint32_t value, void *arg)
@@ -640,6 +644,7 @@ static uint32_t split_port(struct vcpu *v, uint16_t port, bool in, uint32_t valu
 	struct thread *t = curthread;
 	if (v->fpu_op && t->ctxops == v->fpu_op && v->fpu_op->owner == t)
 		s->checks_on_top++;
+	s->attach_atomic = t->ctxops && t->ctxops->attached_atomic;
 	s->ring_inside = ctxop_count(t);
 	s->checks++;
 	return 0;
@@ -656,6 +661,7 @@ static void split_main(struct vcpu *v)
 	s->allocs_in_run = curthread->ctxop_allocs - allocs;
 	s->after = v->fpu_op;
 	s->owner_after = v->fpu_op ? v->fpu_op->owner : NULL;
+	s->detach_atomic = v->fpu_op && v->fpu_op->detached_atomic;
 }
 
 KTEST(vmm, vcpu_fpu_op_is_allocated_once_and_attached_for_the_run)
@@ -684,13 +690,21 @@ KTEST(vmm, vcpu_fpu_op_is_allocated_once_and_attached_for_the_run)
 		       (void *)s->after, (void *)s->owner_after, (unsigned long)s->checks_on_top,
 		       (unsigned long)s->checks, s->ring_outside, s->ring_inside,
 		       (unsigned long)s->allocs_in_run);
+		if (!s->before || s->allocs_in_run)
+			KT_LOG("hint: the op is allocated once, in vcpu_fpu_init, where sleeping "
+			       "is fine; vm_run only attaches it (labs/ctxop.md, part 2)");
+		if (!s->attach_atomic || (s->after && !s->detach_atomic))
+			KT_LOG("hint: attach with the guest FPU's load, and detach with its unload, "
+			       "inside one kpreempt_disable() ... kpreempt_enable() each");
 		KT_EXPECT(s->before != NULL);			/* allocated before the run */
 		KT_EXPECT(s->owner_before == NULL);		/* ... and not attached yet */
 		KT_EXPECT_EQ(s->checks_on_top, s->checks);	/* attached, on top, in the run */
 		KT_EXPECT_EQ(s->ring_inside, s->ring_outside + 1);
+		KT_EXPECT(s->attach_atomic);			/* ... in the step with the load */
 		KT_EXPECT_EQ(s->allocs_in_run, 0);		/* attach does not allocate */
 		KT_EXPECT(s->after == s->before);		/* kept: detach does not free */
 		KT_EXPECT(s->owner_after == NULL);		/* ... and detached */
+		KT_EXPECT(s->detach_atomic);			/* ... in the step with the unload */
 	}
 	KT_EXPECT_EQ(ctxop_live(), live);			/* freed with the VM */
 }
