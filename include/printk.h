@@ -18,6 +18,8 @@ __noreturn void panic(const char *fmt, ...) __printf(1, 2);
 
 /* A panic hook: the test runner uses it to judge KTEST_EXPECT_PANIC cases. */
 void panic_set_hook(void (*hook)(const char *msg));
+/* Whether a panic is in progress (on any CPU). */
+bool panic_in_progress(void);
 
 /* Checks a kernel invariant; a failure panics naming the expression. */
 #define KASSERT(cond)                                                        \

@@ -233,19 +233,22 @@ static void complete(struct ipc_tcb *w, int result)
 {
 	unqueue(w);
 	w->wait = W_NONE;
-	w->done = true;
 	w->result = result;
+	/* after result: fast_wait reads done without the lock */
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
 	sched_wakeup(w->thread);
 }
 
 /* complete(), but w is left asleep for me to hand this CPU to when I
  * wait (wait_for_partner), or to wake on my way out (handoff_flush). */
-static void complete_handoff(struct ipc_tcb *me, struct ipc_tcb *w, int result)
+static inline __attribute__((always_inline)) void complete_handoff(struct ipc_tcb *me,
+								 struct ipc_tcb *w, int result)
 {
 	unqueue(w);
 	w->wait = W_NONE;
-	w->done = true;
 	w->result = result;
+	/* after result: fast_wait reads done without the lock */
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
 	me->handoff = w;
 }
 
@@ -291,7 +294,10 @@ static inline __attribute__((always_inline)) int fast_wait(struct ipc_tcb *me, u
 		me->handoff = NULL;
 		spin_unlock_raw(&ipc_lock);	/* interrupts stay off until the switch */
 		sched_sleep_and_run(next);
-		if (likely(__atomic_load_n(&me->done, __ATOMIC_ACQUIRE))) {
+		/* not while dying: a kick may have woken us as a partner on
+		 * another CPU completes us, and its wakeup must have landed
+		 * (it has, once we hold ipc_lock) before we may sleep again */
+		if (likely(__atomic_load_n(&me->done, __ATOMIC_ACQUIRE)) && likely(!t->proc->dying)) {
 			int r = me->result;
 			arch_irq_restore(irq);
 			return r;

@@ -26,6 +26,11 @@ static struct spinlock console_lock = SPINLOCK_INIT("console");
 static volatile int panicking;		/* number of panics in progress */
 static void (*panic_hook)(const char *msg);
 
+bool panic_in_progress(void)
+{
+	return __atomic_load_n(&panicking, __ATOMIC_RELAXED) != 0;
+}
+
 static void console_out(char c, void *ctx)
 {
 	(void)ctx;

@@ -113,6 +113,12 @@ void trace_log3(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
 	 * preemption keep them on): the dump's round of calls to every CPU
 	 * (trace_dump_all) then finds no CPU halfway through one */
 	unsigned long irq = arch_irq_save();
+	if (unlikely(!trace_mask)) {
+		/* turned off between the caller's test and here (an interrupt
+		 * in between: the dump's quiesce round): nothing more may land */
+		arch_irq_restore(irq);
+		return;
+	}
 	struct cpu *me = this_cpu();
 	int cpu = me->id;
 	struct trace_ring *r = &rings[cpu];
@@ -314,12 +320,25 @@ static void nothing(void *arg)
 void trace_dump_all(void)
 {
 	uint32_t mask = trace_mask;
-	if (mask)
+	/* From a panic or an interrupt (the test runner's watchdog), another
+	 * CPU may have interrupts off for good, or spin on a lock held here:
+	 * no calls to the other CPUs then, so no counters, and a 2 ms wait
+	 * instead of the quiesce round. */
+	bool calls = arch_irq_enabled() && this_cpu()->trap_depth == 0 && !panic_in_progress();
+	if (mask && calls)
 		smp_call_each(log_counters, NULL, true);
 	trace_disable(~0u);
-	/* a round of calls to every CPU, each taken with interrupts on: once
-	 * it is back, no CPU is inside trace_log (which keeps them off) */
-	smp_call_each(nothing, NULL, true);
+	if (calls) {
+		/* a round of calls to every CPU, each taken with interrupts on:
+		 * once it is back, no CPU is inside trace_log (which keeps them
+		 * off and looks at the mask again) */
+		smp_call_each(nothing, NULL, true);
+	} else {
+		uint64_t until = arch_timestamp_to_ns(arch_timestamp()) + 2000000;
+		while (arch_timestamp_to_ns(arch_timestamp()) < until)
+			arch_cpu_relax();
+		printk("trace: dumping from a panic or an interrupt: no counters events\n");
+	}
 	thread_foreach(name_live, NULL);
 	bool vga = arch_console_vga_set(false);	/* serial only: far faster */
 	char line[512];
@@ -418,6 +437,8 @@ static void cmd_trace(const char *args)
 		trace_reset();
 	} else if (strcmp(args, "dump") == 0) {
 		trace_dump_all();
+	} else if (!strncmp(args, "run ", 4) && !strncmp(args + 4, "trace", 5)) {
+		printk("trace run: runs a command other than trace itself\n");
 	} else if (!strncmp(args, "run ", 4)) {
 		/* every category (or those already on), from empty rings, for
 		 * the one command; then the dump (docs/trace.md) */

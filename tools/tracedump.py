@@ -150,11 +150,14 @@ def parse(text: str) -> Dump:
         if m and int(m.group(1)) in by_cpu:
             c = by_cpu[int(m.group(1))]
             c.kept = int(m.group(2))
-            for e in c.events:
-                if e.type == "counters":
-                    c.counters.update(switches=e.a, fpu_saves=e.b, fpu_restores=e.c)
-                elif e.type == "counters2":
-                    c.counters.update(nm=e.a, vmm_entries=e.b)
+            # the first of them: a second dump in the boot logs another pair
+            first = next((i for i, e in enumerate(c.events) if e.type == "counters"), None)
+            if first is not None:
+                e = c.events[first]
+                c.counters.update(switches=e.a, fpu_saves=e.b, fpu_restores=e.c)
+                e2 = next((x for x in c.events[first:] if x.type == "counters2"), None)
+                if e2 is not None:
+                    c.counters.update(nm=e2.a, vmm_entries=e2.b)
             continue
         m = _THREAD.match(line)
         if m:

@@ -471,12 +471,12 @@ bool smp_start_ap(uint32_t apic_id)
 		printk("smp: APIC ID %u cannot be reached in xAPIC mode; skipped\n", apic_id);
 		return false;
 	}
-	trace_prepare_cpu(id);		/* its ring, before it can log (trace.ring=) */
 	uint64_t stack_top = ap_stack_get(id);
 	if (!stack_top) {
 		printk("smp: no memory for the stack of APIC ID %u; skipped\n", apic_id);
 		return false;
 	}
+	trace_prepare_cpu(id);		/* its ring, before it can log (trace.ring=) */
 
 	trampoline_map();
 	params->cr3 = read_cr3();
