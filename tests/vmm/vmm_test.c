@@ -678,7 +678,7 @@ KTEST(vmm, vcpu_fpu_op_is_allocated_once_and_attached_for_the_run)
 		KT_EXPECT(vm->vcpus[i].fpu_op != NULL);	/* allocated with the vCPU */
 	}
 	vm_start(vm);
-	bool checked = VMT_WAIT_UNTIL(split_seen[0].checks >= 20 && split_seen[1].checks >= 20,
+	bool checked = VMT_WAIT_UNTIL(split_seen[0].checks >= 4 && split_seen[1].checks >= 4,
 				      5 * NS_PER_S);
 	vm_destroy(vm);
 	KT_ASSERT(checked);
