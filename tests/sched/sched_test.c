@@ -202,6 +202,13 @@ static void rq_worker(void *arg)
 KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
 {
 	int cpu = cpu_count() - 1;
+	/* No end of a quantum in the middle of a turn: a tick between a
+	 * worker's note and its yield sends it to the tail, and its next turn
+	 * yields without a note, which reads as a broken rotation (seen on
+	 * the O0 row of a loaded host, where the case takes long enough for
+	 * a quantum to run out in it). A second is far more than the case. */
+	uint64_t quantum = sched_quantum_us;
+	sched_set_quantum_us(1000000);
 	struct rq_run run = { .n = 0 };
 	sem_init(&run.go_high, 0, "test.rq_high");
 	struct rq_worker_arg w[RQ_WORKERS], hi = { .run = &run, .id = RQ_ID_HIGH },
@@ -221,6 +228,7 @@ KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
 	thread_join(high);
 	thread_join(low);
 	thread_bind(-1);
+	sched_set_quantum_us(quantum);
 	KT_EXPECT_EQ(run.bad, 0);
 	KT_ASSERT_EQ(run.n, RQ_LOG);
 	/* round robin, the high thread right after the turn that woke it, the
