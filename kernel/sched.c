@@ -325,11 +325,16 @@ bool sched_claim(struct thread *t)
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-bool sched_may_hand_off(const struct thread *next)
+/* May next have c now, in its caller's place? (sched_may_hand_off) */
+static inline bool may_hand_off(const struct cpu *c, const struct thread *next)
 {
-	struct cpu *c = this_cpu();
 	return sched_may_run_on(next, c->id) && !c->need_resched &&
 	       (c->rq.nonempty >> next->prio) <= 1;
+}
+
+bool sched_may_hand_off(const struct thread *next)
+{
+	return may_hand_off(this_cpu(), next);
 }
 
 /* sched_prepare_sleep's body, for it and sched_handoff_prepare: t (the
@@ -357,8 +362,7 @@ bool sched_handoff_prepare(struct thread *next)
 {
 	struct cpu *c = this_cpu();
 	struct thread *t = c->thread;
-	if (!sched_may_run_on(next, c->id) || c->need_resched ||
-	    (c->rq.nonempty >> next->prio) > 1 || !sched_claim(next))
+	if (!may_hand_off(c, next) || !sched_claim(next))
 		return false;
 	prepare_sleep(t, "sched_handoff_prepare");
 	return true;

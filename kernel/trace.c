@@ -43,6 +43,20 @@ static struct trace_event default_ev[MAX_CPUS][TRACE_RING_SIZE];
 static struct trace_ring rings[MAX_CPUS];
 volatile uint32_t trace_mask;
 
+/* The sequence number of the oldest event r still holds, given end = r->next. */
+static inline uint64_t ring_first(const struct trace_ring *r, uint64_t end)
+{
+	return end > r->size ? end - r->size : 0;
+}
+
+/* Event s of r (0-based), or NULL if its slot holds another by now (being
+ * rewritten, or overwritten). */
+static inline const struct trace_event *ring_at(const struct trace_ring *r, uint64_t s)
+{
+	const struct trace_event *e = &r->ev[s & (r->size - 1)];
+	return e->seq == s + 1 ? e : NULL;
+}
+
 static uint64_t ring_opt;
 CMDLINE_UINT("trace.ring", ring_opt, 1024, 1048576,
 	     "events kept per CPU, rounded down to a power of two (default 4096; make trace "
@@ -202,14 +216,13 @@ void trace_reset(void)
 size_t trace_read(int cpu, struct trace_event *out, size_t max)
 {
 	struct trace_ring *r = &rings[cpu];
-	uint64_t end = r->next;
-	uint64_t size = r->size, start = end > size ? end - size : 0;
+	uint64_t end = r->next, start = ring_first(r, end);
 	if (end - start > max)
 		start = end - max;
 	size_t n = 0;
 	for (uint64_t s = start; s < end; s++) {
-		const struct trace_event *e = &r->ev[s & (size - 1)];
-		if (e->seq == s + 1)	/* skip a slot being rewritten */
+		const struct trace_event *e = ring_at(r, s);
+		if (e)			/* (a slot being rewritten is skipped) */
 			out[n++] = *e;
 	}
 	return n;
@@ -356,12 +369,12 @@ void trace_dump_all(void)
 			printk("trace-thread: %lu %s\n", names[i].key - 1, names[i].name);
 	for (int c = 0; c < cpu_count(); c++) {
 		struct trace_ring *r = &rings[c];
-		uint64_t size = r->size, end = r->next, start = end > size ? end - size : 0, kept = 0;
+		uint64_t end = r->next, kept = 0;
 		printk("trace-cpu: %d logged=%lu\n", c, end);
 		uint64_t prev_ns = 0, prev_seq = 0;
-		for (uint64_t s = start; s < end; s++) {
-			const struct trace_event *e = &r->ev[s & (size - 1)];
-			if (e->seq == s + 1) {	/* (tracing is off: never rewritten) */
+		for (uint64_t s = ring_first(r, end); s < end; s++) {
+			const struct trace_event *e = ring_at(r, s);
+			if (e) {		/* (tracing is off: never rewritten) */
 				dump_event(e, &prev_ns, &prev_seq);
 				kept++;
 			}

@@ -135,20 +135,27 @@ def symbolize(lines: List[str], elf: str, root: str) -> List[str]:
 
 # ------------------------------------------------------------------- summary
 
-def summary_table(records: List[TestRecord], configs: List[str], width: int = 100) -> str:
-    """Rows: configurations; columns: suites (split into several tables when
-    too wide).  A cell is passed/total, then "F<n>" when n failed; skipped
-    tests count in the total but not as passed."""
+def _matrix(records: List[TestRecord]) -> Tuple[List[str], Dict[Tuple[str, str], List[int]]]:
+    """The suites in table order ("(boot)" and the other pseudo-suites last)
+    and, per (config, suite), [passed, failed, skipped, total]."""
     suites: List[str] = []
     for r in records:
         if r.suite not in suites:
             suites.append(r.suite)
-    suites.sort(key=lambda s: (s.startswith("("), s))   # "(boot)" last
+    suites.sort(key=lambda s: (s.startswith("("), s))
     cell: Dict[Tuple[str, str], List[int]] = {}
     for r in records:
-        c = cell.setdefault((r.config, r.suite), [0, 0, 0, 0])  # pass fail skip total
+        c = cell.setdefault((r.config, r.suite), [0, 0, 0, 0])
         c[{"pass": 0, "fail": 1, "skip": 2}[r.status]] += 1
         c[3] += 1
+    return suites, cell
+
+
+def summary_table(records: List[TestRecord], configs: List[str], width: int = 100) -> str:
+    """Rows: configurations; columns: suites (split into several tables when
+    too wide).  A cell is passed/total, then "F<n>" when n failed; skipped
+    tests count in the total but not as passed."""
+    suites, cell = _matrix(records)
 
     def fmt(c: Optional[List[int]]) -> str:
         if not c:
@@ -272,16 +279,8 @@ def write_html(records: List[TestRecord], configs: List[str], path: str,
         target = os.path.relpath(os.path.join(root or os.getcwd(), log), base)
         return f'<a href="{h.escape(target)}">{h.escape(log)}</a>'
 
-    suites: List[str] = []
-    for r in records:
-        if r.suite not in suites:
-            suites.append(r.suite)
-    suites.sort(key=lambda s: (s.startswith("("), s))
+    suites, cell = _matrix(records)
     rows = [c for c in configs if any(r.config == c for r in records)]
-    cell: Dict[Tuple[str, str], List[int]] = {}
-    for r in records:
-        c = cell.setdefault((r.config, r.suite), [0, 0, 0])
-        c[{"pass": 0, "fail": 1, "skip": 2}[r.status]] += 1
     failures = [r for r in records if r.status == "fail"]
     npass = sum(r.status == "pass" for r in records)
     nskip = sum(r.status == "skip" for r in records)
@@ -308,7 +307,7 @@ def write_html(records: List[TestRecord], configs: List[str], path: str,
             if not c:
                 tds.append('<td class="n">-</td>')
                 continue
-            txt = f"{c[0]}/{sum(c)}" + (f" F{c[1]}" if c[1] else "") + (
+            txt = f"{c[0]}/{c[3]}" + (f" F{c[1]}" if c[1] else "") + (
                 f" S{c[2]}" if c[2] else "")
             cls = "f" if c[1] else "p" if c[0] else "k"
             if c[1]:
