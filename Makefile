@@ -41,7 +41,7 @@ CFLAGS  := -std=gnu11 -ffreestanding -fno-builtin -fno-stack-protector \
 	   -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	   -fno-strict-aliasing -g $(OPT) -Wall -Wextra -Werror \
 	   -Wno-unused-parameter $(INCLUDES)
-NASMFLAGS := -f elf64 -g -F dwarf -I./ -I$(BUILD)/guests/ -I$(BUILD)/
+NASMFLAGS := -f elf64 -g -F dwarf -I./ -Iarch/$(ARCH)/guests/ -I$(BUILD)/guests/ -I$(BUILD)/
 LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	   --no-warn-rwx-segments -T linker.ld
 
@@ -102,7 +102,10 @@ $(UBUILD)/obj/%.o: %.c $(BUILD)/.flags | $(BUILD)/.deps-ok
 $(UBUILD)/obj/%.asm.o: %.asm $(BUILD)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  UNASM   $<")
-	$(Q)$(NASM) -f elf64 -g -F dwarf -o $@ $<
+	$(Q)$(NASM) -f elf64 -g -F dwarf -Iarch/$(ARCH)/guests/ -I$(BUILD)/guests/ -o $@ $<
+
+# The guests, as data for VMs driven from user space (user/lib/uvm.c).
+$(UBUILD)/obj/user/lib/guest_images.asm.o: $(GUEST_BINS)
 
 define extra_urule
 $(UBUILD)/extra/$(subst /,_,$(1:.c=.o)): $(1) $(BUILD)/.flags | $(BUILD)/.deps-ok

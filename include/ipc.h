@@ -41,6 +41,17 @@ void ipc_unmap_barrier(void);
 /* The counters of SYS_ipc_stats (tests, the shell). */
 void ipc_get_stats(struct ipc_stats *s);
 
+/* VMs behind handles (kernel/vmm/uvm.c). ipc_vm_install puts vm, whose
+ * creation reference the handle then owns, into a new handle of the
+ * caller's table: the handle, or -ENOSPC (the reference still the
+ * caller's). ipc_vm_get: a new reference to the VM handle h names, or
+ * NULL with *err = -EBADF. ipc_reap lets go of VMs whose last handle
+ * closed under ipc_lock; sleeps. */
+struct vm;
+long ipc_vm_install(struct vm *vm);
+struct vm *ipc_vm_get(long h, int *err);
+void ipc_reap(void);
+
 /* The system calls (kernel/syscall.c's table). */
 long sys_endpoint_create(void);
 long sys_notify_create(void);

@@ -25,6 +25,8 @@ struct ctxop;
 struct fpu_ctx;
 struct proc;
 struct aspace;
+struct ipc_tcb;
+struct vcpu;
 
 /* thread_create flags */
 #define THREAD_FPU      (1u << 0)	/* may use x87/SSE/AVX; state kept across switches */
@@ -98,6 +100,8 @@ struct thread {
 	/* THREAD_USER (kernel/proc.c) */
 	struct proc *proc;		/* the process it belongs to */
 	struct ipc_tcb *ipc;		/* its IPC state (kernel/ipc.c), from its first IPC call */
+	struct vcpu *vcpu;		/* the vCPU it runs in vm_run_user, or NULL (set and
+					 * cleared under proc->tlock: a kill kicks it) */
 	struct aspace *aspace;		/* its address space; NULL: any (kernel) */
 	struct list proc_link;		/* on proc->threads */
 	uint64_t user_fs, user_gs;	/* segment bases while off-CPU */

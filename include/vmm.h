@@ -147,6 +147,13 @@ struct vcpu {
 	bool event_pending;
 	uint32_t event;
 
+	/* A VM driven from user space (vm_config.user): the exit handed to
+	 * the user program, which the next vm_run_user completes; and the
+	 * thread in vm_run_user now (one at a time, claimed by CAS). */
+	bool user_exit;
+	bool gone_counted;		/* counted in vm->nstopped */
+	struct thread *volatile runner;
+
 	/* The vCPU's own thread only. */
 	void *backend;			/* the backend's per-vCPU state (VMCB, ...) */
 	struct vm_exit exit;		/* the last exit */
@@ -200,6 +207,11 @@ struct vm_config {
 	 * only counts; a test gives its own to check each rendezvous. */
 	void (*hc_rendezvous)(struct vcpu *v, const struct vcpuset *dest, uint32_t arg);
 	bool quiet;			/* do not print the guests' console lines */
+	/* Driven from user space (kernel/vmm/uvm.c): no kernel threads; a user
+	 * thread runs a vCPU by calling vm_run_user, and every port the kernel
+	 * does not emulate (all but VMM_PORT_RESULT and VMM_PORT_EVENT; the
+	 * console included) is an exit to it. Memory is user memory. */
+	bool user;
 	void *priv;			/* for the creator */
 };
 
@@ -231,6 +243,8 @@ struct vm {
 	int nparked;			/* ... of which parked by a suspend */
 	int nstopped;			/* vCPUs stopped for good and out of vm_run */
 	volatile bool dying;		/* vm_destroy has begun */
+	int refs;			/* user VMs: the handle's, and each vm_run_user's */
+	uint64_t owner_pid;		/* user VMs: the process that made it */
 
 	bool faulted;
 	char fault[160];		/* what stopped the VM, once faulted */
@@ -277,6 +291,30 @@ void vm_resume(struct vm *vm);
  * returns why (enum vcpu_stop); at once if v had stopped already. A
  * vm_config.vcpu_main must call it, or vm_wait never returns. May sleep. */
 int vm_run(struct vcpu *v);
+/*
+ * A VM driven from user space (vm_config.user, kernel/vmm/uvm.c). Runs v
+ * in the calling thread (any thread; one at a time: -EBUSY otherwise)
+ * until an exit for the user program (*out: a port the kernel does not
+ * emulate; the next call completes it, an IN with `in_value`), or v
+ * stops, or the thread has work before ring 3 (its process is dying).
+ * Returns 0 for an exit, VCPU_STOP_* (> 0) once stopped, -EINTR, -EBUSY.
+ */
+int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out);
+/* References on a user VM: the last vm_put destroys it (may sleep). */
+void vm_hold(struct vm *vm);
+void vm_put(struct vm *vm);
+/* User VMs that exist (a leak test's count). */
+int vm_user_count(void);
+/* The vCPU thread t runs (kernel/proc.c's kill, with t's process's tlock
+ * held): makes it leave vm_run_user at once, out of its guest or a wait. */
+void vmm_kick_thread(struct thread *t);
+
+/* The system calls of uapi/vmm.h (kernel/vmm/uvm.c). */
+long sys_vm_create(long ucfg);
+long sys_vm_memory(long h, long op, long gpa, long ubuf, long len);
+long sys_vm_run(long h, long id, long urun);
+long sys_vm_ctl(long h, long op, long id, long arg, long uptr);
+
 /* Takes v out of the VM's active set: it stops at its next chance and no
  * rendezvous waits for it any more. Any thread; may sleep. */
 void vcpu_deactivate(struct vcpu *v);

@@ -68,7 +68,8 @@ static void chain_thread(void *arg)
 	for (unsigned i = 0; i < 3; i++)
 		ctxop_install(curthread, layer_tpl[i], (void *)layers[i]);
 	one_round("the rule: save newest first, restore oldest first", 1);
-	bool was = bug_set("ctxop_restore_order", true);
+	bool was = bug_on(ctxop_restore_order);	/* (bug_set says only if it exists) */
+	bug_set("ctxop_restore_order", true);
 	one_round("bug=ctxop_restore_order: restore newest first, so thread-fpu is loaded "
 		  "after guest-fpu, over it (illumos 12477)", 3);
 	bug_set("ctxop_restore_order", was);

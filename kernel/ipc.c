@@ -85,6 +85,7 @@
 #include <timer.h>
 #include <uaccess.h>
 #include <uapi/errno.h>
+#include <vmm.h>
 
 static struct spinlock ipc_lock = SPINLOCK_INIT("ipc");
 
@@ -184,10 +185,28 @@ static void obj_ref(struct ipc_obj *o)
 	o->refs++;
 }
 
+/* A VM behind a handle (kernel/vmm/uvm.c): the object holds one of the
+ * VM's references. Destroying a VM sleeps, which nothing under ipc_lock
+ * may: the last reference to the object puts it on the reap list, and
+ * ipc_reap, called with the lock dropped (handle_close, a process's end,
+ * vm_create), lets the VM go. */
+struct vm_obj {
+	struct ipc_obj o;
+	struct vm *vm;
+	struct vm_obj *reap_next;
+};
+static struct vm_obj *reap_list;	/* under ipc_lock */
+
 static void obj_unref(struct ipc_obj *o)
 {
 	if (--o->refs)
 		return;
+	if (o->type == IPC_OBJ_VM) {
+		struct vm_obj *vo = (struct vm_obj *)o;
+		vo->reap_next = reap_list;
+		reap_list = vo;
+		return;
+	}
 	switch (o->type) {
 	case IPC_OBJ_ENDPOINT:
 		stats.endpoints--;
@@ -1092,6 +1111,59 @@ static long create(size_t size, uint32_t type)
 	return slot;
 }
 
+void ipc_reap(void)
+{
+	unsigned long irq = ipc_lock_take();
+	struct vm_obj *vo = reap_list;
+	reap_list = NULL;
+	ipc_lock_give(irq);
+	while (vo) {
+		struct vm_obj *next = vo->reap_next;
+		vm_put(vo->vm);
+		kmem_free(vo);
+		vo = next;
+	}
+}
+
+long ipc_vm_install(struct vm *vm)
+{
+	int err;
+	struct ipc_tcb *me = ipc_self(&err);
+	if (!me)
+		return err;
+	struct vm_obj *vo = kmem_zalloc(sizeof(*vo), KM_USER);
+	if (!vo)
+		return -ENOMEM;
+	unsigned long irq = ipc_lock_take();
+	struct ipc_space *sp = me->proc->ipc;
+	int slot = slot_free(sp);
+	if (slot >= 0) {
+		obj_init(&vo->o, IPC_OBJ_VM);
+		vo->vm = vm;
+		slot_fill(sp, slot, &vo->o, IPC_R_ALL, 0);
+	}
+	ipc_lock_give(irq);
+	if (slot < 0) {
+		kmem_free(vo);
+		return -ENOSPC;
+	}
+	return slot;
+}
+
+struct vm *ipc_vm_get(long h, int *err)
+{
+	struct ipc_tcb *me = ipc_self(err);
+	if (!me)
+		return NULL;
+	unsigned long irq = ipc_lock_take();
+	struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_VM, 0, err);
+	struct vm *vm = hd ? ((struct vm_obj *)hd->obj)->vm : NULL;
+	if (vm)
+		vm_hold(vm);
+	ipc_lock_give(irq);
+	return vm;
+}
+
 long sys_endpoint_create(void)
 {
 	return create(sizeof(struct endpoint), IPC_OBJ_ENDPOINT);
@@ -1114,6 +1186,7 @@ long sys_handle_close(long h)
 		err = 0;
 	}
 	ipc_lock_give(irq);
+	ipc_reap();			/* a VM whose last handle that was */
 	return err;
 }
 
@@ -1387,6 +1460,7 @@ void ipc_proc_exit(struct proc *p)
 	p->ipc = NULL;
 	ipc_lock_give(irq);
 	kmem_free(sp);
+	ipc_reap();
 }
 
 int ipc_fork(struct proc *parent, struct proc *child)

@@ -89,6 +89,7 @@
 #include <thread.h>
 #include <uaccess.h>
 #include <uapi/errno.h>
+#include <vmm.h>
 
 static uint64_t proc_max_opt = 64;
 CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exist at once");
@@ -542,8 +543,10 @@ static void kick_threads(struct proc *p)
 		t->user_work = 1;	/* the system call's fast way out looks at it */
 		if (t != curthread && !t->exited && t->state == TS_RUNNING && t->cpu != cpu_id())
 			smp_send_resched(t->cpu);
-		if (t != curthread && !t->exited)
+		if (t != curthread && !t->exited) {
 			ipc_kick(t);	/* out of an IPC wait */
+			vmm_kick_thread(t);	/* out of a guest (vm_run_user) */
+		}
 	}
 	spin_unlock_irqrestore(&p->tlock, irq);
 	cv_broadcast(&tree_cv);		/* the interruptible sleepers */
@@ -1305,6 +1308,7 @@ long sys_sysinfo(long uinfo)
 	arch_ioport_counters(-1, &rewrites, &toggles);
 	si.iobitmap_rewrites = rewrites;
 	si.iobitmap_toggles = toggles;
+	si.vms = (unsigned long)vm_user_count();
 	mutex_lock(&tree_lock);
 	kmem_stats(&k);
 	si.free_pages = pmm_free_count() + thread_stack_cache_pages() + paging_table_pages() +

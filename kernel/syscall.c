@@ -23,6 +23,7 @@
 #include <thread.h>
 #include <uaccess.h>
 #include <uapi/errno.h>
+#include <vmm.h>
 
 #define WRITE_CHUNK 256			/* bytes copied in and printed at a time */
 
@@ -153,6 +154,10 @@ static long s_ipc_reply_save(long a0, long a1, long a2, long a3, long a4, long a
 static long s_notify_signal(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_signal(a0, a1); }
 static long s_notify_wait(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_notify_wait(a0, a1); }
 static long s_ipc_stats(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_ipc_stats(a0); }
+static long s_vm_create(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_vm_create(a0); }
+static long s_vm_memory(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_vm_memory(a0, a1, a2, a3, a4); }
+static long s_vm_run(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_vm_run(a0, a1, a2); }
+static long s_vm_ctl(long a0, long a1, long a2, long a3, long a4, long a5) { return sys_vm_ctl(a0, a1, a2, a3, a4); }
 /* The shell's window on the kernel (ps, ctxops, fpu, mem, ...): the
  * monitor's own commands, which only show; `trace` with an argument
  * (on, off, reset: for everyone) is refused. One at a time (monitor_run).
@@ -240,4 +245,8 @@ const syscall_fn syscall_table[SYS_COUNT] = {
 	[SYS_monitor] = s_monitor,
 	[SYS_setname] = s_setname,
 	[SYS_getname] = s_getname,
+	[SYS_vm_create] = s_vm_create,
+	[SYS_vm_memory] = s_vm_memory,
+	[SYS_vm_run] = s_vm_run,
+	[SYS_vm_ctl] = s_vm_ctl,
 };

@@ -7,16 +7,11 @@
 
 section .rodata
 
-%macro IMAGE 2
-global vm_guest_%1_start, vm_guest_%1_end
-vm_guest_%1_start:
-        incbin %2
-vm_guest_%1_end:
-%endmacro
+%include "image.inc"
 
-IMAGE hello,  "hello.bin"
-IMAGE halt,   "halt.bin"
-IMAGE fault,  "fault.bin"
-IMAGE nops,   "nops.bin"
-IMAGE worker, "worker.bin"
-IMAGE jump,   "jump.bin"
+IMAGE vm_guest, hello, "hello.bin"
+IMAGE vm_guest, halt, "halt.bin"
+IMAGE vm_guest, fault, "fault.bin"
+IMAGE vm_guest, nops, "nops.bin"
+IMAGE vm_guest, worker, "worker.bin"
+IMAGE vm_guest, jump, "jump.bin"

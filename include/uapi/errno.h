@@ -27,6 +27,7 @@
 #define ENAMETOOLONG 36		/* a string longer than its limit */
 #define ENOSYS       38		/* no such system call */
 #define EMSGSIZE     90		/* a message larger than the receiver has room for */
+#define ENOTSUP      95		/* the machine cannot do it (no SVM for a VM) */
 #define ETIMEDOUT   110		/* a wait's time ran out */
 
 #endif

@@ -89,6 +89,7 @@ struct ipc_ext {
 #define IPC_OBJ_ENDPOINT     1
 #define IPC_OBJ_NOTIFICATION 2
 #define IPC_OBJ_REPLY        3
+#define IPC_OBJ_VM           4	/* a virtual machine (uapi/vmm.h) */
 
 struct ipc_handle_info {
 	unsigned int type;		/* IPC_OBJ_* */

@@ -67,6 +67,15 @@ enum {
 				 * as ps shows it (labs/syscall.md) */
 	SYS_getname,		/* (int pid or 0, char *buf, unsigned long len) -> the
 				 * name's length: a process's name, NUL-terminated */
+	/* virtual machines (uapi/vmm.h) */
+	SYS_vm_create,		/* (const struct uvm_config *) -> a VM handle; -EAGAIN at
+				 * UVM_VMS_MAX, -ENOTSUP where the machine cannot run
+				 * guests, -ENOMEM */
+	SYS_vm_memory,		/* (int h, int op, unsigned long gpa, void *buf,
+				 * unsigned long len) -> 0; -EINVAL outside its memory */
+	SYS_vm_run,		/* (int h, int vcpu, struct uvm_run *) -> 0, run filled;
+				 * -EBUSY while another thread runs that vCPU */
+	SYS_vm_ctl,		/* (int h, int op, int vcpu, unsigned long arg, void *ptr) */
 	SYS_COUNT
 };
 
@@ -161,6 +170,8 @@ struct sysinfo {
 	 * bitmap turned on (a process with ports) or off (one without) */
 	unsigned long iobitmap_rewrites;
 	unsigned long iobitmap_toggles;
+	/* VMs made from user space that exist (uapi/vmm.h), every process's */
+	unsigned long vms;
 };
 
 #endif

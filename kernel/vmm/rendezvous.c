@@ -73,6 +73,7 @@
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
+#include <uapi/errno.h>
 
 BUG_DEFINE(rendezvous_spurious,
 	   "a vCPU checks 'is any rendezvous pending' instead of its own bit (FreeBSD D37390)");
@@ -136,8 +137,11 @@ static bool participate_locked(struct vm *vm, struct vcpu *v)
 void vm_handle_rendezvous(struct vm *vm, struct vcpu *v)
 {
 	mutex_lock(&vm->lock);
-	while (vm->rv_func && !participate_locked(vm, v))
-		cv_wait(&vm->rendezvous_cv, &vm->lock);
+	while (vm->rv_func && !participate_locked(vm, v)) {
+		if (v && vcpu_must_leave(v))
+			break;		/* its process is dying: the VM goes with it */
+		vm_cv_wait(vm, &vm->rendezvous_cv);
+	}
 	mutex_unlock(&vm->lock);
 }
 
@@ -152,6 +156,8 @@ static int rendezvous(struct vm *vm, struct vcpu *v, const struct vcpuset *dest,
 		if (!vm->rv_func)
 			break;
 		mutex_unlock(&vm->lock);
+		if (v && vcpu_must_leave(v))
+			return -EINTR;		/* its process is dying */
 		if (v)
 			v->stats.rendezvous_helps++;
 		vm_handle_rendezvous(vm, v);	/* help the one in flight, then again */

@@ -158,7 +158,8 @@ static void cmd_rvdemo(const char *args)
 	printk("  the rule: a vCPU joins only a rendezvous with its own bit set\n");
 	if (rendezvous_held(hold_ms, &r) == 0)
 		show(&r, hold_ms);
-	bool was = bug_set("rendezvous_spurious", true);
+	bool was = bug_on(rendezvous_spurious);	/* (bug_set says only if it exists) */
+	bug_set("rendezvous_spurious", true);
 	printk("  bug=rendezvous_spurious: a vCPU joins any rendezvous in flight\n");
 	if (rendezvous_held(hold_ms, &r) == 0)
 		show(&r, hold_ms);

@@ -79,11 +79,13 @@
 #include <mm.h>
 #include <printf.h>
 #include <printk.h>
+#include <proc.h>
 #include <sched.h>
 #include <smp.h>
 #include <string.h>
 #include <thread.h>
 #include <trace.h>
+#include <uapi/errno.h>
 
 static const char *const state_names[] = { "idle", "frozen", "running", "sleeping" };
 
@@ -181,10 +183,16 @@ static uint32_t take_event(struct vcpu *v)
 	return e;
 }
 
+bool vcpu_must_leave(const struct vcpu *v)
+{
+	return v->vm->cfg.user && curthread->user_work;
+}
+
 /* Something other than an event that needs the loop's attention? */
 static bool work_pending(struct vcpu *v)
 {
-	return vcpu_rendezvous_pending(v) || v->vm->suspended || !vcpu_active(v);
+	return vcpu_rendezvous_pending(v) || v->vm->suspended || !vcpu_active(v) ||
+	       vcpu_must_leave(v);
 }
 
 /*
@@ -281,15 +289,19 @@ static void console_out(struct vcpu *v, char c)
 	}
 }
 
-static void handle_io(struct vcpu *v, struct vm_exit *e)
+/* Returns true for an exit the user program handles (a VM driven from
+ * user space: every port but the result and the event). */
+static bool handle_io(struct vcpu *v, struct vm_exit *e)
 {
 	const struct vm_config *cfg = &v->vm->cfg;
 	uint32_t value = 0;
 	if (e->io.string) {
 		vm_fault(v, "string I/O (INS/OUTS) on port 0x%x at rip 0x%lx is not supported",
 			 e->io.port, e->rip);
-		return;
+		return false;
 	}
+	if (cfg->user && e->io.port != VMM_PORT_RESULT && e->io.port != VMM_PORT_EVENT)
+		return true;
 	switch (e->io.port) {
 	case VMM_PORT_CONSOLE:
 		if (!e->io.in)
@@ -299,7 +311,7 @@ static void handle_io(struct vcpu *v, struct vm_exit *e)
 		if (!e->io.in) {
 			vmm_be->vcpu_complete(v, e, 0);
 			vcpu_result(v, e->io.value);
-			return;
+			return false;
 		}
 		break;
 	case VMM_PORT_EVENT:
@@ -312,14 +324,15 @@ static void handle_io(struct vcpu *v, struct vm_exit *e)
 				value = cfg->io[i].fn(v, e->io.port, e->io.in, e->io.value,
 						      cfg->io[i].arg);
 				vmm_be->vcpu_complete(v, e, value);
-				return;
+				return false;
 			}
 		}
 		vm_fault(v, "%s port 0x%x, which nothing handles, at rip 0x%lx",
 			 e->io.in ? "IN from" : "OUT to", e->io.port, e->rip);
-		return;
+		return false;
 	}
 	vmm_be->vcpu_complete(v, e, value);
+	return false;
 }
 
 static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
@@ -343,7 +356,8 @@ static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
 	vmm_be->vcpu_complete(v, e, ret);
 }
 
-static void handle_exit(struct vcpu *v, struct vm_exit *e)
+/* Returns true for an exit the user program handles (handle_io). */
+static bool handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	switch (e->reason) {
 	case VM_EXIT_INTR:
@@ -353,8 +367,7 @@ static void handle_exit(struct vcpu *v, struct vm_exit *e)
 			vmm_be->vcpu_complete(v, e, 0);
 		break;
 	case VM_EXIT_IO:
-		handle_io(v, e);
-		break;
+		return handle_io(v, e);
 	case VM_EXIT_HYPERCALL:
 		handle_hypercall(v, e);
 		break;
@@ -382,6 +395,7 @@ static void handle_exit(struct vcpu *v, struct vm_exit *e)
 		vm_fault(v, "unexpected exit, code 0x%lx, at rip 0x%lx", e->code, e->rip);
 		break;
 	}
+	return false;
 }
 
 /* ---- the guest's FPU ---- */
@@ -549,33 +563,29 @@ static void vcpu_park(struct vcpu *v)
 	mutex_lock(&vm->lock);
 	vm->nparked++;
 	cv_broadcast(&vm->state_cv);
-	while (vm->suspended && vcpu_active(v) && !vcpu_rendezvous_pending(v))
-		cv_wait(&vm->state_cv, &vm->lock);
+	while (vm->suspended && vcpu_active(v) && !vcpu_rendezvous_pending(v) &&
+	       !vcpu_must_leave(v))
+		vm_cv_wait(vm, &vm->state_cv);
 	vm->nparked--;
 	mutex_unlock(&vm->lock);
 }
 
-int vm_run(struct vcpu *v)
+/* What the loop ended on. */
+enum { RUN_STOPPED, RUN_USER_EXIT, RUN_LEAVE };
+
+/* The loop proper, for vm_run and vm_run_user: until v stops, or (a VM
+ * driven from user space) an exit for the user program or work for the
+ * thread before ring 3. The guest's FPU is loaded (guest_fpu_enter). */
+static int run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	if (curthread != v->thread)
-		panic("vm_run: %s must run in its own thread, not in %s", v->name,
-		      curthread->name);
-	if (v->stop != VCPU_STOP_NONE)
-		return v->stop;			/* stopped for good already */
-	uint32_t mask = curthread->cpus_allowed;
-	vmm_cpu0_enter(v, mask);
-	vcpu_set_state(v, VCPU_FROZEN);
-	mutex_lock(&vm->lock);
-	vm->nrun++;
-	mutex_unlock(&vm->lock);
-	guest_fpu_enter(v);
-
 	while (v->stop == VCPU_STOP_NONE) {
 		if (!vcpu_active(v)) {
 			vcpu_stop(v, vm->faulted ? VCPU_STOP_FAULT : VCPU_STOP_DEACTIVATED);
 			break;
 		}
+		if (vcpu_must_leave(v))
+			return RUN_LEAVE;
 		if (vcpu_rendezvous_pending(v)) {
 			v->stats.rendezvous++;
 			if (!bitset_test(vm->rv_req.bits, (unsigned)v->id))
@@ -607,9 +617,30 @@ int vm_run(struct vcpu *v)
 		arch_irq_enable();		/* a pending host interrupt is taken here */
 
 		v->stats.exits[v->exit.reason]++;
-		handle_exit(v, &v->exit);
+		if (handle_exit(v, &v->exit))
+			return RUN_USER_EXIT;
 	}
+	return RUN_STOPPED;
+}
 
+int vm_run(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (curthread != v->thread)
+		panic("vm_run: %s must run in its own thread, not in %s", v->name,
+		      curthread->name);
+	if (vm->cfg.user)
+		panic("vm_run: %s is driven from user space (vm_run_user)", v->name);
+	if (v->stop != VCPU_STOP_NONE)
+		return v->stop;			/* stopped for good already */
+	uint32_t mask = curthread->cpus_allowed;
+	vmm_cpu0_enter(v, mask);
+	vcpu_set_state(v, VCPU_FROZEN);
+	mutex_lock(&vm->lock);
+	vm->nrun++;
+	mutex_unlock(&vm->lock);
+	guest_fpu_enter(v);
+	run_loop(v);
 	guest_fpu_leave(v);
 	if (v->con_len)
 		console_out(v, '\n');		/* what the guest left unfinished */
@@ -617,6 +648,79 @@ int vm_run(struct vcpu *v)
 	vcpu_gone(v, true);
 	thread_set_cpus(mask);			/* the caller's own mask back */
 	return v->stop;
+}
+
+/* The vCPU curthread runs, as a kill sees it (vmm_kick_thread). */
+static void set_thread_vcpu(struct thread *t, struct vcpu *v)
+{
+	struct proc *p = t->proc;
+	unsigned long irq = p ? spin_lock_irqsave(&p->tlock) : arch_irq_save();
+	t->vcpu = v;
+	if (p)
+		spin_unlock_irqrestore(&p->tlock, irq);
+	else
+		arch_irq_restore(irq);
+}
+
+int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out)
+{
+	struct vm *vm = v->vm;
+	struct thread *me = curthread;
+	if (!vm->cfg.user)
+		panic("vm_run_user: %s is not driven from user space (vm_run)", v->name);
+	struct thread *none = NULL;
+	if (!__atomic_compare_exchange_n(&v->runner, &none, me, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return -EBUSY;			/* another thread runs it */
+	if (v->stop != VCPU_STOP_NONE || me->user_work) {
+		int r = v->stop != VCPU_STOP_NONE ? v->stop : -EINTR;
+		__atomic_store_n(&v->runner, NULL, __ATOMIC_RELEASE);
+		return r;
+	}
+	v->thread = me;
+	set_thread_vcpu(me, v);
+	uint32_t mask = me->cpus_allowed;
+	vmm_cpu0_enter(v, mask);
+	vcpu_set_state(v, VCPU_FROZEN);
+	mutex_lock(&vm->lock);
+	vm->nrun++;
+	mutex_unlock(&vm->lock);
+	guest_fpu_enter(v);		/* the per-run op, over the thread's own */
+	if (v->user_exit) {		/* the exit the user program handled */
+		v->user_exit = false;
+		vmm_be->vcpu_complete(v, &v->exit, in_value);
+	}
+	int r = run_loop(v);
+	guest_fpu_leave(v);
+	vcpu_set_state(v, VCPU_IDLE);
+	mutex_lock(&vm->lock);
+	vm->nrun--;
+	if (r == RUN_STOPPED && !v->gone_counted) {
+		v->gone_counted = true;
+		vm->nstopped++;
+	}
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+	set_thread_vcpu(me, NULL);
+	v->thread = NULL;
+	if (me->cpus_allowed != mask)
+		thread_set_cpus(mask);		/* the caller's own mask back */
+	if (r == RUN_USER_EXIT) {
+		v->user_exit = true;
+		*out = v->exit;
+	}
+	__atomic_store_n(&v->runner, NULL, __ATOMIC_RELEASE);
+	return r == RUN_USER_EXIT ? 0 : r == RUN_LEAVE ? -EINTR : v->stop;
+}
+
+void vmm_kick_thread(struct thread *t)
+{
+	struct vcpu *v = t->vcpu;
+	if (!v)
+		return;
+	vcpu_notify(v);				/* out of its guest, or its HLT */
+	cv_broadcast(&v->vm->state_cv);		/* parked (vm_cv_wait also looks */
+	cv_broadcast(&v->vm->rendezvous_cv);	/* again within VM_USER_RECHECK) */
 }
 
 /* A vCPU thread: waits for vm_start, then runs the vCPU until it stops. */

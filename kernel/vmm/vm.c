@@ -59,6 +59,7 @@ const struct vmm_backend *vmm_be;
 static struct mutex vms_lock = { WAITQ_INIT(vms_lock.wq, "vms"), NULL, "vms" };
 static struct list all_vms = LIST_INIT(all_vms);
 static int next_vm_id;
+static int user_vms;			/* under vms_lock; read without */
 
 /* ---- can we? ---- */
 
@@ -117,9 +118,11 @@ static int check_config(const struct vm_config *cfg)
 {
 	if (!cfg || cfg->nvcpus < 1 || cfg->nvcpus > VM_MAX_VCPUS)
 		return config_error("the number of vCPUs must be 1 .. VM_MAX_VCPUS (512)");
-	if (!cfg->image || cfg->image->end <= cfg->image->start)
+	if (cfg->user && cfg->image)
+		return config_error("a VM driven from user space gets its image from the user");
+	if (!cfg->user && (!cfg->image || cfg->image->end <= cfg->image->start))
 		return config_error("no guest image");
-	if ((size_t)(cfg->image->end - cfg->image->start) > VM_GUEST_CODE_MAX)
+	if (cfg->image && (size_t)(cfg->image->end - cfg->image->start) > VM_GUEST_CODE_MAX)
 		return config_error("the guest image is larger than VM_GUEST_CODE_MAX");
 	if (cfg->mem_size && (!IS_ALIGNED(cfg->mem_size, PAGE_SIZE) ||
 			      cfg->mem_size < min_mem_size(cfg->nvcpus) ||
@@ -201,29 +204,57 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 
 	vm->mem_size = cfg->mem_size ? cfg->mem_size : min_mem_size(cfg->nvcpus);
 	vm->mem_order = order_for(vm->mem_size);
-	vm->mem_pa = pmm_alloc_pages(vm->mem_order);	/* zero-filled */
-	vm->vcpus = kmem_zalloc(sizeof(struct vcpu) * (size_t)vm->nvcpus, KM_SLEEP);
-	err = vm->mem_pa ? vmm_be->vm_init(vm) : -VM_ENOMEM;
+	/* zero-filled; a user VM's is user memory, which leaves the reserve */
+	vm->mem_pa = cfg->user ? pmm_alloc_pages_for(vm->mem_order, PMM_USER)
+			       : pmm_alloc_pages(vm->mem_order);
+	vm->vcpus = kmem_zalloc(sizeof(struct vcpu) * (size_t)vm->nvcpus,
+				cfg->user ? KM_USER : KM_SLEEP);
+	vm->refs = 1;
+	err = vm->mem_pa && vm->vcpus ? vmm_be->vm_init(vm) : -VM_ENOMEM;
 	for (int i = 0; i < vm->nvcpus && !err; i++)
 		err = vcpu_setup(vm, i);
 	if (err) {
-		printk("vm_create: %s: out of memory (%lu KiB of guest memory, %d vCPUs)\n",
-		       vm->name, vm->mem_size / 1024, vm->nvcpus);
+		if (!cfg->user)		/* a user request's -ENOMEM says enough */
+			printk("vm_create: %s: out of memory (%lu KiB of guest memory, %d "
+			       "vCPUs)\n", vm->name, vm->mem_size / 1024, vm->nvcpus);
 		vm_free(vm);
 		return err;
 	}
-	memcpy(vm_gpa_ptr(vm, VM_GUEST_CODE_GPA, VM_GUEST_CODE_MAX), cfg->image->start,
-	       (size_t)(cfg->image->end - cfg->image->start));
+	if (cfg->image)
+		memcpy(vm_gpa_ptr(vm, VM_GUEST_CODE_GPA, VM_GUEST_CODE_MAX), cfg->image->start,
+		       (size_t)(cfg->image->end - cfg->image->start));
 	bitset_fill(vm->active.bits, (unsigned)vm->nvcpus, VM_MAX_VCPUS);
 
 	mutex_lock(&vms_lock);
 	list_add_tail(&all_vms, &vm->link);
+	if (cfg->user)
+		user_vms++;
 	mutex_unlock(&vms_lock);
-	for (int i = 0; i < vm->nvcpus; i++)
-		vm->vcpus[i].thread = thread_create(vm->vcpus[i].name, vcpu_thread_main,
-						    &vm->vcpus[i], THREAD_FPU);
+	if (cfg->user) {
+		vm->started = true;		/* its threads are the user program's */
+	} else {
+		for (int i = 0; i < vm->nvcpus; i++)
+			vm->vcpus[i].thread = thread_create(vm->vcpus[i].name, vcpu_thread_main,
+							    &vm->vcpus[i], THREAD_FPU);
+	}
 	*out = vm;
 	return 0;
+}
+
+void vm_hold(struct vm *vm)
+{
+	__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vm_put(struct vm *vm)
+{
+	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		vm_destroy(vm);
+}
+
+int vm_user_count(void)
+{
+	return __atomic_load_n(&user_vms, __ATOMIC_RELAXED);
 }
 
 void vm_start(struct vm *vm)
@@ -337,11 +368,14 @@ void vm_destroy(struct vm *vm)
 	mutex_unlock(&vm->lock);
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_notify(&vm->vcpus[i]);
-	for (int i = 0; i < vm->nvcpus; i++)
+	/* a user VM's runs each hold a reference: none is left */
+	for (int i = 0; i < vm->nvcpus && !vm->cfg.user; i++)
 		thread_join(vm->vcpus[i].thread);
 
 	mutex_lock(&vms_lock);
 	list_remove(&vm->link);
+	if (vm->cfg.user)
+		user_vms--;
 	mutex_unlock(&vms_lock);
 	vm_free(vm);
 }

@@ -23,6 +23,24 @@ bool vcpu_active(const struct vcpu *v);
 /* Stops the whole VM because of v's fault: records why, takes every vCPU
  * out of the active set, wakes them all. v's thread; may sleep. */
 void vm_fault(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
+/* A run from user space must leave vm_run_user: its thread has work
+ * before ring 3 (its process is dying). v's thread. */
+bool vcpu_must_leave(const struct vcpu *v);
+/*
+ * cv_wait on one of vm's condition variables, vm->lock held. In a VM driven
+ * from user space the wait also ends after VM_USER_RECHECK_NS: a kill
+ * (vmm_kick_thread) cannot take vm->lock, which is a mutex, from where it
+ * runs, so its broadcast may fall between a waiter's look and its sleep;
+ * the waiter then sees it at the next look.
+ */
+#define VM_USER_RECHECK_NS 10000000ULL	/* 10 ms */
+static inline void vm_cv_wait(struct vm *vm, struct condvar *cv)
+{
+	if (vm->cfg.user)
+		cv_timedwait(cv, &vm->lock, VM_USER_RECHECK_NS);
+	else
+		cv_wait(cv, &vm->lock);
+}
 /* The body of a vCPU thread (vm.c starts it). */
 void vcpu_thread_main(void *arg);
 

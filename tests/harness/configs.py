@@ -184,9 +184,12 @@ SHELL_TYPING = [
     (r"^\s+bug=fpu_nm_sleep_ts_clear: TS cleared", ""),
     (r"^\s+=> ", "demo rendezvous\r"),
     (r"^\s+bug=rendezvous_spurious: a vCPU joins any", ""),
-    (r"^\s+=> ", "test list console.*\r"),
+    (r"^\s+=> ", "monitor bugs\r"),
+    (r"^\d+ bug switches, \d+ on", "test list console.*\r"),
     (r"^\d+ user test cases? match", "test process.*\r"),
-    (r"^test: \d+ passed, \d+ failed", "trace demo chain\r"),
+    (r"^test: \d+ passed, \d+ failed", "vmrun -c fpuhold 2\r"),
+    (r"^vm\d+\.1: result 0x[0-9a-f]+, \d+ exits", "vmrun serial 2 1\r"),
+    (r"^vm\d+\.1: result 0x[0-9a-f]+, \d+ exits", "trace demo chain\r"),
     (r"^trace-dump: end", "exit 7\r"),
 ]
 SHELL_CHECKS = [
@@ -219,6 +222,16 @@ SHELL_CHECKS = [
     ("shell_demo_rendezvous_bug", r"(?s)bug=rendezvous_spurious:.*?function ran on vCPUs "
      r"0-2: 1, 1, 1 times; on 3-5: 0, 0, 0.*?took\s+[1-9]\d* spurious exits",
      "demo rendezvous: with the bug, the non-targets stop for it"),
+    ("shell_vmrun_chain", r"(?s)\$ vmrun -c fpuhold 2\n.*?3 context ops, newest first.*?"
+     r"save\s+vmm_savectx.*?save\s+segbase_save.*?save\s+fpu_ctx_save.*?"
+     r"^vm\d+\.0: result 0xf00d0000.*?^vm\d+\.1: result 0xf00d0001",
+     "vmrun -c: a vCPU thread's chain in a run, the guest's FPU op over the thread's two; "
+     "each guest kept its XMM registers"),
+    ("shell_vmrun_serial", r"(?s)\$ vmrun serial 2 1\n(?=.*?^\[vm\d+\.0\] hello from vCPU 0 "
+     r"over COM1)(?=.*?^\[vm\d+\.1\] line 1$).*?^vm\d+\.1: result 0x5e100001",
+     "vmrun: a guest on each vCPU talks to the UART the program emulates"),
+    ("shell_demos_restore_bugs", r"(?s)\$ monitor bugs\n(?:[^\n]*\n)*?\d+ bug switches, 0 on",
+     "the demos leave every bug switch as they found it (off)"),
     ("shell_test_list", r"(?s)\$ test list console\.\*\n(  console\.\S+.*\n)+\d+ user test cases "
      r"match console\.\*", "test list names the user cases"),
     ("shell_test", r"(?s)\$ test process\.\*\nPASS process\.\S+ \(.*"

@@ -16,6 +16,7 @@
  * user/tests/ufpu_test.c and user/tests/uchain_test.c.
  */
 #include <ktest.h>
+#include "../ctxop/chain_names.h"
 #include <bugs.h>
 #include <ctxop.h>
 #include <fpu.h>
@@ -95,26 +96,6 @@ KTEST(ufpu, xen_nm_sleep_bug_leaks_registers_between_processes)
 
 /* ---- a user thread's chain ---- */
 
-struct walk {
-	int n;
-	char save[4][48];		/* each op's save handler, newest first */
-};
-
-static struct walk *walk_rec;
-
-static void record_op(struct thread *t, struct ctxop *op)
-{
-	(void)t;
-	if (walk_rec->n < 4)
-		ksym_format((uint64_t)op->tpl.ct_save, walk_rec->save[walk_rec->n], 48);
-	walk_rec->n++;
-}
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* A probe that holds its image (on any CPU) for `ms`. */
 static int long_probe(uint64_t ms)
 {
@@ -129,24 +110,18 @@ KTEST(uchain, user_thread_has_the_segment_base_op_over_the_fpu_op)
 	for (int i = 0; i < 50 && !(t = proc_first_thread(pid)); i++)
 		thread_sleep(MS);
 	KT_ASSERT(t != NULL);
-	struct walk count = { 0 }, shown = { 0 };
-	walk_rec = &count;
-	ctxop_walk_hook = record_op;
-	int n = ctxop_count(t);
+	struct chain_names count, shown;
+	int n = chain_names_of(t, false, &count);
 	/* the monitor's command, on a thread that runs in ring 3 meanwhile */
-	char cmd[32];
-	snprintf(cmd, sizeof(cmd), "ctxops %lu", t->id);
-	walk_rec = &shown;
-	bool ran = monitor_run(cmd);
-	ctxop_walk_hook = NULL;
+	bool ran = chain_names_of(t, true, &shown);
 	KT_EXPECT_EQ(n, 2);
 	KT_EXPECT_EQ(count.n, 2);
-	KT_EXPECT(starts_with(count.save[0], "segbase_save"));	/* newest */
-	KT_EXPECT(starts_with(count.save[1], "fpu_ctx_save"));	/* oldest: made with the thread */
+	KT_EXPECT(chain_name_is(&count, 0, "segbase_save"));	/* newest */
+	KT_EXPECT(chain_name_is(&count, 1, "fpu_ctx_save"));	/* oldest: made with the thread */
 	KT_EXPECT(ran);
 	KT_EXPECT_EQ(shown.n, 2);
-	KT_EXPECT(starts_with(shown.save[0], "segbase_save"));
-	KT_EXPECT(starts_with(shown.save[1], "fpu_ctx_save"));
+	KT_EXPECT(chain_name_is(&shown, 0, "segbase_save"));
+	KT_EXPECT(chain_name_is(&shown, 1, "fpu_ctx_save"));
 	KT_EXPECT((t->flags & (THREAD_USER | THREAD_FPU)) == (THREAD_USER | THREAD_FPU));
 	thread_rele(t);
 	KT_EXPECT_EQ(fpuprobe_end(pid), 0);

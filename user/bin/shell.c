@@ -249,7 +249,11 @@ static void help(void)
 	       "                    the kernel's views (its monitor's commands)\n"
 	       "  demo chain        a context-op chain's order, right and with the 12477 bug\n"
 	       "  demo fpu          the Xen #NM leak between processes, and its rule\n"
-	       "  demo rendezvous   a rendezvous in flight, and D37390's spurious exits\n"
+	       "  demo rendezvous   a rendezvous in flight, and D37390's spurious exits\n");
+	/* (two calls: printf writes at most 1 KiB at a time) */
+	printf("  vmrun GUEST [N]   a VM of N vCPUs driven from this user program, which\n"
+	       "                    emulates its serial port ('vmrun' lists the guests;\n"
+	       "                    'vmrun -c fpuhold 2' shows a vCPU thread's chain)\n"
 	       "  trace demo NAME   a demo, traced: the rings are printed after it, and\n"
 	       "                    make trace LOG=build/run.log draws them (docs/trace.md)\n"
 	       "  monitor CMD       any command of the kernel's monitor ('monitor help')\n"

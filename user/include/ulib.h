@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <uapi/syscall.h>
 #include <uapi/ipc.h>
+#include <uapi/vmm.h>
 
 /* ---- system calls (CONTRACT.md names these) ---- */
 int getpid(void);
@@ -200,6 +201,16 @@ int ipc_stats(struct ipc_stats *s);
 int irq_bind(int h, int irq, unsigned long bits);
 /* Runs a command of the kernel's monitor (`help` lists them); it prints. */
 int monitor_cmd(const char *line);
+
+/* ---- virtual machines (uapi/vmm.h has the model) ---- */
+int vm_create(const struct uvm_config *cfg);	/* a VM handle; close it with handle_close */
+int vm_memory(int vm, int op, unsigned long gpa, void *buf, unsigned long len);
+/* Runs vCPU `vcpu` in the calling thread until an exit for the program
+ * (*run filled; run->in_value answers an IN at the next call). */
+int vm_run(int vm, int vcpu, struct uvm_run *run);
+int vm_event(int vm, int vcpu, unsigned value);	/* UVM_CTL_EVENT */
+int vm_deactivate(int vm, int vcpu);		/* UVM_CTL_DEACTIVATE */
+int vm_info(int vm, int vcpu, struct uvm_info *info);	/* UVM_CTL_INFO */
 
 /* ---- the C library ---- */
 void *memset(void *dst, int c, size_t n);

@@ -127,3 +127,23 @@ int uthread_join(int tid)
 {
 	return (int)SC1(SYS_thread_join, tid);
 }
+
+/* ---- virtual machines ---- */
+int vm_create(const struct uvm_config *cfg) { return (int)SC1(SYS_vm_create, cfg); }
+int vm_memory(int vm, int op, unsigned long gpa, void *buf, unsigned long len)
+{
+	return (int)syscall6(SYS_vm_memory, vm, op, (long)gpa, (long)buf, (long)len, 0);
+}
+int vm_run(int vm, int vcpu, struct uvm_run *run) { return (int)SC3(SYS_vm_run, vm, vcpu, run); }
+int vm_event(int vm, int vcpu, unsigned value)
+{
+	return (int)syscall6(SYS_vm_ctl, vm, UVM_CTL_EVENT, vcpu, value, 0, 0);
+}
+int vm_deactivate(int vm, int vcpu)
+{
+	return (int)syscall6(SYS_vm_ctl, vm, UVM_CTL_DEACTIVATE, vcpu, 0, 0, 0);
+}
+int vm_info(int vm, int vcpu, struct uvm_info *info)
+{
+	return (int)syscall6(SYS_vm_ctl, vm, UVM_CTL_INFO, vcpu, 0, (long)info, 0);
+}

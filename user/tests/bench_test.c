@@ -9,6 +9,7 @@
  */
 #include "helpers.h"
 #include <fpu_regs.h>		/* fpu_get_info: a thread's switch count */
+#include <uvm.h>
 
 static inline uint64_t rdtsc(void)
 {
@@ -282,4 +283,36 @@ UTEST(bench, ipc_notify_latency)
 	UT_EXPECT_EQ(st, 0);
 	UT_LOG("BENCH name=ipc.notify_latency unit=insn value=%lu iters=%d", (unsigned long)per,
 	       2 * IPC_ROUNDS);
+}
+
+/* ---- VMs driven from user space (uapi/vmm.h) ---- */
+
+#define UVM_ROUNDS 5000
+
+/* One exit to this program and back into the guest: the pio guest's OUT
+ * to a port the kernel does not emulate, vm_run's return with it, and the
+ * next vm_run completing it and entering again (vmm.exit_roundtrip is the
+ * same round handled in the kernel). From the first exit to the last. */
+UTEST(bench, vmm_user_exit_roundtrip)
+{
+	struct uvm_config cfg = { .nvcpus = 1, .args = { UVM_ROUNDS + 1 } };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, uvm_image_find("pio")), 0);
+	struct uvm_run r = { 0 };
+	UT_ASSERT_EQ(vm_run(vm, 0, &r), 0);		/* the first OUT */
+	UT_ASSERT_EQ(r.port, UVM_PORT_PIO);
+	uint64_t t0 = rdtsc();
+	int n = 0;
+	while (vm_run(vm, 0, &r) == 0 && r.reason == UVM_EXIT_IO)
+		n++;
+	uint64_t per = (rdtsc() - t0) / UVM_ROUNDS;
+	UT_EXPECT_EQ(n, UVM_ROUNDS);
+	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(r.result, UVM_ROUNDS + 1);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	UT_LOG("BENCH name=vmm.user_exit_roundtrip unit=insn value=%lu iters=%d",
+	       (unsigned long)per, UVM_ROUNDS);
 }

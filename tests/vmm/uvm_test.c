@@ -1,0 +1,108 @@
+/*
+ * tests/vmm/uvm_test.c - the kernel's side of VMs driven from user space
+ * (kernel/vmm/uvm.c): what a user test cannot see or do alone.
+ *
+ *   uvm.*   a vCPU thread's chain during a run: the guest's FPU op over
+ *           the user thread's segment-base op over its FPU op, newest
+ *           first (illumos 12477's listing), as the walk and the
+ *           monitor's `ctxops` show it, and the chain back to the thread's
+ *           two once the process is gone; and bug=ctxop_restore_order,
+ *           which only the kernel can throw, losing the guest's XMM
+ *           registers in a VM that user space drives.
+ *
+ * The program is user/bin/vmrun running the fpuhold guest (-e: no events
+ * of its own): it loads a
+ * pattern into XMM4-7, halts (its vCPU thread, vmrun's main thread,
+ * sleeps in the kernel inside vm_run with the op attached) and, at the
+ * event this case posts, checks the pattern; vmrun's status is 0 if the
+ * guest found it whole, 1 if not.
+ */
+#include "vmm_test.h"
+#include "../ctxop/chain_names.h"
+#include <bugs.h>
+#include <ctxop.h>
+#include <fpu.h>
+#include <fpudemo.h>
+#include <proc.h>
+#include <string.h>
+#include <uapi/errno.h>
+
+/* Starts `vmrun -q -e fpuhold 1` (the event is this case's to give); returns its pid and, held, its thread once
+ * that sleeps in the guest's HLT inside vm_run, switched out. */
+static int start_fpuhold(struct thread **out)
+{
+	static const char *const argv[] = { "vmrun", "-q", "-e", "fpuhold", "1" };
+	int pid = proc_spawn("vmrun", 5, argv, NULL);
+	KT_ASSERT(pid > 0);
+	struct thread *t = NULL;
+	KT_ASSERT(VMT_WAIT_UNTIL((t = proc_first_thread(pid)) != NULL, 2000 * MS));
+	/* asleep for real: off its CPU, its ops' saves done (the vCPU says
+	 * SLEEPING a moment before its thread leaves the CPU) */
+	bool asleep = VMT_WAIT_UNTIL(t->vcpu && t->vcpu->state == VCPU_SLEEPING &&
+				     t->state == TS_SLEEPING &&
+				     !__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE), 2000 * MS);
+	if (!asleep) {
+		thread_rele(t);
+		proc_kill(pid);
+		KT_ASSERT(asleep);
+	}
+	*out = t;
+	return pid;
+}
+
+/* Posts the event that ends the guest's HLT; vmrun's status (-1000 if
+ * it had to be killed after 5 s: fpuprobe_end). */
+static int finish_fpuhold(int pid, struct thread *t)
+{
+	vcpu_post_event(t->vcpu, 1);	/* t sleeps in vm_run until this */
+	thread_rele(t);
+	return fpuprobe_end(pid);
+}
+
+KTEST(uvm, vcpu_thread_chain_in_a_run_is_guest_fpu_over_segbase_over_fpu)
+{
+	vmt_require();
+	long ops_before = ctxop_live();
+	struct thread *t;
+	int pid = start_fpuhold(&t);
+	struct chain_names walked, shown;
+	int n = chain_names_of(t, false, &walked);
+	bool ran = chain_names_of(t, true, &shown);	/* the listing of docs/vmm.md */
+	long ops_during = ctxop_live();
+	KT_EXPECT_EQ(n, 3);
+	KT_EXPECT_EQ(walked.n, 3);
+	KT_EXPECT(chain_name_is(&walked, 0, "vmm_savectx"));	/* newest: the run's */
+	KT_EXPECT(chain_name_is(&walked, 1, "segbase_save"));
+	KT_EXPECT(chain_name_is(&walked, 2, "fpu_ctx_save"));	/* oldest: the thread's */
+	KT_EXPECT(ran);
+	KT_EXPECT_EQ(shown.n, 3);
+	KT_EXPECT(chain_name_is(&shown, 0, "vmm_savectx"));
+	KT_EXPECT((t->flags & THREAD_USER) != 0);
+	KT_EXPECT_EQ(finish_fpuhold(pid, t), 0);	/* the guest kept its XMM4-7 */
+	/* the thread's two and the vCPU's one, made with the VM and gone
+	 * with it */
+	KT_EXPECT_EQ(ops_during, ops_before + 3);
+	KT_EXPECT_EQ(ctxop_live(), ops_before);
+	KT_EXPECT_EQ(vm_user_count(), 0);
+}
+
+KTEST(uvm, ctxop_restore_order_bug_loses_the_guest_fpu_of_a_user_vm)
+{
+	vmt_require();
+	if (fpu_policy() == FPU_LAZY)
+		KT_SKIP("fpu=lazy: the thread's FPU restore loads nothing, so the reversed order "
+			"is harmless (vmm.ctxop_restore_order_bug_corrupts_guest_fpu says why)");
+	struct thread *t;
+	int pid = start_fpuhold(&t);
+	bool was = bug_on(ctxop_restore_order);
+	/* the guest's XMM4-7 are in its area now (saved at the sleep); the
+	 * switch-in at the event restores oldest-last: the thread's own FPU
+	 * state over the guest's */
+	bug_set("ctxop_restore_order", true);
+	int status = finish_fpuhold(pid, t);
+	bug_set("ctxop_restore_order", was);
+	KT_LOG("vmrun fpuhold with bug=ctxop_restore_order: status %d (1: the guest found its "
+	       "registers changed)", status);
+	KT_EXPECT_EQ(status, 1);
+	KT_EXPECT_EQ(vm_user_count(), 0);
+}

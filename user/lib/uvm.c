@@ -1,0 +1,45 @@
+/*
+ * user/lib/uvm.c - the sample guests as images for VMs driven from user
+ * space (their bytes: user/lib/guest_images.asm; their code and what each
+ * does: arch/x86_64/guests/NAME.asm and include/vmm_guests.h).
+ */
+#include <uvm.h>
+
+#define IMAGE(n, w, h)                                                         \
+	{ #n, uvm_guest_##n##_start, uvm_guest_##n##_end, w, h }
+#define DECLARE(n) extern const unsigned char uvm_guest_##n##_start[], uvm_guest_##n##_end[]
+
+DECLARE(hello);
+DECLARE(halt);
+DECLARE(fault);
+DECLARE(nops);
+DECLARE(worker);
+DECLARE(serial);
+DECLARE(fpuhold);
+DECLARE(pio);
+
+const struct uvm_image uvm_images[] = {
+	IMAGE(serial, "hello over a 16550 UART at COM1 (the program is the UART), ARG more lines", false),
+	IMAGE(hello, "hello over the debug console 0xE9, an SSE sum, three hypercalls", false),
+	IMAGE(halt, "sleeps in HLT until ARG events (0: for ever)", true),
+	IMAGE(fpuhold, "keeps a pattern in XMM4-7 across a HLT, until an event", true),
+	IMAGE(pio, "ARG OUTs to port 0x610, each an exit to the program", false),
+	IMAGE(nops, "ARG NOP hypercalls, each handled in the kernel", false),
+	IMAGE(fault, "reads guest-physical ARG (outside its memory: a fault)", false),
+	IMAGE(worker, "the kernel tests' worker (a role per vCPU in its mailbox)", false),
+};
+const int uvm_nimages = sizeof(uvm_images) / sizeof(uvm_images[0]);
+
+const struct uvm_image *uvm_image_find(const char *name)
+{
+	for (int i = 0; i < uvm_nimages; i++)
+		if (strcmp(uvm_images[i].name, name) == 0)
+			return &uvm_images[i];
+	return NULL;
+}
+
+int uvm_load(int vm, const struct uvm_image *img)
+{
+	return vm_memory(vm, UVM_MEM_WRITE, UVM_CODE_GPA, (void *)img->start,
+			 (unsigned long)(img->end - img->start));
+}

@@ -1,0 +1,415 @@
+/*
+ * user/tests/uvm_test.c - virtual machines driven from user space
+ * (uapi/vmm.h), as a program sees them.
+ *
+ * What is asserted:
+ *   - a guest's port I/O that the kernel does not emulate comes out of
+ *     vm_run as an exit, port, size, direction and value exact; the
+ *     program's answer to an IN is what the guest reads (a UART the guest
+ *     polls); its result ends the run;
+ *   - each vCPU runs in a thread of the program's own, one thread at a
+ *     time per vCPU (-EBUSY for a second);
+ *   - the guest's registers survive its vCPU thread sleeping in the
+ *     kernel (HLT), the program's own survive vm_run;
+ *   - every bad argument is an error: handles, vCPU numbers, sizes,
+ *     memory ranges, pointers;
+ *   - a VM ends with its last handle, and a process killed while its
+ *     threads are in vm_run (in the guest, asleep in HLT, between exits)
+ *     leaves no VM, page or byte of kernel heap behind.
+ * The kernel's side (the chain of a vCPU thread during a run, the bug
+ * switch that loses the guest's FPU) is tests/vmm/uvm_test.c.
+ */
+#include "helpers.h"
+#include <uvm.h>
+
+#define MS 1000000UL
+
+/* A VM of n vCPUs with img loaded (arg: its EBX), or a skip where the
+ * machine cannot run guests. */
+static int make_vm(const char *img, unsigned n, unsigned arg)
+{
+	struct uvm_config cfg = { .nvcpus = n, .args = { arg } };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests (SVM with nested paging: -cpu max)");
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, uvm_image_find(img)), 0);
+	return vm;
+}
+
+/* Waits (at most a second) until vCPU id is in `state` (uvm_info). */
+static void wait_state(int vm, int id, unsigned state)
+{
+	unsigned long deadline = clock_ns() + 1000 * MS;
+	struct uvm_info in;
+	for (;;) {
+		UT_ASSERT_EQ(vm_info(vm, id, &in), 0);
+		if (in.state == state)
+			return;
+		UT_ASSERT(clock_ns() < deadline);
+		sleep_ns(MS);
+	}
+}
+
+enum { ST_IDLE, ST_FROZEN, ST_RUNNING, ST_SLEEPING };
+
+/* ---- exits ---- */
+
+UTEST(uvm, a_guest_talks_to_the_uart_the_program_emulates)
+{
+	int vm = make_vm("serial", 1, 1);
+	char out[128];
+	int len = 0, lsr_reads = 0, busy = 3;
+	struct uvm_run r = { 0 };
+	for (;;) {
+		UT_ASSERT_EQ(vm_run(vm, 0, &r), 0);
+		if (r.reason != UVM_EXIT_IO)
+			break;
+		UT_EXPECT_EQ(r.bytes, 1);
+		UT_EXPECT(r.rip >= UVM_CODE_GPA && r.rip < UVM_CODE_GPA + 0x1000);
+		if (r.port == UVM_PORT_COM1 + 5) {
+			UT_ASSERT(r.in);
+			lsr_reads++;
+			/* "busy" for the first reads: the guest must poll */
+			r.in_value = busy > 0 ? (busy--, 0) : 0x60;
+		} else {
+			UT_ASSERT_EQ(r.port, UVM_PORT_COM1);
+			UT_ASSERT(!r.in);
+			UT_ASSERT(len < (int)sizeof(out) - 1);
+			out[len++] = (char)r.value;
+		}
+	}
+	out[len] = 0;
+	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(r.stop, UVM_STOP_RESULT);
+	UT_EXPECT_EQ(r.result, UVM_SERIAL_OK | 0);
+	UT_EXPECT(strcmp(out, "hello from vCPU 0 over COM1\nline 1\n") == 0);
+	/* every character waited for the LSR, and the three busy reads
+	 * were read again */
+	UT_EXPECT_EQ(lsr_reads, len + 3);
+	struct uvm_info in;
+	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+	UT_EXPECT_EQ(in.exits_io, (unsigned long)(lsr_reads + len + 1));	/* + the result */
+	UT_EXPECT_EQ(in.stop, UVM_STOP_RESULT);
+	/* stopped for good: another run says so at once */
+	UT_EXPECT_EQ(vm_run(vm, 0, &r), 0);
+	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+struct runner {
+	int vm, id;
+	unsigned long exits;
+	struct uvm_run r;
+	int err;
+};
+
+static void run_to_stop(void *arg)
+{
+	struct runner *x = arg;
+	x->r = (struct uvm_run){ 0 };
+	for (;;) {
+		x->err = vm_run(x->vm, x->id, &x->r);
+		if (x->err || x->r.reason == UVM_EXIT_STOPPED)
+			return;
+		x->exits++;
+		x->r.in_value = x->r.port == UVM_PORT_COM1 + 5 ? 0x60 : 0;
+	}
+}
+
+UTEST(uvm, each_vcpu_runs_in_a_thread_of_the_program)
+{
+	enum { N = 4 };
+	int vm = make_vm("hello", N, 0);
+	struct runner x[N];
+	int tids[N];
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct runner){ .vm = vm, .id = i };
+		tids[i] = uthread_create(run_to_stop, &x[i]);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < N; i++) {
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+		UT_EXPECT_EQ(x[i].err, 0);
+		UT_EXPECT_EQ(x[i].r.stop, UVM_STOP_RESULT);
+		UT_EXPECT_EQ(x[i].r.result, UVM_HELLO_OK | (unsigned)i);
+		/* "hello from vCPU i\n" and "sse ok\n" on the console port */
+		UT_EXPECT_EQ(x[i].exits, 18 + 7);
+	}
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
+{
+	int vm = make_vm("halt", 1, 1);		/* halts until one event */
+	struct runner x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(run_to_stop, &x);
+	UT_ASSERT(tid > 0);
+	wait_state(vm, 0, ST_SLEEPING);
+	struct uvm_run r = { 0 };
+	UT_EXPECT_EQ(vm_run(vm, 0, &r), -EBUSY);
+	UT_EXPECT_EQ(vm_event(vm, 0, 42), 0);
+	UT_ASSERT_EQ(uthread_join(tid), 0);
+	UT_EXPECT_EQ(x.err, 0);
+	UT_EXPECT_EQ(x.r.stop, UVM_STOP_RESULT);
+	UT_EXPECT_EQ(x.r.result, 42);		/* the sum of its events */
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* ---- the FPU: the guest's and the program's ---- */
+
+UTEST(uvm, the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel)
+{
+	int vm = make_vm("fpuhold", 1, 0);
+	struct runner x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(run_to_stop, &x);
+	UT_ASSERT(tid > 0);
+	wait_state(vm, 0, ST_SLEEPING);
+	/* meanwhile this thread uses the FPU on the same CPUs */
+	for (int i = 0; i < 10; i++) {
+		__asm__ volatile("pcmpeqd %%xmm4, %%xmm4; pcmpeqd %%xmm7, %%xmm7" ::: "xmm4", "xmm7");
+		sched_yield();
+	}
+	UT_EXPECT_EQ(vm_event(vm, 0, 1), 0);
+	UT_ASSERT_EQ(uthread_join(tid), 0);
+	UT_EXPECT_EQ(x.r.stop, UVM_STOP_RESULT);
+	UT_EXPECT_EQ(x.r.result, UVM_FPUHOLD_OK | 0);
+	struct uvm_info in;
+	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+	UT_EXPECT(in.fpu_saves >= 1);		/* its op saved them at the sleep */
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+UTEST(uvm, the_program_keeps_its_xmm_across_vm_run)
+{
+	int vm = make_vm("fpuhold", 1, 0);
+	unsigned long want[2] = { 0x1122334455667788UL, 0x99AABBCCDDEEFF00UL }, got[2];
+	struct uvm_run r = { 0 };
+	struct uvm_info in;
+	/* the first run: the guest loads its XMM4, halts, and the event that
+	 * ends the HLT comes from a vm_event made before (it waits in its
+	 * slot), so the run goes to the end in one call */
+	UT_ASSERT_EQ(vm_event(vm, 0, 1), 0);
+	register long rax __asm__("rax") = SYS_vm_run;
+	register long rdi __asm__("rdi") = vm;
+	register long rsi __asm__("rsi") = 0;
+	register long rdx __asm__("rdx") = (long)&r;
+	__asm__ volatile("movdqu (%[w]), %%xmm4\n\t"
+			 "syscall\n\t"
+			 "movdqu %%xmm4, (%[g])"
+			 : "+r"(rax), "+r"(rdi), "+r"(rsi), "+r"(rdx)
+			 : [w] "r"(want), [g] "r"(got)
+			 : "rcx", "r11", "memory", "xmm4");
+	UT_EXPECT_EQ(rax, 0);
+	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(r.result, UVM_FPUHOLD_OK | 0);
+	UT_EXPECT_EQ(got[0], want[0]);
+	UT_EXPECT_EQ(got[1], want[1]);
+	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* ---- bad arguments ---- */
+
+UTEST(uvm, every_bad_argument_is_an_error)
+{
+	struct uvm_config cfg = { .nvcpus = 1 };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	char buf[64] = { 0 };
+	struct uvm_run r = { 0 };
+	struct uvm_info in;
+	int ep = endpoint_create();
+	UT_ASSERT(ep >= 0);
+
+	UT_EXPECT_EQ(vm_create(NULL), -EFAULT);
+	UT_EXPECT_EQ(vm_create((void *)UT_NEAR_TOP), -EFAULT);
+	struct uvm_config bad[] = {
+		{ .nvcpus = 0 }, { .nvcpus = UVM_MAX_VCPUS + 1 }, { .nvcpus = 1, .flags = 1 },
+		{ .nvcpus = 1, .mem_size = 4097 }, { .nvcpus = 1, .mem_size = UVM_MEM_MAX + 4096 },
+		{ .nvcpus = 1, .mem_size = 4096 },	/* too small for its stack */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		UT_EXPECT_EQ(vm_create(&bad[i]), -EINVAL);
+
+	/* handles: none, out of range, another kind */
+	UT_EXPECT_EQ(vm_run(-1, 0, &r), -EBADF);
+	UT_EXPECT_EQ(vm_run(IPC_HANDLES_MAX, 0, &r), -EBADF);
+	UT_EXPECT_EQ(vm_run(ep, 0, &r), -EBADF);
+	UT_EXPECT_EQ(vm_memory(ep, UVM_MEM_READ, 0, buf, 8), -EBADF);
+	UT_EXPECT_EQ(vm_info(ep, 0, &in), -EBADF);
+	/* vCPUs */
+	UT_EXPECT_EQ(vm_run(vm, 1, &r), -EINVAL);
+	UT_EXPECT_EQ(vm_run(vm, -1, &r), -EINVAL);
+	UT_EXPECT_EQ(vm_event(vm, 1, 1), -EINVAL);
+	UT_EXPECT_EQ(vm_info(vm, 7, &in), -EINVAL);
+	/* pointers */
+	UT_EXPECT_EQ(vm_run(vm, 0, NULL), -EFAULT);
+	UT_EXPECT_EQ(vm_run(vm, 0, (void *)0xFFFF800000001000UL), -EFAULT);
+	UT_EXPECT_EQ(vm_info(vm, 0, NULL), -EFAULT);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, 0x1000, NULL, 8), -EFAULT);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_WRITE, 0x1000, (void *)UT_NEAR_TOP, 64), -EFAULT);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, 0x1000, (void *)0x1000, 8), -EFAULT);
+	/* guest memory: inside it only */
+	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, in.mem_size, buf, 1), -EINVAL);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, in.mem_size - 8, buf, 16), -EINVAL);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, ~0UL, buf, 2), -EINVAL);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, in.mem_size - 8, buf, 8), 0);
+	UT_EXPECT_EQ(vm_memory(vm, 7, 0x1000, buf, 8), -EINVAL);
+	/* ops */
+	UT_EXPECT_EQ((int)syscall6(SYS_vm_ctl, vm, 3, 0, 0, 0, 0), -EINVAL);
+	UT_EXPECT_EQ((int)syscall6(SYS_vm_ctl, vm, -1, 0, 0, 0, 0), -EINVAL);
+	/* nothing of that changed the VM: its memory reads back as written */
+	memcpy(buf, "guest memory", 13);
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_WRITE, 0x2000, buf, 13), 0);
+	char back[13];
+	UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, 0x2000, back, 13), 0);
+	UT_EXPECT(memcmp(back, "guest memory", 13) == 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	UT_EXPECT_EQ(vm_run(vm, 0, &r), -EBADF);	/* closed */
+	UT_EXPECT_EQ(handle_close(ep), 0);
+}
+
+UTEST(uvm, vms_end_with_their_last_handle_and_at_a_limit)
+{
+	struct sysinfo before, si;
+	struct uvm_config cfg = { .nvcpus = 2 };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	/* the baseline with this thread's IPC state and its process's handle
+	 * table made (the first handle makes them, and they stay) */
+	ut_sysinfo(&before);
+	vm = vm_create(&cfg);
+	UT_ASSERT(vm >= 0);
+	ut_sysinfo(&si);
+	UT_EXPECT_EQ(si.vms, before.vms + 1);
+	int dup = handle_dup(vm, IPC_R_ALL, 0);
+	UT_ASSERT(dup >= 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	ut_sysinfo(&si);
+	UT_EXPECT_EQ(si.vms, before.vms + 1);		/* the copy holds it */
+	struct uvm_info in;
+	UT_EXPECT_EQ(vm_info(dup, 1, &in), 0);
+	UT_EXPECT_EQ(handle_close(dup), 0);
+	ut_sysinfo(&si);
+	UT_EXPECT_EQ(si.vms, before.vms);
+
+	/* UVM_VMS_MAX at once, then -EAGAIN */
+	int vms[UVM_VMS_MAX + 1], n = 0, r;
+	while (n <= UVM_VMS_MAX && (r = vm_create(&cfg)) >= 0)
+		vms[n++] = r;
+	UT_EXPECT_EQ(r, -EAGAIN);
+	UT_EXPECT_EQ(n, UVM_VMS_MAX - (int)before.vms);
+	while (n > 0)
+		UT_EXPECT_EQ(handle_close(vms[--n]), 0);
+	ut_sysinfo(&si);
+	ut_expect_baseline(&before, &si);
+	UT_EXPECT_EQ(si.vms, before.vms);
+}
+
+/* ---- a process killed in vm_run ---- */
+
+/* Two VMs for a child to run: in a, vCPU 1 asleep in HLT for ever and
+ * vCPU 0 spinning in its guest (a jmp $ written over the code once
+ * vCPU 1 is past it); in b, a vCPU that exits to the program at each of
+ * a billion OUTs. */
+struct kill_vms {
+	int a, b;
+};
+
+static void make_kill_vms(struct kill_vms *k)
+{
+	struct uvm_config two = { .nvcpus = 2 }, one = { .nvcpus = 1, .args = { 1000000000 } };
+	k->a = vm_create(&two);
+	k->b = vm_create(&one);
+	UT_ASSERT(k->a >= 0 && k->b >= 0);
+	UT_ASSERT_EQ(uvm_load(k->a, uvm_image_find("halt")), 0);	/* EBX 0: for ever */
+	UT_ASSERT_EQ(uvm_load(k->b, uvm_image_find("pio")), 0);
+}
+
+/* The child: runs the three vCPUs (its own VMs if arg's a is -1, else
+ * arg's, which it shares with the parent) until it is killed. */
+static void vm_child(void *arg)
+{
+	static struct runner x[3];
+	struct kill_vms k = *(struct kill_vms *)arg;
+	if (k.a < 0)
+		make_kill_vms(&k);
+	x[0] = (struct runner){ .vm = k.a, .id = 0 };
+	x[1] = (struct runner){ .vm = k.a, .id = 1 };
+	x[2] = (struct runner){ .vm = k.b, .id = 0 };
+	UT_ASSERT(uthread_create(run_to_stop, &x[1]) > 0);
+	wait_state(k.a, 1, ST_SLEEPING);
+	static const unsigned char spin[] = { 0xEB, 0xFE };	/* jmp $ */
+	UT_ASSERT_EQ(vm_memory(k.a, UVM_MEM_WRITE, UVM_CODE_GPA, (void *)spin, sizeof(spin)), 0);
+	UT_ASSERT(uthread_create(run_to_stop, &x[0]) > 0);
+	run_to_stop(&x[2]);
+	exit(9);				/* not reached: killed first */
+}
+
+/* Round 0: the parent holds the VMs too. It sees vCPU 0 in its guest and
+ * vCPU 1 asleep, kills the child, and finds every vCPU out of vm_run
+ * (idle, free for another thread to run). Round 1: the child's own VMs,
+ * which its death takes away. Both: everything back at the baseline. */
+UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
+{
+	struct sysinfo before, si;
+	struct uvm_config cfg = { .nvcpus = 1 };
+	int probe = vm_create(&cfg);
+	if (probe == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(probe >= 0);
+	UT_EXPECT_EQ(handle_close(probe), 0);
+	ut_sysinfo(&before);
+	for (int round = 0; round < 2; round++) {
+		struct kill_vms k = { -1, -1 };
+		if (round == 0)
+			make_kill_vms(&k);
+		int pid = ut_fork(vm_child, &k);
+		unsigned long deadline = clock_ns() + 2000 * MS;
+		do {
+			ut_sysinfo(&si);
+			UT_ASSERT(clock_ns() < deadline);
+			sleep_ns(5 * MS);
+		} while (si.vms != before.vms + 2 || si.threads < before.threads + 3);
+		if (round == 0) {
+			/* in its jmp $: seen RUNNING from another CPU; on one,
+			 * this thread runs only while it is preempted */
+			wait_state(k.a, 0, si.ncpus > 1 ? ST_RUNNING : ST_FROZEN);
+			wait_state(k.a, 1, ST_SLEEPING);
+		} else {
+			sleep_ns(20 * MS);
+		}
+		UT_EXPECT_EQ(kill(pid), 0);
+		int st = 0;
+		UT_EXPECT_EQ(waitpid(pid, &st), pid);
+		UT_EXPECT_EQ(st, WAIT_KILLED);
+		if (round == 0) {
+			struct uvm_info in;
+			for (int i = 0; i < 2; i++) {
+				UT_EXPECT_EQ(vm_info(k.a, i, &in), 0);
+				UT_EXPECT_EQ(in.state, ST_IDLE);
+				UT_EXPECT_EQ(in.stop, 0);	/* not stopped: only left */
+			}
+			UT_EXPECT_EQ(vm_info(k.b, 0, &in), 0);
+			UT_EXPECT_EQ(in.state, ST_IDLE);
+			/* free to run here: taken out, it stops at once */
+			struct uvm_run r = { 0 };
+			UT_EXPECT_EQ(vm_deactivate(k.a, 1), 0);
+			UT_EXPECT_EQ(vm_run(k.a, 1, &r), 0);
+			UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+			UT_EXPECT_EQ(r.stop, UVM_STOP_DEACTIVATED);
+			UT_EXPECT_EQ(handle_close(k.a), 0);
+			UT_EXPECT_EQ(handle_close(k.b), 0);
+		}
+		ut_settle(before.procs, 1000 * MS, &si);
+		UT_EXPECT_EQ(si.vms, before.vms);
+		ut_expect_baseline(&before, &si);
+	}
+}
