@@ -54,6 +54,20 @@ struct ctxop;
 #define VMM_HC_RENDEZVOUS 2		/* ebx: GPA of a vCPU set, ecx: its size in bits,
 					   edx: an argument; runs a rendezvous over the set;
 					   returns 0, or VMM_HC_EINVAL for a bad set */
+#define VMM_HC_TIMER      3		/* ebx: period in microseconds (0: off), ecx: the
+					   vector (32 .. 255) it raises at each period;
+					   returns 0, or VMM_HC_EINVAL */
+#define VMM_HC_IPI        4		/* ebx: VMM_IPI_*, ecx: the target vCPU, edx: the
+					   vector (FIXED) or the start page (SIPI: it
+					   starts at edx << 12); through the rendezvous,
+					   as bhyve's vm_handle_ipi; returns 0, or EINVAL */
+#define VMM_HC_BROADCAST  5		/* ebx: a vector raised on every active vCPU, the
+					   caller's too, through the rendezvous (an I/O
+					   APIC's broadcast); returns 0, or EINVAL */
+#define VMM_IPI_INIT      0		/* the target waits for a SIPI */
+#define VMM_IPI_SIPI      1		/* a target waiting for one starts at edx << 12 */
+#define VMM_IPI_FIXED     2		/* raises vector edx on the target */
+#define VMM_IRQ_MIN       32		/* vectors below are the CPU's exceptions */
 #define VMM_HC_EINVAL     0xFFFFFFEAu	/* -22 */
 #define VMM_HC_ENOSYS     0xFFFFFFDAu	/* -38: no such hypercall */
 
@@ -70,6 +84,7 @@ enum vm_exit_reason {
 	VM_EXIT_OTHER,		/* an exit the backend did not ask for */
 	VM_EXIT_HOST_STATE,	/* the exit held the host's own state: an emulator
 				 * fault (docs/vmm.md, "The QEMU erratum") */
+	VM_EXIT_ARCH,		/* an instruction the backend emulates (EFER, XSETBV) */
 	VM_EXIT_NR
 };
 
@@ -132,6 +147,9 @@ struct vcpu_stats {
 	uint64_t sleeps;		/* HLTs that went to sleep */
 	uint64_t kicks;			/* IPIs sent to force it out of the guest */
 	uint64_t fpu_saves;		/* vmm_savectx runs: switches inside vm_run */
+	uint64_t irqs;			/* interrupts offered to the guest (taken or coalesced) */
+	uint64_t timer_fires;		/* periods of its virtual timer that raised its vector */
+	uint64_t sipis;			/* SIPIs that started it */
 };
 
 struct vcpu {
@@ -153,6 +171,14 @@ struct vcpu {
 	bool user_exit;
 	bool gone_counted;		/* counted in vm->nstopped */
 	struct thread *volatile runner;
+
+	/* The vCPU's own thread only (a rendezvous function runs there too):
+	 * the interrupts raised and not yet offered (a bit per vector, an
+	 * APIC's IRR), its virtual timer, and INIT's wait for a SIPI. */
+	uint64_t irr[4];
+	uint64_t timer_period_ns, timer_deadline;
+	int timer_vector;
+	volatile bool wait_sipi;
 
 	/* The vCPU's own thread only. */
 	void *backend;			/* the backend's per-vCPU state (VMCB, ...) */
@@ -212,6 +238,9 @@ struct vm_config {
 	 * does not emulate (all but VMM_PORT_RESULT and VMM_PORT_EVENT; the
 	 * console included) is an exit to it. Memory is user memory. */
 	bool user;
+	/* vCPUs 1 .. nvcpus-1 start waiting for INIT and SIPI (VMM_HC_IPI),
+	 * as a machine's APs do; vCPU 0 starts at once. */
+	bool aps_wait_sipi;
 	void *priv;			/* for the creator */
 };
 
@@ -303,6 +332,9 @@ int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out);
 /* References on a user VM: the last vm_put destroys it (may sleep). */
 void vm_hold(struct vm *vm);
 void vm_put(struct vm *vm);
+/* The first VM process pid made from user space, held (vm_put it), or
+ * NULL: for tests that read a user VM's counters. */
+struct vm *vm_user_find(uint64_t pid);
 /* User VMs that exist (a leak test's count). */
 int vm_user_count(void);
 /* The vCPU thread t runs (kernel/proc.c's kill, with t's process's tlock

@@ -40,6 +40,24 @@ struct vmm_backend {
 	/* Finishes an exit: the guest resumes at exit->next_rip, and an IN or
 	 * a hypercall returns `value` in the accumulator. */
 	void (*vcpu_complete)(struct vcpu *v, const struct vm_exit *exit, uint64_t value);
+	/*
+	 * An exit of reason VM_EXIT_ARCH: an instruction of the architecture's
+	 * own that the backend emulates (on x86: RDMSR/WRMSR of EFER, which a
+	 * guest's way into long mode writes, and XSETBV). Returns 0 with the
+	 * instruction done (the guest resumes after it), or -1 with why into
+	 * why[len] (the core stops the VM with it).
+	 */
+	int (*vcpu_emulate)(struct vcpu *v, const struct vm_exit *exit, char *why, size_t len);
+	/*
+	 * The virtual interrupt line (x86: V_IRQ): offers `vector` to the
+	 * guest, which takes it at its next instruction with interrupts
+	 * enabled. Returns false, changing nothing, while an offered one has
+	 * not been taken yet. Interrupts off (the VMCB is the vCPU's thread's).
+	 */
+	bool (*vcpu_offer_irq)(struct vcpu *v, int vector);
+	/* Puts v back in its reset state with boot's registers (a SIPI's
+	 * start: bhyve's vcpu_reset + the start at the SIPI's page). */
+	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot *boot);
 	/* The guest's instruction pointer (for messages and the monitor). */
 	uint64_t (*vcpu_rip)(struct vcpu *v);
 	/* NULL, or one line naming the emulator fault that makes entering a

@@ -68,9 +68,11 @@
 #include <arch.h>
 #include <mm.h>
 #include <percpu.h>
+#include <printf.h>
 #include <printk.h>
 #include <spinlock.h>
 #include <string.h>
+#include <arch/fpu.h>
 #include <arch/mmu.h>
 #include <arch/svm.h>
 #include <arch/x86.h>
@@ -254,39 +256,16 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
 }
 
 /*
- * svm_vcpu_init: a VMCB for a guest in 32-bit protected mode with paging
- * off and flat 4 GiB segments, set straight in the save area (the guest
- * needs no GDT of its own: it never reloads a segment register), SSE
- * enabled (CR4.OSFXSR), no IDT (an exception becomes a triple fault, which
- * exits as SHUTDOWN).
+ * The reset state of every vCPU: 32-bit protected mode with paging off
+ * and flat 4 GiB segments, set straight in the save area (a guest needs no
+ * GDT of its own until it reloads a segment register, as its way into
+ * long mode does), SSE enabled (CR4.OSFXSR), no IDT (an exception becomes
+ * a triple fault, which exits as SHUTDOWN), no interrupt offered.
  */
-static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
+static void set_boot_state(struct svm_vcpu *sv, const struct vcpu_boot *boot)
 {
-	struct svm_vcpu *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
-	uint64_t page = pmm_alloc_page();
-	if (!page) {
-		kmem_free(sv);
-		return -VM_ENOMEM;
-	}
-	sv->vmcb = (struct vmcb *)page;
-	sv->asid_cpu = -1;
-	v->backend = sv;
-
-	struct vmcb_control *c = &sv->vmcb->control;
-	c->intercept1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI | SVM_INTERCEPT_SMI |
-			SVM_INTERCEPT_INIT | SVM_INTERCEPT_HLT | SVM_INTERCEPT_IOIO |
-			SVM_INTERCEPT_MSR | SVM_INTERCEPT_SHUTDOWN | SVM_INTERCEPT_INVLPGA;
-	c->intercept2 = SVM_INTERCEPT2_VMRUN | SVM_INTERCEPT2_VMMCALL | SVM_INTERCEPT2_VMLOAD |
-			SVM_INTERCEPT2_VMSAVE | SVM_INTERCEPT2_STGI | SVM_INTERCEPT2_CLGI |
-			SVM_INTERCEPT2_SKINIT | SVM_INTERCEPT2_XSETBV;
-	c->iopm_base_pa = iopm_pa;
-	c->msrpm_base_pa = msrpm_pa;
-	c->v_intr = SVM_V_INTR_MASKING;
-	c->np_enable = SVM_NP_ENABLE;
-	c->n_cr3 = ((struct svm_vm *)v->vm->backend)->pml4;
-	c->clean_bits = 0;
-
 	struct vmcb_save *s = &sv->vmcb->save;
+	memset(s, 0, sizeof(*s));
 	set_seg(&s->cs, GUEST_CS, SVM_ATTR_CODE32, 0xFFFFFFFF);
 	set_seg(&s->ds, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
 	set_seg(&s->es, GUEST_DS, SVM_ATTR_DATA32, 0xFFFFFFFF);
@@ -309,12 +288,49 @@ static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
 	s->rip = boot->entry;
 	s->rsp = boot->stack;
 	s->rax = 0;
+	sv->gprs = (struct svm_gprs){ 0 };
 	sv->gprs.rbx = boot->bx;
 	sv->gprs.rcx = boot->cx;
 	sv->gprs.rdx = boot->dx;
 	sv->gprs.rsi = boot->si;
 	sv->gprs.rdi = boot->di;
+	sv->vmcb->control.v_intr = SVM_V_INTR_MASKING;
+	sv->vmcb->control.event_inject = 0;
+}
+
+/* svm_vcpu_init: a VMCB with the intercepts below and the reset state. */
+static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
+{
+	struct svm_vcpu *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
+	uint64_t page = pmm_alloc_page();
+	if (!page) {
+		kmem_free(sv);
+		return -VM_ENOMEM;
+	}
+	sv->vmcb = (struct vmcb *)page;
+	sv->asid_cpu = -1;
+	v->backend = sv;
+
+	struct vmcb_control *c = &sv->vmcb->control;
+	c->intercept1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI | SVM_INTERCEPT_SMI |
+			SVM_INTERCEPT_INIT | SVM_INTERCEPT_HLT | SVM_INTERCEPT_IOIO |
+			SVM_INTERCEPT_MSR | SVM_INTERCEPT_SHUTDOWN | SVM_INTERCEPT_INVLPGA;
+	c->intercept2 = SVM_INTERCEPT2_VMRUN | SVM_INTERCEPT2_VMMCALL | SVM_INTERCEPT2_VMLOAD |
+			SVM_INTERCEPT2_VMSAVE | SVM_INTERCEPT2_STGI | SVM_INTERCEPT2_CLGI |
+			SVM_INTERCEPT2_SKINIT | SVM_INTERCEPT2_XSETBV;
+	c->iopm_base_pa = iopm_pa;
+	c->msrpm_base_pa = msrpm_pa;
+	c->np_enable = SVM_NP_ENABLE;
+	c->n_cr3 = ((struct svm_vm *)v->vm->backend)->pml4;
+	c->clean_bits = 0;
+
+	set_boot_state(sv, boot);
 	return 0;
+}
+
+static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot *boot)
+{
+	set_boot_state(v->backend, boot);
 }
 
 static void svm_vcpu_fini(struct vcpu *v)
@@ -359,14 +375,15 @@ static uint32_t io_bytes(uint64_t info1)
  * What QEMU's race leaves in a VMCB (svm_cpu0_hazard): the host's own
  * state, saved there by a second #VMEXIT taken while the host ran with
  * nested paging still on. Its signature: the RIP of our resume point after
- * VMRUN, and long mode, which no guest of ours can reach (it starts in
- * 32-bit protected mode and every MSR write, EFER's included, exits). A
- * guest that merely executes at that address (it is low enough to be
- * guest-physical memory too) does not match.
+ * VMRUN, long mode, and the host's own page tables in CR3 (the thread's,
+ * unchanged since its VMRUN: interrupts are off). A guest that merely
+ * executes at that address (it is low enough to be guest-physical memory
+ * too) does not match, in long mode or not: its CR3 is its own.
  */
 bool svm_exit_holds_host_state(const struct vmcb *vmcb)
 {
-	return vmcb->save.rip == (uint64_t)svm_vmrun_host_rip && (vmcb->save.efer & EFER_LMA);
+	return vmcb->save.rip == (uint64_t)svm_vmrun_host_rip && (vmcb->save.efer & EFER_LMA) &&
+	       vmcb->save.cr3 == read_cr3();
 }
 
 /* Turns the VMCB's exit fields into the core's record. */
@@ -415,6 +432,14 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 		exit->hc.a1 = sv->gprs.rcx & mask;
 		exit->hc.a2 = sv->gprs.rdx & mask;
 		break;
+	case SVM_EXIT_MSR:
+		exit->reason = VM_EXIT_ARCH;
+		exit->next_rip = s->rip + SVM_MSR_LEN;
+		break;
+	case SVM_EXIT_XSETBV:
+		exit->reason = VM_EXIT_ARCH;
+		exit->next_rip = s->rip + SVM_XSETBV_LEN;
+		break;
 	case SVM_EXIT_NPF:
 		exit->reason = VM_EXIT_NPF;
 		exit->npf.gpa = c->exit_info2;
@@ -460,6 +485,68 @@ static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64
 }
 
 /*
+ * svm_vcpu_emulate: the guest's RDMSR/WRMSR of EFER and its XSETBV.
+ *
+ * EFER: a guest's way into long mode sets LME (then CR0.PG, which the CPU
+ * answers with LMA); it may also set SCE and NXE. SVME stays set under it
+ * (VMRUN refuses a guest EFER without it) and reads back clear. Any other
+ * MSR, or another EFER bit, is refused: the VM stops with a message.
+ *
+ * XSETBV: XCR0 is not switched between host and guest (SVM does not, and
+ * the host's XSAVE area format follows it), so the guest runs with the
+ * host's: it may set XCR0 to exactly that, which is what a guest that
+ * wants x87, SSE and AVX asks for on this host.
+ */
+static int svm_vcpu_emulate(struct vcpu *v, const struct vm_exit *exit, char *why, size_t len)
+{
+	struct svm_vcpu *sv = v->backend;
+	struct vmcb_save *s = &sv->vmcb->save;
+	uint32_t ecx = (uint32_t)sv->gprs.rcx;
+	uint64_t value = (sv->gprs.rdx & 0xFFFFFFFFUL) << 32 | (s->rax & 0xFFFFFFFFUL);
+	const uint64_t efer_ok = EFER_LME | EFER_NXE | EFER_SCE;
+	if (exit->code == SVM_EXIT_MSR && ecx == MSR_EFER) {
+		if (sv->vmcb->control.exit_info1 == 0) {	/* RDMSR */
+			uint64_t efer = s->efer & ~EFER_SVME;
+			s->rax = efer & 0xFFFFFFFFUL;
+			sv->gprs.rdx = efer >> 32;
+		} else {
+			if (value & ~(efer_ok | EFER_LMA)) {
+				snprintf(why, len, "WRMSR EFER 0x%lx at rip 0x%lx: only LME, NXE and "
+					 "SCE may be set", value, exit->rip);
+				return -1;
+			}
+			s->efer = (s->efer & EFER_LMA) | (value & efer_ok) | EFER_SVME;
+		}
+		s->rip = exit->next_rip;
+		return 0;
+	}
+	if (exit->code == SVM_EXIT_MSR) {
+		snprintf(why, len, "%s of MSR 0x%x, which the vmm does not emulate, at rip 0x%lx",
+			 sv->vmcb->control.exit_info1 ? "WRMSR" : "RDMSR", ecx, exit->rip);
+		return -1;
+	}
+	uint64_t host = read_cr4() & CR4_OSXSAVE ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
+	if (exit->code == SVM_EXIT_XSETBV && ecx == XCR_XFEATURE_ENABLED_MASK && host &&
+	    value == host) {
+		s->rip = exit->next_rip;
+		return 0;
+	}
+	snprintf(why, len, "XSETBV of XCR%u = 0x%lx at rip 0x%lx: a guest here may set XCR0 to "
+		 "the host's, 0x%lx, and nothing else", ecx, value, exit->rip, host);
+	return -1;
+}
+
+static bool svm_vcpu_offer_irq(struct vcpu *v, int vector)
+{
+	struct vmcb_control *c = &((struct svm_vcpu *)v->backend)->vmcb->control;
+	if (c->v_intr & SVM_V_IRQ)
+		return false;			/* the last one not taken yet */
+	c->v_intr_vector = (uint32_t)vector & 0xFF;
+	c->v_intr |= SVM_V_IRQ | SVM_V_IGN_TPR | 0xFu << SVM_V_INTR_PRIO_SHIFT;
+	return true;
+}
+
+/*
  * QEMU's TCG, and only it, has the fault of docs/vmm.md ("The QEMU
  * erratum"): any CPU's FXRSTOR, XRSTOR, FRSTOR or FLDENV clears a bit in
  * CPU 0's hidden flags word with a plain read-modify-write from its own
@@ -499,6 +586,9 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_fini = svm_vcpu_fini,
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_complete = svm_vcpu_complete,
+	.vcpu_emulate = svm_vcpu_emulate,
+	.vcpu_offer_irq = svm_vcpu_offer_irq,
+	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_rip = svm_vcpu_rip,
 	.cpu0_hazard = svm_cpu0_hazard,
 };

@@ -34,9 +34,13 @@
 #define UVM_VMS_MAX     16		/* VMs from user space at once, in all (-EAGAIN) */
 #define UVM_CODE_GPA    0x1000		/* where every vCPU starts */
 
+/* struct uvm_config.flags */
+#define UVM_F_APS_WAIT_SIPI 0x1		/* vCPUs 1 .. nvcpus-1 start waiting for INIT and
+					 * SIPI (hypercall 4), as a machine's APs do */
+
 struct uvm_config {
 	unsigned int nvcpus;		/* 1 .. UVM_MAX_VCPUS */
-	unsigned int flags;		/* 0 */
+	unsigned int flags;		/* UVM_F_* */
 	unsigned long mem_size;		/* whole pages, at most UVM_MEM_MAX; 0: the least
 					 * that holds the code, mailboxes and stacks */
 	unsigned int args[3];		/* EBX, ECX, EDX of every vCPU at its start */
@@ -84,6 +88,9 @@ struct uvm_info {
 	unsigned long rendezvous;	/* rendezvous it took part in (its run loop's visits) */
 	unsigned long spurious;		/* ... of which it was not a target */
 	unsigned long fpu_saves;	/* its guest FPU op's saves: switches inside vm_run */
+	unsigned long irqs;		/* interrupts offered to it (its timer's, IPIs, broadcasts) */
+	unsigned long timer_fires;	/* periods of its virtual timer */
+	unsigned long sipis;		/* SIPIs that started it */
 	unsigned long vms;		/* VMs from user space that exist, in all */
 	char fault[160];		/* what stopped the VM, or "" */
 };

@@ -239,3 +239,53 @@ uint64_t vm_hc_rendezvous(struct vcpu *v, uint64_t gpa, uint64_t nbits, uint64_t
 		vm_smp_rendezvous(v, &dest, count_only, NULL);
 	return 0;
 }
+
+/* ---- interrupts between vCPUs, through the rendezvous (bhyve's
+ * vm_handle_ipi): the function runs in the target's own thread, where its
+ * interrupt state lives, so nothing of that state needs a lock ---- */
+
+static void ipi_init(struct vcpu *v, void *arg)
+{
+	(void)arg;
+	v->wait_sipi = true;		/* its next look: no guest code until a SIPI */
+}
+
+static void ipi_sipi(struct vcpu *v, void *arg)
+{
+	vcpu_sipi(v, (uint64_t)(uintptr_t)arg);
+}
+
+static void ipi_fixed(struct vcpu *v, void *arg)
+{
+	vcpu_raise_irq(v, (int)(uintptr_t)arg);
+}
+
+uint64_t vm_hc_ipi(struct vcpu *v, uint64_t kind, uint64_t target, uint64_t vector)
+{
+	struct vm *vm = v->vm;
+	static const vm_rendezvous_fn fns[] = {
+		[VMM_IPI_INIT] = ipi_init, [VMM_IPI_SIPI] = ipi_sipi, [VMM_IPI_FIXED] = ipi_fixed,
+	};
+	if (kind > VMM_IPI_FIXED || target >= (uint64_t)vm->nvcpus)
+		return VMM_HC_EINVAL;
+	if (kind == VMM_IPI_FIXED && (vector < VMM_IRQ_MIN || vector > 255))
+		return VMM_HC_EINVAL;
+	if (kind == VMM_IPI_SIPI && (vector > 0xFF || vector << 12 >= vm->mem_size))
+		return VMM_HC_EINVAL;
+	struct vcpuset dest;
+	bitset_zero(dest.bits, VM_MAX_VCPUS);
+	bitset_set(dest.bits, (unsigned)target);
+	vm_smp_rendezvous(v, &dest, fns[kind], (void *)(uintptr_t)vector);
+	return 0;
+}
+
+uint64_t vm_hc_broadcast(struct vcpu *v, uint64_t vector)
+{
+	struct vm *vm = v->vm;
+	if (vector < VMM_IRQ_MIN || vector > 255)
+		return VMM_HC_EINVAL;
+	struct vcpuset dest;
+	bitset_fill(dest.bits, (unsigned)vm->nvcpus, VM_MAX_VCPUS);
+	vm_smp_rendezvous(v, &dest, ipi_fixed, (void *)(uintptr_t)vector);
+	return 0;
+}

@@ -52,7 +52,7 @@ long sys_vm_create(long ucfg)
 	struct uvm_config cfg;
 	if (copyin(&cfg, (uint64_t)ucfg, sizeof(cfg)))
 		return -EFAULT;
-	if (cfg.nvcpus < 1 || cfg.nvcpus > UVM_MAX_VCPUS || cfg.flags ||
+	if (cfg.nvcpus < 1 || cfg.nvcpus > UVM_MAX_VCPUS || (cfg.flags & ~UVM_F_APS_WAIT_SIPI) ||
 	    cfg.mem_size % PAGE_SIZE || cfg.mem_size > UVM_MEM_MAX)
 		return -EINVAL;
 	size_t least = ALIGN_UP(VM_GUEST_STACK_GPA + (uint64_t)cfg.nvcpus * VM_GUEST_STACK_SIZE,
@@ -67,6 +67,7 @@ long sys_vm_create(long ucfg)
 		.mem_size = cfg.mem_size,
 		.args = { cfg.args[0], cfg.args[1], cfg.args[2] },
 		.user = true,
+		.aps_wait_sipi = cfg.flags & UVM_F_APS_WAIT_SIPI,
 	};
 	/* the limit: counted and created under one lock, so two callers
 	 * cannot both pass it */
@@ -183,6 +184,9 @@ long sys_vm_ctl(long h, long op, long id, long arg, long uptr)
 			.rendezvous = v->stats.rendezvous,
 			.spurious = v->stats.spurious,
 			.fpu_saves = v->stats.fpu_saves,
+			.irqs = v->stats.irqs,
+			.timer_fires = v->stats.timer_fires,
+			.sipis = v->stats.sipis,
 			.vms = (unsigned long)vm_user_count(),
 		};
 		mutex_lock(&vm->lock);

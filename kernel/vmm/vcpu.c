@@ -84,6 +84,7 @@
 #include <smp.h>
 #include <string.h>
 #include <thread.h>
+#include <timer.h>
 #include <trace.h>
 #include <uapi/errno.h>
 
@@ -104,6 +105,7 @@ static const char *const exit_names[VM_EXIT_NR] = {
 	[VM_EXIT_INVALID] = "invalid",
 	[VM_EXIT_OTHER] = "other",
 	[VM_EXIT_HOST_STATE] = "host-state",
+	[VM_EXIT_ARCH] = "arch",
 };
 
 const char *vm_exit_name(int reason)
@@ -195,6 +197,80 @@ static bool work_pending(struct vcpu *v)
 	       vcpu_must_leave(v);
 }
 
+/* ---- interrupts: the IRR, the virtual timer ---- */
+
+void vcpu_raise_irq(struct vcpu *v, int vector)
+{
+	if (curthread != v->thread)
+		panic("vcpu_raise_irq: %s's interrupts are its own thread's, not %s's", v->name,
+		      curthread->name);
+	v->irr[(unsigned)vector / 64] |= 1ULL << ((unsigned)vector % 64);
+}
+
+/* The timer's periods that have come: each raises its vector (periods
+ * missed while the vCPU was out are one interrupt, as a coalescing
+ * APIC's). */
+static void timer_check(struct vcpu *v)
+{
+	if (!v->timer_period_ns)
+		return;
+	uint64_t now = clock_ns();
+	if (now < v->timer_deadline)
+		return;
+	vcpu_raise_irq(v, v->timer_vector);
+	v->stats.timer_fires++;
+	v->timer_deadline += v->timer_period_ns;
+	if (v->timer_deadline <= now)
+		v->timer_deadline = now + v->timer_period_ns;
+}
+
+/* An interrupt raised and not yet offered, or a timer period come. */
+static bool irq_due(struct vcpu *v)
+{
+	return (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) ||
+	       (v->timer_period_ns && clock_ns() >= v->timer_deadline);
+}
+
+/* Before an entry: offers the highest raised vector, if the guest has
+ * taken the last one (the backend's line holds one at a time). */
+static void offer_irq(struct vcpu *v)
+{
+	timer_check(v);
+	for (int w = 3; w >= 0; w--) {
+		if (!v->irr[w])
+			continue;
+		int vector = w * 64 + 63 - __builtin_clzll(v->irr[w]);
+		if (vmm_be->vcpu_offer_irq(v, vector)) {
+			v->irr[w] &= ~(1ULL << (vector % 64));
+			v->stats.irqs++;
+		}
+		return;
+	}
+}
+
+void vcpu_sipi(struct vcpu *v, uint64_t page)
+{
+	if (!v->wait_sipi)
+		return;			/* a SIPI without INIT is ignored, as on a CPU */
+	struct vcpu_boot boot;
+	vcpu_boot_regs(v, page << 12, &boot);
+	vmm_be->vcpu_reset(v, &boot);
+	memset(v->irr, 0, sizeof(v->irr));
+	v->timer_period_ns = 0;
+	v->stats.sipis++;
+	v->wait_sipi = false;
+}
+
+static uint64_t hc_timer(struct vcpu *v, uint64_t period_us, uint64_t vector)
+{
+	if (period_us && (vector < VMM_IRQ_MIN || vector > 255 || period_us > 1000000000ULL))
+		return VMM_HC_EINVAL;
+	v->timer_period_ns = period_us * 1000;
+	v->timer_vector = (int)vector;
+	v->timer_deadline = clock_ns() + v->timer_period_ns;
+	return 0;
+}
+
 /*
  * The guest executed HLT: sleeps until there is an event or other work
  * (see the theory above). Returns true if the HLT is complete (an event
@@ -204,17 +280,35 @@ static bool vcpu_halt(struct vcpu *v)
 {
 	bool slept = false;
 	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
-	while (!v->event_pending && !work_pending(v)) {
+	while (!v->event_pending && !irq_due(v) && !work_pending(v)) {
 		if (!slept)
 			v->stats.sleeps++;	/* once per HLT that sleeps */
 		slept = true;
 		set_state_locked(v, VCPU_SLEEPING);
-		waitq_wait_locked(&v->wq, &flags, 0, "vcpu_halt");
+		uint64_t now = clock_ns();
+		/* until its timer's next period, if it has one */
+		uint64_t wait = v->timer_period_ns ? (v->timer_deadline > now ?
+						      v->timer_deadline - now : 1) : 0;
+		waitq_wait_locked(&v->wq, &flags, wait, "vcpu_halt");
 		set_state_locked(v, VCPU_FROZEN);
 	}
-	bool done = v->event_pending;
+	bool done = v->event_pending || irq_due(v);
 	spin_unlock_irqrestore(&v->wq.lock, flags);
 	return done;
+}
+
+/* INIT's wait (VMM_HC_IPI): v runs no guest code until a SIPI, which a
+ * rendezvous brings (the loop takes part, and the function ends the wait),
+ * or until it has other work. */
+static void vcpu_wait_sipi(struct vcpu *v)
+{
+	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
+	while (v->wait_sipi && !work_pending(v)) {
+		set_state_locked(v, VCPU_SLEEPING);
+		waitq_wait_locked(&v->wq, &flags, 0, "vcpu_wait_sipi");
+		set_state_locked(v, VCPU_FROZEN);
+	}
+	spin_unlock_irqrestore(&v->wq.lock, flags);
 }
 
 /* ---- stopping ---- */
@@ -349,6 +443,15 @@ static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
 	case VMM_HC_RENDEZVOUS:
 		ret = vm_hc_rendezvous(v, e->hc.a0, e->hc.a1, e->hc.a2);
 		break;
+	case VMM_HC_TIMER:
+		ret = hc_timer(v, e->hc.a0, e->hc.a1);
+		break;
+	case VMM_HC_IPI:
+		ret = vm_hc_ipi(v, e->hc.a0, e->hc.a1, e->hc.a2);
+		break;
+	case VMM_HC_BROADCAST:
+		ret = vm_hc_broadcast(v, e->hc.a0);
+		break;
 	default:
 		ret = VMM_HC_ENOSYS;
 		break;
@@ -384,6 +487,12 @@ static bool handle_exit(struct vcpu *v, struct vm_exit *e)
 	case VM_EXIT_INVALID:
 		vm_fault(v, "the CPU refused the guest's state (VMRUN failed)");
 		break;
+	case VM_EXIT_ARCH: {
+		char why[120];
+		if (vmm_be->vcpu_emulate(v, e, why, sizeof(why)))
+			vm_fault(v, "%s", why);
+		break;
+	}
 	case VM_EXIT_HOST_STATE:
 		/* (vm->fault holds 160 characters: the name of the doc's section
 		 * must fit, for the test and the reader) */
@@ -597,7 +706,12 @@ static int run_loop(struct vcpu *v)
 			vcpu_park(v);
 			continue;
 		}
+		if (v->wait_sipi) {
+			vcpu_wait_sipi(v);
+			continue;
+		}
 
+		offer_irq(v);
 		arch_irq_disable();
 		vcpu_set_state(v, VCPU_RUNNING);
 		if (work_pending(v)) {		/* the second look (see the top) */

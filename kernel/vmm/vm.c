@@ -151,6 +151,20 @@ static void vm_free(struct vm *vm)
 	kmem_free(vm);
 }
 
+void vcpu_boot_regs(struct vcpu *v, uint64_t entry, struct vcpu_boot *boot)
+{
+	struct vm *vm = v->vm;
+	*boot = (struct vcpu_boot){
+		.entry = entry,
+		.stack = VM_GUEST_STACK_GPA + (uint64_t)(v->id + 1) * VM_GUEST_STACK_SIZE,
+		.bx = vm->cfg.args[0],
+		.cx = vm->cfg.args[1],
+		.dx = vm->cfg.args[2],
+		.si = (uint64_t)v->id,
+		.di = (uint64_t)vm->nvcpus,
+	};
+}
+
 static int vcpu_setup(struct vm *vm, int id)
 {
 	struct vcpu *v = &vm->vcpus[id];
@@ -160,15 +174,9 @@ static int vcpu_setup(struct vm *vm, int id)
 	waitq_init(&v->wq, "vcpu");
 	v->state = VCPU_IDLE;
 	v->hostcpu = -1;
-	struct vcpu_boot boot = {
-		.entry = VM_GUEST_CODE_GPA,
-		.stack = VM_GUEST_STACK_GPA + (uint64_t)(id + 1) * VM_GUEST_STACK_SIZE,
-		.bx = vm->cfg.args[0],
-		.cx = vm->cfg.args[1],
-		.dx = vm->cfg.args[2],
-		.si = (uint64_t)id,
-		.di = (uint64_t)vm->nvcpus,
-	};
+	v->wait_sipi = vm->cfg.aps_wait_sipi && id > 0;
+	struct vcpu_boot boot;
+	vcpu_boot_regs(v, VM_GUEST_CODE_GPA, &boot);
 	int err = vmm_be->vcpu_init(v, &boot);
 	if (err)
 		return err;
@@ -250,6 +258,30 @@ void vm_put(struct vm *vm)
 {
 	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		vm_destroy(vm);
+}
+
+struct vm *vm_user_find(uint64_t pid)
+{
+	struct vm *found = NULL;
+	mutex_lock(&vms_lock);
+	struct list *pos;
+	list_for_each(pos, &all_vms) {
+		struct vm *vm = list_entry(pos, struct vm, link);
+		if (!vm->cfg.user || vm->owner_pid != pid)
+			continue;
+		/* a reference only while it has one: its last put may be
+		 * destroying it meanwhile (and waits for vms_lock to unlink) */
+		int r = __atomic_load_n(&vm->refs, __ATOMIC_RELAXED);
+		while (r > 0 && !__atomic_compare_exchange_n(&vm->refs, &r, r + 1, false,
+							     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			;
+		if (r > 0) {
+			found = vm;
+			break;
+		}
+	}
+	mutex_unlock(&vms_lock);
+	return found;
 }
 
 int vm_user_count(void)

@@ -44,6 +44,16 @@ static inline void vm_cv_wait(struct vm *vm, struct condvar *cv)
 /* The body of a vCPU thread (vm.c starts it). */
 void vcpu_thread_main(void *arg);
 
+/* The registers a vCPU starts with, at entry (vm.c): its stack, id, the
+ * number of vCPUs and the VM's arguments. */
+void vcpu_boot_regs(struct vcpu *v, uint64_t entry, struct vcpu_boot *boot);
+/* Raises interrupt `vector` on v (its IRR; offered before its next
+ * entry). v's own thread: its loop, or a rendezvous function. */
+void vcpu_raise_irq(struct vcpu *v, int vector);
+/* A SIPI for v (a rendezvous function, in v's thread): if v waits for one
+ * (INIT), it starts over at page << 12 with its registers at reset. */
+void vcpu_sipi(struct vcpu *v, uint64_t page);
+
 /* rendezvous.c */
 /* Is a rendezvous pending for v? (v's own bit; bug=rendezvous_spurious:
  * any rendezvous at all.) Lock-free. */
@@ -57,5 +67,8 @@ void vm_handle_rendezvous(struct vm *vm, struct vcpu *v);
 void vm_rendezvous_recheck_locked(struct vm *vm);
 /* The hypercall VMM_HC_RENDEZVOUS (v's thread): returns the guest's EAX. */
 uint64_t vm_hc_rendezvous(struct vcpu *v, uint64_t gpa, uint64_t nbits, uint64_t arg);
+/* VMM_HC_IPI and VMM_HC_BROADCAST (v's thread): the guest's EAX. */
+uint64_t vm_hc_ipi(struct vcpu *v, uint64_t kind, uint64_t target, uint64_t vector);
+uint64_t vm_hc_broadcast(struct vcpu *v, uint64_t vector);
 
 #endif

@@ -106,3 +106,54 @@ KTEST(uvm, ctxop_restore_order_bug_loses_the_guest_fpu_of_a_user_vm)
 	KT_EXPECT_EQ(status, 1);
 	KT_EXPECT_EQ(vm_user_count(), 0);
 }
+
+/*
+ * FreeBSD D37390 in a VM driven from user space: `vmrun -q smp 4`, whose
+ * BSP starts each AP with INIT and SIPI, each a rendezvous over that one
+ * AP, then sends AP 1 twenty IPIs, each a rendezvous over AP 1 alone,
+ * while the other APs pass through the run loop at every OUT of theirs. Without the bug switch no vCPU outside a rendezvous's set
+ * joins it: 0 spurious exits; with bug=rendezvous_spurious the busy APs
+ * join the ones for the others. The case holds the VM (vm_user_find) to
+ * read its counters after vmrun has ended.
+ */
+static void smp_run(bool bug, uint64_t *spurious, uint64_t *sipis, uint64_t *rendezvous)
+{
+	static const char *const argv[] = { "vmrun", "-q", "smp", "4" };
+	bool was = bug_on(rendezvous_spurious);
+	bug_set("rendezvous_spurious", bug);
+	int pid = proc_spawn("vmrun", 4, argv, NULL);
+	KT_ASSERT(pid > 0);
+	struct vm *vm = NULL;		/* (not VMT_WAIT_UNTIL: it looks once more) */
+	for (int i = 0; i < 2000 && !(vm = vm_user_find((uint64_t)pid)); i++)
+		thread_sleep(MS);
+	int status = fpuprobe_end(pid);
+	bug_set("rendezvous_spurious", was);
+	KT_ASSERT(vm != NULL);
+	*spurious = *sipis = *rendezvous = 0;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		*spurious += vm->vcpus[i].stats.spurious;
+		*sipis += vm->vcpus[i].stats.sipis;
+		*rendezvous += vm->vcpus[i].stats.rendezvous_funcs;
+	}
+	KT_LOG("vmrun smp 4%s: status %d, SIPIs %lu, rendezvous functions %lu, spurious "
+	       "exits %lu", bug ? " with bug=rendezvous_spurious" : "", status, *sipis,
+	       *rendezvous, *spurious);
+	vm_put(vm);
+	KT_EXPECT_EQ(status, 0);
+}
+
+KTEST(uvm, init_sipi_rendezvous_spurious_exits_only_with_the_bug)
+{
+	vmt_require();
+	uint64_t spurious, sipis, funcs;
+	smp_run(false, &spurious, &sipis, &funcs);
+	KT_EXPECT_EQ(sipis, 3);
+	/* INIT and SIPI for each AP, 20 IPIs to AP 1, the broadcast on all four */
+	KT_EXPECT_EQ(funcs, 2 * 3 + 20 + 4);
+	KT_EXPECT_EQ(spurious, 0);
+	smp_run(true, &spurious, &sipis, &funcs);
+	KT_EXPECT_EQ(sipis, 3);
+	KT_EXPECT_EQ(funcs, 2 * 3 + 20 + 4);	/* the function still runs only on targets */
+	KT_EXPECT(spurious > 0);
+	KT_EXPECT_EQ(vm_user_count(), 0);
+}

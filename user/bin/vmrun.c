@@ -199,7 +199,8 @@ int main(int argc, char **argv)
 		printf("vmrun: NVCPUS must be 1 .. %d (a thread each)\n", most);
 		return 2;
 	}
-	struct uvm_config cfg = { .nvcpus = (unsigned)n, .args = { (unsigned)arg } };
+	struct uvm_config cfg = { .nvcpus = (unsigned)n, .flags = img->flags, .mem_size = img->mem,
+				  .args = { (unsigned)arg } };
 	int vm = vm_create(&cfg);
 	if (vm < 0) {
 		printf("vmrun: vm_create: %s\n", vm == -ENOTSUP ? "this machine cannot run "
@@ -258,9 +259,14 @@ int main(int argc, char **argv)
 		bool ok = d->run.stop == UVM_STOP_RESULT &&
 			  UVM_RESULT_KIND(d->run.result) != UVM_GUEST_BAD;
 		bad += !ok;
+		char more[128] = "";
+		if (vm_info(vm, i, &info) == 0 && (info.irqs || info.rendezvous || info.sipis))
+			snprintf(more, sizeof(more), "; %lu interrupts (%lu of its timer), %lu "
+				 "SIPI, %lu rendezvous (%lu spurious)", info.irqs, info.timer_fires,
+				 info.sipis, info.rendezvous, info.spurious);
 		if (!quiet || !ok)
-			printf("vm%u.%d: %s 0x%x, %lu exits to vmrun\n", vm_number, i,
-			       stop_name(d->run.stop), d->run.result, d->exits);
+			printf("vm%u.%d: %s 0x%x, %lu exits to vmrun%s\n", vm_number, i,
+			       stop_name(d->run.stop), d->run.result, d->exits, more);
 	}
 	if (vm_info(vm, 0, &info) == 0 && info.fault[0])
 		printf("vm%u: %s\n", vm_number, info.fault);

@@ -13,6 +13,8 @@ struct uvm_image {
 	const unsigned char *start, *end;
 	const char *what;		/* one line for vmrun's list */
 	bool halts;			/* halts until events (vm_event) */
+	unsigned long mem;		/* the memory it needs (0: the least) */
+	unsigned flags;			/* the uvm_config.flags it needs */
 };
 
 extern const struct uvm_image uvm_images[];
@@ -27,11 +29,17 @@ int uvm_load(int vm, const struct uvm_image *img);
 #define UVM_SERIAL_OK  0x5E100000u	/* serial: said all it had to */
 #define UVM_FPUHOLD_OK 0xF00D0000u	/* fpuhold: XMM4-7 intact across the HLT */
 #define UVM_GUEST_BAD  0xBAD00000u	/* hello, fpuhold: registers found wrong */
+#define UVM_SMP_OK     0x5A000000u	/* smp: the BSP | the vCPUs that started; an AP | its id */
 #define UVM_RESULT_KIND(r) ((r) & 0xFFFF0000u)
 
 /* The ports the programs emulate */
 #define UVM_PORT_CONSOLE 0xE9		/* the debug console: OUT a character */
 #define UVM_PORT_COM1    0x3F8		/* a 16550 UART: 0x3F8 .. 0x3FF */
-#define UVM_PORT_PIO     0x610		/* pio: the benchmark's port */
+#define UVM_PORT_PIO     0x610		/* pio, smp's APs: a device's port */
+/* smp's mailbox (guest-physical 0x8000 + id * 64), in dwords */
+#define UVM_MBOX_GPA     0x8000
+#define UVM_MBOX_SIZE    64
+enum { SM_STARTED, SM_TICKS, SM_BCAST, SM_OUTS, SM_LONG, SM_IPIS };
+#define UVM_SMP_IPIS 20		/* fixed IPIs the BSP sends AP 1 */
 
 #endif

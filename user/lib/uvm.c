@@ -6,7 +6,7 @@
 #include <uvm.h>
 
 #define IMAGE(n, w, h)                                                         \
-	{ #n, uvm_guest_##n##_start, uvm_guest_##n##_end, w, h }
+	{ #n, uvm_guest_##n##_start, uvm_guest_##n##_end, w, h, 0, 0 }
 #define DECLARE(n) extern const unsigned char uvm_guest_##n##_start[], uvm_guest_##n##_end[]
 
 DECLARE(hello);
@@ -17,8 +17,12 @@ DECLARE(worker);
 DECLARE(serial);
 DECLARE(fpuhold);
 DECLARE(pio);
+DECLARE(smp);
 
 const struct uvm_image uvm_images[] = {
+	{ "smp", uvm_guest_smp_start, uvm_guest_smp_end,
+	  "64-bit SMP: the BSP starts the APs by INIT/SIPI; timer and broadcast interrupts, "
+	  "ARG ticks each (0: 10)", false, 0x80000, UVM_F_APS_WAIT_SIPI },
 	IMAGE(serial, "hello over a 16550 UART at COM1 (the program is the UART), ARG more lines", false),
 	IMAGE(hello, "hello over the debug console 0xE9, an SSE sum, three hypercalls", false),
 	IMAGE(halt, "sleeps in HLT until ARG events (0: for ever)", true),

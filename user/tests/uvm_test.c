@@ -99,11 +99,14 @@ UTEST(uvm, a_guest_talks_to_the_uart_the_program_emulates)
 
 struct runner {
 	int vm, id;
+	bool pio_only;			/* any exit but an OUT to port 0x610 is an error */
 	unsigned long exits;
 	struct uvm_run r;
 	int err;
 };
 
+/* Runs vCPU x->id until it stops: the UART's LSR reads "empty", anything
+ * else 0. */
 static void run_to_stop(void *arg)
 {
 	struct runner *x = arg;
@@ -112,6 +115,10 @@ static void run_to_stop(void *arg)
 		x->err = vm_run(x->vm, x->id, &x->r);
 		if (x->err || x->r.reason == UVM_EXIT_STOPPED)
 			return;
+		if (x->pio_only && (x->r.port != UVM_PORT_PIO || x->r.in)) {
+			x->err = -1000 - x->r.port;	/* a port the guest should not use */
+			return;
+		}
 		x->exits++;
 		x->r.in_value = x->r.port == UVM_PORT_COM1 + 5 ? 0x60 : 0;
 	}
@@ -153,6 +160,60 @@ UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
 	UT_EXPECT_EQ(x.err, 0);
 	UT_EXPECT_EQ(x.r.stop, UVM_STOP_RESULT);
 	UT_EXPECT_EQ(x.r.result, 42);		/* the sum of its events */
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* ---- a 64-bit SMP guest: INIT/SIPI, timer and broadcast interrupts ---- */
+
+#define SMP_TICKS 5
+
+UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupts)
+{
+	enum { N = 4 };
+	const struct uvm_image *img = uvm_image_find("smp");
+	struct uvm_config cfg = { .nvcpus = N, .flags = UVM_F_APS_WAIT_SIPI, .mem_size = img->mem,
+				  .args = { SMP_TICKS } };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, img), 0);
+	struct runner x[N];
+	int tids[N];
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct runner){ .vm = vm, .id = i, .pio_only = true };
+		tids[i] = uthread_create(run_to_stop, &x[i]);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < N; i++)
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+	unsigned mbox[N][UVM_MBOX_SIZE / 4];
+	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA, mbox, sizeof(mbox)), 0);
+	for (int i = 0; i < N; i++) {
+		struct uvm_info in;
+		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
+		UT_LOG("vCPU %d: result 0x%x, in long mode %u, %u ticks (%lu timer periods, %lu "
+		       "interrupts offered), broadcast %u, IPIs %u, %lu OUTs, SIPIs %lu, "
+		       "rendezvous %lu (%lu spurious)", i, x[i].r.result, mbox[i][SM_LONG],
+		       mbox[i][SM_TICKS], in.timer_fires, in.irqs, mbox[i][SM_BCAST],
+		       mbox[i][SM_IPIS], x[i].exits, in.sipis, in.rendezvous, in.spurious);
+		UT_EXPECT_EQ(x[i].err, 0);
+		UT_EXPECT_EQ(x[i].r.stop, UVM_STOP_RESULT);
+		/* the BSP counts the vCPUs that started, each AP gives its id */
+		UT_EXPECT_EQ(x[i].r.result, UVM_SMP_OK | (i ? (unsigned)i : N));
+		UT_EXPECT_EQ(mbox[i][SM_STARTED], 1);
+		UT_EXPECT_EQ(mbox[i][SM_LONG], 1);		/* EFER.LMA */
+		UT_EXPECT(mbox[i][SM_TICKS] >= SMP_TICKS);
+		UT_EXPECT(in.timer_fires >= mbox[i][SM_TICKS]);
+		UT_EXPECT_EQ(mbox[i][SM_BCAST], 1);
+		UT_EXPECT_EQ(in.sipis, i ? 1UL : 0UL);
+		UT_EXPECT(in.irqs >= mbox[i][SM_TICKS] + mbox[i][SM_BCAST] + mbox[i][SM_IPIS]);
+		UT_EXPECT_EQ(in.spurious, 0);	/* bug=rendezvous_spurious off */
+		UT_EXPECT_EQ(mbox[i][SM_OUTS], i ? x[i].exits : 0);
+	}
+	/* AP 1 took at least one of the IPIs meant for it, no other AP any */
+	UT_EXPECT(mbox[1][SM_IPIS] >= 1 && mbox[1][SM_IPIS] <= UVM_SMP_IPIS);
+	UT_EXPECT_EQ(mbox[2][SM_IPIS] + mbox[3][SM_IPIS], 0);
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 
@@ -227,7 +288,7 @@ UTEST(uvm, every_bad_argument_is_an_error)
 	UT_EXPECT_EQ(vm_create(NULL), -EFAULT);
 	UT_EXPECT_EQ(vm_create((void *)UT_NEAR_TOP), -EFAULT);
 	struct uvm_config bad[] = {
-		{ .nvcpus = 0 }, { .nvcpus = UVM_MAX_VCPUS + 1 }, { .nvcpus = 1, .flags = 1 },
+		{ .nvcpus = 0 }, { .nvcpus = UVM_MAX_VCPUS + 1 }, { .nvcpus = 1, .flags = 0x80 },
 		{ .nvcpus = 1, .mem_size = 4097 }, { .nvcpus = 1, .mem_size = UVM_MEM_MAX + 4096 },
 		{ .nvcpus = 1, .mem_size = 4096 },	/* too small for its stack */
 	};

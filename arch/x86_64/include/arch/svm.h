@@ -52,6 +52,13 @@
  * virtual interrupts, and physical ones follow the host's IF as it was at
  * VMRUN; so a guest running with IF clear cannot keep the host's timer out. */
 #define SVM_V_INTR_MASKING     (1u << 24)
+/* The virtual interrupt line (APM vol. 2, 15.21.4): V_IRQ offers the vector
+ * in V_INTR_VECTOR (0x064) to the guest, which takes it at an instruction
+ * boundary with its RFLAGS.IF set; the CPU clears V_IRQ as it does. With
+ * V_IGN_TPR the guest's task priority does not hold it back. */
+#define SVM_V_IRQ              (1u << 8)
+#define SVM_V_INTR_PRIO_SHIFT  16
+#define SVM_V_IGN_TPR          (1u << 20)
 
 /* NP_ENABLE (0x090) */
 #define SVM_NP_ENABLE          (1u << 0)
@@ -69,6 +76,7 @@
 #define SVM_EXIT_SHUTDOWN      0x07F
 #define SVM_EXIT_VMRUN         0x080
 #define SVM_EXIT_VMMCALL       0x081
+#define SVM_EXIT_XSETBV        0x08D
 #define SVM_EXIT_NPF           0x400
 #define SVM_EXIT_INVALID       ((uint64_t)-1)	/* VMRUN refused the guest state */
 
@@ -92,6 +100,8 @@
  * next-RIP save (ARCHITECTURE.md), and these are the only encodings. */
 #define SVM_HLT_LEN            1	/* F4 */
 #define SVM_VMMCALL_LEN        3	/* 0F 01 D9 */
+#define SVM_MSR_LEN            2	/* RDMSR 0F 32, WRMSR 0F 30 */
+#define SVM_XSETBV_LEN         3	/* 0F 01 D1 */
 
 /* Segment attributes in the VMCB's compressed form: descriptor bits 40-47
  * (type, S, DPL, P) in attrib 0-7 and bits 52-55 (AVL, L, D/B, G) in 8-11. */

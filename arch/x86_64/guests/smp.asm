@@ -1,0 +1,273 @@
+; smp.asm - a 64-bit SMP guest, the way a machine boots one: vCPU 0 (the
+; BSP) builds page tables, enters long mode with paging, sets up an IDT
+; and a periodic timer, and starts each AP with INIT and SIPI (VMM_HC_IPI,
+; which the host delivers through the rendezvous, as bhyve's
+; vm_handle_ipi does); each AP, started at CODE_GPA by its SIPI, takes the
+; same way into long mode. Every vCPU counts its timer's interrupts and
+; the one broadcast interrupt (VMM_HC_BROADCAST: an I/O APIC's, through
+; the rendezvous) in its mailbox.
+;
+; The VM needs SMP_MEM bytes of memory and aps_wait_sipi (UVM_F_APS_WAIT_SIPI):
+; the APs must wait for their SIPI. EBX = the timer ticks each vCPU
+; counts (0: 10). While the BSP starts the next AP, those already started
+; are busy: each of their loop's turns is an OUT to port 0x610, which the
+; user program emulates (so they pass through the host's run loop all the
+; time, and see any rendezvous in flight: with bug=rendezvous_spurious,
+; also the ones not for them).
+;
+; Results: the BSP gives SMP_OK | the number of vCPUs that started, each
+; AP SMP_OK | its id, once it has its ticks and the broadcast.
+;
+; Once all are up, the BSP sends AP 1 RV_IPIS fixed IPIs (vector 34), each a
+; rendezvous over AP 1 alone, which may be out in the program emulating
+; its port when one comes: the window in which, with the bug switch, the
+; other APs join rendezvous that are not theirs (FreeBSD D37390).
+;
+; Mailbox dwords: SM_STARTED (1 once in long mode), SM_TICKS, SM_BCAST,
+; SM_OUTS (the AP loop's OUTs), SM_LONG (EFER.LMA as RDMSR read it),
+; SM_IPIS (the fixed IPIs taken; fewer than sent if some coalesced).
+
+bits 32
+%include "abi.inc"
+org CODE_GPA
+
+PML4            equ 0x70000             ; identity map of 0 .. 16 MiB, 2 MiB pages
+PDPT            equ 0x71000
+PD              equ 0x72000
+IDT             equ 0x74000             ; 256 gates of 16 bytes
+SMP_MEM         equ 0x80000             ; the VM's memory must reach past them
+VEC_TIMER       equ 32
+VEC_BCAST       equ 33
+VEC_IPI         equ 34
+RV_IPIS         equ 20
+PORT_PIO        equ 0x610
+SMP_OK          equ 0x5A000000
+TIMER_US        equ 1000
+
+SM_STARTED      equ 0
+SM_TICKS        equ 1
+SM_BCAST        equ 2
+SM_OUTS         equ 3
+SM_LONG         equ 4
+SM_IPIS         equ 5
+
+CODE64          equ 0x18
+DATA64          equ 0x20
+
+start:
+        test esi, esi
+        jnz .tables_ready               ; an AP: the BSP built them
+        push edi
+        mov edi, PML4
+        mov ecx, 3 * 1024
+        xor eax, eax
+        rep stosd                       ; three zeroed pages
+        pop edi
+        mov dword [PML4], PDPT | 3      ; present, writable
+        mov dword [PDPT], PD | 3
+        xor ecx, ecx
+.pd:    mov eax, ecx
+        shl eax, 21
+        or eax, 0x83                    ; present, writable, 2 MiB page
+        mov [PD + ecx * 8], eax
+        inc ecx
+        cmp ecx, 8
+        jb .pd
+.tables_ready:
+        lgdt [gdt_ptr]
+        mov eax, cr4
+        or eax, 1 << 5                  ; PAE
+        mov cr4, eax
+        mov eax, PML4
+        mov cr3, eax
+        mov ecx, 0xC0000080             ; EFER: an MSR exit the host emulates
+        rdmsr
+        or eax, 1 << 8                  ; LME
+        wrmsr
+        mov eax, cr0
+        or eax, 1 << 31                 ; PG: with LME, long mode (EFER.LMA)
+        mov cr0, eax
+        jmp CODE64:long_mode            ; a 64-bit code segment
+
+bits 64
+long_mode:
+        mov ax, DATA64
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov esp, esp                    ; the stack's upper half zeroed
+        mov r15d, esi                   ; r15: this vCPU's mailbox
+        shl r15d, MBOX_SHIFT
+        add r15d, MBOX_GPA
+        mov r12d, ebx                   ; r12: ticks to count
+        test r12d, r12d
+        jnz .ticks
+        mov r12d, 10
+.ticks: mov r13d, edi                   ; r13: vCPUs
+        mov ecx, 0xC0000080
+        rdmsr
+        shr eax, 10                     ; LMA
+        and eax, 1
+        mov [r15 + 4 * SM_LONG], eax
+        test esi, esi
+        jnz .idt_ready
+        call build_idt                  ; the BSP's, before any AP starts
+.idt_ready:
+        lidt [idt_ptr]
+        mov dword [r15 + 4 * SM_STARTED], 1
+        sti
+        mov eax, HC_TIMER
+        mov ebx, TIMER_US
+        mov ecx, VEC_TIMER
+        vmmcall
+        test esi, esi
+        jnz ap_main
+
+; The BSP: INIT and SIPI to each AP in turn, each started before the next.
+        mov r14d, 1
+.next_ap:
+        cmp r14d, r13d
+        jae .all_started
+        mov eax, HC_IPI
+        mov ebx, IPI_INIT
+        mov ecx, r14d
+        xor edx, edx
+        vmmcall
+        mov eax, HC_IPI
+        mov ebx, IPI_SIPI
+        mov ecx, r14d
+        mov edx, CODE_GPA >> 12         ; it starts at CODE_GPA
+        vmmcall
+        mov eax, r14d
+        shl eax, MBOX_SHIFT
+.wait_ap:
+        cmp dword [rax + MBOX_GPA + 4 * SM_STARTED], 0
+        jne .ap_up
+        pause
+        jmp .wait_ap
+.ap_up: inc r14d
+        jmp .next_ap
+.all_started:
+        cmp r13d, 2                     ; then RV_IPIS fixed IPIs to AP 1, each
+        jb .ticks_wait                  ; a rendezvous over it alone
+        mov r14d, RV_IPIS
+.ipi:   mov eax, HC_IPI
+        mov ebx, IPI_FIXED
+        mov ecx, 1
+        mov edx, VEC_IPI
+        vmmcall
+        dec r14d
+        jnz .ipi
+.ticks_wait:
+        cmp [r15 + 4 * SM_TICKS], r12d
+        jae .broadcast
+        hlt                             ; until the next tick
+        jmp .ticks_wait
+.broadcast:
+        mov eax, HC_BROADCAST
+        mov ebx, VEC_BCAST
+        vmmcall
+.wait_bcast:
+        cmp dword [r15 + 4 * SM_BCAST], 0
+        jne .count
+        hlt
+        jmp .wait_bcast
+.count: xor ecx, ecx                    ; the vCPUs that started
+        xor edx, edx
+.c:     mov eax, ecx
+        shl eax, MBOX_SHIFT
+        add edx, [rax + MBOX_GPA + 4 * SM_STARTED]
+        inc ecx
+        cmp ecx, r13d
+        jb .c
+        mov eax, SMP_OK
+        or eax, edx
+        mov dx, PORT_RESULT
+        out dx, eax
+        jmp $
+
+; An AP: busy with its device (port 0x610) until it has its ticks and the
+; broadcast.
+ap_main:
+        mov dx, PORT_PIO
+        out dx, al
+        inc dword [r15 + 4 * SM_OUTS]
+        cmp [r15 + 4 * SM_TICKS], r12d
+        jb ap_main
+        cmp dword [r15 + 4 * SM_BCAST], 0
+        je ap_main
+        mov eax, SMP_OK
+        or eax, esi
+        mov dx, PORT_RESULT
+        out dx, eax
+        jmp $
+
+; 256 interrupt gates: the timer's, the broadcast's, and for every other
+; vector (an exception) one that ends the guest with a triple fault.
+build_idt:
+        mov edi, IDT
+        xor ecx, ecx
+.gate:  mov eax, isr_fault
+        cmp ecx, VEC_TIMER
+        jne .not_timer
+        mov eax, isr_timer
+.not_timer:
+        cmp ecx, VEC_BCAST
+        jne .not_bcast
+        mov eax, isr_bcast
+.not_bcast:
+        cmp ecx, VEC_IPI
+        jne .not_ipi
+        mov eax, isr_ipi
+.not_ipi:
+        mov edx, eax                    ; offset 15:0, selector
+        and edx, 0xFFFF
+        or edx, CODE64 << 16
+        mov [rdi], edx
+        mov edx, eax                    ; offset 31:16, present, DPL 0, interrupt gate
+        and edx, 0xFFFF0000
+        or edx, 0x8E00
+        mov [rdi + 4], edx
+        mov qword [rdi + 8], 0          ; offset 63:32, reserved
+        add rdi, 16
+        inc ecx
+        cmp ecx, 256
+        jb .gate
+        ret
+
+; The handlers find their vCPU's mailbox from the stack they run on
+; (vCPU i's is the STACK_SIZE bytes from STACK_GPA + i * STACK_SIZE).
+%macro COUNTING_ISR 2
+%1:     push rax
+        mov rax, rsp
+        sub rax, STACK_GPA
+        shr rax, 9                      ; / STACK_SIZE: the vCPU's id
+        shl rax, MBOX_SHIFT
+        inc dword [rax + MBOX_GPA + 4 * %2]
+        pop rax
+        iretq
+%endmacro
+STACK_GPA       equ 0x10000
+COUNTING_ISR isr_timer, SM_TICKS
+COUNTING_ISR isr_bcast, SM_BCAST
+COUNTING_ISR isr_ipi, SM_IPIS
+
+isr_fault:
+        lidt [no_idt]                   ; then any exception is a triple fault,
+        int3                            ; which the host reports
+
+align 8
+gdt:    dq 0
+        dq 0x00CF9A000000FFFF           ; 0x08: 32-bit code (the start's)
+        dq 0x00CF92000000FFFF           ; 0x10: data
+        dq 0x00AF9A000000FFFF           ; 0x18: 64-bit code
+        dq 0x00CF92000000FFFF           ; 0x20: data
+gdt_end:
+gdt_ptr:
+        dw gdt_end - gdt - 1
+        dd gdt
+idt_ptr:
+        dw 256 * 16 - 1
+        dq IDT
+no_idt: dw 0
+        dq 0
