@@ -64,6 +64,10 @@ struct ctxop;
 #define VMM_HC_BROADCAST  5		/* ebx: a vector raised on every active vCPU, the
 					   caller's too, through the rendezvous (an I/O
 					   APIC's broadcast); returns 0, or EINVAL */
+#define VMM_HC_YIELD      6		/* ebx: 0 the vCPU's thread gives up its host CPU
+					   once, 1 it moves to the next host CPU it may
+					   use (a host switch, a migration, inside the
+					   run, for tests); returns 0 */
 #define VMM_IPI_INIT      0		/* the target waits for a SIPI */
 #define VMM_IPI_SIPI      1		/* a target waiting for one starts at edx << 12 */
 #define VMM_IPI_FIXED     2		/* raises vector edx on the target */
@@ -147,6 +151,7 @@ struct vcpu_stats {
 	uint64_t sleeps;		/* HLTs that went to sleep */
 	uint64_t kicks;			/* IPIs sent to force it out of the guest */
 	uint64_t fpu_saves;		/* vmm_savectx runs: switches inside vm_run */
+	uint64_t fpu_moves;		/* ... whose restore was on another host CPU */
 	uint64_t irqs;			/* interrupts offered to the guest (taken or coalesced) */
 	uint64_t timer_fires;		/* periods of its virtual timer that raised its vector */
 	uint64_t sipis;			/* SIPIs that started it */
@@ -179,6 +184,7 @@ struct vcpu {
 	uint64_t timer_period_ns, timer_deadline;
 	int timer_vector;
 	volatile bool wait_sipi;
+	int fpu_save_cpu;		/* the host CPU of its op's last save */
 
 	/* The vCPU's own thread only. */
 	void *backend;			/* the backend's per-vCPU state (VMCB, ...) */

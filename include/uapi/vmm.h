@@ -88,6 +88,7 @@ struct uvm_info {
 	unsigned long rendezvous;	/* rendezvous it took part in (its run loop's visits) */
 	unsigned long spurious;		/* ... of which it was not a target */
 	unsigned long fpu_saves;	/* its guest FPU op's saves: switches inside vm_run */
+	unsigned long fpu_moves;	/* ... after which it came back on another host CPU */
 	unsigned long irqs;		/* interrupts offered to it (its timer's, IPIs, broadcasts) */
 	unsigned long timer_fires;	/* periods of its virtual timer */
 	unsigned long sipis;		/* SIPIs that started it */

@@ -184,6 +184,7 @@ long sys_vm_ctl(long h, long op, long id, long arg, long uptr)
 			.rendezvous = v->stats.rendezvous,
 			.spurious = v->stats.spurious,
 			.fpu_saves = v->stats.fpu_saves,
+			.fpu_moves = v->stats.fpu_moves,
 			.irqs = v->stats.irqs,
 			.timer_fires = v->stats.timer_fires,
 			.sipis = v->stats.sipis,

@@ -261,6 +261,31 @@ void vcpu_sipi(struct vcpu *v, uint64_t page)
 	v->wait_sipi = false;
 }
 
+/* VMM_HC_YIELD: a host switch, or a move to the next CPU the thread may
+ * use (and its mask back as it was, so only the CPU changed), with the
+ * guest's registers live under the vCPU's op. */
+static uint64_t hc_yield(uint64_t move)
+{
+	struct thread *t = curthread;
+	uint32_t mask = t->cpus_allowed & cpu_online_mask();
+	int here = cpu_id(), next = here;
+	for (int i = 1; move && i <= cpu_count(); i++) {
+		int c = (here + i) % cpu_count();
+		if (mask & (1u << c)) {
+			next = c;
+			break;
+		}
+	}
+	if (next == here) {
+		thread_yield();
+		return 0;
+	}
+	uint32_t was = t->cpus_allowed;
+	thread_set_cpus(1u << next);
+	thread_set_cpus(was);
+	return 0;
+}
+
 static uint64_t hc_timer(struct vcpu *v, uint64_t period_us, uint64_t vector)
 {
 	if (period_us && (vector < VMM_IRQ_MIN || vector > 255 || period_us > 1000000000ULL))
@@ -452,6 +477,9 @@ static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
 	case VMM_HC_BROADCAST:
 		ret = vm_hc_broadcast(v, e->hc.a0);
 		break;
+	case VMM_HC_YIELD:
+		ret = hc_yield(e->hc.a0);
+		break;
 	default:
 		ret = VMM_HC_ENOSYS;
 		break;
@@ -517,6 +545,7 @@ static void vmm_savectx(void *arg)
 	struct vcpu *v = arg;
 	fpu_ctx_put(v->guest_fpu);
 	v->stats.fpu_saves++;
+	v->fpu_save_cpu = cpu_id();
 }
 
 /* ... and comes back: the thread's FPU op has run first (and, eager, loaded
@@ -525,6 +554,8 @@ static void vmm_restorectx(void *arg)
 {
 	struct vcpu *v = arg;
 	fpu_ctx_load(v->guest_fpu);
+	if (v->fpu_save_cpu != cpu_id())
+		v->stats.fpu_moves++;	/* saved on one CPU, back on another */
 }
 
 /* The op is freed with its thread if that ended without detaching it. */

@@ -12,6 +12,7 @@
 #include "vmm_test.h"
 #include <arch.h>
 #include <arch/svm.h>
+#include <arch/x86.h>
 #include <bugs.h>
 #include <ctxop.h>
 #include <fpu.h>
@@ -262,20 +263,25 @@ KTEST(vmm, guests_stay_off_cpu0_where_the_emulator_races)
 
 /*
  * What the QEMU erratum leaves behind: the host's own state in the guest's
- * save area, RIP at the host's resume point after VMRUN and long mode on
- * (the trace in docs/vmm.md). The classifier must name that, and only
- * that: a guest that executes at the same address (it is guest-physical
- * memory too, for a guest that large) is an ordinary exit.
+ * save area, RIP at the host's resume point after VMRUN, long mode on and
+ * the host's page tables (the trace in docs/vmm.md). The classifier must
+ * name that, and only that: a guest that executes at the same address (it
+ * is guest-physical memory too, for a guest that large), in long mode or
+ * not, is an ordinary exit.
  */
 KTEST(vmm, host_state_exit_is_recognised_and_a_guest_at_that_rip_is_not)
 {
 	struct vmcb *vmcb = kmem_zalloc(sizeof(*vmcb), KM_SLEEP);
 	vmcb->save.rip = (uint64_t)svm_vmrun_host_rip;
 	vmcb->save.efer = 0x1D00;		/* SVME, NXE, LMA, LME: as in the trace */
+	vmcb->save.cr3 = read_cr3();		/* the host's page tables */
 	KT_EXPECT(svm_exit_holds_host_state(vmcb));
 	vmcb->save.efer = 0x1000;		/* SVME alone: one of our 32-bit guests */
 	KT_EXPECT(!svm_exit_holds_host_state(vmcb));
 	vmcb->save.efer = 0x1D00;
+	vmcb->save.cr3 = 0x70000;		/* a 64-bit guest's (smp.asm's) at that RIP */
+	KT_EXPECT(!svm_exit_holds_host_state(vmcb));
+	vmcb->save.cr3 = read_cr3();
 	vmcb->save.rip = 0x10F5;		/* long mode, any other RIP */
 	KT_EXPECT(!svm_exit_holds_host_state(vmcb));
 	kmem_free(vmcb);

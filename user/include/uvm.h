@@ -29,6 +29,7 @@ int uvm_load(int vm, const struct uvm_image *img);
 #define UVM_SERIAL_OK  0x5E100000u	/* serial: said all it had to */
 #define UVM_FPUHOLD_OK 0xF00D0000u	/* fpuhold: XMM4-7 intact across the HLT */
 #define UVM_GUEST_BAD  0xBAD00000u	/* hello, fpuhold: registers found wrong */
+#define UVM_AVX_OK     0xA7C00000u	/* avx: YMM4-7 intact in every round */
 #define UVM_SMP_OK     0x5A000000u	/* smp: the BSP | the vCPUs that started; an AP | its id */
 #define UVM_RESULT_KIND(r) ((r) & 0xFFFF0000u)
 

@@ -18,12 +18,15 @@ DECLARE(serial);
 DECLARE(fpuhold);
 DECLARE(pio);
 DECLARE(smp);
+DECLARE(avx);
 
 const struct uvm_image uvm_images[] = {
 	{ "smp", uvm_guest_smp_start, uvm_guest_smp_end,
 	  "64-bit SMP: the BSP starts the APs by INIT/SIPI; timer and broadcast interrupts, "
 	  "ARG ticks each (0: 10)", false, 0x80000, UVM_F_APS_WAIT_SIPI },
 	IMAGE(serial, "hello over a 16550 UART at COM1 (the program is the UART), ARG more lines", false),
+	IMAGE(avx, "keeps a pattern in YMM4-7 while it computes with AVX, ARG rounds (0: 200), "
+	      "an OUT to port 0x610 each", false),
 	IMAGE(hello, "hello over the debug console 0xE9, an SSE sum, three hypercalls", false),
 	IMAGE(halt, "sleeps in HLT until ARG events (0: for ever)", true),
 	IMAGE(fpuhold, "keeps a pattern in XMM4-7 across a HLT, until an event", true),

@@ -20,6 +20,7 @@
  * switch that loses the guest's FPU) is tests/vmm/uvm_test.c.
  */
 #include "helpers.h"
+#include <fpu_regs.h>
 #include <uvm.h>
 
 #define MS 1000000UL
@@ -238,6 +239,94 @@ UTEST(uvm, the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel)
 	struct uvm_info in;
 	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
 	UT_EXPECT(in.fpu_saves >= 1);		/* its op saved them at the sleep */
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* A vCPU thread for the avx guest: holds a YMM8 pattern of its own (the
+ * host layer) across every vm_run, and moves to another CPU at each exit
+ * where there are several. */
+struct avx_runner {
+	struct runner x;
+	unsigned long host_bad;		/* runs after which YMM8 was not its own */
+	unsigned ncpus;
+};
+
+static void run_avx_vcpu(void *arg)
+{
+	struct avx_runner *a = arg;
+	struct runner *x = &a->x;
+	unsigned long want[4], got[4];
+	for (int k = 0; k < 4; k++)
+		want[k] = 0x5157000000000000UL | (unsigned long)x->id << 8 | (unsigned long)k;
+	x->r = (struct uvm_run){ 0 };
+	for (int turn = 0;; turn++) {
+		register long rax __asm__("rax") = SYS_vm_run;
+		register long rdi __asm__("rdi") = x->vm;
+		register long rsi __asm__("rsi") = x->id;
+		register long rdx __asm__("rdx") = (long)&x->r;
+		__asm__ volatile("vmovdqu (%[w]), %%ymm8\n\t"
+				 "syscall\n\t"
+				 "vmovdqu %%ymm8, (%[g])"
+				 : "+r"(rax), "+r"(rdi), "+r"(rsi), "+r"(rdx)
+				 : [w] "r"(want), [g] "r"(got)
+				 : "rcx", "r11", "memory", "xmm8");
+		a->host_bad += memcmp(want, got, sizeof(want)) != 0;
+		x->err = (int)rax;
+		if (x->err || x->r.reason == UVM_EXIT_STOPPED)
+			return;
+		x->exits++;
+		/* between runs: pinned to one CPU after another, or free (then
+		 * the guest's odd rounds move it inside the run: see avx.asm) */
+		if (a->ncpus > 1)
+			set_cpus(turn % 2 ? 1u << ((unsigned)(turn + x->id) % a->ncpus) : ~0u);
+	}
+}
+
+UTEST(uvm, guest_avx_state_survives_host_switches_and_migrations)
+{
+	enum { N = 3, ROUNDS = 60 };
+	if (!fpu_regs_init())
+		UT_SKIP("no AVX here (CPUID, or XCR0 without it)");
+	struct sysinfo si;
+	ut_sysinfo(&si);
+	int vm = make_vm("avx", N, ROUNDS);
+	struct avx_runner a[N];
+	int tids[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = (struct avx_runner){ .x = { .vm = vm, .id = i, .pio_only = true },
+					    .ncpus = (unsigned)si.ncpus };
+		tids[i] = uthread_create(run_avx_vcpu, &a[i]);
+		UT_ASSERT(tids[i] > 0);
+	}
+	unsigned long saves = 0, moves = 0;
+	for (int i = 0; i < N; i++) {
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+		struct uvm_info in;
+		unsigned mbox[2];
+		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
+		UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA + (unsigned long)i *
+				       UVM_MBOX_SIZE, mbox, sizeof(mbox)), 0);
+		UT_LOG("vCPU %d: result 0x%x, %u rounds (%u found YMM4-7 changed), %lu guest FPU "
+		       "saves inside its runs (%lu back on another CPU), %lu runs that lost the "
+		       "program's YMM8", i, a[i].x.r.result, mbox[0], mbox[1], in.fpu_saves,
+		       in.fpu_moves, a[i].host_bad);
+		UT_EXPECT_EQ(a[i].x.err, 0);
+		UT_EXPECT_EQ(a[i].x.r.result, UVM_AVX_OK | (unsigned)i);
+		UT_EXPECT_EQ(mbox[0], ROUNDS);
+		UT_EXPECT_EQ(mbox[1], 0);
+		UT_EXPECT_EQ(a[i].host_bad, 0);
+		UT_EXPECT_EQ(a[i].x.exits, ROUNDS);
+		saves += in.fpu_saves;
+		moves += in.fpu_moves;
+	}
+	/* the guests' registers did leave the CPU inside runs: the yields and
+	 * moves of their hypercall, with the other vCPU threads runnable; and
+	 * with several CPUs came back on another (the moves: a CPU that keeps
+	 * guests off CPU 0 still has two others) */
+	UT_EXPECT(saves >= ROUNDS);
+	if (si.ncpus > 2)
+		UT_EXPECT(moves >= ROUNDS / 2);
+	set_cpus(~0u);
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 

@@ -11,15 +11,7 @@ org CODE_GPA
 
 start:
         sub esp, 64                     ; the pattern, to load and compare
-        xor ecx, ecx
-.fill:  mov eax, esi
-        shl eax, 16
-        or eax, 0xA500
-        or eax, ecx
-        mov [esp + ecx * 4], eax
-        inc ecx
-        cmp ecx, 16
-        jb .fill
+        FILL_PATTERN esp, 16
         movdqu xmm4, [esp]
         movdqu xmm5, [esp + 16]
         movdqu xmm6, [esp + 32]

@@ -36,15 +36,7 @@ start:
         mov ebx, esp
 
         ; the pattern: dword k of 16 is (id << 16) | 0xA500 | k
-        xor ecx, ecx
-.pat:   mov eax, esi
-        shl eax, 16
-        or eax, 0xA500
-        or eax, ecx
-        mov [ebx + ecx * 4], eax
-        inc ecx
-        cmp ecx, 16
-        jb .pat
+        FILL_PATTERN ebx, 16
         movdqu xmm4, [ebx]
         movdqu xmm5, [ebx + 16]
         movdqu xmm6, [ebx + 32]
