@@ -22,6 +22,7 @@
 #define PROC_H
 
 #include <kernel.h>
+#include <bitset.h>
 #include <ioport.h>
 #include <list.h>
 #include <spinlock.h>
@@ -34,7 +35,9 @@ struct aspace;
 #define PROC_NAME_MAX    24
 #define PROC_ARGV_MAX    16	/* arguments of a program, argv[0] included */
 #define PROC_ARG_MAX     128	/* bytes of one argument, NUL included */
-#define PROC_THREADS_MAX 32	/* threads of one process (stack slots) */
+#define PROC_THREADS_MAX 160	/* threads of one process (stack slots): a VM's
+				 * vCPUs each want one (uapi/vmm.h) */
+#define PROC_STACK_SLOT_BITS 192
 #define PROC_FAULT_MAX   256	/* bytes of the line a fault prints, NUL included */
 
 /* Why a fault killed a process, as waitpid reports it. */
@@ -64,7 +67,8 @@ struct proc {
 	struct spinlock tlock;
 	struct list threads;		/* struct thread, by proc_link: live and ended */
 	int nlive;			/* threads that have not ended */
-	uint32_t stack_slots;		/* bit i: thread stack slot i in use */
+	uint64_t stack_slots[BITSET_WORDS(PROC_STACK_SLOT_BITS)];	/* bit i: thread stack
+							 * slot i in use */
 
 	/* ending: `dying` goes 0 -> 1 once; status is set by whoever does it */
 	volatile int dying;

@@ -184,6 +184,7 @@ struct vcpu {
 	uint64_t timer_period_ns, timer_deadline;
 	int timer_vector;
 	volatile bool wait_sipi;
+	bool irq_work;			/* a timer on or a vector raised: offer_irq's */
 	int fpu_save_cpu;		/* the host CPU of its op's last save */
 
 	/* The vCPU's own thread only. */

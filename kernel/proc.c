@@ -71,6 +71,7 @@
  */
 #include <proc.h>
 #include <arch.h>
+#include <bitset.h>
 #include <cmdline.h>
 #include <ctxop.h>
 #include <elf.h>
@@ -102,7 +103,7 @@ CMDLINE_UINT("proc.max", proc_max_opt, 2, 1024, "the most processes that may exi
 #define UNMAP_BATCH  64			/* pages unmapped with one shootdown */
 
 _Static_assert(PROC_THREADS_MAX == UTHREADS_MAX, "uapi/syscall.h tells user space the limit");
-_Static_assert(STACK_SLOTS <= 32, "stack_slots is a 32-bit mask");
+_Static_assert(STACK_SLOTS <= PROC_STACK_SLOT_BITS, "proc.h's stack_slots holds them all");
 _Static_assert(IOPORT_LIMIT == IOPORT_COUNT && IOPORT_RANGES == IOPORT_RANGES_MAX,
 	       "uapi/syscall.h tells user space the ports and ranges there are");
 
@@ -974,10 +975,11 @@ long sys_fork(struct trap_frame *tf)
 	 * free for the threads the child makes (a slot's stack is mapped when
 	 * a thread takes it). The first thread's stack stays: argv is there. */
 	for (int i = 0; i < STACK_SLOTS; i++)
-		if ((parent->stack_slots & (1u << i)) && i != me->stack_slot)
+		if (bitset_test(parent->stack_slots, (unsigned)i) && i != me->stack_slot)
 			stack_unmap(child, i);
+	bitset_zero(child->stack_slots, PROC_STACK_SLOT_BITS);
 	if (me->stack_slot >= 0)
-		child->stack_slots = 1u << me->stack_slot;
+		bitset_set(child->stack_slots, (unsigned)me->stack_slot);
 	user_thread_add(child, t, me->stack_slot, tf, 0, 0, 0, 0);
 	arch_uregs_set_return(arch_user_frame(t), 0);	/* fork() returns 0 there */
 	ctxop_fork(me, t);
@@ -1059,7 +1061,7 @@ long sys_thread_create(long entry, long a0, long a1)
 	}
 	int slot = -1;
 	for (int i = 0; i < STACK_SLOTS; i++)
-		if (!(p->stack_slots & (1u << i))) {
+		if (!bitset_test(p->stack_slots, (unsigned)i)) {
 			slot = i;
 			break;
 		}
@@ -1077,7 +1079,7 @@ long sys_thread_create(long entry, long a0, long a1)
 		mutex_unlock(&tree_lock);
 		return -ENOMEM;
 	}
-	p->stack_slots |= 1u << slot;
+	bitset_set(p->stack_slots, (unsigned)slot);
 	/* the entry is a function: its stack as a call leaves it, RSP + 8 a
 	 * multiple of 16 (the ABI's), or its aligned SSE stores fault */
 	user_thread_add(p, t, slot, NULL, (uint64_t)entry, stack_top(slot) - 8, (uint64_t)a0,
@@ -1113,7 +1115,7 @@ long sys_thread_join(long tid)
 		if (done) {
 			if (t->stack_slot >= 0) {
 				stack_unmap(p, t->stack_slot);
-				p->stack_slots &= ~(1u << t->stack_slot);
+				bitset_clear(p->stack_slots, (unsigned)t->stack_slot);
 			}
 			mutex_unlock(&tree_lock);
 			thread_join(t);

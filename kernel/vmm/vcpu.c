@@ -185,11 +185,6 @@ static uint32_t take_event(struct vcpu *v)
 	return e;
 }
 
-bool vcpu_must_leave(const struct vcpu *v)
-{
-	return v->vm->cfg.user && curthread->user_work;
-}
-
 /* Something other than an event that needs the loop's attention? */
 static bool work_pending(struct vcpu *v)
 {
@@ -205,6 +200,7 @@ void vcpu_raise_irq(struct vcpu *v, int vector)
 		panic("vcpu_raise_irq: %s's interrupts are its own thread's, not %s's", v->name,
 		      curthread->name);
 	v->irr[(unsigned)vector / 64] |= 1ULL << ((unsigned)vector % 64);
+	v->irq_work = true;
 }
 
 /* The timer's periods that have come: each raises its vector (periods
@@ -231,9 +227,10 @@ static bool irq_due(struct vcpu *v)
 	       (v->timer_period_ns && clock_ns() >= v->timer_deadline);
 }
 
-/* Before an entry: offers the highest raised vector, if the guest has
- * taken the last one (the backend's line holds one at a time). */
-static void offer_irq(struct vcpu *v)
+/* Before an entry, when v has a timer or a raised vector (irq_work):
+ * offers the highest raised vector, if the guest has taken the last one
+ * (the backend's line holds one at a time). */
+static __attribute__((noinline)) void offer_irq(struct vcpu *v)
 {
 	timer_check(v);
 	for (int w = 3; w >= 0; w--) {
@@ -244,8 +241,9 @@ static void offer_irq(struct vcpu *v)
 			v->irr[w] &= ~(1ULL << (vector % 64));
 			v->stats.irqs++;
 		}
-		return;
+		break;
 	}
+	v->irq_work = v->timer_period_ns || (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]);
 }
 
 void vcpu_sipi(struct vcpu *v, uint64_t page)
@@ -257,6 +255,7 @@ void vcpu_sipi(struct vcpu *v, uint64_t page)
 	vmm_be->vcpu_reset(v, &boot);
 	memset(v->irr, 0, sizeof(v->irr));
 	v->timer_period_ns = 0;
+	v->irq_work = false;
 	v->stats.sipis++;
 	v->wait_sipi = false;
 }
@@ -293,6 +292,7 @@ static uint64_t hc_timer(struct vcpu *v, uint64_t period_us, uint64_t vector)
 	v->timer_period_ns = period_us * 1000;
 	v->timer_vector = (int)vector;
 	v->timer_deadline = clock_ns() + v->timer_period_ns;
+	v->irq_work = true;		/* offer_irq settles it */
 	return 0;
 }
 
@@ -737,12 +737,13 @@ static int run_loop(struct vcpu *v)
 			vcpu_park(v);
 			continue;
 		}
-		if (v->wait_sipi) {
+		if (unlikely(v->wait_sipi)) {
 			vcpu_wait_sipi(v);
 			continue;
 		}
 
-		offer_irq(v);
+		if (unlikely(v->irq_work))
+			offer_irq(v);
 		arch_irq_disable();
 		vcpu_set_state(v, VCPU_RUNNING);
 		if (work_pending(v)) {		/* the second look (see the top) */

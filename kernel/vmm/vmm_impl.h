@@ -7,6 +7,7 @@
 
 #include <vmm.h>
 #include <vmm_backend.h>
+#include <thread.h>
 
 /* The backend, once vmm_unavailable() has said it works. */
 extern const struct vmm_backend *vmm_be;
@@ -25,7 +26,10 @@ bool vcpu_active(const struct vcpu *v);
 void vm_fault(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
 /* A run from user space must leave vm_run_user: its thread has work
  * before ring 3 (its process is dying). v's thread. */
-bool vcpu_must_leave(const struct vcpu *v);
+static inline bool vcpu_must_leave(const struct vcpu *v)
+{
+	return unlikely(v->vm->cfg.user) && curthread->user_work;
+}
 /*
  * cv_wait on one of vm's condition variables, vm->lock held. In a VM driven
  * from user space the wait also ends after VM_USER_RECHECK_NS: a kill

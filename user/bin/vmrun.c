@@ -3,7 +3,8 @@
  * bhyve does: one thread per vCPU calls vm_run in a loop, and emulates
  * the devices whose ports exit to it.
  *
- *   vmrun [-q] [-c] [-e] IMAGE [NVCPUS [ARG]]   run it (ARG: the guest's EBX)
+ *   vmrun [-q] [-c] [-e] IMAGE [NVCPUS [ARG [ARG2]]]   run it (ARG, ARG2:
+ *                                         the guest's EBX and ECX)
  *   vmrun                                   list the images
  *
  * -q prints only what went wrong. -c shows a vCPU thread's context-op
@@ -152,7 +153,7 @@ static void waker(void *arg)
 
 static void list_images(void)
 {
-	printf("usage: vmrun [-q] [-c] [-e] IMAGE [NVCPUS [ARG]]\n"
+	printf("usage: vmrun [-q] [-c] [-e] IMAGE [NVCPUS [ARG [ARG2]]]\n"
 	       "  -q: only what went wrong; -c: a vCPU thread's chain in mid-run;\n"
 	       "  -e: the events of guests that halt come from elsewhere\n"
 	       "images:\n");
@@ -194,13 +195,14 @@ int main(int argc, char **argv)
 	}
 	long n = a + 1 < argc ? atol(argv[a + 1]) : 1;
 	long arg = a + 2 < argc ? atol(argv[a + 2]) : 0;
+	long arg2 = a + 3 < argc ? atol(argv[a + 3]) : 0;
 	int most = UTHREADS_MAX - (chain || (img->halts && !external) ? 1 : 0);
 	if (n < 1 || n > most) {
 		printf("vmrun: NVCPUS must be 1 .. %d (a thread each)\n", most);
 		return 2;
 	}
 	struct uvm_config cfg = { .nvcpus = (unsigned)n, .flags = img->flags, .mem_size = img->mem,
-				  .args = { (unsigned)arg } };
+				  .args = { (unsigned)arg, (unsigned)arg2 } };
 	int vm = vm_create(&cfg);
 	if (vm < 0) {
 		printf("vmrun: vm_create: %s\n", vm == -ENOTSUP ? "this machine cannot run "

@@ -23,7 +23,7 @@ DECLARE(avx);
 const struct uvm_image uvm_images[] = {
 	{ "smp", uvm_guest_smp_start, uvm_guest_smp_end,
 	  "64-bit SMP: the BSP starts the APs by INIT/SIPI; timer and broadcast interrupts, "
-	  "ARG ticks each (0: 10)", false, 0x80000, UVM_F_APS_WAIT_SIPI },
+	  "ARG ticks each (0: 10); ARG2 1: the APs halt between them", false, 0x80000, UVM_F_APS_WAIT_SIPI },
 	IMAGE(serial, "hello over a 16550 UART at COM1 (the program is the UART), ARG more lines", false),
 	IMAGE(avx, "keeps a pattern in YMM4-7 while it computes with AVX, ARG rounds (0: 200), "
 	      "an OUT to port 0x610 each", false),

@@ -289,6 +289,18 @@ UTEST(bench, ipc_notify_latency)
 
 #define UVM_ROUNDS 5000
 
+/* Runs one vCPU of an smp guest (halting APs: no port but the result). */
+static void smp_vcpu(void *arg)
+{
+	struct { int vm, id, err; } *x = arg;
+	struct uvm_run r = { 0 };
+	while ((x->err = vm_run(x->vm, x->id, &r)) == 0 && r.reason == UVM_EXIT_IO)
+		;
+	if (!x->err && r.result != (UVM_SMP_OK | (unsigned)(x->id ? x->id : -1)) &&
+	    UVM_RESULT_KIND(r.result) != UVM_SMP_OK)
+		x->err = -1;
+}
+
 /* One exit to this program and back into the guest: the pio guest's OUT
  * to a port the kernel does not emulate, vm_run's return with it, and the
  * next vm_run completing it and entering again (vmm.exit_roundtrip is the
@@ -315,4 +327,53 @@ UTEST(bench, vmm_user_exit_roundtrip)
 	UT_EXPECT_EQ(handle_close(vm), 0);
 	UT_LOG("BENCH name=vmm.user_exit_roundtrip unit=insn value=%lu iters=%d",
 	       (unsigned long)per, UVM_ROUNDS);
+}
+
+/* The start of N-1 APs by INIT and SIPI, two rendezvous each, as the smp
+ * guest's BSP times it (its TSC, instructions under -icount, from its
+ * first INIT to the last AP's start), the APs halting between their
+ * ticks; per AP and in all. */
+static void init_sipi_start(int n)
+{
+	const struct uvm_image *img = uvm_image_find("smp");
+	struct uvm_config cfg = { .nvcpus = (unsigned)n, .flags = UVM_F_APS_WAIT_SIPI,
+				  .mem_size = img->mem, .args = { 1, 1 } };
+	int vm = vm_create(&cfg);
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, img), 0);
+	static int tids[64];
+	static struct { int vm, id, err; } x[64];
+	UT_ASSERT(n <= 64);
+	for (int i = 0; i < n; i++) {
+		x[i].vm = vm;
+		x[i].id = i;
+		tids[i] = uthread_create(smp_vcpu, &x[i]);
+		UT_ASSERT(tids[i] > 0);
+	}
+	for (int i = 0; i < n; i++) {
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+		UT_EXPECT_EQ(x[i].err, 0);
+	}
+	uint64_t tsc;
+	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA + 4 * SM_START_TSC, &tsc,
+			       sizeof(tsc)), 0);
+	UT_EXPECT(tsc > 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	UT_LOG("BENCH name=vmm.init_sipi_start.%d unit=insn value=%lu iters=%d", n,
+	       (unsigned long)tsc, n - 1);
+	UT_LOG("BENCH name=vmm.init_sipi_start_per_ap.%d unit=insn value=%lu iters=%d", n,
+	       (unsigned long)(tsc / (uint64_t)(n - 1)), n - 1);
+}
+
+UTEST_CPUS(bench, vmm_init_sipi_start, 4)
+{
+	struct uvm_config probe = { .nvcpus = 1 };
+	int vm = vm_create(&probe);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	handle_close(vm);
+	init_sipi_start(4);
+	init_sipi_start(16);
+	init_sipi_start(64);
 }

@@ -218,6 +218,52 @@ UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupt
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 
+/* 130 vCPUs, a thread of this program's each: the BSP starts 129 APs by
+ * INIT and SIPI, one rendezvous each, and all count their timer's ticks
+ * and take the broadcast; the APs halt between their interrupts. */
+UTEST_TIMEOUT(uvm, a_130_vcpu_guest_driven_from_user_space_starts_every_ap, 60)
+{
+	enum { N = 130, TICKS = 3 };
+	const struct uvm_image *img = uvm_image_find("smp");
+	struct uvm_config cfg = { .nvcpus = N, .flags = UVM_F_APS_WAIT_SIPI, .mem_size = img->mem,
+				  .args = { TICKS, 1 } };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, img), 0);
+	static struct runner x[N];
+	static int tids[N];
+	unsigned long t0 = clock_ns();
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct runner){ .vm = vm, .id = i, .pio_only = true };
+		tids[i] = uthread_create(run_to_stop, &x[i]);
+		UT_ASSERT(tids[i] > 0);
+	}
+	int ok = 0, started = 0;
+	unsigned long sipis = 0;
+	static unsigned mbox[N][UVM_MBOX_SIZE / 4];
+	for (int i = 0; i < N; i++)
+		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+	unsigned long ms = (clock_ns() - t0) / MS;
+	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA, mbox, sizeof(mbox)), 0);
+	for (int i = 0; i < N; i++) {
+		struct uvm_info in;
+		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
+		ok += x[i].err == 0 && x[i].r.stop == UVM_STOP_RESULT &&
+		      x[i].r.result == (UVM_SMP_OK | (i ? (unsigned)i : N)) &&
+		      mbox[i][SM_LONG] == 1 && mbox[i][SM_TICKS] >= TICKS && mbox[i][SM_BCAST] == 1;
+		started += (int)mbox[i][SM_STARTED];
+		sipis += in.sipis;
+	}
+	UT_LOG("%d vCPUs: %d gave their result, %d started, %lu SIPIs, in %lu ms", N, ok, started,
+	       sipis, ms);
+	UT_EXPECT_EQ(ok, N);
+	UT_EXPECT_EQ(started, N);
+	UT_EXPECT_EQ(sipis, N - 1);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
 /* ---- the FPU: the guest's and the program's ---- */
 
 UTEST(uvm, the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel)

@@ -15,6 +15,9 @@
 ; time, and see any rendezvous in flight: with bug=rendezvous_spurious,
 ; also the ones not for them).
 ;
+; ECX = 1: the APs halt between their interrupts instead (a VM of many
+; vCPUs, most of them idle).
+;
 ; Results: the BSP gives SMP_OK | the number of vCPUs that started, each
 ; AP SMP_OK | its id, once it has its ticks and the broadcast.
 ;
@@ -25,7 +28,9 @@
 ;
 ; Mailbox dwords: SM_STARTED (1 once in long mode), SM_TICKS, SM_BCAST,
 ; SM_OUTS (the AP loop's OUTs), SM_LONG (EFER.LMA as RDMSR read it),
-; SM_IPIS (the fixed IPIs taken; fewer than sent if some coalesced).
+; SM_IPIS (the fixed IPIs taken; fewer than sent if some coalesced), and
+; the BSP's SM_START_TSC (a qword: TSC ticks from its first INIT to the
+; last AP's start; instructions under QEMU's -icount).
 
 bits 32
 %include "abi.inc"
@@ -50,6 +55,8 @@ SM_BCAST        equ 2
 SM_OUTS         equ 3
 SM_LONG         equ 4
 SM_IPIS         equ 5
+SM_START_TSC    equ 6                   ; the BSP's: TSC ticks (a qword) from the
+                                        ; first INIT to the last AP's start
 
 CODE64          equ 0x18
 DATA64          equ 0x20
@@ -100,6 +107,7 @@ long_mode:
         shl r15d, MBOX_SHIFT
         add r15d, MBOX_GPA
         mov r12d, ebx                   ; r12: ticks to count
+        mov r11d, ecx                   ; r11: 1 for APs that halt between ticks
         test r12d, r12d
         jnz .ticks
         mov r12d, 10
@@ -124,6 +132,10 @@ long_mode:
         jnz ap_main
 
 ; The BSP: INIT and SIPI to each AP in turn, each started before the next.
+        rdtsc                           ; the start of them all, timed
+        shl rdx, 32
+        or rax, rdx
+        mov r9, rax
         mov r14d, 1
 .next_ap:
         cmp r14d, r13d
@@ -148,6 +160,11 @@ long_mode:
 .ap_up: inc r14d
         jmp .next_ap
 .all_started:
+        rdtsc
+        shl rdx, 32
+        or rax, rdx
+        sub rax, r9
+        mov [r15 + 4 * SM_START_TSC], rax
         cmp r13d, 2                     ; then RV_IPIS fixed IPIs to AP 1, each
         jb .ticks_wait                  ; a rendezvous over it alone
         mov r14d, RV_IPIS
@@ -189,18 +206,32 @@ long_mode:
 ; An AP: busy with its device (port 0x610) until it has its ticks and the
 ; broadcast.
 ap_main:
+        test r11d, r11d
+        jnz ap_halting
+ap_busy:
         mov dx, PORT_PIO
         out dx, al
         inc dword [r15 + 4 * SM_OUTS]
         cmp [r15 + 4 * SM_TICKS], r12d
-        jb ap_main
+        jb ap_busy
         cmp dword [r15 + 4 * SM_BCAST], 0
-        je ap_main
+        je ap_busy
+ap_done:
         mov eax, SMP_OK
         or eax, esi
         mov dx, PORT_RESULT
         out dx, eax
         jmp $
+
+; An AP that halts between its interrupts (ECX = 1): what a large VM's
+; idle APs do, asleep in the host until their timer's next period.
+ap_halting:
+        hlt
+        cmp [r15 + 4 * SM_TICKS], r12d
+        jb ap_halting
+        cmp dword [r15 + 4 * SM_BCAST], 0
+        je ap_halting
+        jmp ap_done
 
 ; 256 interrupt gates: the timer's, the broadcast's, and for every other
 ; vector (an exception) one that ends the guest with a triple fault.
