@@ -45,7 +45,8 @@ void ipc_get_stats(struct ipc_stats *s);
  * creation reference the handle then owns, into a new handle of the
  * caller's table: the handle, or -ENOSPC (the reference still the
  * caller's). ipc_vm_get: a new reference to the VM handle h names, or
- * NULL with *err = -EBADF. ipc_reap lets go of VMs whose last handle
+ * NULL with *err = -EBADF (no VM handle), -EPERM (one without IPC_R_SEND,
+ * the right to use the VM). ipc_reap lets go of VMs whose last handle
  * closed under ipc_lock; sleeps. */
 struct vm;
 long ipc_vm_install(struct vm *vm);

@@ -10,11 +10,12 @@
  *   printk("%u\n", vm->vcpus[0].result);
  *   vm_destroy(vm);
  *
- * A VM is guest memory (kernel pages, behind nested page tables, so a guest
+ * A VM is guest memory (pages behind nested page tables, so a guest
  * touches only its own), one or more vCPUs, and a lock. Each vCPU has a
  * kernel thread of its own (THREAD_FPU) that runs vm_run: handle a pending
  * rendezvous or suspend, enter the guest, handle the exit, repeat, until
- * the vCPU stops. The portable core reaches the hardware only through the
+ * the vCPU stops; or, in a VM driven from user space (vm_config.user,
+ * uapi/vmm.h), a thread of the program's that calls vm_run_user. The portable core reaches the hardware only through the
  * backend ops of vmm_backend.h (AMD SVM on x86-64).
  *
  * The guest talks to the host through I/O ports and hypercalls, below; the
@@ -184,7 +185,11 @@ struct vcpu {
 	uint64_t timer_period_ns, timer_deadline;
 	int timer_vector;
 	volatile bool wait_sipi;
+	bool sipi_pending;		/* a SIPI came while waiting: start at sipi_page */
+	uint64_t sipi_page;
 	bool irq_work;			/* a timer on or a vector raised: offer_irq's */
+	bool hlt_pending;		/* a HLT left in place for the loop's work: */
+	struct vm_exit hlt_exit;	/* completed if an interrupt is due by the entry */
 	int fpu_save_cpu;		/* the host CPU of its op's last save */
 
 	/* The vCPU's own thread only. */
@@ -339,6 +344,10 @@ int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out);
 /* References on a user VM: the last vm_put destroys it (may sleep). */
 void vm_hold(struct vm *vm);
 void vm_put(struct vm *vm);
+/* The VM's last handle has gone (ipc_reap): every vCPU is taken out, so
+ * that the runs still in progress stop, then the handle's reference is
+ * put. May sleep. */
+void vm_user_close(struct vm *vm);
 /* The first VM process pid made from user space, held (vm_put it), or
  * NULL: for tests that read a user VM's counters. */
 struct vm *vm_user_find(uint64_t pid);
@@ -369,8 +378,12 @@ const char *vm_exit_name(int reason);
  * each in its own thread, and returns when all have (after bhyve's
  * vm_smp_rendezvous). `vcpu` is the caller, from its own thread: it takes
  * part, running func itself if it is in dest. If another rendezvous is in
- * flight, the caller helps finish it and starts over. Returns 0. May
- * sleep; not with the VM's lock held.
+ * flight, the caller helps finish it and starts over. Returns 0; or, in a
+ * VM driven from user space whose caller's process is dying, -EINTR
+ * before starting one, or out of one it waits for (which stays in
+ * flight until its targets have taken part or been taken out: the VM's
+ * last handle takes every vCPU out). May sleep; not with the VM's lock
+ * held.
  */
 int vm_smp_rendezvous(struct vcpu *vcpu, const struct vcpuset *dest, vm_rendezvous_fn func,
 		      void *arg);

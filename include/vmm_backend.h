@@ -52,9 +52,12 @@ struct vmm_backend {
 	 * The virtual interrupt line (x86: V_IRQ): offers `vector` to the
 	 * guest, which takes it at its next instruction with interrupts
 	 * enabled. Returns false, changing nothing, while an offered one has
-	 * not been taken yet. Interrupts off (the VMCB is the vCPU's thread's).
+	 * not been taken yet. From the vCPU's thread, between two entries.
 	 */
 	bool (*vcpu_offer_irq)(struct vcpu *v, int vector);
+	/* Whether an offered vector is still on the line, not taken (a guest
+	 * that halts with it there, as `sti; hlt` does, is woken by it). */
+	bool (*vcpu_irq_waiting)(struct vcpu *v);
 	/* Puts v back in its reset state with boot's registers (a SIPI's
 	 * start: bhyve's vcpu_reset + the start at the SIPI's page). */
 	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot *boot);

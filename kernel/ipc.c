@@ -1119,7 +1119,7 @@ void ipc_reap(void)
 	ipc_lock_give(irq);
 	while (vo) {
 		struct vm_obj *next = vo->reap_next;
-		vm_put(vo->vm);
+		vm_user_close(vo->vm);
 		kmem_free(vo);
 		vo = next;
 	}
@@ -1156,7 +1156,7 @@ struct vm *ipc_vm_get(long h, int *err)
 	if (!me)
 		return NULL;
 	unsigned long irq = ipc_lock_take();
-	struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_VM, 0, err);
+	struct handle *hd = handle_get(me->proc->ipc, h, IPC_OBJ_VM, IPC_R_SEND, err);
 	struct vm *vm = hd ? ((struct vm_obj *)hd->obj)->vm : NULL;
 	if (vm)
 		vm_hold(vm);

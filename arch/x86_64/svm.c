@@ -20,6 +20,16 @@
  *   what lets a spinning guest be preempted, and a rendezvous kick (an
  *   IPI) force a running vCPU out.
  *
+ * What the backend does for a guest
+ *   Of the intercepted instructions, RDMSR/WRMSR of EFER (a guest's way
+ *   into long mode sets LME) and XSETBV (a guest turning on AVX) are
+ *   emulated here (svm_vcpu_emulate); the core handles the rest. Interrupts
+ *   reach the guest through the virtual interrupt line (V_IRQ with
+ *   V_IGN_TPR): one vector offered at a time, taken by the guest at an
+ *   instruction boundary with its IF set; the core keeps the others raised
+ *   in its IRR until the line is free (svm_vcpu_offer_irq). A SIPI resets
+ *   the VMCB's save area to the start state (svm_vcpu_reset).
+ *
  * Memory: nested paging
  *   The guest's "physical" addresses go through a second set of page
  *   tables (nCR3), in the host's 4-level format, that map guest-physical
@@ -330,7 +340,9 @@ static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
 
 static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot *boot)
 {
-	set_boot_state(v->backend, boot);
+	struct svm_vcpu *sv = v->backend;
+	set_boot_state(sv, boot);
+	sv->asid_cpu = -1;		/* a fresh ASID: no translation of before the reset */
 }
 
 static void svm_vcpu_fini(struct vcpu *v)
@@ -546,6 +558,11 @@ static bool svm_vcpu_offer_irq(struct vcpu *v, int vector)
 	return true;
 }
 
+static bool svm_vcpu_irq_waiting(struct vcpu *v)
+{
+	return ((struct svm_vcpu *)v->backend)->vmcb->control.v_intr & SVM_V_IRQ;
+}
+
 /*
  * QEMU's TCG, and only it, has the fault of docs/vmm.md ("The QEMU
  * erratum"): any CPU's FXRSTOR, XRSTOR, FRSTOR or FLDENV clears a bit in
@@ -588,6 +605,7 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_complete = svm_vcpu_complete,
 	.vcpu_emulate = svm_vcpu_emulate,
 	.vcpu_offer_irq = svm_vcpu_offer_irq,
+	.vcpu_irq_waiting = svm_vcpu_irq_waiting,
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_rip = svm_vcpu_rip,
 	.cpu0_hazard = svm_cpu0_hazard,

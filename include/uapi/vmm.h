@@ -11,8 +11,17 @@
  *           run.in_value = emulate(run.port, run.in, run.value);
  *
  * A VM is a handle in the process's table, like an endpoint: it can be
- * duplicated, moved in a message, given to a child; the VM lives until its
- * last handle closes (and every vm_run on it has returned). Its vCPUs are
+ * duplicated, moved in a message, given to a child; IPC_R_SEND is the
+ * right to use it (every call below; -EPERM without), IPC_R_DUP to copy
+ * the handle. When its last handle closes, every vCPU is taken out (runs
+ * in progress return UVM_STOP_DEACTIVATED) and the VM goes once they have
+ * returned.
+ *
+ * Every vCPU needs a thread in vm_run, or to be taken out
+ * (UVM_CTL_DEACTIVATE), for the VM's rendezvous to end: an IPI or a
+ * broadcast waits for each of its targets to take part, as bhyve's do
+ * for every active vCPU. A program that runs fewer vCPUs than it made
+ * takes the others out. Its vCPUs are
  * run by the process's own threads: vm_run enters vCPU `id` in the calling
  * thread and returns at the first exit the kernel does not handle, which
  * is every port I/O but the result port (0x600) and the event port
@@ -56,12 +65,14 @@ struct uvm_config {
 
 /* struct uvm_run.stop */
 #define UVM_STOP_RESULT      1		/* the guest gave its result (port 0x600, hypercall 0) */
-#define UVM_STOP_DEACTIVATED 2		/* taken out (UVM_CTL_DEACTIVATE, the VM's end) */
+#define UVM_STOP_DEACTIVATED 2		/* taken out (UVM_CTL_DEACTIVATE, the last handle closed) */
 #define UVM_STOP_FAULT       3		/* the VM stopped on a fault: UVM_CTL_INFO says which */
 
 struct uvm_run {
 	unsigned int in_value;		/* in: what the last exit's IN reads (its low
-					 * `bytes` bytes; ignored after an OUT) */
+					 * `bytes` bytes; ignored after an OUT). A run
+					 * whose struct cannot be written back (-EFAULT)
+					 * has taken its exit: the next run completes it */
 	unsigned int reason;		/* out: UVM_EXIT_* */
 	unsigned long rip;		/* out: guest RIP of the instruction that exited */
 	unsigned short port;		/* UVM_EXIT_IO: the port, */

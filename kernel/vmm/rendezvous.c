@@ -247,7 +247,7 @@ uint64_t vm_hc_rendezvous(struct vcpu *v, uint64_t gpa, uint64_t nbits, uint64_t
 static void ipi_init(struct vcpu *v, void *arg)
 {
 	(void)arg;
-	v->wait_sipi = true;		/* its next look: no guest code until a SIPI */
+	vcpu_init_ipi(v);
 }
 
 static void ipi_sipi(struct vcpu *v, void *arg)

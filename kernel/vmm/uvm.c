@@ -140,6 +140,7 @@ long sys_vm_run(long h, long id, long urun)
 	int r = vm_run_user(v, run.in_value, &e);
 	if (r == 0) {
 		run.reason = UVM_EXIT_IO;
+		run.stop = run.result = 0;
 		run.rip = e.rip;
 		run.port = e.io.port;
 		run.bytes = e.io.bytes;
@@ -147,6 +148,9 @@ long sys_vm_run(long h, long id, long urun)
 		run.value = e.io.in ? 0 : e.io.value;
 	} else if (r > 0) {
 		run.reason = UVM_EXIT_STOPPED;
+		run.port = 0;
+		run.bytes = run.in = 0;
+		run.value = 0;
 		run.stop = (unsigned)r;
 		run.result = r == VCPU_STOP_RESULT ? v->result : 0;
 	}

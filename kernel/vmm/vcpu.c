@@ -2,17 +2,22 @@
  * kernel/vmm/vcpu.c - a vCPU's life: the run loop, its states, its exits,
  * halting, and the guest's FPU kept in the registers through a context op.
  *
- * The run loop (vm_run), after bhyve's vm_run + svm_vmrun
+ * The run loop (run_loop, for vm_run and vm_run_user), after bhyve's
+ * vm_run + svm_vmrun
  *
  *   for (;;) {
  *       not active any more?          -> stop, leave
+ *       a user VM's thread has work before ring 3 (dying)? -> leave
  *       rendezvous pending for me?    -> take part (rendezvous.c), again
  *       VM suspended?                 -> park until resumed, again
- *       interrupts off; state RUNNING; look again at all three; enter
- *       the guest; state FROZEN; interrupts on (the host interrupt that
- *       ended the guest's turn, if any, is taken here: the tick may
+ *       waiting for a SIPI (INIT)?    -> start if one came, else sleep; again
+ *       a HLT left for that work, and an interrupt due? -> complete it
+ *       an interrupt raised?          -> offer the highest (below)
+ *       interrupts off; state RUNNING; look again at the first four;
+ *       enter the guest; state FROZEN; interrupts on (the host interrupt
+ *       that ended the guest's turn, if any, is taken here: the tick may
  *       preempt us right now);
- *       handle the exit
+ *       handle the exit (a user VM's port: return it to the program)
  *   }
  *
  * Why look twice. Another thread asks for our attention by setting its
@@ -31,11 +36,17 @@
  * transitions of the diagram in vmm.h and panics on any other.
  *
  * HLT. A halted guest sleeps on its vCPU's wait queue until an event is
- * posted for it (vcpu_post_event), a rendezvous or a suspend is pending
- * for it, or it is taken out of the active set. Only an event completes
- * the HLT (the guest then goes on after it); for anything else the HLT is
- * left where it is, the loop does the work, and the guest re-executes the
- * HLT and sleeps again.
+ * posted for it (vcpu_post_event), an interrupt is due (one raised, one
+ * still on the line, its timer's next period: the sleep ends then), a
+ * rendezvous or a suspend is pending for it, or it is taken out of the
+ * active set. An event or an interrupt completes the HLT (the guest goes
+ * on after it; an interrupt's IRET returns there); for anything else the
+ * HLT is left where it is (hlt_pending), the loop does the work, and,
+ * unless that work raised an interrupt (an IPI's rendezvous function),
+ * which then completes it before the entry, the guest re-executes the HLT
+ * and sleeps again. A due interrupt completes a HLT with the guest's
+ * interrupts off too (a CPU's would stay halted): no guest here relies on
+ * CLI; HLT.
  *
  * The guest's FPU (illumos 12477; docs/ctxop.md)
  *   A guest's FPU state is an FPU context of its own (fpu_ctx_create: the
@@ -65,6 +76,26 @@
  *   own area goes stale, and vm_run returns with the guest's registers as
  *   the thread's own (the host layer lost). The FPU tests of tests/vmm/
  *   see exactly that.
+ *
+ * Interrupts (after bhyve's vlapic, reduced to what the guests need)
+ *   Each vCPU has an IRR, a bit per vector raised and not yet offered, and
+ *   a periodic virtual timer (VMM_HC_TIMER). Both belong to the vCPU's own
+ *   thread: its loop raises the timer's vector when a period has come,
+ *   and the other sources (a fixed IPI, the broadcast) are rendezvous
+ *   functions, which run in the target's thread too; so no lock. Before
+ *   each entry the highest raised vector goes to the backend's interrupt
+ *   line if the guest has taken the last one; a vector raised again before
+ *   it is offered is one interrupt (as an APIC's IRR bit). A HLT sleeps
+ *   until the timer's next period, and an interrupt due completes it.
+ *   INIT makes a vCPU wait for a SIPI, running no guest code; a SIPI for a
+ *   waiting vCPU resets its registers and starts it at the SIPI's page
+ *   (vm_config.aps_wait_sipi: the APs start that way).
+ *
+ * Driven from user space (vm_run_user; kernel/vmm/uvm.c)
+ *   The same loop, entered by any thread of the program for one vCPU at a
+ *   time, with two more ways out: an exit the program handles (returned;
+ *   the next call completes it) and work before ring 3 (its process is
+ *   dying: the kill kicks the thread, vmm_kick_thread).
  *
  * Counters: stats is written only by the vCPU's own thread (and by its
  * context op, which runs on that thread's behalf), so it needs no lock;
@@ -224,7 +255,8 @@ static void timer_check(struct vcpu *v)
 static bool irq_due(struct vcpu *v)
 {
 	return (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) ||
-	       (v->timer_period_ns && clock_ns() >= v->timer_deadline);
+	       (v->timer_period_ns && clock_ns() >= v->timer_deadline) ||
+	       vmm_be->vcpu_irq_waiting(v);	/* offered, not yet taken */
 }
 
 /* Before an entry, when v has a timer or a raised vector (irq_work):
@@ -246,17 +278,42 @@ static __attribute__((noinline)) void offer_irq(struct vcpu *v)
 	v->irq_work = v->timer_period_ns || (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]);
 }
 
+void vcpu_init_ipi(struct vcpu *v)
+{
+	/* its interrupt state goes now, as an APIC's INIT resets it (bhyve's
+	 * vlapic_reset); its registers at the SIPI */
+	memset(v->irr, 0, sizeof(v->irr));
+	v->timer_period_ns = 0;
+	v->irq_work = false;
+	v->hlt_pending = false;
+	v->sipi_pending = false;
+	v->wait_sipi = true;		/* its next look: no guest code until a SIPI */
+}
+
 void vcpu_sipi(struct vcpu *v, uint64_t page)
 {
 	if (!v->wait_sipi)
 		return;			/* a SIPI without INIT is ignored, as on a CPU */
+	/* recorded only: the start happens in v's loop (sipi_start), not here,
+	 * where v may be inside an exit of its own that is yet to complete
+	 * (a hypercall of v's that helped this rendezvous), whose completion
+	 * would overwrite the start's RIP */
+	v->sipi_page = page;
+	v->sipi_pending = true;
+}
+
+/* The SIPI's start, from the loop: registers at reset, at its page. */
+static void sipi_start(struct vcpu *v)
+{
 	struct vcpu_boot boot;
-	vcpu_boot_regs(v, page << 12, &boot);
+	vcpu_boot_regs(v, v->sipi_page << 12, &boot);
 	vmm_be->vcpu_reset(v, &boot);
 	memset(v->irr, 0, sizeof(v->irr));
 	v->timer_period_ns = 0;
 	v->irq_work = false;
+	v->hlt_pending = false;
 	v->stats.sipis++;
+	v->sipi_pending = false;
 	v->wait_sipi = false;
 }
 
@@ -328,7 +385,7 @@ static bool vcpu_halt(struct vcpu *v)
 static void vcpu_wait_sipi(struct vcpu *v)
 {
 	unsigned long flags = spin_lock_irqsave(&v->wq.lock);
-	while (v->wait_sipi && !work_pending(v)) {
+	while (v->wait_sipi && !v->sipi_pending && !work_pending(v)) {
 		set_state_locked(v, VCPU_SLEEPING);
 		waitq_wait_locked(&v->wq, &flags, 0, "vcpu_wait_sipi");
 		set_state_locked(v, VCPU_FROZEN);
@@ -382,7 +439,9 @@ void vm_fault(struct vcpu *v, const char *fmt, ...)
 	vm_rendezvous_recheck_locked(vm);
 	cv_broadcast(&vm->state_cv);
 	mutex_unlock(&vm->lock);
-	if (first)
+	/* (a VM of a program's says it through UVM_CTL_INFO: a program may not
+	 * write to the console through its guests) */
+	if (first && !vm->cfg.user)
 		printk("vmm: %s stopped: %s: %s; the host goes on\n", vm->name, v->name, msg);
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_notify(&vm->vcpus[i]);
@@ -494,8 +553,15 @@ static bool handle_exit(struct vcpu *v, struct vm_exit *e)
 	case VM_EXIT_INTR:
 		break;			/* taken when interrupts came back on */
 	case VM_EXIT_HLT:
-		if (vcpu_halt(v))
+		if (vcpu_halt(v)) {
 			vmm_be->vcpu_complete(v, e, 0);
+		} else {
+			/* left for the loop's work; if that raises an interrupt
+			 * (an IPI's rendezvous), the entry completes the HLT first,
+			 * so the guest's IRET returns after it, as on a CPU */
+			v->hlt_exit = *e;
+			v->hlt_pending = true;
+		}
 		break;
 	case VM_EXIT_IO:
 		return handle_io(v, e);
@@ -738,10 +804,19 @@ static int run_loop(struct vcpu *v)
 			continue;
 		}
 		if (unlikely(v->wait_sipi)) {
-			vcpu_wait_sipi(v);
+			if (v->sipi_pending)
+				sipi_start(v);
+			else
+				vcpu_wait_sipi(v);
 			continue;
 		}
 
+		if (unlikely(v->hlt_pending)) {
+			v->hlt_pending = false;
+			if (irq_due(v))
+				vmm_be->vcpu_complete(v, &v->hlt_exit, 0);
+			/* else the guest executes its HLT again, and sleeps */
+		}
 		if (unlikely(v->irq_work))
 			offer_irq(v);
 		arch_irq_disable();

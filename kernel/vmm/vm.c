@@ -1,16 +1,22 @@
 /*
  * kernel/vmm/vm.c - virtual machines: creation, memory, vCPU threads,
- * suspend and resume, destruction, and the monitor's `vms`.
+ * suspend and resume, destruction, references, and the monitor's `vms`.
  *
  * Theory (the longer version, with figures, is docs/vmm.md)
  *
  *   A VM is guest memory, vCPUs and a lock. The memory is a block of
- *   contiguous kernel pages; the backend maps guest-physical [0, size) onto
+ *   contiguous pages (kernel pages; a user VM's are user memory, which
+ *   leaves the reserve); the backend maps guest-physical [0, size) onto
  *   it with nested page tables and maps nothing else, so a guest can touch
  *   its own memory and no other, and any other access is an exit the core
- *   reports as a fault. Each vCPU has a kernel thread (THREAD_FPU) that
- *   runs vm_run (vcpu.c): handle a pending rendezvous or suspend, enter the
- *   guest, handle the exit, repeat.
+ *   reports as a fault. Each vCPU of a kernel VM has a kernel thread
+ *   (THREAD_FPU) that runs vm_run (vcpu.c): handle a pending rendezvous or
+ *   suspend, enter the guest, handle the exit, repeat. A VM driven from
+ *   user space (vm_config.user, uvm.c) has no kernel threads: the
+ *   program's threads run its vCPUs (vm_run_user), and it lives as long as
+ *   references to it: its handle's, and each system call's on it (vm_hold,
+ *   vm_put); the last handle's going takes every vCPU out first
+ *   (vm_user_close), so that no run keeps it.
  *
  *   The core is portable: everything that knows SVM, VMCBs or x86 is
  *   behind struct vmm_backend (vmm_backend.h), which arch_vmm_backend()
@@ -30,8 +36,8 @@
  *   vm_suspend    parks every vCPU in the host; vm_resume lets them go;
  *   vm_wait       waits until every vCPU has stopped (result, fault, or
  *                 taken out of the active set) and left vm_run;
- *   vm_destroy    takes every vCPU out, wakes them, joins the threads,
- *                 frees it all.
+ *   vm_destroy    takes every vCPU out, wakes them, joins the threads (a
+ *                 user VM's last vm_put: no run is left), frees it all.
  *
  * Invariants
  *   - A vCPU not in the active set never enters its guest again; it leaves
@@ -249,6 +255,25 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	return 0;
 }
 
+/* Every vCPU out of the active set and told (woken, kicked): each stops
+ * at its next look and no rendezvous waits for it. dying: vm_destroy's,
+ * which also opens the start gate and ends a suspend. */
+static void take_all_out(struct vm *vm, bool dying)
+{
+	mutex_lock(&vm->lock);
+	if (dying) {
+		vm->dying = true;
+		vm->started = true;		/* let unstarted threads through the gate */
+		vm->suspended = false;
+	}
+	bitset_zero(vm->active.bits, VM_MAX_VCPUS);
+	vm_rendezvous_recheck_locked(vm);
+	cv_broadcast(&vm->state_cv);
+	mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_notify(&vm->vcpus[i]);
+}
+
 void vm_hold(struct vm *vm)
 {
 	__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
@@ -282,6 +307,15 @@ struct vm *vm_user_find(uint64_t pid)
 	}
 	mutex_unlock(&vms_lock);
 	return found;
+}
+
+void vm_user_close(struct vm *vm)
+{
+	/* the program can reach it no more: every vCPU out, so that runs in
+	 * progress stop (and give back their references) instead of keeping
+	 * it, and its rendezvous, for good */
+	take_all_out(vm, false);
+	vm_put(vm);
 }
 
 int vm_user_count(void)
@@ -390,16 +424,7 @@ void vcpu_deactivate(struct vcpu *v)
 
 void vm_destroy(struct vm *vm)
 {
-	mutex_lock(&vm->lock);
-	vm->dying = true;
-	vm->started = true;			/* let unstarted threads through the gate */
-	vm->suspended = false;
-	bitset_zero(vm->active.bits, VM_MAX_VCPUS);
-	vm_rendezvous_recheck_locked(vm);
-	cv_broadcast(&vm->state_cv);
-	mutex_unlock(&vm->lock);
-	for (int i = 0; i < vm->nvcpus; i++)
-		vcpu_notify(&vm->vcpus[i]);
+	take_all_out(vm, true);
 	/* a user VM's runs each hold a reference: none is left */
 	for (int i = 0; i < vm->nvcpus && !vm->cfg.user; i++)
 		thread_join(vm->vcpus[i].thread);

@@ -54,8 +54,11 @@ void vcpu_boot_regs(struct vcpu *v, uint64_t entry, struct vcpu_boot *boot);
 /* Raises interrupt `vector` on v (its IRR; offered before its next
  * entry). v's own thread: its loop, or a rendezvous function. */
 void vcpu_raise_irq(struct vcpu *v, int vector);
-/* A SIPI for v (a rendezvous function, in v's thread): if v waits for one
- * (INIT), it starts over at page << 12 with its registers at reset. */
+/* INIT for v (a rendezvous function, in v's thread): its interrupt state
+ * cleared, it runs no guest code until a SIPI. */
+void vcpu_init_ipi(struct vcpu *v);
+/* A SIPI for v (the same): if v waits for one (INIT), its loop starts it
+ * over at page << 12 with its registers at reset. */
 void vcpu_sipi(struct vcpu *v, uint64_t page);
 
 /* rendezvous.c */

@@ -168,28 +168,39 @@ UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
 
 #define SMP_TICKS 5
 
-UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupts)
+/* An smp guest of n vCPUs (ticks, AP mode: its EBX and ECX), a thread of
+ * this program's each, run to their stops: its handle, each vCPU's runner
+ * and the mailboxes (n words of UVM_MBOX_SIZE / 4 each) into mbox. */
+static int run_smp(int n, unsigned ticks, unsigned mode, struct runner *x, unsigned *mbox)
 {
-	enum { N = 4 };
 	const struct uvm_image *img = uvm_image_find("smp");
-	struct uvm_config cfg = { .nvcpus = N, .flags = UVM_F_APS_WAIT_SIPI, .mem_size = img->mem,
-				  .args = { SMP_TICKS } };
+	struct uvm_config cfg = { .nvcpus = (unsigned)n, .flags = UVM_F_APS_WAIT_SIPI,
+				  .mem_size = img->mem, .args = { ticks, mode } };
 	int vm = vm_create(&cfg);
 	if (vm == -ENOTSUP)
 		UT_SKIP("this machine cannot run guests");
 	UT_ASSERT(vm >= 0);
 	UT_ASSERT_EQ(uvm_load(vm, img), 0);
-	struct runner x[N];
-	int tids[N];
-	for (int i = 0; i < N; i++) {
+	static int tids[UTHREADS_MAX];
+	UT_ASSERT(n < UTHREADS_MAX);
+	for (int i = 0; i < n; i++) {
 		x[i] = (struct runner){ .vm = vm, .id = i, .pio_only = true };
 		tids[i] = uthread_create(run_to_stop, &x[i]);
 		UT_ASSERT(tids[i] > 0);
 	}
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++)
 		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
+	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA, mbox,
+			       (unsigned long)n * UVM_MBOX_SIZE), 0);
+	return vm;
+}
+
+UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupts)
+{
+	enum { N = 4 };
+	struct runner x[N];
 	unsigned mbox[N][UVM_MBOX_SIZE / 4];
-	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA, mbox, sizeof(mbox)), 0);
+	int vm = run_smp(N, SMP_TICKS, 0, x, &mbox[0][0]);
 	for (int i = 0; i < N; i++) {
 		struct uvm_info in;
 		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
@@ -211,10 +222,40 @@ UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupt
 		UT_EXPECT(in.irqs >= mbox[i][SM_TICKS] + mbox[i][SM_BCAST] + mbox[i][SM_IPIS]);
 		UT_EXPECT_EQ(in.spurious, 0);	/* bug=rendezvous_spurious off */
 		UT_EXPECT_EQ(mbox[i][SM_OUTS], i ? x[i].exits : 0);
+		if (i)
+			UT_EXPECT(x[i].exits > 0);	/* busy APs: each turn an exit here */
 	}
 	/* AP 1 took at least one of the IPIs meant for it, no other AP any */
 	UT_EXPECT(mbox[1][SM_IPIS] >= 1 && mbox[1][SM_IPIS] <= UVM_SMP_IPIS);
 	UT_EXPECT_EQ(mbox[2][SM_IPIS] + mbox[3][SM_IPIS], 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* Idle APs without a timer (the smp guest's ECX 2): each halts the
+ * race-free way (CLI, look, STI; HLT) and only the BSP's fixed IPIs, sent
+ * one at a time once the last was counted, and the broadcast wake it. A
+ * HLT that an IPI's rendezvous interrupts must complete (the guest's IRET
+ * returns after it), and a vector still on the line when the guest halts
+ * in STI's shadow must wake it: otherwise an AP sleeps for good and the
+ * BSP with it (the case's watchdog ends it). */
+UTEST(uvm, idle_aps_are_woken_from_hlt_by_ipis_alone)
+{
+	enum { N = 3, IDLE_IPIS = 5 };
+	struct runner x[N];
+	unsigned mbox[N][UVM_MBOX_SIZE / 4];
+	int vm = run_smp(N, 2, 2, x, &mbox[0][0]);
+	for (int i = 1; i < N; i++) {
+		struct uvm_info in;
+		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
+		UT_EXPECT_EQ(x[i].r.result, UVM_SMP_OK | (unsigned)i);
+		UT_EXPECT_EQ(mbox[i][SM_IPIS], IDLE_IPIS);
+		UT_EXPECT_EQ(mbox[i][SM_BCAST], 1);
+		UT_EXPECT_EQ(mbox[i][SM_TICKS], 0);		/* no timer */
+		UT_EXPECT_EQ(in.timer_fires, 0);
+		UT_EXPECT_EQ(in.irqs, IDLE_IPIS + 1);
+		UT_EXPECT(in.exits_hlt >= IDLE_IPIS);	/* it slept for each */
+	}
+	UT_EXPECT_EQ(x[0].r.result, UVM_SMP_OK | N);
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 
@@ -224,29 +265,13 @@ UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupt
 UTEST_TIMEOUT(uvm, a_130_vcpu_guest_driven_from_user_space_starts_every_ap, 60)
 {
 	enum { N = 130, TICKS = 3 };
-	const struct uvm_image *img = uvm_image_find("smp");
-	struct uvm_config cfg = { .nvcpus = N, .flags = UVM_F_APS_WAIT_SIPI, .mem_size = img->mem,
-				  .args = { TICKS, 1 } };
-	int vm = vm_create(&cfg);
-	if (vm == -ENOTSUP)
-		UT_SKIP("this machine cannot run guests");
-	UT_ASSERT(vm >= 0);
-	UT_ASSERT_EQ(uvm_load(vm, img), 0);
 	static struct runner x[N];
-	static int tids[N];
+	static unsigned mbox[N][UVM_MBOX_SIZE / 4];
 	unsigned long t0 = clock_ns();
-	for (int i = 0; i < N; i++) {
-		x[i] = (struct runner){ .vm = vm, .id = i, .pio_only = true };
-		tids[i] = uthread_create(run_to_stop, &x[i]);
-		UT_ASSERT(tids[i] > 0);
-	}
+	int vm = run_smp(N, TICKS, 1, x, &mbox[0][0]);
+	unsigned long ms = (clock_ns() - t0) / MS;
 	int ok = 0, started = 0;
 	unsigned long sipis = 0;
-	static unsigned mbox[N][UVM_MBOX_SIZE / 4];
-	for (int i = 0; i < N; i++)
-		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
-	unsigned long ms = (clock_ns() - t0) / MS;
-	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA, mbox, sizeof(mbox)), 0);
 	for (int i = 0; i < N; i++) {
 		struct uvm_info in;
 		UT_ASSERT_EQ(vm_info(vm, i, &in), 0);
@@ -507,6 +532,34 @@ UTEST(uvm, vms_end_with_their_last_handle_and_at_a_limit)
 	ut_sysinfo(&si);
 	ut_expect_baseline(&before, &si);
 	UT_EXPECT_EQ(si.vms, before.vms);
+}
+
+/* The last handle closed while a thread runs a vCPU asleep in HLT: the run
+ * returns, stopped (taken out), and the VM goes; a handle without
+ * IPC_R_SEND may not use the VM. */
+UTEST(uvm, closing_the_last_handle_stops_the_runs_in_progress)
+{
+	struct sysinfo before, si;
+	int vm = make_vm("halt", 1, 0);			/* halts for ever */
+	ut_sysinfo(&before);
+	int weak = handle_dup(vm, IPC_R_DUP, 0);
+	UT_ASSERT(weak >= 0);
+	struct uvm_run r = { 0 };
+	struct uvm_info in;
+	UT_EXPECT_EQ(vm_run(weak, 0, &r), -EPERM);
+	UT_EXPECT_EQ(vm_info(weak, 0, &in), -EPERM);
+	UT_EXPECT_EQ(handle_close(weak), 0);
+	struct runner x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(run_to_stop, &x);
+	UT_ASSERT(tid > 0);
+	wait_state(vm, 0, ST_SLEEPING);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+	UT_ASSERT_EQ(uthread_join(tid), 0);
+	UT_EXPECT_EQ(x.err, 0);
+	UT_EXPECT_EQ(x.r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(x.r.stop, UVM_STOP_DEACTIVATED);
+	ut_sysinfo(&si);
+	UT_EXPECT_EQ(si.vms, before.vms - 1);
 }
 
 /* ---- a process killed in vm_run ---- */

@@ -16,7 +16,13 @@
 ; also the ones not for them).
 ;
 ; ECX = 1: the APs halt between their interrupts instead (a VM of many
-; vCPUs, most of them idle).
+; vCPUs, most of them idle). ECX = 2: idle APs without a timer, halting
+; with STI; HLT; the BSP sends each IDLE_IPIS fixed IPIs, one at a time,
+; each once the last was counted: every one must wake its AP from a HLT
+; (and return after it), and the APs finish with the broadcast alone. The
+; first comes while the AP waits with interrupts off, so it is offered and
+; not taken, and the AP's STI; HLT then exits with it on the line.
+; (Modes 0 and 1 send AP 1 the RV_IPIS below; mode 2 does not.)
 ;
 ; Results: the BSP gives SMP_OK | the number of vCPUs that started, each
 ; AP SMP_OK | its id, once it has its ticks and the broadcast.
@@ -45,6 +51,8 @@ VEC_TIMER       equ 32
 VEC_BCAST       equ 33
 VEC_IPI         equ 34
 RV_IPIS         equ 20
+IDLE_IPIS       equ 5
+AP_IDLE         equ 2
 PORT_PIO        equ 0x610
 SMP_OK          equ 0x5A000000
 TIMER_US        equ 1000
@@ -57,11 +65,14 @@ SM_LONG         equ 4
 SM_IPIS         equ 5
 SM_START_TSC    equ 6                   ; the BSP's: TSC ticks (a qword) from the
                                         ; first INIT to the last AP's start
+SM_READY        equ 8                   ; an idle AP: in its window, interrupts off
+SM_SENT         equ 9                   ; ... and the BSP's first IPI has been sent
 
 CODE64          equ 0x18
 DATA64          equ 0x20
 
 start:
+        mov ebp, ecx                    ; the AP mode (ECX), before ECX is used
         test esi, esi
         jnz .tables_ready               ; an AP: the BSP built them
         push edi
@@ -107,7 +118,7 @@ long_mode:
         shl r15d, MBOX_SHIFT
         add r15d, MBOX_GPA
         mov r12d, ebx                   ; r12: ticks to count
-        mov r11d, ecx                   ; r11: 1 for APs that halt between ticks
+        mov r11d, ebp                   ; r11: the AP mode (ECX at the start)
         test r12d, r12d
         jnz .ticks
         mov r12d, 10
@@ -124,7 +135,11 @@ long_mode:
         lidt [idt_ptr]
         mov dword [r15 + 4 * SM_STARTED], 1
         sti
-        mov eax, HC_TIMER
+        test esi, esi
+        jz .timer
+        cmp r11d, AP_IDLE
+        je ap_idle                      ; an idle AP has no timer
+.timer: mov eax, HC_TIMER
         mov ebx, TIMER_US
         mov ecx, VEC_TIMER
         vmmcall
@@ -157,7 +172,36 @@ long_mode:
         jne .ap_up
         pause
         jmp .wait_ap
-.ap_up: inc r14d
+.ap_up: cmp r11d, AP_IDLE
+        jne .next
+        mov eax, r14d                   ; idle APs: the first IPI once the AP is in
+        shl eax, MBOX_SHIFT             ; its window with interrupts off (ap_idle)
+.idle_ready:
+        cmp dword [rax + MBOX_GPA + 4 * SM_READY], 0
+        jne .idle_first
+        pause
+        jmp .idle_ready
+.idle_first:
+        mov r10d, 1                     ; then IDLE_IPIS IPIs, each sent once the
+.idle_ipi:                              ; AP has counted the last (so each must
+        mov eax, HC_IPI                 ; wake it from its HLT)
+        mov ebx, IPI_FIXED
+        mov ecx, r14d
+        mov edx, VEC_IPI
+        vmmcall
+        mov eax, r14d
+        shl eax, MBOX_SHIFT
+        mov dword [rax + MBOX_GPA + 4 * SM_SENT], 1
+.idle_wait:
+        cmp [rax + MBOX_GPA + 4 * SM_IPIS], r10d
+        jae .idle_next
+        pause
+        jmp .idle_wait
+.idle_next:
+        inc r10d
+        cmp r10d, IDLE_IPIS
+        jbe .idle_ipi
+.next:  inc r14d
         jmp .next_ap
 .all_started:
         rdtsc
@@ -165,6 +209,8 @@ long_mode:
         or rax, rdx
         sub rax, r9
         mov [r15 + 4 * SM_START_TSC], rax
+        cmp r11d, AP_IDLE
+        je .ticks_wait
         cmp r13d, 2                     ; then RV_IPIS fixed IPIs to AP 1, each
         jb .ticks_wait                  ; a rendezvous over it alone
         mov r14d, RV_IPIS
@@ -222,6 +268,29 @@ ap_done:
         mov dx, PORT_RESULT
         out dx, eax
         jmp $
+
+; An idle AP (ECX = 2): no timer; it halts the race-free way (interrupts
+; off while it looks, STI then HLT, the interrupt taken after the HLT
+; begins), woken only by the BSP's IPIs and the broadcast.
+ap_idle:
+        cli                             ; the first IPI comes in this window:
+        mov dword [r15 + 4 * SM_READY], 1
+.wait_sent:                             ; its vector is offered while IF is 0,
+        cmp dword [r15 + 4 * SM_SENT], 0
+        je .wait_sent
+        sti                             ; so it is still on the line when the
+        hlt                             ; HLT (in STI's shadow) exits: it must wake it
+ap_idle_loop:
+        cli
+        cmp dword [r15 + 4 * SM_IPIS], IDLE_IPIS
+        jb .sleep
+        cmp dword [r15 + 4 * SM_BCAST], 0
+        jne .done
+.sleep: sti
+        hlt
+        jmp ap_idle_loop
+.done:  sti
+        jmp ap_done
 
 ; An AP that halts between its interrupts (ECX = 1): what a large VM's
 ; idle APs do, asleep in the host until their timer's next period.
