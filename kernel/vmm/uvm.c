@@ -76,6 +76,15 @@ long sys_vm_create(long ucfg)
 		mutex_unlock(&uvm_lock);
 		return -EAGAIN;
 	}
+	/* The kernel's side of it (a VMCB page, an FPU area and an op per
+	 * vCPU, the nested tables: about two pages a vCPU and a few more) is
+	 * taken from the kernel's pools, which a user request may use only
+	 * down to half the reserve: refused here, before any is taken, if it
+	 * would go below (creates are one at a time under uvm_lock). */
+	if (pmm_available(PMM_KERNEL_FOR_USER) < 2 * (uint64_t)cfg.nvcpus + 32) {
+		mutex_unlock(&uvm_lock);
+		return -ENOMEM;
+	}
 	struct vm *vm;
 	int err = vm_create(&vc, &vm);
 	mutex_unlock(&uvm_lock);

@@ -569,30 +569,45 @@ UTEST(uvm, closing_the_last_handle_stops_the_runs_in_progress)
  * vCPU 1 is past it); in b, a vCPU that exits to the program at each of
  * a billion OUTs. */
 struct kill_vms {
-	int a, b;
+	int a, b, c, d;
 };
 
+/* c: vCPU 0 halts for ever, vCPU 1 waits for a SIPI that never comes; d:
+ * an smp guest whose BSP starts its AP by INIT, a rendezvous that waits
+ * for good, since no thread runs the AP: its thread waits inside it. */
 static void make_kill_vms(struct kill_vms *k)
 {
-	struct uvm_config two = { .nvcpus = 2 }, one = { .nvcpus = 1, .args = { 1000000000 } };
+	const struct uvm_image *smp = uvm_image_find("smp");
+	struct uvm_config two = { .nvcpus = 2 }, one = { .nvcpus = 1, .args = { 1000000000 } },
+			  sipi = { .nvcpus = 2, .flags = UVM_F_APS_WAIT_SIPI },
+			  stuck = { .nvcpus = 2, .flags = UVM_F_APS_WAIT_SIPI, .mem_size = smp->mem };
 	k->a = vm_create(&two);
 	k->b = vm_create(&one);
-	UT_ASSERT(k->a >= 0 && k->b >= 0);
+	k->c = vm_create(&sipi);
+	k->d = vm_create(&stuck);
+	UT_ASSERT(k->a >= 0 && k->b >= 0 && k->c >= 0 && k->d >= 0);
 	UT_ASSERT_EQ(uvm_load(k->a, uvm_image_find("halt")), 0);	/* EBX 0: for ever */
 	UT_ASSERT_EQ(uvm_load(k->b, uvm_image_find("pio")), 0);
+	UT_ASSERT_EQ(uvm_load(k->c, uvm_image_find("halt")), 0);
+	UT_ASSERT_EQ(uvm_load(k->d, smp), 0);
 }
 
 /* The child: runs the three vCPUs (its own VMs if arg's a is -1, else
  * arg's, which it shares with the parent) until it is killed. */
 static void vm_child(void *arg)
 {
-	static struct runner x[3];
+	static struct runner x[6];
 	struct kill_vms k = *(struct kill_vms *)arg;
 	if (k.a < 0)
 		make_kill_vms(&k);
 	x[0] = (struct runner){ .vm = k.a, .id = 0 };
 	x[1] = (struct runner){ .vm = k.a, .id = 1 };
 	x[2] = (struct runner){ .vm = k.b, .id = 0 };
+	x[3] = (struct runner){ .vm = k.c, .id = 0 };
+	x[4] = (struct runner){ .vm = k.c, .id = 1 };
+	x[5] = (struct runner){ .vm = k.d, .id = 0 };
+	for (int i = 3; i < 6; i++)
+		UT_ASSERT(uthread_create(run_to_stop, &x[i]) > 0);
 	UT_ASSERT(uthread_create(run_to_stop, &x[1]) > 0);
 	wait_state(k.a, 1, ST_SLEEPING);
 	static const unsigned char spin[] = { 0xEB, 0xFE };	/* jmp $ */
@@ -602,9 +617,10 @@ static void vm_child(void *arg)
 	exit(9);				/* not reached: killed first */
 }
 
-/* Round 0: the parent holds the VMs too. It sees vCPU 0 in its guest and
- * vCPU 1 asleep, kills the child, and finds every vCPU out of vm_run
- * (idle, free for another thread to run). Round 1: the child's own VMs,
+/* Round 0: the parent holds the VMs too. It sees a vCPU in its guest, two
+ * asleep in HLT, one waiting for its SIPI and one inside a rendezvous,
+ * kills the child, and finds every vCPU out of vm_run (idle, free for
+ * another thread to run). Round 1: the child's own VMs,
  * which its death takes away. Both: everything back at the baseline. */
 UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 {
@@ -617,7 +633,7 @@ UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 	UT_EXPECT_EQ(handle_close(probe), 0);
 	ut_sysinfo(&before);
 	for (int round = 0; round < 2; round++) {
-		struct kill_vms k = { -1, -1 };
+		struct kill_vms k = { -1, -1, -1, -1 };
 		if (round == 0)
 			make_kill_vms(&k);
 		int pid = ut_fork(vm_child, &k);
@@ -626,12 +642,24 @@ UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 			ut_sysinfo(&si);
 			UT_ASSERT(clock_ns() < deadline);
 			sleep_ns(5 * MS);
-		} while (si.vms != before.vms + 2 || si.threads < before.threads + 3);
+		} while (si.vms != before.vms + 4 || si.threads < before.threads + 6);
 		if (round == 0) {
 			/* in its jmp $: seen RUNNING from another CPU; on one,
 			 * this thread runs only while it is preempted */
 			wait_state(k.a, 0, si.ncpus > 1 ? ST_RUNNING : ST_FROZEN);
 			wait_state(k.a, 1, ST_SLEEPING);
+			wait_state(k.c, 0, ST_SLEEPING);	/* HLT */
+			wait_state(k.c, 1, ST_SLEEPING);	/* INIT's wait for a SIPI */
+			struct uvm_info in;
+			unsigned long deadline = clock_ns() + 1000 * MS;
+			do {				/* in the INIT's rendezvous */
+				UT_ASSERT_EQ(vm_info(k.d, 0, &in), 0);
+				UT_ASSERT(clock_ns() < deadline);
+				sleep_ns(MS);
+			} while (in.exits_hypercall < 2 || in.state != ST_FROZEN);
+			sleep_ns(20 * MS);
+			UT_ASSERT_EQ(vm_info(k.d, 0, &in), 0);
+			UT_EXPECT_EQ(in.state, ST_FROZEN);	/* still there */
 		} else {
 			sleep_ns(20 * MS);
 		}
@@ -648,6 +676,12 @@ UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 			}
 			UT_EXPECT_EQ(vm_info(k.b, 0, &in), 0);
 			UT_EXPECT_EQ(in.state, ST_IDLE);
+			for (int i = 0; i < 2; i++) {
+				UT_EXPECT_EQ(vm_info(k.c, i, &in), 0);
+				UT_EXPECT_EQ(in.state, ST_IDLE);
+				UT_EXPECT_EQ(vm_info(k.d, i, &in), 0);
+				UT_EXPECT_EQ(in.state, ST_IDLE);
+			}
 			/* free to run here: taken out, it stops at once */
 			struct uvm_run r = { 0 };
 			UT_EXPECT_EQ(vm_deactivate(k.a, 1), 0);
@@ -656,6 +690,8 @@ UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 			UT_EXPECT_EQ(r.stop, UVM_STOP_DEACTIVATED);
 			UT_EXPECT_EQ(handle_close(k.a), 0);
 			UT_EXPECT_EQ(handle_close(k.b), 0);
+			UT_EXPECT_EQ(handle_close(k.c), 0);
+			UT_EXPECT_EQ(handle_close(k.d), 0);
 		}
 		ut_settle(before.procs, 1000 * MS, &si);
 		UT_EXPECT_EQ(si.vms, before.vms);
