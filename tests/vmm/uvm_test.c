@@ -23,6 +23,7 @@
 #include <ctxop.h>
 #include <fpu.h>
 #include <fpudemo.h>
+#include <mm.h>
 #include <proc.h>
 #include <string.h>
 #include <uapi/errno.h>
@@ -118,10 +119,10 @@ KTEST(uvm, ctxop_restore_order_bug_loses_the_guest_fpu_of_a_user_vm)
  */
 static void smp_run(bool bug, uint64_t *spurious, uint64_t *sipis, uint64_t *rendezvous)
 {
-	static const char *const argv[] = { "vmrun", "-q", "smp", "4" };
+	static const char *const argv[] = { "vmrun", "-q", "smp", "4", "2" };	/* 2 ticks */
 	bool was = bug_on(rendezvous_spurious);
 	bug_set("rendezvous_spurious", bug);
-	int pid = proc_spawn("vmrun", 4, argv, NULL);
+	int pid = proc_spawn("vmrun", 5, argv, NULL);
 	KT_ASSERT(pid > 0);
 	struct vm *vm = NULL;		/* (not VMT_WAIT_UNTIL: it looks once more) */
 	for (int i = 0; i < 2000 && !(vm = vm_user_find((uint64_t)pid)); i++)
@@ -156,4 +157,49 @@ KTEST(uvm, init_sipi_rendezvous_spurious_exits_only_with_the_bug)
 	KT_EXPECT_EQ(funcs, 2 * 3 + 20 + 4);	/* the function still runs only on targets */
 	KT_EXPECT(spurious > 0);
 	KT_EXPECT_EQ(vm_user_count(), 0);
+}
+
+/*
+ * A vmrun process killed in the middle of VM_RUN: `vmrun -q halt 3 0`, its
+ * three vCPU threads asleep in their guests' HLT inside vm_run; the kill
+ * ends them, the VM goes with the process's handles, and the heap, the
+ * context ops and the VMs are back where they were. (user/tests/
+ * uvm_test.c's kill case covers the other places a run can be.)
+ */
+KTEST(uvm, vmrun_killed_in_vm_run_tears_its_vm_down_and_leaks_nothing)
+{
+	vmt_require();
+	static const char *const argv[] = { "vmrun", "-q", "-e", "halt", "3", "0" };
+	struct kmem_stats before, after;
+	for (int round = 0; round < 2; round++) {	/* the first warms the heap's caches */
+		long ops_before = ctxop_live();
+		kmem_stats(&before);
+		int pid = proc_spawn("vmrun", 6, argv, NULL);
+		KT_ASSERT(pid > 0);
+		struct vm *vm = NULL;
+		for (int i = 0; i < 2000 && !(vm = vm_user_find((uint64_t)pid)); i++)
+			thread_sleep(MS);
+		KT_ASSERT(vm != NULL);
+		bool asleep = false;
+		for (int i = 0; i < 2000 && !asleep; i++) {
+			asleep = true;
+			for (int c = 0; c < vm->nvcpus; c++)
+				asleep &= vm->vcpus[c].state == VCPU_SLEEPING;
+			if (!asleep)
+				thread_sleep(MS);
+		}
+		vm_put(vm);
+		KT_EXPECT(asleep);
+		KT_EXPECT_EQ(proc_kill(pid), 0);
+		struct proc_end end;
+		KT_ASSERT_EQ(proc_wait(pid, 5000 * MS, &end), 0);
+		KT_EXPECT_EQ(end.status, WAIT_KILLED);
+		kmem_stats(&after);
+		KT_EXPECT_EQ(vm_user_count(), 0);
+		KT_EXPECT_EQ(ctxop_live(), ops_before);
+		if (round == 1) {
+			KT_EXPECT_EQ(after.objects_in_use, before.objects_in_use);
+			KT_EXPECT_EQ(after.bytes_in_use, before.bytes_in_use);
+		}
+	}
 }
