@@ -380,10 +380,10 @@ const char *vm_exit_name(int reason);
  * part, running func itself if it is in dest. If another rendezvous is in
  * flight, the caller helps finish it and starts over. Returns 0; or, in a
  * VM driven from user space whose caller's process is dying, -EINTR
- * before starting one, or out of one it waits for (which stays in
- * flight until its targets have taken part or been taken out: the VM's
- * last handle takes every vCPU out). May sleep; not with the VM's lock
- * held.
+ * before starting one. Such a caller also leaves one it waits for early
+ * (returning 0: the rendezvous stays in flight until its targets have
+ * taken part or been taken out, and the VM's last handle takes every
+ * vCPU out). May sleep; not with the VM's lock held.
  */
 int vm_smp_rendezvous(struct vcpu *vcpu, const struct vcpuset *dest, vm_rendezvous_fn func,
 		      void *arg);

@@ -58,6 +58,9 @@ struct vmm_backend {
 	/* Whether an offered vector is still on the line, not taken (a guest
 	 * that halts with it there, as `sti; hlt` does, is woken by it). */
 	bool (*vcpu_irq_waiting)(struct vcpu *v);
+	/* Whether the guest takes interrupts now (x86: RFLAGS.IF): a HLT with
+	 * them off waits for none (bhyve's vm_handle_hlt, intr_disabled). */
+	bool (*vcpu_irq_enabled)(struct vcpu *v);
 	/* Puts v back in its reset state with boot's registers (a SIPI's
 	 * start: bhyve's vcpu_reset + the start at the SIPI's page). */
 	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot *boot);

@@ -306,6 +306,7 @@ static void set_boot_state(struct svm_vcpu *sv, const struct vcpu_boot *boot)
 	sv->gprs.rdi = boot->di;
 	sv->vmcb->control.v_intr = SVM_V_INTR_MASKING;
 	sv->vmcb->control.event_inject = 0;
+	sv->vmcb->control.interrupt_shadow = 0;
 }
 
 /* svm_vcpu_init: a VMCB with the intercepts below and the reset state. */
@@ -484,10 +485,20 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	decode_exit(sv, exit);
 }
 
+/* The guest goes on at rip, past an instruction the host did for it: an
+ * interrupt shadow that instruction was in (STI; HLT exits inside STI's)
+ * ends with it, or the guest's next instruction would run with interrupts
+ * blocked (bhyve and KVM clear it whenever they move RIP). */
+static void set_rip(struct svm_vcpu *sv, uint64_t rip)
+{
+	sv->vmcb->save.rip = rip;
+	sv->vmcb->control.interrupt_shadow = 0;
+}
+
 static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64_t value)
 {
 	struct vmcb_save *s = &((struct svm_vcpu *)v->backend)->vmcb->save;
-	s->rip = exit->next_rip;
+	set_rip(v->backend, exit->next_rip);
 	if (exit->reason == VM_EXIT_IO && exit->io.in) {
 		uint64_t mask = exit->io.bytes == 4 ? 0xFFFFFFFFUL : (1UL << (8 * exit->io.bytes)) - 1;
 		s->rax = (s->rax & ~mask) | (value & mask);
@@ -529,7 +540,7 @@ static int svm_vcpu_emulate(struct vcpu *v, const struct vm_exit *exit, char *wh
 			}
 			s->efer = (s->efer & EFER_LMA) | (value & efer_ok) | EFER_SVME;
 		}
-		s->rip = exit->next_rip;
+		set_rip(sv, exit->next_rip);
 		return 0;
 	}
 	if (exit->code == SVM_EXIT_MSR) {
@@ -540,7 +551,7 @@ static int svm_vcpu_emulate(struct vcpu *v, const struct vm_exit *exit, char *wh
 	uint64_t host = read_cr4() & CR4_OSXSAVE ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 	if (exit->code == SVM_EXIT_XSETBV && ecx == XCR_XFEATURE_ENABLED_MASK && host &&
 	    value == host) {
-		s->rip = exit->next_rip;
+		set_rip(sv, exit->next_rip);
 		return 0;
 	}
 	snprintf(why, len, "XSETBV of XCR%u = 0x%lx at rip 0x%lx: a guest here may set XCR0 to "
@@ -561,6 +572,11 @@ static bool svm_vcpu_offer_irq(struct vcpu *v, int vector)
 static bool svm_vcpu_irq_waiting(struct vcpu *v)
 {
 	return ((struct svm_vcpu *)v->backend)->vmcb->control.v_intr & SVM_V_IRQ;
+}
+
+static bool svm_vcpu_irq_enabled(struct vcpu *v)
+{
+	return ((struct svm_vcpu *)v->backend)->vmcb->save.rflags & RFLAGS_IF;
 }
 
 /*
@@ -606,6 +622,7 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_emulate = svm_vcpu_emulate,
 	.vcpu_offer_irq = svm_vcpu_offer_irq,
 	.vcpu_irq_waiting = svm_vcpu_irq_waiting,
+	.vcpu_irq_enabled = svm_vcpu_irq_enabled,
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_rip = svm_vcpu_rip,
 	.cpu0_hazard = svm_cpu0_hazard,

@@ -11,9 +11,9 @@
  *       rendezvous pending for me?    -> take part (rendezvous.c), again
  *       VM suspended?                 -> park until resumed, again
  *       waiting for a SIPI (INIT)?    -> start if one came, else sleep; again
- *       a HLT left for that work, and an interrupt due? -> complete it
  *       an interrupt raised?          -> offer the highest (below)
  *       interrupts off; state RUNNING; look again at the first four;
+ *       a HLT left for the loop's work, and an interrupt to take? -> complete it
  *       enter the guest; state FROZEN; interrupts on (the host interrupt
  *       that ended the guest's turn, if any, is taken here: the tick may
  *       preempt us right now);
@@ -43,10 +43,9 @@
  * on after it; an interrupt's IRET returns there); for anything else the
  * HLT is left where it is (hlt_pending), the loop does the work, and,
  * unless that work raised an interrupt (an IPI's rendezvous function),
- * which then completes it before the entry, the guest re-executes the HLT
- * and sleeps again. A due interrupt completes a HLT with the guest's
- * interrupts off too (a CPU's would stay halted): no guest here relies on
- * CLI; HLT.
+ * which then completes it at the entry, the guest re-executes the HLT and
+ * sleeps again. With the guest's interrupts off (CLI; HLT) no interrupt
+ * is due: it stays halted, as a CPU does, until an event or work.
  *
  * The guest's FPU (illumos 12477; docs/ctxop.md)
  *   A guest's FPU state is an FPU context of its own (fpu_ctx_create: the
@@ -254,9 +253,20 @@ static void timer_check(struct vcpu *v)
 /* An interrupt raised and not yet offered, or a timer period come. */
 static bool irq_due(struct vcpu *v)
 {
+	if (!vmm_be->vcpu_irq_enabled(v))
+		return false;			/* CLI; HLT waits for none */
 	return (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) ||
 	       (v->timer_period_ns && clock_ns() >= v->timer_deadline) ||
 	       vmm_be->vcpu_irq_waiting(v);	/* offered, not yet taken */
+}
+
+/* At the entry, after offer_irq: an interrupt the guest will take at
+ * once (one on the line or raised, its interrupts on). No clock read:
+ * offer_irq's timer_check has turned a period come into a vector. */
+static bool irq_at_entry(struct vcpu *v)
+{
+	return vmm_be->vcpu_irq_enabled(v) &&
+	       ((v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) || vmm_be->vcpu_irq_waiting(v));
 }
 
 /* Before an entry, when v has a timer or a raised vector (irq_work):
@@ -811,12 +821,6 @@ static int run_loop(struct vcpu *v)
 			continue;
 		}
 
-		if (unlikely(v->hlt_pending)) {
-			v->hlt_pending = false;
-			if (irq_due(v))
-				vmm_be->vcpu_complete(v, &v->hlt_exit, 0);
-			/* else the guest executes its HLT again, and sleeps */
-		}
 		if (unlikely(v->irq_work))
 			offer_irq(v);
 		arch_irq_disable();
@@ -825,6 +829,15 @@ static int run_loop(struct vcpu *v)
 			vcpu_set_state(v, VCPU_FROZEN);
 			arch_irq_enable();
 			continue;
+		}
+		/* The entry is decided, and nothing else can raise an interrupt
+		 * on v now (only its own thread does): a HLT left for the loop's
+		 * work completes if one is there to take, so the guest's IRET
+		 * returns after it; else the guest executes it again, and sleeps */
+		if (unlikely(v->hlt_pending)) {
+			v->hlt_pending = false;
+			if (irq_at_entry(v))
+				vmm_be->vcpu_complete(v, &v->hlt_exit, 0);
 		}
 		vmm_entries[cpu_id()]++;	/* interrupts off: this CPU's alone */
 		if (trace_on(TRACE_VMM))

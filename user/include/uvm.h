@@ -40,7 +40,8 @@ int uvm_load(int vm, const struct uvm_image *img);
 /* smp's mailbox (guest-physical 0x8000 + id * 64), in dwords */
 #define UVM_MBOX_GPA     0x8000
 #define UVM_MBOX_SIZE    64
-enum { SM_STARTED, SM_TICKS, SM_BCAST, SM_OUTS, SM_LONG, SM_IPIS, SM_START_TSC /* a qword */ };
+enum { SM_STARTED, SM_TICKS, SM_BCAST, SM_OUTS, SM_LONG, SM_IPIS, SM_START_TSC /* a qword */,
+       SM_READY = 8, SM_SENT, SM_SHADOW };
 #define UVM_SMP_IPIS 20		/* fixed IPIs the BSP sends AP 1 */
 
 #endif

@@ -67,6 +67,8 @@ SM_START_TSC    equ 6                   ; the BSP's: TSC ticks (a qword) from th
                                         ; first INIT to the last AP's start
 SM_READY        equ 8                   ; an idle AP: in its window, interrupts off
 SM_SENT         equ 9                   ; ... and the BSP's first IPI has been sent
+SM_SHADOW       equ 10                  ; ... and it was not taken before the CLI after
+                                        ; the HLT it woke (an interrupt shadow left over)
 
 CODE64          equ 0x18
 DATA64          equ 0x20
@@ -279,7 +281,11 @@ ap_idle:
         cmp dword [r15 + 4 * SM_SENT], 0
         je .wait_sent
         sti                             ; so it is still on the line when the
-        hlt                             ; HLT (in STI's shadow) exits: it must wake it
+        hlt                             ; HLT (in STI's shadow) exits: it must wake it,
+        cli                             ; and be taken before this CLI (a shadow
+        cmp dword [r15 + 4 * SM_IPIS], 0        ; kept past the HLT's completion
+        jne ap_idle_loop                ; would hold it off: SM_SHADOW)
+        mov dword [r15 + 4 * SM_SHADOW], 1
 ap_idle_loop:
         cli
         cmp dword [r15 + 4 * SM_IPIS], IDLE_IPIS
