@@ -166,7 +166,7 @@ UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
 
 /* ---- a 64-bit SMP guest: INIT/SIPI, timer and broadcast interrupts ---- */
 
-#define SMP_TICKS 5
+#define SMP_TICKS 3
 
 /* An smp guest of n vCPUs (ticks, AP mode: its EBX and ECX), a thread of
  * this program's each, run to their stops: its handle, each vCPU's runner
