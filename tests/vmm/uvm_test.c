@@ -143,7 +143,8 @@ static void smp_run(bool bug, uint64_t *spurious, uint64_t *sipis, uint64_t *ren
 	KT_EXPECT_EQ(status, 0);
 }
 
-KTEST(uvm, init_sipi_rendezvous_spurious_exits_only_with_the_bug)
+/* (20 s: two runs, each given 5 s before it is killed, fit in its watchdog) */
+KTEST_TIMEOUT(uvm, init_sipi_rendezvous_spurious_exits_only_with_the_bug, 20)
 {
 	vmt_require();
 	uint64_t spurious, sipis, funcs;
