@@ -73,6 +73,7 @@ struct ctxop;
 #define VMM_IPI_SIPI      1		/* a target waiting for one starts at edx << 12 */
 #define VMM_IPI_FIXED     2		/* raises vector edx on the target */
 #define VMM_IRQ_MIN       32		/* vectors below are the CPU's exceptions */
+#define VMM_VECTORS       256		/* a vCPU's IRR: a bit per vector */
 #define VMM_HC_EINVAL     0xFFFFFFEAu	/* -22 */
 #define VMM_HC_ENOSYS     0xFFFFFFDAu	/* -38: no such hypercall */
 
@@ -181,7 +182,7 @@ struct vcpu {
 	/* The vCPU's own thread only (a rendezvous function runs there too):
 	 * the interrupts raised and not yet offered (a bit per vector, an
 	 * APIC's IRR), its virtual timer, and INIT's wait for a SIPI. */
-	uint64_t irr[4];
+	uint64_t irr[BITSET_WORDS(VMM_VECTORS)];
 	uint64_t timer_period_ns, timer_deadline;
 	int timer_vector;
 	volatile bool wait_sipi;

@@ -229,8 +229,22 @@ void vcpu_raise_irq(struct vcpu *v, int vector)
 	if (curthread != v->thread)
 		panic("vcpu_raise_irq: %s's interrupts are its own thread's, not %s's", v->name,
 		      curthread->name);
-	v->irr[(unsigned)vector / 64] |= 1ULL << ((unsigned)vector % 64);
+	bitset_set(v->irr, (unsigned)vector);
 	v->irq_work = true;
+}
+
+static bool irr_any(const struct vcpu *v)
+{
+	return !bitset_empty(v->irr, VMM_VECTORS);
+}
+
+/* No interrupt raised, no timer, no HLT left: INIT's and a SIPI's start. */
+static void irq_state_reset(struct vcpu *v)
+{
+	bitset_zero(v->irr, VMM_VECTORS);
+	v->timer_period_ns = 0;
+	v->irq_work = false;
+	v->hlt_pending = false;
 }
 
 /* The timer's periods that have come: each raises its vector (periods
@@ -255,8 +269,7 @@ static bool irq_due(struct vcpu *v)
 {
 	if (!vmm_be->vcpu_irq_enabled(v))
 		return false;			/* CLI; HLT waits for none */
-	return (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) ||
-	       (v->timer_period_ns && clock_ns() >= v->timer_deadline) ||
+	return irr_any(v) || (v->timer_period_ns && clock_ns() >= v->timer_deadline) ||
 	       vmm_be->vcpu_irq_waiting(v);	/* offered, not yet taken */
 }
 
@@ -265,8 +278,7 @@ static bool irq_due(struct vcpu *v)
  * offer_irq's timer_check has turned a period come into a vector. */
 static bool irq_at_entry(struct vcpu *v)
 {
-	return vmm_be->vcpu_irq_enabled(v) &&
-	       ((v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]) || vmm_be->vcpu_irq_waiting(v));
+	return vmm_be->vcpu_irq_enabled(v) && (irr_any(v) || vmm_be->vcpu_irq_waiting(v));
 }
 
 /* Before an entry, when v has a timer or a raised vector (irq_work):
@@ -275,27 +287,24 @@ static bool irq_at_entry(struct vcpu *v)
 static __attribute__((noinline)) void offer_irq(struct vcpu *v)
 {
 	timer_check(v);
-	for (int w = 3; w >= 0; w--) {
+	for (int w = BITSET_WORDS(VMM_VECTORS) - 1; w >= 0; w--) {	/* the highest first */
 		if (!v->irr[w])
 			continue;
 		int vector = w * 64 + 63 - __builtin_clzll(v->irr[w]);
 		if (vmm_be->vcpu_offer_irq(v, vector)) {
-			v->irr[w] &= ~(1ULL << (vector % 64));
+			bitset_clear(v->irr, (unsigned)vector);
 			v->stats.irqs++;
 		}
 		break;
 	}
-	v->irq_work = v->timer_period_ns || (v->irr[0] | v->irr[1] | v->irr[2] | v->irr[3]);
+	v->irq_work = v->timer_period_ns || irr_any(v);
 }
 
 void vcpu_init_ipi(struct vcpu *v)
 {
 	/* its interrupt state goes now, as an APIC's INIT resets it (bhyve's
 	 * vlapic_reset); its registers at the SIPI */
-	memset(v->irr, 0, sizeof(v->irr));
-	v->timer_period_ns = 0;
-	v->irq_work = false;
-	v->hlt_pending = false;
+	irq_state_reset(v);
 	v->sipi_pending = false;
 	v->wait_sipi = true;		/* its next look: no guest code until a SIPI */
 }
@@ -318,10 +327,7 @@ static void sipi_start(struct vcpu *v)
 	struct vcpu_boot boot;
 	vcpu_boot_regs(v, v->sipi_page << 12, &boot);
 	vmm_be->vcpu_reset(v, &boot);
-	memset(v->irr, 0, sizeof(v->irr));
-	v->timer_period_ns = 0;
-	v->irq_work = false;
-	v->hlt_pending = false;
+	irq_state_reset(v);
 	v->stats.sipis++;
 	v->sipi_pending = false;
 	v->wait_sipi = false;
@@ -857,6 +863,22 @@ static int run_loop(struct vcpu *v)
 	return RUN_STOPPED;
 }
 
+/* The way into the loop, vm_run's and vm_run_user's: off CPU 0 where it
+ * must be, FROZEN, counted in vm->nrun, the guest's FPU loaded under its
+ * op. Returns the caller's CPU mask, to give back on the way out. */
+static uint32_t run_begin(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	uint32_t mask = curthread->cpus_allowed;
+	vmm_cpu0_enter(v, mask);
+	vcpu_set_state(v, VCPU_FROZEN);
+	mutex_lock(&vm->lock);
+	vm->nrun++;
+	mutex_unlock(&vm->lock);
+	guest_fpu_enter(v);
+	return mask;
+}
+
 int vm_run(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -867,13 +889,7 @@ int vm_run(struct vcpu *v)
 		panic("vm_run: %s is driven from user space (vm_run_user)", v->name);
 	if (v->stop != VCPU_STOP_NONE)
 		return v->stop;			/* stopped for good already */
-	uint32_t mask = curthread->cpus_allowed;
-	vmm_cpu0_enter(v, mask);
-	vcpu_set_state(v, VCPU_FROZEN);
-	mutex_lock(&vm->lock);
-	vm->nrun++;
-	mutex_unlock(&vm->lock);
-	guest_fpu_enter(v);
+	uint32_t mask = run_begin(v);
 	run_loop(v);
 	guest_fpu_leave(v);
 	if (v->con_len)
@@ -913,13 +929,7 @@ int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out)
 	}
 	v->thread = me;
 	set_thread_vcpu(me, v);
-	uint32_t mask = me->cpus_allowed;
-	vmm_cpu0_enter(v, mask);
-	vcpu_set_state(v, VCPU_FROZEN);
-	mutex_lock(&vm->lock);
-	vm->nrun++;
-	mutex_unlock(&vm->lock);
-	guest_fpu_enter(v);		/* the per-run op, over the thread's own */
+	uint32_t mask = run_begin(v);	/* the per-run op, over the thread's own */
 	if (v->user_exit) {		/* the exit the user program handled */
 		v->user_exit = false;
 		vmm_be->vcpu_complete(v, &v->exit, in_value);

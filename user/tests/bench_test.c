@@ -289,18 +289,6 @@ UTEST(bench, ipc_notify_latency)
 
 #define UVM_ROUNDS 5000
 
-/* Runs one vCPU of an smp guest (halting APs: no port but the result). */
-static void smp_vcpu(void *arg)
-{
-	struct { int vm, id, err; } *x = arg;
-	struct uvm_run r = { 0 };
-	while ((x->err = vm_run(x->vm, x->id, &r)) == 0 && r.reason == UVM_EXIT_IO)
-		;
-	if (!x->err && r.result != (UVM_SMP_OK | (unsigned)(x->id ? x->id : -1)) &&
-	    UVM_RESULT_KIND(r.result) != UVM_SMP_OK)
-		x->err = -1;
-}
-
 /* One exit to this program and back into the guest: the pio guest's OUT
  * to a port the kernel does not emulate, vm_run's return with it, and the
  * next vm_run completing it and entering again (vmm.exit_roundtrip is the
@@ -342,17 +330,17 @@ static void init_sipi_start(int n)
 	UT_ASSERT(vm >= 0);
 	UT_ASSERT_EQ(uvm_load(vm, img), 0);
 	static int tids[64];
-	static struct { int vm, id, err; } x[64];
+	static struct ut_vcpu x[64];
 	UT_ASSERT(n <= 64);
 	for (int i = 0; i < n; i++) {
-		x[i].vm = vm;
-		x[i].id = i;
-		tids[i] = uthread_create(smp_vcpu, &x[i]);
+		x[i] = (struct ut_vcpu){ .vm = vm, .id = i };
+		tids[i] = uthread_create(ut_run_vcpu, &x[i]);
 		UT_ASSERT(tids[i] > 0);
 	}
 	for (int i = 0; i < n; i++) {
 		UT_ASSERT_EQ(uthread_join(tids[i]), 0);
 		UT_EXPECT_EQ(x[i].err, 0);
+		UT_EXPECT_EQ(UVM_RESULT_KIND(x[i].r.result), UVM_SMP_OK);
 	}
 	uint64_t tsc;
 	UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, UVM_MBOX_GPA + 4 * SM_START_TSC, &tsc,

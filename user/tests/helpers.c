@@ -4,6 +4,7 @@
  */
 #include "helpers.h"
 #include <fpu_regs.h>
+#include <uvm.h>
 
 int ut_fork(void (*fn)(void *), void *arg)
 {
@@ -149,4 +150,21 @@ void *ut_program_text(void)
 int ut_text_word(void)
 {
 	return *(volatile int *)ut_program_text();
+}
+
+void ut_run_vcpu(void *arg)
+{
+	struct ut_vcpu *x = arg;
+	x->r = (struct uvm_run){ 0 };
+	for (;;) {
+		x->err = vm_run(x->vm, x->id, &x->r);
+		if (x->err || x->r.reason == UVM_EXIT_STOPPED)
+			return;
+		if (x->pio_only && (x->r.port != UVM_PORT_PIO || x->r.in)) {
+			x->err = -1000 - x->r.port;	/* a port the guest should not use */
+			return;
+		}
+		x->exits++;
+		x->r.in_value = x->r.port == UVM_PORT_COM1 + 5 ? 0x60 : 0;
+	}
 }

@@ -85,4 +85,22 @@ char *ut_heap_edge(void);
 void *ut_program_text(void);
 int ut_text_word(void);
 
+/* ---- VMs driven from user space (uvm_test.c, bench_test.c) ---- */
+
+/* One vCPU for a thread of the test's to run (uthread_create(ut_run_vcpu,
+ * &x)): vm_run until it stops, the UART's LSR (COM1 + 5) reading "empty"
+ * and any other IN 0; exits counts the exits to the program; with
+ * pio_only, any exit but an OUT to port 0x610 ends it with err -1000 -
+ * the port. r is the last run (how it stopped), err vm_run's error. */
+struct ut_vcpu {
+	int vm, id;
+	bool pio_only;
+	unsigned long exits;
+	struct uvm_run r;
+	int err;
+};
+/* (hidden: passed by address to uthread_create, from code built -fpie and
+ * linked above 4 GiB, where a GOT entry for it cannot be relaxed away) */
+__attribute__((visibility("hidden"))) void ut_run_vcpu(void *arg);
+
 #endif

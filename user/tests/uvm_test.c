@@ -54,6 +54,35 @@ static void wait_state(int vm, int id, unsigned state)
 
 enum { ST_IDLE, ST_FROZEN, ST_RUNNING, ST_SLEEPING };
 
+/* Skips the case where the machine cannot run guests. The VM it makes and
+ * closes also makes this thread's IPC state and its process's handle
+ * table, which stay: a baseline taken after it counts them already. */
+static void require_vms(void)
+{
+	struct uvm_config cfg = { .nvcpus = 1 };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests");
+	UT_ASSERT(vm >= 0);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+/* Waits (at most a second) until the smp guest's BSP, vCPU 0 of vm, is
+ * inside the rendezvous of its first INIT (its second hypercall; the host
+ * side, FROZEN): one that waits for good when no thread runs the AP. */
+static void wait_in_first_init(int vm)
+{
+	unsigned long deadline = clock_ns() + 1000 * MS;
+	struct uvm_info in;
+	for (;;) {
+		UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+		if (in.exits_hypercall >= 2 && in.state == ST_FROZEN)
+			return;
+		UT_ASSERT(clock_ns() < deadline);
+		sleep_ns(MS);
+	}
+}
+
 /* ---- exits ---- */
 
 UTEST(uvm, a_guest_talks_to_the_uart_the_program_emulates)
@@ -98,42 +127,15 @@ UTEST(uvm, a_guest_talks_to_the_uart_the_program_emulates)
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 
-struct runner {
-	int vm, id;
-	bool pio_only;			/* any exit but an OUT to port 0x610 is an error */
-	unsigned long exits;
-	struct uvm_run r;
-	int err;
-};
-
-/* Runs vCPU x->id until it stops: the UART's LSR reads "empty", anything
- * else 0. */
-static void run_to_stop(void *arg)
-{
-	struct runner *x = arg;
-	x->r = (struct uvm_run){ 0 };
-	for (;;) {
-		x->err = vm_run(x->vm, x->id, &x->r);
-		if (x->err || x->r.reason == UVM_EXIT_STOPPED)
-			return;
-		if (x->pio_only && (x->r.port != UVM_PORT_PIO || x->r.in)) {
-			x->err = -1000 - x->r.port;	/* a port the guest should not use */
-			return;
-		}
-		x->exits++;
-		x->r.in_value = x->r.port == UVM_PORT_COM1 + 5 ? 0x60 : 0;
-	}
-}
-
 UTEST(uvm, each_vcpu_runs_in_a_thread_of_the_program)
 {
 	enum { N = 4 };
 	int vm = make_vm("hello", N, 0);
-	struct runner x[N];
+	struct ut_vcpu x[N];
 	int tids[N];
 	for (int i = 0; i < N; i++) {
-		x[i] = (struct runner){ .vm = vm, .id = i };
-		tids[i] = uthread_create(run_to_stop, &x[i]);
+		x[i] = (struct ut_vcpu){ .vm = vm, .id = i };
+		tids[i] = uthread_create(ut_run_vcpu, &x[i]);
 		UT_ASSERT(tids[i] > 0);
 	}
 	for (int i = 0; i < N; i++) {
@@ -150,8 +152,8 @@ UTEST(uvm, each_vcpu_runs_in_a_thread_of_the_program)
 UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
 {
 	int vm = make_vm("halt", 1, 1);		/* halts until one event */
-	struct runner x = { .vm = vm, .id = 0 };
-	int tid = uthread_create(run_to_stop, &x);
+	struct ut_vcpu x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(ut_run_vcpu, &x);
 	UT_ASSERT(tid > 0);
 	wait_state(vm, 0, ST_SLEEPING);
 	struct uvm_run r = { 0 };
@@ -171,7 +173,7 @@ UTEST(uvm, a_vcpu_runs_in_one_thread_at_a_time)
 /* An smp guest of n vCPUs (ticks, AP mode: its EBX and ECX), a thread of
  * this program's each, run to their stops: its handle, each vCPU's runner
  * and the mailboxes (n words of UVM_MBOX_SIZE / 4 each) into mbox. */
-static int run_smp(int n, unsigned ticks, unsigned mode, struct runner *x, unsigned *mbox)
+static int run_smp(int n, unsigned ticks, unsigned mode, struct ut_vcpu *x, unsigned *mbox)
 {
 	const struct uvm_image *img = uvm_image_find("smp");
 	struct uvm_config cfg = { .nvcpus = (unsigned)n, .flags = UVM_F_APS_WAIT_SIPI,
@@ -184,8 +186,8 @@ static int run_smp(int n, unsigned ticks, unsigned mode, struct runner *x, unsig
 	static int tids[UTHREADS_MAX];
 	UT_ASSERT(n < UTHREADS_MAX);
 	for (int i = 0; i < n; i++) {
-		x[i] = (struct runner){ .vm = vm, .id = i, .pio_only = true };
-		tids[i] = uthread_create(run_to_stop, &x[i]);
+		x[i] = (struct ut_vcpu){ .vm = vm, .id = i, .pio_only = true };
+		tids[i] = uthread_create(ut_run_vcpu, &x[i]);
 		UT_ASSERT(tids[i] > 0);
 	}
 	for (int i = 0; i < n; i++)
@@ -198,7 +200,7 @@ static int run_smp(int n, unsigned ticks, unsigned mode, struct runner *x, unsig
 UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupts)
 {
 	enum { N = 4 };
-	struct runner x[N];
+	struct ut_vcpu x[N];
 	unsigned mbox[N][UVM_MBOX_SIZE / 4];
 	int vm = run_smp(N, SMP_TICKS, 0, x, &mbox[0][0]);
 	for (int i = 0; i < N; i++) {
@@ -246,7 +248,7 @@ UTEST(uvm, a_64_bit_guest_starts_its_aps_by_init_sipi_and_counts_timer_interrupt
 UTEST(uvm, idle_aps_are_woken_from_hlt_by_ipis_alone)
 {
 	enum { N = 3, IDLE_IPIS = 5 };
-	struct runner x[N];
+	struct ut_vcpu x[N];
 	unsigned mbox[N][UVM_MBOX_SIZE / 4];
 	int vm = run_smp(N, 2, 2, x, &mbox[0][0]);
 	for (int i = 1; i < N; i++) {
@@ -271,7 +273,7 @@ UTEST(uvm, idle_aps_are_woken_from_hlt_by_ipis_alone)
 UTEST_TIMEOUT(uvm, a_130_vcpu_guest_driven_from_user_space_starts_every_ap, 60)
 {
 	enum { N = 130, TICKS = 3 };
-	static struct runner x[N];
+	static struct ut_vcpu x[N];
 	static unsigned mbox[N][UVM_MBOX_SIZE / 4];
 	unsigned long t0 = clock_ns();
 	int vm = run_smp(N, TICKS, 1, x, &mbox[0][0]);
@@ -300,8 +302,8 @@ UTEST_TIMEOUT(uvm, a_130_vcpu_guest_driven_from_user_space_starts_every_ap, 60)
 UTEST(uvm, the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel)
 {
 	int vm = make_vm("fpuhold", 1, 0);
-	struct runner x = { .vm = vm, .id = 0 };
-	int tid = uthread_create(run_to_stop, &x);
+	struct ut_vcpu x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(ut_run_vcpu, &x);
 	UT_ASSERT(tid > 0);
 	wait_state(vm, 0, ST_SLEEPING);
 	/* meanwhile this thread uses the FPU on the same CPUs */
@@ -323,7 +325,7 @@ UTEST(uvm, the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel)
  * host layer) across every vm_run, and moves to another CPU at each exit
  * where there are several. */
 struct avx_runner {
-	struct runner x;
+	struct ut_vcpu x;
 	unsigned long host_bad;		/* runs after which YMM8 was not its own */
 	unsigned ncpus;
 };
@@ -331,7 +333,7 @@ struct avx_runner {
 static void run_avx_vcpu(void *arg)
 {
 	struct avx_runner *a = arg;
-	struct runner *x = &a->x;
+	struct ut_vcpu *x = &a->x;
 	unsigned long want[4], got[4];
 	for (int k = 0; k < 4; k++)
 		want[k] = 0x5157000000000000UL | (unsigned long)x->id << 8 | (unsigned long)k;
@@ -504,15 +506,9 @@ UTEST(uvm, vms_end_with_their_last_handle_and_at_a_limit)
 {
 	struct sysinfo before, si;
 	struct uvm_config cfg = { .nvcpus = 2 };
-	int vm = vm_create(&cfg);
-	if (vm == -ENOTSUP)
-		UT_SKIP("this machine cannot run guests");
-	UT_ASSERT(vm >= 0);
-	UT_EXPECT_EQ(handle_close(vm), 0);
-	/* the baseline with this thread's IPC state and its process's handle
-	 * table made (the first handle makes them, and they stay) */
+	require_vms();
 	ut_sysinfo(&before);
-	vm = vm_create(&cfg);
+	int vm = vm_create(&cfg);
 	UT_ASSERT(vm >= 0);
 	ut_sysinfo(&si);
 	UT_EXPECT_EQ(si.vms, before.vms + 1);
@@ -555,8 +551,8 @@ UTEST(uvm, closing_the_last_handle_stops_the_runs_in_progress)
 	UT_EXPECT_EQ(vm_run(weak, 0, &r), -EPERM);
 	UT_EXPECT_EQ(vm_info(weak, 0, &in), -EPERM);
 	UT_EXPECT_EQ(handle_close(weak), 0);
-	struct runner x = { .vm = vm, .id = 0 };
-	int tid = uthread_create(run_to_stop, &x);
+	struct ut_vcpu x = { .vm = vm, .id = 0 };
+	int tid = uthread_create(ut_run_vcpu, &x);
 	UT_ASSERT(tid > 0);
 	wait_state(vm, 0, ST_SLEEPING);
 	UT_EXPECT_EQ(handle_close(vm), 0);
@@ -578,15 +574,10 @@ UTEST(uvm, closing_the_last_handle_stops_the_runs_in_progress)
 	UT_ASSERT(a >= 0 && b >= 0);
 	UT_ASSERT_EQ(vm_memory(a, UVM_MEM_WRITE, UVM_CODE_GPA, (void *)spin, sizeof(spin)), 0);
 	UT_ASSERT_EQ(uvm_load(b, smp), 0);
-	struct runner xa = { .vm = a, .id = 0 }, xb = { .vm = b, .id = 0 };
-	int ta = uthread_create(run_to_stop, &xa), tb = uthread_create(run_to_stop, &xb);
+	struct ut_vcpu xa = { .vm = a, .id = 0 }, xb = { .vm = b, .id = 0 };
+	int ta = uthread_create(ut_run_vcpu, &xa), tb = uthread_create(ut_run_vcpu, &xb);
 	UT_ASSERT(ta > 0 && tb > 0);
-	unsigned long deadline = clock_ns() + 1000 * MS;
-	do {					/* b's BSP inside its INIT */
-		UT_ASSERT_EQ(vm_info(b, 0, &in), 0);
-		UT_ASSERT(clock_ns() < deadline);
-		sleep_ns(MS);
-	} while (in.exits_hypercall < 2 || in.state != ST_FROZEN);
+	wait_in_first_init(b);
 	UT_ASSERT_EQ(vm_info(a, 0, &in), 0);
 	UT_EXPECT(in.state != ST_IDLE);		/* in its run */
 	UT_EXPECT_EQ(handle_close(a), 0);
@@ -633,24 +624,24 @@ static void make_kill_vms(struct kill_vms *k)
  * arg's, which it shares with the parent) until it is killed. */
 static void vm_child(void *arg)
 {
-	static struct runner x[6];
+	static struct ut_vcpu x[6];
 	struct kill_vms k = *(struct kill_vms *)arg;
 	if (k.a < 0)
 		make_kill_vms(&k);
-	x[0] = (struct runner){ .vm = k.a, .id = 0 };
-	x[1] = (struct runner){ .vm = k.a, .id = 1 };
-	x[2] = (struct runner){ .vm = k.b, .id = 0 };
-	x[3] = (struct runner){ .vm = k.c, .id = 0 };
-	x[4] = (struct runner){ .vm = k.c, .id = 1 };
-	x[5] = (struct runner){ .vm = k.d, .id = 0 };
+	x[0] = (struct ut_vcpu){ .vm = k.a, .id = 0 };
+	x[1] = (struct ut_vcpu){ .vm = k.a, .id = 1 };
+	x[2] = (struct ut_vcpu){ .vm = k.b, .id = 0 };
+	x[3] = (struct ut_vcpu){ .vm = k.c, .id = 0 };
+	x[4] = (struct ut_vcpu){ .vm = k.c, .id = 1 };
+	x[5] = (struct ut_vcpu){ .vm = k.d, .id = 0 };
 	for (int i = 3; i < 6; i++)
-		UT_ASSERT(uthread_create(run_to_stop, &x[i]) > 0);
-	UT_ASSERT(uthread_create(run_to_stop, &x[1]) > 0);
+		UT_ASSERT(uthread_create(ut_run_vcpu, &x[i]) > 0);
+	UT_ASSERT(uthread_create(ut_run_vcpu, &x[1]) > 0);
 	wait_state(k.a, 1, ST_SLEEPING);
 	static const unsigned char spin[] = { 0xEB, 0xFE };	/* jmp $ */
 	UT_ASSERT_EQ(vm_memory(k.a, UVM_MEM_WRITE, UVM_CODE_GPA, (void *)spin, sizeof(spin)), 0);
-	UT_ASSERT(uthread_create(run_to_stop, &x[0]) > 0);
-	run_to_stop(&x[2]);
+	UT_ASSERT(uthread_create(ut_run_vcpu, &x[0]) > 0);
+	ut_run_vcpu(&x[2]);
 	exit(9);				/* not reached: killed first */
 }
 
@@ -662,12 +653,7 @@ static void vm_child(void *arg)
 UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 {
 	struct sysinfo before, si;
-	struct uvm_config cfg = { .nvcpus = 1 };
-	int probe = vm_create(&cfg);
-	if (probe == -ENOTSUP)
-		UT_SKIP("this machine cannot run guests");
-	UT_ASSERT(probe >= 0);
-	UT_EXPECT_EQ(handle_close(probe), 0);
+	require_vms();
 	ut_sysinfo(&before);
 	for (int round = 0; round < 2; round++) {
 		struct kill_vms k = { -1, -1, -1, -1 };
@@ -688,12 +674,7 @@ UTEST(uvm, a_process_killed_in_vm_run_leaves_nothing_behind)
 			wait_state(k.c, 0, ST_SLEEPING);	/* HLT */
 			wait_state(k.c, 1, ST_SLEEPING);	/* INIT's wait for a SIPI */
 			struct uvm_info in;
-			unsigned long deadline = clock_ns() + 1000 * MS;
-			do {				/* in the INIT's rendezvous */
-				UT_ASSERT_EQ(vm_info(k.d, 0, &in), 0);
-				UT_ASSERT(clock_ns() < deadline);
-				sleep_ns(MS);
-			} while (in.exits_hypercall < 2 || in.state != ST_FROZEN);
+			wait_in_first_init(k.d);
 			sleep_ns(20 * MS);
 			UT_ASSERT_EQ(vm_info(k.d, 0, &in), 0);
 			UT_EXPECT_EQ(in.state, ST_FROZEN);	/* still there */
