@@ -116,6 +116,14 @@ BOOT_CHECKS = [
 # Xen pair switches to lazy switching and picks each process's allocation
 # itself, so the row does not change it: it runs on the general rows only.
 FPU_AND_USER_FPU = "*fpu.*"
+# The user-VM cases about FPU state (the guest's, the program's, the chain
+# that keeps them): the FPU rows run them too, so every policy and
+# allocation mode meets a guest's registers on 1 and 4 CPUs.
+UVM_FPU = ["uvm.the_guest_keeps_its_xmm_while_its_thread_sleeps_in_the_kernel",
+           "uvm.guest_avx_state_survives_host_switches_and_migrations",
+           "uvm.the_program_keeps_its_xmm_across_vm_run",
+           "uvm.vcpu_thread_chain_in_a_run_is_guest_fpu_over_segbase_over_fpu"]
+FPU_USER_FPU_UVM = ",".join([FPU_AND_USER_FPU] + UVM_FPU)
 USER_FPU_XEN = ["ufpu.xen_*"]
 
 # Slow cases that fill all of memory and wait for it (mm suite).
@@ -364,7 +372,7 @@ CONFIGS: List[Config] = [
     Config("qemu64-lazy-smp4", ["-cpu", "qemu64", "-smp", "4"], cmdline="fpu=lazy",
            only="fpu.*", skip=POLICY_FLIPS_1S + FPU_NO_MEMORY),
     Config("max-lazy-smp4", ["-cpu", "max", "-smp", "4"], cmdline="fpu=lazy",
-           only=FPU_AND_USER_FPU, skip=FPU_NO_MEMORY + USER_FPU_XEN),
+           only=FPU_USER_FPU_UVM, skip=FPU_NO_MEMORY + USER_FPU_XEN),
     # Every fpu.save= value: taken where the CPU has it, refused (with the
     # boot line saying so, and auto used) where it does not.  fxsave on an
     # AVX CPU leaves AVX out of XCR0.  fpu.alloc=lazy: areas at first use.
@@ -389,13 +397,13 @@ CONFIGS: List[Config] = [
     # (Eager with lazy allocation is where a switch once loaded a new
     # thread's control words over the previous owner's live state.)
     Config("max-alloc-lazy", ["-cpu", "max"], cmdline="fpu=lazy fpu.alloc=lazy",
-           only=FPU_AND_USER_FPU, skip=USER_FPU_XEN, panic_boots=False),
+           only=FPU_USER_FPU_UVM, skip=USER_FPU_XEN, panic_boots=False),
     Config("max-eager-alloc-lazy", ["-cpu", "max"], cmdline="fpu.alloc=lazy",
-           only=FPU_AND_USER_FPU, skip=USER_FPU_XEN, panic_boots=False),
+           only=FPU_USER_FPU_UVM, skip=USER_FPU_XEN, panic_boots=False),
     Config("max-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
            cmdline="fpu=lazy fpu.alloc=lazy", only="fpu.*", panic_boots=False,
            skip=POLICY_FLIPS_1S),
     Config("max-eager-alloc-lazy-smp4", ["-cpu", "max", "-smp", "4"],
-           cmdline="fpu.alloc=lazy", only=FPU_AND_USER_FPU,
+           cmdline="fpu.alloc=lazy", only=FPU_USER_FPU_UVM,
            skip=POLICY_FLIPS_1S + USER_FPU_XEN, panic_boots=False),
 ]
