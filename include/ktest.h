@@ -146,6 +146,23 @@ const char *ktest_glob(void);
 /* Whether a user case's process status counts as the fault a
  * UTEST_EXPECT_FAULT case expects (-11, -4, -8; not a breakpoint's -5). */
 bool ktest_status_is_fault(int status);
+/* Whether this boot runs case "suite.name" (ktest= selects it, ktest.skip=
+ * does not drop it). */
+bool ktest_selected(const char *full);
+/*
+ * A kernel case may run a user case beside itself, as its load: both then
+ * share one window of a fixed-length stress (tests/vmm/rendezvous_test.c).
+ * The host starts it with ktest_user_start (a pid, or an error) and ends
+ * with ktest_user_finish, which waits (the user case's own deadline),
+ * prints why it failed or skipped, and returns false only if it failed.
+ * The runner asks ktest_user_case_host(full) before it runs a user case:
+ * a test file that defines it returns the host's "suite.name" for a case
+ * that host will run, or has run, in this boot, and the runner reports
+ * that case skipped, naming the host; the weak default returns NULL.
+ */
+int ktest_user_start(const char *full);
+bool ktest_user_finish(const char *full, int pid);
+const char *ktest_user_case_host(const char *full);
 /* Called from the timer tick: ends the current case if it ran too long. */
 void ktest_watchdog_tick(void);
 

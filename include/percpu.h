@@ -44,6 +44,8 @@ struct cpu {
 	struct thread *idle;	/* runs when the run queue is empty */
 	struct aspace *aspace;	/* the address space loaded (mm.h) */
 	volatile bool need_resched;	/* switch at the next chance */
+	volatile bool idle_polling;	/* the idle loop polls the run queue: a thread
+					 * queued here needs no IPI (sched.c) */
 	struct runqueue rq;
 
 	/* FPU (kernel/fpu.c); touched by this CPU only, interrupts off */
@@ -62,6 +64,8 @@ struct cpu {
 	uint64_t switches;
 	uint64_t handoffs;		/* sched_sleep_and_run's direct switches */
 	uint64_t preemptions;
+	uint64_t resched_ipis;		/* wakeups this CPU sent an IPI for ... */
+	uint64_t resched_ipis_saved;	/* ... and those whose target was polling */
 	uint64_t irqs;
 	uint64_t nmis;			/* NMIs taken (trap.c: logged, ignored) */
 	uint64_t nmis_from_user;	/* ... of which arrived in ring 3 */

@@ -51,6 +51,7 @@ static uint64_t ktest_timeout_s = 10;
 CMDLINE_UINT("ktest.timeout", ktest_timeout_s, 1, 3600, "seconds before a test is reported as TIMEOUT");
 
 static const struct ktest *selected[KTEST_MAX];
+static size_t nselected;		/* this boot's cases, in selected[] */
 static struct arch_jmpbuf *leave_jb;	/* in the current case thread's frame */
 static const struct ktest *current;
 static int current_index;		/* KTAP number within the suite */
@@ -297,26 +298,20 @@ bool ktest_status_is_fault(int status)
  * a TIMEOUT). Its checks print their own diagnostics; its verdict comes
  * from SYS_utest_result, or, for UTEST_EXPECT_FAULT, from how it ended.
  */
-static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
+/* The verdict of a UTEST's process, printing why where it failed.
+ * Returns KTEST_USER_PASS, _FAIL or _SKIP (the reason in *skip_why). */
+enum { KTEST_USER_PASS, KTEST_USER_FAIL, KTEST_USER_SKIP };
+static int user_verdict(const struct ktest *t, const char *full, int pid, uint64_t tmo_s,
+			const char **skip_why)
 {
-	char full[128], why[160];
-	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
-	const char *argv[] = { "utests", full };
-	int pid = proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
-	if (pid < 0) {
-		printk("    # %s: cannot start the test program utests (error %d)\n", full, pid);
-		print_result(n, t, true, false, NULL);
-		return;
-	}
+	char why[160];
 	struct proc_end end;
-	bool timeout = proc_wait(pid, tmo_s * 1000000000ULL, &end) == -EAGAIN;
-	if (timeout) {
+	if (proc_wait(pid, tmo_s * 1000000000ULL, &end) == -EAGAIN) {
 		printk("    # %s: TIMEOUT after %lu s (its process is killed)\n", full, tmo_s);
 		proc_kill(pid);
 		proc_wait(pid, 0, &end);
 		proc_quiesce(1000000000ULL);	/* and whatever it started */
-		print_result(n, t, true, false, NULL);
-		return;
+		return KTEST_USER_FAIL;
 	}
 	bool failed, skipped = false;
 	if (t->user == KTEST_USER_FAULT) {
@@ -342,7 +337,93 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 		       left > 0 ? "they were killed" : "they are still there after a kill");
 		failed = true;
 	}
-	print_result(n, t, failed, skipped, skipped ? end.utest_why : NULL);
+	if (skipped && skip_why) {
+		static char reason[sizeof(end.utest_why)];
+		strlcpy(reason, end.utest_why, sizeof(reason));
+		*skip_why = reason;
+	}
+	return failed ? KTEST_USER_FAIL : skipped ? KTEST_USER_SKIP : KTEST_USER_PASS;
+}
+
+static const struct ktest *find_case(const char *full)
+{
+	char name[128];
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++) {
+		snprintf(name, sizeof(name), "%s.%s", t->suite, t->name);
+		if (!strcmp(name, full))
+			return t;
+	}
+	return NULL;
+}
+
+bool ktest_selected(const char *full)
+{
+	const struct ktest *t = find_case(full);
+	for (size_t i = 0; t && i < nselected; i++)
+		if (selected[i] == t)
+			return true;
+	return false;
+}
+
+/* No kernel case runs a user case beside itself unless a test file says
+ * which (tests/vmm/rendezvous_test.c). */
+__attribute__((weak)) const char *ktest_user_case_host(const char *full)
+{
+	(void)full;
+	return NULL;
+}
+
+int ktest_user_start(const char *full)
+{
+	const struct ktest *t = find_case(full);
+	if (!t || !t->user)
+		panic("ktest_user_start: %s is not a user case", full);
+	const char *argv[] = { "utests", full };
+	return proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
+}
+
+bool ktest_user_finish(const char *full, int pid)
+{
+	const struct ktest *t = find_case(full);
+	if (!t || !t->user)
+		panic("ktest_user_finish: %s is not a user case", full);
+	const char *why = NULL;
+	int v = user_verdict(t, full, pid, t->timeout_s ? t->timeout_s : ktest_timeout_s, &why);
+	if (v == KTEST_USER_SKIP)
+		printk("    # %s skipped: %s\n", full, why ? why : "");
+	return v != KTEST_USER_FAIL;
+}
+
+/*
+ * A UTEST: `utests suite.name` in a process of its own (with the I/O ports
+ * of a UTEST_PORTS case, as the kernel starts a driver), waited for with
+ * the case's deadline (a process that overruns is killed and reported as
+ * a TIMEOUT). Its checks print their own diagnostics; its verdict comes
+ * from SYS_utest_result, or, for UTEST_EXPECT_FAULT, from how it ended.
+ * A case that a kernel case of this boot runs beside itself, as its load
+ * (ktest_user_case_host), is reported skipped here, naming that case.
+ */
+static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
+{
+	char full[128], why[160];
+	snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
+	const char *host = ktest_user_case_host(full);
+	if (host) {
+		snprintf(why, sizeof(why), "runs in %s, beside it (that case's verdict is its too)",
+			 host);
+		print_result(n, t, false, true, why);
+		return;
+	}
+	const char *argv[] = { "utests", full };
+	int pid = proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
+	if (pid < 0) {
+		printk("    # %s: cannot start the test program utests (error %d)\n", full, pid);
+		print_result(n, t, true, false, NULL);
+		return;
+	}
+	const char *skip_why = NULL;
+	int v = user_verdict(t, full, pid, tmo_s, &skip_why);
+	print_result(n, t, v == KTEST_USER_FAIL, v == KTEST_USER_SKIP, skip_why);
 }
 
 /* Runs one case in a thread of its own and waits for it, or its deadline. */
@@ -412,6 +493,7 @@ void ktest_run(const char *glob)
 			selected[j] = selected[j - 1];
 		selected[j] = t;
 	}
+	nselected = n;
 
 	int nsuites = 0;
 	for (size_t i = 0; i < n; i++)

@@ -200,10 +200,25 @@ static void enqueue_on(int target, struct thread *t)
 	spin_unlock_raw(&c->rq.lock);
 	if (!preempt)
 		return;
-	if (target == cpu_id())
+	if (target == cpu_id()) {
 		c->need_resched = true;
-	else
-		smp_send_resched(target);
+		return;
+	}
+	/*
+	 * A CPU polling in its idle loop sees the thread without an IPI. The
+	 * two sides are Dekker's: we queued (nr_queued) and then read
+	 * idle_polling; the idle loop clears idle_polling and then reads
+	 * nr_queued, each with a full fence between. So either we see it
+	 * polling (and it will see the thread) or it sees the thread, or we
+	 * send the IPI, which costs a halted CPU's wakeup but loses nothing.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (c->idle_polling) {
+		this_cpu()->resched_ipis_saved++;
+		return;
+	}
+	this_cpu()->resched_ipis++;
+	smp_send_resched(target);
 }
 
 /* ---- the switch ---- */
@@ -682,7 +697,10 @@ void smp_ap_idle(void)
  * this one went idle then starts without waiting for the IPI to bring the
  * CPU out of `hlt`. Under emulation that wakeup is slow (the host must
  * resume the vCPU's thread), and ping-pong between CPUs is the common case
- * it speeds up. After the poll the CPU halts until an interrupt.
+ * it speeds up. While it polls (idle_polling), a waker on another CPU
+ * sends no IPI at all (enqueue_on): the run queue is what the poll reads,
+ * as Linux's TIF_POLLING_NRFLAG tells its wakers. After the poll the CPU
+ * halts until an interrupt.
  */
 #define IDLE_POLL_NS 50000
 
@@ -696,8 +714,13 @@ void sched_idle_loop(void)
 	struct cpu *c = this_cpu();
 	for (;;) {
 		uint64_t poll_until = clock_ns() + IDLE_POLL_NS;
+		c->idle_polling = true;
 		while (!idle_has_work(c) && clock_ns() < poll_until)
 			arch_cpu_relax();
+		c->idle_polling = false;
+		/* the other half of enqueue_on's fence: a waker that still saw
+		 * us polling queued its thread before, and we see it below */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		arch_irq_disable();
 		if (idle_has_work(c) || (cpu_count() > 1 && steal(c))) {
 			arch_irq_enable();

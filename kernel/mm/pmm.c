@@ -532,6 +532,11 @@ void pmm_print_summary(void)
 	printk("mem: memory map from the loader, %d entries:\n", bootinfo.nmmap);
 	for (int i = 0; i < bootinfo.nmmap; i++) {
 		const struct boot_mmap_entry *e = &bootinfo.mmap[i];
+		if (!e->len) {		/* qboot's map ends with one: no range to print */
+			printk("  0x%016lx (empty)            %-18s 0 B\n", e->base,
+			       mmap_type_name(e->type));
+			continue;
+		}
 		printk("  0x%016lx-0x%016lx %-18s ", e->base, e->base + e->len - 1,
 		       mmap_type_name(e->type));
 		print_size(e->len);

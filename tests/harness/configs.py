@@ -59,6 +59,7 @@ To add a configuration, add a line to CONFIGS, for example:
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -80,6 +81,11 @@ class Config:
     modules: List[Tuple[str, str]] = field(default_factory=list)
     typing: List[Tuple[str, str]] = field(default_factory=list)
     post: str = ""                          # "trace": tracecheck.py judges the log too
+    # The firmware of a -kernel boot: "qboot" (QEMU's minimal BIOS, where
+    # QEMU has it) or "seabios" (QEMU's default). See FIRMWARE below.
+    firmware: str = "qboot"
+    # ... for the main boot only ("" = as firmware)
+    main_firmware: str = ""
 
 
 def in_config(cfg: Config, full_name: str) -> bool:
@@ -101,6 +107,32 @@ def gets_panic_boot(cfg: Config, full_name: str) -> bool:
 # QEMU (status 0) instead of rebooting into the same test forever.
 QEMU_COMMON = ["-m", "256M", "-no-reboot", "-display", "none",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01"]
+
+# The firmware. SeaBIOS, QEMU's default, takes about 0.1 s of host CPU to
+# reach the kernel under TCG; qboot, the minimal BIOS QEMU ships beside it
+# (qboot.rom), about a third of that, and it loads a Multiboot kernel the
+# same way (QEMU's multiboot.bin option ROM, the same ACPI tables from
+# fw_cfg). Over the matrix's ninety boots that is some 9 s of a 2-core
+# host's time (docs/testing.md). SeaBIOS stays where the boot path is
+# what a row tests: grub (an ISO, which qboot cannot boot), and the main
+# boots of qemu64 and max, which run the suites that read what the loader
+# handed over (memory map, ACPI, command line). A QEMU without qboot.rom
+# boots everything with SeaBIOS (the harness says so once).
+FIRMWARE_FILES = {"qboot": "qboot.rom"}
+
+
+def firmware_args(cfg: Config, boot_name: str, datadirs: List[str]) -> List[str]:
+    """QEMU's -bios for a -kernel boot of row cfg ([] for SeaBIOS, or
+    when no directory of datadirs has the file)."""
+    fw = cfg.main_firmware if boot_name == "main" and cfg.main_firmware else cfg.firmware
+    name = FIRMWARE_FILES.get(fw)
+    if cfg.boot == "iso" or not name:
+        return []
+    for d in datadirs:
+        if os.path.isfile(os.path.join(d, name)):
+            return ["-bios", os.path.join(d, name)]
+    return []
+
 
 # The lines a full boot through GRUB must print before the tests.
 BOOT_CHECKS = [
@@ -278,14 +310,14 @@ CONFIGS: List[Config] = [
     # is a message, the same on every CPU, and gets its boot on max. The
     # 10-second context-op stress's one-CPU run is max's and O0's: the ring
     # code does not depend on the CPU model.
-    Config("qemu64", ["-cpu", "qemu64"], panic_only=["fpu.*", "trap.*"],
+    Config("qemu64", ["-cpu", "qemu64"], panic_only=["fpu.*", "trap.*"], main_firmware="seabios",
            skip=["bench.*"] + MM_EXHAUSTION + CTXOP_STRESS),
     # Every feature QEMU's TCG can emulate (XSAVE, AVX, ...). bench.quick=1:
     # the benchmarks run a tenth of their iterations, enough to see them
     # work (make bench takes the figures at full length).
     # Two boot modules (QEMU's -initrd): a program under a name of its own,
     # and a file that is not ELF (program.boot_modules_are_named_and_run).
-    Config("max", ["-cpu", "max"], cmdline="bench.quick=1",
+    Config("max", ["-cpu", "max"], cmdline="bench.quick=1", main_firmware="seabios",
            skip=["bench.wall_*"] + UVM_130, modules=TEST_MODULES),
     # The way a real machine boots: BIOS, GRUB, Multiboot 2.  One boot only
     # (the EXPECT_PANIC cases are left to the rows above).  The virtual
@@ -308,9 +340,9 @@ CONFIGS: List[Config] = [
     # 10-second context-op stress, instead of adding 10 s to the matrix),
     # with QEMU's default of one host thread per vCPU: there vm_run keeps
     # guests off CPU 0 (docs/vmm.md, "The QEMU erratum"). The 10-second
-    # system-call fuzzer (fuzz.*) runs here too rather than on smp4, which
-    # has the longer list: the two rows' fixed-length stresses then add up
-    # about evenly.
+    # fuzzers (fuzz.*) run here too rather than on smp4, which has the
+    # longer list, and inside the random rendezvous's 10 seconds
+    # (tests/vmm/rendezvous_test.c): one window of four busy CPUs, not two.
     # The shell over the serial console (tests/shell/): the harness types a
     # session when the shell is ready and checks what each command printed.
     Config("shell", ["-cpu", "max"], cmdline="shell.typed=1", only="shell.*",

@@ -22,6 +22,9 @@ How a boot can end, and what the harness makes of it (`ending()`):
 Only exits 33 and 35 count as "ended through isa-debug-exit"; anything else
 fails the boot and every test it had not reported yet.
 
+With CPU_PROFILE=1 in the environment, each line also goes to <boot>.log.cpu
+with the host CPU time QEMU had used when it came (cpu_profile_line).
+
 The timeout is a threading.Timer that kills the process; reading the pipe
 then sees end-of-file, so no read ever needs its own timeout.
 """
@@ -110,6 +113,20 @@ def find_qemu() -> Optional[str]:
     return shutil.which(os.environ.get("QEMU", "qemu-system-x86_64"))
 
 
+def cpu_profile_line(pid: int, raw: bytes) -> str:
+    """CPU_PROFILE=1: "host CPU seconds QEMU has used<TAB>wall clock<TAB>the
+    line", for tools/cpuprofile.py, which turns the log.cpu files of a run
+    into each case's and each boot's share of the host (docs/testing.md).
+    Linux's /proc/PID/stat: fields 14 and 15, utime and stime, in ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return ""
+    return f"{cpu:.2f}\t{time.time():.2f}\t{raw.decode('utf-8', 'replace')}"
+
+
 def run_boot(cmd: List[str], log_path: str, timeout_s: float,
              on_line: Callable[[str, float], None],
              typer: Optional[Callable[[str], Optional[bytes]]] = None) -> BootRun:
@@ -145,8 +162,11 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float,
     timer.daemon = True
     timer.start()
     try:
+        profile = open(log_path + ".cpu", "w") if os.environ.get("CPU_PROFILE") else None
         with open(log_path, "wb") as log:
             for raw in iter(proc.stdout.readline, b""):
+                if profile:
+                    profile.write(cpu_profile_line(proc.pid, raw))
                 log.write(raw)
                 log.flush()
                 line = raw.decode("utf-8", "replace").rstrip("\n")

@@ -8,6 +8,7 @@
 #include <arch.h>
 #include <arch/fpu.h>
 #include <mm.h>
+#include <percpu.h>
 #include <sched.h>
 #include <string.h>
 #include <sync.h>
@@ -429,6 +430,98 @@ KTEST(sched, set_cpus_moves_the_caller_and_all_lifts_it)
 	}
 	thread_set_cpus(CPU_MASK_ALL);
 	KT_EXPECT_EQ(curthread->cpus_allowed, CPU_MASK_ALL);
+}
+
+/* ---- waking a CPU: an IPI if it halted, none if it polls ---- */
+
+struct poll_waiter {
+	struct semaphore sem;
+	volatile int woken;
+	volatile bool stop;
+};
+
+static void poll_waiter(void *arg)
+{
+	struct poll_waiter *w = arg;
+	for (;;) {
+		sem_wait(&w->sem);
+		if (w->stop)
+			return;
+		w->woken++;
+	}
+}
+
+static uint64_t resched_ipis(bool saved)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < cpu_count(); i++)
+		sum += saved ? cpus[i].resched_ipis_saved : cpus[i].resched_ipis;
+	return sum;
+}
+
+/* Waits (up to 100 ms) until CPU 1 is idle and polls (polling), or is
+ * idle and has stopped polling, twice 100 us apart (so: halted). */
+static bool cpu1_idle(bool polling)
+{
+	struct cpu *c = &cpus[1];
+	uint64_t end = clock_ns() + 100 * MS;
+	while (clock_ns() < end) {
+		if (c->thread == c->idle && c->idle_polling == polling) {
+			if (polling)
+				return true;
+			uint64_t t = clock_ns();
+			while (clock_ns() < t + 100000)
+				arch_cpu_relax();
+			if (c->thread == c->idle && !c->idle_polling)
+				return true;
+		}
+		arch_cpu_relax();
+	}
+	return false;
+}
+
+/*
+ * A thread woken from another CPU costs that CPU an IPI only if it has
+ * halted: while its idle loop polls the run queue (sched.c, IDLE_POLL_NS)
+ * the waker sends none, and the thread runs all the same. The case wakes
+ * a thread bound to CPU 1 when CPU 1 polls and when it has halted, until
+ * it has seen each once with the counters saying which way it went (the
+ * host may hold up either vCPU past the 50 us poll: a round can miss).
+ */
+KTEST_CPUS(sched, a_wakeup_sends_an_ipi_to_a_halted_cpu_and_none_to_a_polling_one, 2)
+{
+	thread_bind(0);
+	struct poll_waiter w = { .woken = 0, .stop = false };
+	sem_init(&w.sem, 0, "test.pollwait");
+	struct thread *t = thread_create_on("poll-waiter", poll_waiter, &w, 0, 1, PRIO_NORMAL);
+	int polled = 0, halted = 0, rounds = 0, missed = 0;
+	for (; rounds < 400 && (!polled || !halted); rounds++) {
+		bool want_halted = rounds % 2;
+		if (!cpu1_idle(!want_halted)) {
+			missed++;
+			continue;
+		}
+		uint64_t s0 = resched_ipis(true), i0 = resched_ipis(false);
+		int before = w.woken;
+		sem_post(&w.sem);
+		uint64_t end = clock_ns() + 1000 * MS;
+		while (w.woken == before && clock_ns() < end)
+			arch_cpu_relax();
+		KT_ASSERT_EQ(w.woken, before + 1);	/* woken, either way */
+		uint64_t saved = resched_ipis(true) - s0, sent = resched_ipis(false) - i0;
+		if (!want_halted && saved >= 1 && sent == 0)
+			polled++;
+		if (want_halted && sent >= 1 && saved == 0)
+			halted++;
+	}
+	w.stop = true;
+	sem_post(&w.sem);
+	thread_join(t);
+	thread_bind(-1);
+	KT_LOG("%d rounds (%d without the state wanted): woken while polling without an IPI "
+	       "%d times, from halt by one %d times", rounds, missed, polled, halted);
+	KT_EXPECT(polled > 0);
+	KT_EXPECT(halted > 0);
 }
 
 /* ---- sleep ---- */

@@ -224,7 +224,9 @@ UTEST_TIMEOUT(fuzz, random_syscalls_from_several_processes, 40)
  * move, while others close, copy and make handles under them. Every wait
  * is bounded: IPC_NONBLOCK, or an ext with a timeout of at most 2 ms
  * (a call's covers its wait for the reply). On four CPUs for 10 s, with
- * the system-call fuzzers beside it (1 s on fewer, alone); then every
+ * the system-call fuzzers beside it (1 s on fewer, alone), and, in a boot
+ * that runs the kernel's random rendezvous too, inside that case's storm
+ * of guests (tests/vmm/rendezvous_test.c starts it); then every
  * object, handle and byte of kernel heap the kernel counts must be back
  * where it was.
  */
