@@ -153,7 +153,8 @@ bool ktest_selected(const char *full);
  * A kernel case may run a user case beside itself, as its load: both then
  * share one window of a fixed-length stress (tests/vmm/rendezvous_test.c).
  * The host starts it with ktest_user_start (a pid, or an error) and ends
- * with ktest_user_finish, which waits (the user case's own deadline),
+ * with ktest_user_finish, which waits (the user case's own deadline,
+ * counted from its start),
  * prints why it failed or skipped, and returns false only if it failed.
  * The runner asks ktest_user_case_host(full) before it runs a user case:
  * a test file that defines it returns the host's "suite.name" for a case

@@ -302,7 +302,7 @@ bool ktest_status_is_fault(int status)
  * Returns KTEST_USER_PASS, _FAIL or _SKIP (the reason in *skip_why). */
 enum { KTEST_USER_PASS, KTEST_USER_FAIL, KTEST_USER_SKIP };
 static int user_verdict(const struct ktest *t, const char *full, int pid, uint64_t tmo_s,
-			const char **skip_why)
+			char *skip_why, size_t skip_size)
 {
 	char why[160];
 	struct proc_end end;
@@ -337,11 +337,8 @@ static int user_verdict(const struct ktest *t, const char *full, int pid, uint64
 		       left > 0 ? "they were killed" : "they are still there after a kill");
 		failed = true;
 	}
-	if (skipped && skip_why) {
-		static char reason[sizeof(end.utest_why)];
-		strlcpy(reason, end.utest_why, sizeof(reason));
-		*skip_why = reason;
-	}
+	if (skipped)
+		strlcpy(skip_why, end.utest_why, skip_size);
 	return failed ? KTEST_USER_FAIL : skipped ? KTEST_USER_SKIP : KTEST_USER_PASS;
 }
 
@@ -373,12 +370,15 @@ __attribute__((weak)) const char *ktest_user_case_host(const char *full)
 	return NULL;
 }
 
+static uint64_t beside_start_ns;	/* when ktest_user_start started one */
+
 int ktest_user_start(const char *full)
 {
 	const struct ktest *t = find_case(full);
 	if (!t || !t->user)
 		panic("ktest_user_start: %s is not a user case", full);
 	const char *argv[] = { "utests", full };
+	beside_start_ns = clock_ns();
 	return proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
 }
 
@@ -387,10 +387,13 @@ bool ktest_user_finish(const char *full, int pid)
 	const struct ktest *t = find_case(full);
 	if (!t || !t->user)
 		panic("ktest_user_finish: %s is not a user case", full);
-	const char *why = NULL;
-	int v = user_verdict(t, full, pid, t->timeout_s ? t->timeout_s : ktest_timeout_s, &why);
+	/* its own deadline, from its start: what is left of it now */
+	uint64_t tmo_s = t->timeout_s ? t->timeout_s : ktest_timeout_s;
+	uint64_t gone_s = (clock_ns() - beside_start_ns) / 1000000000ULL;
+	char why[sizeof(((struct proc_end *)0)->utest_why)] = "";
+	int v = user_verdict(t, full, pid, gone_s < tmo_s ? tmo_s - gone_s : 1, why, sizeof(why));
 	if (v == KTEST_USER_SKIP)
-		printk("    # %s skipped: %s\n", full, why ? why : "");
+		printk("    # %s skipped: %s\n", full, why);
 	return v != KTEST_USER_FAIL;
 }
 
@@ -421,9 +424,10 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 		print_result(n, t, true, false, NULL);
 		return;
 	}
-	const char *skip_why = NULL;
-	int v = user_verdict(t, full, pid, tmo_s, &skip_why);
-	print_result(n, t, v == KTEST_USER_FAIL, v == KTEST_USER_SKIP, skip_why);
+	char skip_why[sizeof(((struct proc_end *)0)->utest_why)] = "";
+	int v = user_verdict(t, full, pid, tmo_s, skip_why, sizeof(skip_why));
+	print_result(n, t, v == KTEST_USER_FAIL, v == KTEST_USER_SKIP,
+		     v == KTEST_USER_SKIP ? skip_why : NULL);
 }
 
 /* Runs one case in a thread of its own and waits for it, or its deadline. */

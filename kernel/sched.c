@@ -196,7 +196,8 @@ static void enqueue_on(int target, struct thread *t)
 	t->cpu = target;
 	rq_enqueue(c, t);
 	struct thread *running = c->thread;
-	bool preempt = !running || (running->flags & THREAD_IDLE) || t->prio > running->prio;
+	bool to_idle = !running || (running->flags & THREAD_IDLE);
+	bool preempt = to_idle || t->prio > running->prio;
 	spin_unlock_raw(&c->rq.lock);
 	if (!preempt)
 		return;
@@ -211,9 +212,13 @@ static void enqueue_on(int target, struct thread *t)
 	 * nr_queued, each with a full fence between. So either we see it
 	 * polling (and it will see the thread) or it sees the thread, or we
 	 * send the IPI, which costs a halted CPU's wakeup but loses nothing.
+	 * Only for the idle thread: a thread of higher priority than the one
+	 * running there needs the IPI to preempt it, whatever the flag says
+	 * (schedule() clears it when the idle thread is switched out, as by
+	 * an interrupt's preemption in the middle of its poll).
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (c->idle_polling) {
+	if (to_idle && c->idle_polling) {
 		this_cpu()->resched_ipis_saved++;
 		return;
 	}
@@ -316,6 +321,8 @@ void schedule(void)
 
 	spin_lock_raw(&c->rq.lock);
 	c->need_resched = false;
+	if (prev == c->idle)
+		c->idle_polling = false;	/* it polls no more once switched out */
 	struct thread *next;
 	/* a leaving prev is not queued here: finish_switch moves it */
 	if (prev->state == TS_RUNNING && !(prev->flags & THREAD_IDLE) && likely(!prev->leaving))

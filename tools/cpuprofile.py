@@ -56,6 +56,10 @@ def main(argv):
                     last_cpu, last_wall = t, w
         if first_wall is not None:
             boots.append((first_wall, w, t, config, boot))
+    if not boots:
+        print("cpuprofile.py: the .log.cpu files are empty (the boots printed nothing?)",
+              file=sys.stderr)
+        return 1
     t0 = min(b[0] for b in boots)
     print(f"{len(boots)} boots, {sum(b[2] for b in boots):.1f} s of host CPU; "
           f"the last ended {max(b[1] for b in boots) - t0:.1f} s after the first began")

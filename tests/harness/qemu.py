@@ -161,8 +161,10 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float,
     timer = threading.Timer(timeout_s, expire)
     timer.daemon = True
     timer.start()
+    profile = None
     try:
-        profile = open(log_path + ".cpu", "w") if os.environ.get("CPU_PROFILE") else None
+        if os.environ.get("CPU_PROFILE"):
+            profile = open(log_path + ".cpu", "w")
         with open(log_path, "wb") as log:
             for raw in iter(proc.stdout.readline, b""):
                 if profile:
@@ -181,6 +183,8 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float,
                         pass             # QEMU has gone: the boot's end says why
         proc.wait()
     finally:
+        if profile:
+            profile.close()
         timer.cancel()
         if proc.poll() is None:       # an exception in on_line: do not leak QEMU
             proc.kill()

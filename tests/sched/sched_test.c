@@ -10,6 +10,7 @@
 #include <mm.h>
 #include <percpu.h>
 #include <sched.h>
+#include <smp.h>
 #include <string.h>
 #include <sync.h>
 #include <thread.h>
@@ -451,12 +452,10 @@ static void poll_waiter(void *arg)
 	}
 }
 
+/* The wakeup IPIs CPU 0 (the case's, the only waker here) sent, or saved. */
 static uint64_t resched_ipis(bool saved)
 {
-	uint64_t sum = 0;
-	for (int i = 0; i < cpu_count(); i++)
-		sum += saved ? cpus[i].resched_ipis_saved : cpus[i].resched_ipis;
-	return sum;
+	return saved ? cpus[0].resched_ipis_saved : cpus[0].resched_ipis;
 }
 
 /* Waits (up to 100 ms) until CPU 1 is idle and polls (polling), or is
@@ -480,48 +479,129 @@ static bool cpu1_idle(bool polling)
 	return false;
 }
 
+/* Posts w and waits (up to 1 s) for its waiter to count it. */
+static bool post_and_see(struct poll_waiter *w)
+{
+	int before = w->woken;
+	sem_post(&w->sem);
+	uint64_t end = clock_ns() + 1000 * MS;
+	while (w->woken == before && clock_ns() < end)
+		arch_cpu_relax();
+	return w->woken == before + 1;
+}
+
+/* static: a failed check leaves the case with the waiter still blocked */
+static struct poll_waiter pw, pw_low, pw_high;
+
 /*
  * A thread woken from another CPU costs that CPU an IPI only if it has
  * halted: while its idle loop polls the run queue (sched.c, IDLE_POLL_NS)
  * the waker sends none, and the thread runs all the same. The case wakes
- * a thread bound to CPU 1 when CPU 1 polls and when it has halted, until
- * it has seen each once with the counters saying which way it went (the
- * host may hold up either vCPU past the 50 us poll: a round can miss).
+ * a thread bound to CPU 1 when CPU 1 polls and when it has halted, for up
+ * to 5 s, until it has seen each once with CPU 0's counters saying which
+ * way it went (the host may hold up either vCPU past the 50 us poll: a
+ * round can miss).
  */
 KTEST_CPUS(sched, a_wakeup_sends_an_ipi_to_a_halted_cpu_and_none_to_a_polling_one, 2)
 {
 	thread_bind(0);
-	struct poll_waiter w = { .woken = 0, .stop = false };
-	sem_init(&w.sem, 0, "test.pollwait");
-	struct thread *t = thread_create_on("poll-waiter", poll_waiter, &w, 0, 1, PRIO_NORMAL);
+	pw = (struct poll_waiter){ .woken = 0, .stop = false };
+	sem_init(&pw.sem, 0, "test.pollwait");
+	struct thread *t = thread_create_on("poll-waiter", poll_waiter, &pw, 0, 1, PRIO_NORMAL);
 	int polled = 0, halted = 0, rounds = 0, missed = 0;
-	for (; rounds < 400 && (!polled || !halted); rounds++) {
+	bool all_woken = true;
+	uint64_t end = clock_ns() + 5000 * MS;
+	for (; clock_ns() < end && (!polled || !halted); rounds++) {
 		bool want_halted = rounds % 2;
 		if (!cpu1_idle(!want_halted)) {
 			missed++;
 			continue;
 		}
 		uint64_t s0 = resched_ipis(true), i0 = resched_ipis(false);
-		int before = w.woken;
-		sem_post(&w.sem);
-		uint64_t end = clock_ns() + 1000 * MS;
-		while (w.woken == before && clock_ns() < end)
-			arch_cpu_relax();
-		KT_ASSERT_EQ(w.woken, before + 1);	/* woken, either way */
+		if (!post_and_see(&pw)) {
+			all_woken = false;
+			break;
+		}
 		uint64_t saved = resched_ipis(true) - s0, sent = resched_ipis(false) - i0;
-		if (!want_halted && saved >= 1 && sent == 0)
-			polled++;
-		if (want_halted && sent >= 1 && saved == 0)
-			halted++;
+		polled += !want_halted && saved == 1 && sent == 0;
+		halted += want_halted && sent == 1 && saved == 0;
 	}
-	w.stop = true;
-	sem_post(&w.sem);
+	pw.stop = true;
+	sem_post(&pw.sem);
 	thread_join(t);
 	thread_bind(-1);
 	KT_LOG("%d rounds (%d without the state wanted): woken while polling without an IPI "
 	       "%d times, from halt by one %d times", rounds, missed, polled, halted);
+	KT_EXPECT(all_woken);
 	KT_EXPECT(polled > 0);
 	KT_EXPECT(halted > 0);
+}
+
+/* An IPI's function on CPU 1: wakes the low-priority waiter there, in the
+ * middle of the idle loop's poll; the interrupt's exit switches to it. */
+static void wake_low_here(void *arg)
+{
+	(void)arg;
+	sem_post(&pw_low.sem);
+}
+
+static void low_spinner(void *arg)
+{
+	struct poll_waiter *w = arg;
+	sem_wait(&w->sem);
+	w->woken++;
+	while (!w->stop)		/* holds CPU 1 until told */
+		arch_cpu_relax();
+}
+
+/*
+ * The idle thread may be switched out in the middle of its poll (an
+ * interrupt wakes a thread on its CPU, and the interrupt's exit switches
+ * to it). The flag must go with it: a thread of higher priority woken
+ * onto that CPU afterwards needs the IPI that preempts the one running
+ * there. The case makes that happen with a function call to CPU 1 while
+ * it polls, then wakes a high-priority thread there from CPU 0: the wakeup
+ * must be one CPU 0 sent an IPI for, and the thread must run while the
+ * low one still spins (with the flag left set, no IPI went, and it ran
+ * only at the spinner's next tick).
+ */
+KTEST_CPUS(sched, a_cpu_whose_idle_poll_was_cut_short_gets_the_ipi_for_a_preemption, 2)
+{
+	thread_bind(0);
+	pw_low = (struct poll_waiter){ .woken = 0, .stop = false };
+	pw_high = (struct poll_waiter){ .woken = 0, .stop = false };
+	sem_init(&pw_low.sem, 0, "test.pollcut.low");
+	sem_init(&pw_high.sem, 0, "test.pollcut.high");
+	struct thread *high = thread_create_on("pollcut-high", poll_waiter, &pw_high, 0, 1,
+					       PRIO_HIGH);
+	struct thread *low = thread_create_on("pollcut-low", low_spinner, &pw_low, 0, 1, PRIO_LOW);
+	bool ready = false;
+	for (int tries = 0; tries < 200 && !ready; tries++)
+		ready = cpu1_idle(true);
+	if (ready) {
+		smp_call(1, wake_low_here, NULL, true);
+		uint64_t end = clock_ns() + 1000 * MS;
+		while (!pw_low.woken && clock_ns() < end)
+			arch_cpu_relax();
+	}
+	bool low_runs = pw_low.woken == 1 && cpus[1].thread == low;
+	uint64_t s0 = resched_ipis(true), i0 = resched_ipis(false);
+	bool high_ran = low_runs && post_and_see(&pw_high);
+	uint64_t saved = resched_ipis(true) - s0, sent = resched_ipis(false) - i0;
+	pw_low.stop = true;
+	pw_high.stop = true;
+	sem_post(&pw_high.sem);
+	if (!pw_low.woken)
+		sem_post(&pw_low.sem);
+	thread_join(high);
+	thread_join(low);
+	thread_bind(-1);
+	KT_LOG("CPU 1 polled: %s; the low thread ran from the call: %s; the high wakeup: %lu "
+	       "IPI sent, %lu saved", ready ? "yes" : "no", low_runs ? "yes" : "no", sent, saved);
+	KT_ASSERT(ready && low_runs);
+	KT_EXPECT_EQ(sent, 1);
+	KT_EXPECT_EQ(saved, 0);
+	KT_EXPECT(high_ran);
 }
 
 /* ---- sleep ---- */
