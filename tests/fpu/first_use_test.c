@@ -202,13 +202,28 @@ static uint64_t xen_scenario(bool bug, bool *window)
 	return x.leaks + x.holder.bad;
 }
 
+/* The scenario until its window opened (at most three runs): the newcomer
+ * must find the sleeper still asleep in #NM, 20 ms of guest time that a
+ * loaded host can take from the vCPU (seen once in CI, with the bug on:
+ * 3 leaks found, but no window). Returns the leaks of every run. */
+static uint64_t xen_scenario_with_window(bool bug, bool *window, int *runs)
+{
+	uint64_t leaks = 0;
+	*window = false;
+	for (*runs = 0; *runs < 3 && !*window; (*runs)++)
+		leaks += xen_scenario(bug, window);
+	return leaks;
+}
+
 KTEST(fpu, nm_sleep_keeps_ts_set)
 {
 	bool window;
+	int runs;
 	/* the switch as the boot set it: off unless a grade run turns it on
 	 * to see the score drop (labs/lazyfpu.md) */
-	uint64_t leaks = xen_scenario(bug_on(fpu_nm_sleep_ts_clear), &window);
-	KT_LOG("first-use allocation slept 20 ms in #NM with TS set: %lu leaks", leaks);
+	uint64_t leaks = xen_scenario_with_window(bug_on(fpu_nm_sleep_ts_clear), &window, &runs);
+	KT_LOG("first-use allocation slept 20 ms in #NM with TS set: %lu leaks (%d run%s)", leaks,
+	       runs, runs == 1 ? "" : "s");
 	KT_EXPECT(window);		/* the newcomer ran while the sleeper slept in #NM */
 	KT_EXPECT_EQ(leaks, 0);
 }
@@ -216,9 +231,10 @@ KTEST(fpu, nm_sleep_keeps_ts_set)
 KTEST(fpu, nm_sleep_bug_detector_trips)
 {
 	bool window;
-	uint64_t leaks = xen_scenario(true, &window);
+	int runs;
+	uint64_t leaks = xen_scenario_with_window(true, &window, &runs);
 	KT_LOG("with bug=fpu_nm_sleep_ts_clear: %lu leaks (register contents seen by the "
-	       "wrong thread)", leaks);
+	       "wrong thread; %d run%s)", leaks, runs, runs == 1 ? "" : "s");
 	KT_EXPECT(window);
 	KT_EXPECT(leaks > 0);
 }
