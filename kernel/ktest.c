@@ -291,16 +291,18 @@ bool ktest_status_is_fault(int status)
 	return status == WAIT_SEGV || status == WAIT_ILL || status == WAIT_FPE;
 }
 
-/*
- * A UTEST: `utests suite.name` in a process of its own (with the I/O ports
- * of a UTEST_PORTS case, as the kernel starts a driver), waited for with
- * the case's deadline (a process that overruns is killed and reported as
- * a TIMEOUT). Its checks print their own diagnostics; its verdict comes
- * from SYS_utest_result, or, for UTEST_EXPECT_FAULT, from how it ended.
- */
+/* `utests suite.name` in a process of its own, with the I/O ports of a
+ * UTEST_PORTS case (as the kernel starts a driver): its pid, or an error. */
+static int spawn_user(const struct ktest *t, const char *full)
+{
+	const char *argv[] = { "utests", full };
+	return proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
+}
+
 /* The verdict of a UTEST's process, printing why where it failed.
- * Returns KTEST_USER_PASS, _FAIL or _SKIP (the reason in *skip_why). */
+ * Returns KTEST_USER_PASS, _FAIL or _SKIP (the reason in skip_why). */
 enum { KTEST_USER_PASS, KTEST_USER_FAIL, KTEST_USER_SKIP };
+#define USER_WHY_MAX sizeof(((struct proc_end *)0)->utest_why)
 static int user_verdict(const struct ktest *t, const char *full, int pid, uint64_t tmo_s,
 			char *skip_why, size_t skip_size)
 {
@@ -342,22 +344,24 @@ static int user_verdict(const struct ktest *t, const char *full, int pid, uint64
 	return failed ? KTEST_USER_FAIL : skipped ? KTEST_USER_SKIP : KTEST_USER_PASS;
 }
 
+static bool is_named(const struct ktest *t, const char *full)
+{
+	size_t n = strlen(t->suite);
+	return !strncmp(full, t->suite, n) && full[n] == '.' && !strcmp(full + n + 1, t->name);
+}
+
 static const struct ktest *find_case(const char *full)
 {
-	char name[128];
-	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++) {
-		snprintf(name, sizeof(name), "%s.%s", t->suite, t->name);
-		if (!strcmp(name, full))
+	for (const struct ktest *t = __ktest_start; t < __ktest_end; t++)
+		if (is_named(t, full))
 			return t;
-	}
 	return NULL;
 }
 
 bool ktest_selected(const char *full)
 {
-	const struct ktest *t = find_case(full);
-	for (size_t i = 0; t && i < nselected; i++)
-		if (selected[i] == t)
+	for (size_t i = 0; i < nselected; i++)
+		if (is_named(selected[i], full))
 			return true;
 	return false;
 }
@@ -377,9 +381,8 @@ int ktest_user_start(const char *full)
 	const struct ktest *t = find_case(full);
 	if (!t || !t->user)
 		panic("ktest_user_start: %s is not a user case", full);
-	const char *argv[] = { "utests", full };
 	beside_start_ns = clock_ns();
-	return proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
+	return spawn_user(t, full);
 }
 
 bool ktest_user_finish(const char *full, int pid)
@@ -390,7 +393,7 @@ bool ktest_user_finish(const char *full, int pid)
 	/* its own deadline, from its start: what is left of it now */
 	uint64_t tmo_s = t->timeout_s ? t->timeout_s : ktest_timeout_s;
 	uint64_t gone_s = (clock_ns() - beside_start_ns) / 1000000000ULL;
-	char why[sizeof(((struct proc_end *)0)->utest_why)] = "";
+	char why[USER_WHY_MAX] = "";
 	int v = user_verdict(t, full, pid, gone_s < tmo_s ? tmo_s - gone_s : 1, why, sizeof(why));
 	if (v == KTEST_USER_SKIP)
 		printk("    # %s skipped: %s\n", full, why);
@@ -417,14 +420,13 @@ static void run_user(const struct ktest *t, int n, uint64_t tmo_s)
 		print_result(n, t, false, true, why);
 		return;
 	}
-	const char *argv[] = { "utests", full };
-	int pid = proc_spawn_ports("utests", 2, argv, NULL, t->port_base, t->port_count);
+	int pid = spawn_user(t, full);
 	if (pid < 0) {
 		printk("    # %s: cannot start the test program utests (error %d)\n", full, pid);
 		print_result(n, t, true, false, NULL);
 		return;
 	}
-	char skip_why[sizeof(((struct proc_end *)0)->utest_why)] = "";
+	char skip_why[USER_WHY_MAX] = "";
 	int v = user_verdict(t, full, pid, tmo_s, skip_why, sizeof(skip_why));
 	print_result(n, t, v == KTEST_USER_FAIL, v == KTEST_USER_SKIP,
 		     v == KTEST_USER_SKIP ? skip_why : NULL);

@@ -121,17 +121,22 @@ QEMU_COMMON = ["-m", "256M", "-no-reboot", "-display", "none",
 FIRMWARE_FILES = {"qboot": "qboot.rom"}
 
 
+def find_firmware(fw: str, datadirs: List[str]) -> Optional[str]:
+    """The path of firmware fw's file in the first of datadirs that has
+    it, or None (SeaBIOS, or no such file)."""
+    name = FIRMWARE_FILES.get(fw)
+    for d in datadirs if name else []:
+        if os.path.isfile(os.path.join(d, name)):
+            return os.path.join(d, name)
+    return None
+
+
 def firmware_args(cfg: Config, boot_name: str, datadirs: List[str]) -> List[str]:
     """QEMU's -bios for a -kernel boot of row cfg ([] for SeaBIOS, or
     when no directory of datadirs has the file)."""
     fw = cfg.main_firmware if boot_name == "main" and cfg.main_firmware else cfg.firmware
-    name = FIRMWARE_FILES.get(fw)
-    if cfg.boot == "iso" or not name:
-        return []
-    for d in datadirs:
-        if os.path.isfile(os.path.join(d, name)):
-            return ["-bios", os.path.join(d, name)]
-    return []
+    path = find_firmware(fw, datadirs)
+    return ["-bios", path] if path else []
 
 
 # The lines a full boot through GRUB must print before the tests.

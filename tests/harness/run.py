@@ -706,8 +706,8 @@ def main(argv: List[str]) -> int:
 
     start = time.monotonic()
     runner = Runner(args, qemu_bin)
-    if not any(os.path.isfile(os.path.join(d, f)) for d in runner.datadirs
-               for f in configs_mod.FIRMWARE_FILES.values()):
+    if not all(configs_mod.find_firmware(fw, runner.datadirs)
+               for fw in configs_mod.FIRMWARE_FILES):
         say("harness: QEMU's qboot.rom is not in " + ", ".join(runner.datadirs) +
             ": every boot uses SeaBIOS, about 0.1 s of host CPU more each")
     # The main boots first: they take longest, so they should not start last;
