@@ -779,6 +779,11 @@ def main(argv: List[str]) -> int:
         f"logs: {rel(harness_dir)}/<config>/; "
         f"wall time {wall:.1f} s ({len(boots)} boots, {qemu_s:.1f} s of QEMU time)"
         + (f"; {len(bad_boots)} boot(s) did not end through isa-debug-exit" if bad_boots else ""))
+    if failures:
+        # Once more, short, where the tail of a long CI log still shows it.
+        names = [f"[{r.config}] {r.full}" for r in failures]
+        say("failed: " + ", ".join(names[:8]) + (f", and {len(names) - 8} more (above)"
+                                                  if len(names) > 8 else ""))
     say(f"{npass} passed, {len(failures)} failed, {nskip} skipped")
     return 0 if not failures and not bad_boots else 1
 
