@@ -95,6 +95,9 @@ int fpu_fork_prepare(struct thread *parent, struct thread *child, int kmflags);
  */
 struct fpu_ctx;
 struct fpu_ctx *fpu_ctx_create(void);
+/* As fpu_ctx_create, with kmem flags: KM_NOSLEEP or KM_USER (a user VM's
+ * guest FPU) may give NULL. */
+struct fpu_ctx *fpu_ctx_create_flags(int kmflags);
 void fpu_ctx_destroy(struct fpu_ctx *f);
 void fpu_ctx_load(struct fpu_ctx *f);
 void fpu_ctx_put(struct fpu_ctx *f);

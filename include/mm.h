@@ -39,6 +39,10 @@ uint64_t pmm_alloc_user_page(void);
 /* Pages an allocation for `who` could take now; the reserve's size. */
 uint64_t pmm_available(enum pmm_for who);
 uint64_t pmm_reserve_pages(void);
+/* The fewest free pages since the last reset (or the boot), and the reset:
+ * did something take pages its kind must leave, even for a moment? */
+uint64_t pmm_low_water(void);
+void pmm_low_water_reset(void);
 #define PMM_MAX_ORDER 18	/* the largest block: 2^18 pages, 1 GiB */
 /* Panics on a page that is not allocated (double free) or not RAM. */
 void pmm_free_page(uint64_t pa);

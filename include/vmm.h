@@ -255,6 +255,10 @@ struct vm_config {
 	 * as a machine's APs do; vCPU 0 starts at once. */
 	bool aps_wait_sipi;
 	void *priv;			/* for the creator */
+	/* Tests only: called in vm_create once the guest's memory is taken,
+	 * before the kernel side, where another user request could take
+	 * what is left (tests/vmm/uvm_test.c); NULL otherwise. */
+	void (*after_memory)(struct vm *vm);
 };
 
 struct vm {

@@ -7,12 +7,32 @@
  * struct vm and struct vcpu (vmm.h) and keeps its own state behind their
  * `backend` pointers. Unless said otherwise an op is called from the vCPU's
  * own thread (vcpu ops) or from vm_create/vm_destroy (vm ops), may sleep,
- * and returns 0 or a negative VM_E* error.
+ * and returns 0 or a negative VM_E* error. vm_init and vcpu_init take
+ * their memory as vm_kmflags and vm_pages_for say.
  */
 #ifndef VMM_BACKEND_H
 #define VMM_BACKEND_H
 
+#include <mm.h>
 #include <vmm.h>
+
+/*
+ * Where a VM's kernel structures come from. Those of a VM driven from user
+ * space (vm_config.user) are the kernel side of a user request: they may
+ * take the kernel's pools only down to half the reserve (KM_USER,
+ * PMM_KERNEL_FOR_USER; docs/mm.md "The reserve"), and get NULL there,
+ * which vm_create returns as -VM_ENOMEM. A kernel VM's are the kernel's
+ * own (KM_SLEEP, PMM_KERNEL).
+ */
+static inline int vm_kmflags(const struct vm *vm)
+{
+	return vm->cfg.user ? KM_USER : KM_SLEEP;
+}
+
+static inline enum pmm_for vm_pages_for(const struct vm *vm)
+{
+	return vm->cfg.user ? PMM_KERNEL_FOR_USER : PMM_KERNEL;
+}
 
 /* Where and how a vCPU starts (the guest's registers at reset). */
 struct vcpu_boot {

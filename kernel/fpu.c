@@ -484,14 +484,25 @@ int fpu_fork_prepare(struct thread *parent, struct thread *child, int kmflags)
 
 /* ---- contexts layered over a thread's own (a guest's FPU) ---- */
 
-struct fpu_ctx *fpu_ctx_create(void)
+struct fpu_ctx *fpu_ctx_create_flags(int kmflags)
 {
 	sched_assert_can_sleep("fpu_ctx_create");
-	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), KM_SLEEP);
+	struct fpu_ctx *f = kmem_zalloc(sizeof(*f), kmflags);
+	if (!f)
+		return NULL;
 	f->owner_tag = FPU_OWNER_LAYERED;
 	f->last_cpu = -1;
-	f->area = new_area(KM_SLEEP);
+	f->area = new_area(kmflags);
+	if (!f->area) {
+		kmem_free(f);
+		return NULL;
+	}
 	return f;
+}
+
+struct fpu_ctx *fpu_ctx_create(void)
+{
+	return fpu_ctx_create_flags(KM_SLEEP);
 }
 
 void fpu_ctx_destroy(struct fpu_ctx *f)

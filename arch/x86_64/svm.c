@@ -112,6 +112,7 @@ struct svm_cpu {
 };
 
 struct svm_vm {
+	enum pmm_for pages_for;		/* the VM's (vm_pages_for) */
 	uint64_t pml4;			/* nCR3 */
 	uint64_t tables[NPT_MAX_TABLES];
 	int ntables;
@@ -194,7 +195,7 @@ static uint64_t npt_table(struct svm_vm *sv)
 {
 	if (sv->ntables == NPT_MAX_TABLES)
 		return 0;
-	uint64_t pa = pmm_alloc_page();		/* zeroed: nothing present */
+	uint64_t pa = pmm_alloc_pages_for(0, sv->pages_for);	/* zeroed: nothing present */
 	if (pa)
 		sv->tables[sv->ntables++] = pa;
 	return pa;
@@ -238,8 +239,11 @@ static int svm_vm_init(struct vm *vm)
 		return err;
 	if (vm->mem_size > VM_MEM_MAX)
 		return -VM_EINVAL;
-	struct svm_vm *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
+	struct svm_vm *sv = kmem_zalloc(sizeof(*sv), vm_kmflags(vm));
+	if (!sv)
+		return -VM_ENOMEM;
 	vm->backend = sv;
+	sv->pages_for = vm_pages_for(vm);
 	sv->pml4 = npt_table(sv);
 	if (!sv->pml4) {
 		svm_vm_fini(vm);
@@ -312,8 +316,10 @@ static void set_boot_state(struct svm_vcpu *sv, const struct vcpu_boot *boot)
 /* svm_vcpu_init: a VMCB with the intercepts below and the reset state. */
 static int svm_vcpu_init(struct vcpu *v, const struct vcpu_boot *boot)
 {
-	struct svm_vcpu *sv = kmem_zalloc(sizeof(*sv), KM_SLEEP);
-	uint64_t page = pmm_alloc_page();
+	struct svm_vcpu *sv = kmem_zalloc(sizeof(*sv), vm_kmflags(v->vm));
+	if (!sv)
+		return -VM_ENOMEM;
+	uint64_t page = pmm_alloc_pages_for(0, vm_pages_for(v->vm));
 	if (!page) {
 		kmem_free(sv);
 		return -VM_ENOMEM;

@@ -107,6 +107,7 @@ static uint64_t *bitmap;		/* one bit per page frame, 1 = not free */
 static uint64_t bitmap_bytes;		/* rounded up to whole pages */
 static uint64_t max_pfn;		/* frames covered: 0 .. max_pfn-1 */
 static uint64_t nfree, ntotal;		/* pages */
+static uint64_t nfree_low;		/* the fewest nfree since pmm_low_water_reset */
 static uint64_t search_hint;		/* no free frame below this */
 static uint64_t ram_bytes;		/* RAM in the map (before exclusions) */
 static uint64_t reserve;		/* pages user memory may not take (above) */
@@ -320,7 +321,7 @@ void pmm_init(void)
 	for (int i = 0; i < nranges; i++)
 		bits_assign(ranges[i].start / PAGE_SIZE,
 			    (ranges[i].end - ranges[i].start) / PAGE_SIZE, false);
-	ntotal = nfree = ranges_total_bytes() / PAGE_SIZE;
+	ntotal = nfree = nfree_low = ranges_total_bytes() / PAGE_SIZE;
 	reserve = MIN(MAX(ntotal / RESERVE_SHARE, RESERVE_MIN), ntotal / RESERVE_MAX_SHARE);
 	search_hint = ranges[0].start / PAGE_SIZE;
 
@@ -372,6 +373,8 @@ uint64_t pmm_alloc_pages_for(unsigned order, enum pmm_for who)
 	}
 	bits_assign(pfn, n, true);
 	nfree -= n;
+	if (nfree < nfree_low)
+		nfree_low = nfree;
 	if (n == 1)
 		search_hint = pfn + 1;	/* a page-by-page search: none free below pfn */
 	else if (pfn <= search_hint && search_hint < pfn + n)
@@ -478,6 +481,21 @@ uint64_t pmm_available(enum pmm_for who)
 {
 	uint64_t n = pmm_free_count(), floor = floor_of(who);
 	return n > floor ? n - floor : 0;
+}
+
+/* pmm_low_water: the fewest free pages there were since the last
+ * pmm_low_water_reset (or the boot): whether an allocation took pages a
+ * kind of request must leave, though it gave them back (tests). */
+uint64_t pmm_low_water(void)
+{
+	return __atomic_load_n(&nfree_low, __ATOMIC_RELAXED);
+}
+
+void pmm_low_water_reset(void)
+{
+	unsigned long flags = spin_lock_irqsave(&pmm_lock);
+	nfree_low = nfree;
+	spin_unlock_irqrestore(&pmm_lock, flags);
 }
 
 /* pmm_reserve_pages: the reserve; fixed after pmm_init. */

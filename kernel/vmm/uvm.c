@@ -80,7 +80,9 @@ long sys_vm_create(long ucfg)
 	 * vCPU, the nested tables: about two pages a vCPU and a few more) is
 	 * taken from the kernel's pools, which a user request may use only
 	 * down to half the reserve: refused here, before any is taken, if it
-	 * would go below (creates are one at a time under uvm_lock). */
+	 * plainly would go below. That is a courtesy, not the guarantee:
+	 * another process may take memory meanwhile, and every allocation of
+	 * vm_create is a user request's itself (vm_kmflags), -ENOMEM there. */
 	if (pmm_available(PMM_KERNEL_FOR_USER) < 2 * (uint64_t)cfg.nvcpus + 32) {
 		mutex_unlock(&uvm_lock);
 		return -ENOMEM;

@@ -655,15 +655,23 @@ static const struct ctxop_template vmm_ctxop_tpl = {
 };
 
 /* The op is allocated here, once, with the vCPU: allocation may sleep,
- * attach and detach (below) never do (illumos 13917). */
-void vcpu_fpu_init(struct vcpu *v)
+ * attach and detach (below) never do (illumos 13917). A user VM's are
+ * the kernel side of a user request (vm_kmflags): -VM_ENOMEM, not a
+ * sleep, once they would take the last half of the reserve; vm_free
+ * (vcpu_fpu_fini) frees what was made. */
+int vcpu_fpu_init(struct vcpu *v)
 {
-	v->guest_fpu = fpu_ctx_create();
+	v->guest_fpu = fpu_ctx_create_flags(vm_kmflags(v->vm));
+	if (!v->guest_fpu)
+		return -VM_ENOMEM;
 	/* LAB ctxop BEGIN: the op, allocated once (labs/ctxop.md, part 2) */
-	v->fpu_op = ctxop_allocate(&vmm_ctxop_tpl, v);
+	v->fpu_op = ctxop_allocate_flags(&vmm_ctxop_tpl, v, vm_kmflags(v->vm));
+	if (!v->fpu_op)
+		return -VM_ENOMEM;
 	/* LAB ctxop STUB
 	v->fpu_op = NULL;	// TODO (labs/ctxop.md, part 2): allocate the op here, once
 	LAB ctxop END */
+	return 0;
 }
 
 void vcpu_fpu_fini(struct vcpu *v)

@@ -184,10 +184,7 @@ static int vcpu_setup(struct vm *vm, int id)
 	struct vcpu_boot boot;
 	vcpu_boot_regs(v, VM_GUEST_CODE_GPA, &boot);
 	int err = vmm_be->vcpu_init(v, &boot);
-	if (err)
-		return err;
-	vcpu_fpu_init(v);
-	return 0;
+	return err ? err : vcpu_fpu_init(v);
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out)
@@ -201,7 +198,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (err)
 		return err;
 
-	struct vm *vm = kmem_zalloc(sizeof(*vm), KM_SLEEP);
+	/* a user VM's kernel side is a user request's (vm_kmflags) */
+	int kmflags = cfg->user ? KM_USER : KM_SLEEP;
+	struct vm *vm = kmem_zalloc(sizeof(*vm), kmflags);
+	if (!vm)
+		return -VM_ENOMEM;
 	vm->cfg = *cfg;
 	vm->nvcpus = cfg->nvcpus;
 	mutex_lock(&vms_lock);
@@ -221,8 +222,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	/* zero-filled; a user VM's is user memory, which leaves the reserve */
 	vm->mem_pa = cfg->user ? pmm_alloc_pages_for(vm->mem_order, PMM_USER)
 			       : pmm_alloc_pages(vm->mem_order);
-	vm->vcpus = kmem_zalloc(sizeof(struct vcpu) * (size_t)vm->nvcpus,
-				cfg->user ? KM_USER : KM_SLEEP);
+	if (vm->mem_pa && cfg->after_memory)
+		cfg->after_memory(vm);
+	vm->vcpus = kmem_zalloc(sizeof(struct vcpu) * (size_t)vm->nvcpus, kmflags);
 	vm->refs = 1;
 	err = vm->mem_pa && vm->vcpus ? vmm_be->vm_init(vm) : -VM_ENOMEM;
 	for (int i = 0; i < vm->nvcpus && !err; i++)

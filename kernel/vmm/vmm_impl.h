@@ -13,8 +13,9 @@
 extern const struct vmm_backend *vmm_be;
 
 /* vcpu.c */
-/* Sets up / tears down the guest FPU areas and context op of v (may sleep). */
-void vcpu_fpu_init(struct vcpu *v);
+/* Sets up / tears down the guest FPU areas and context op of v (may
+ * sleep); init returns 0 or -VM_ENOMEM (a user VM's, vm_kmflags). */
+int vcpu_fpu_init(struct vcpu *v);
 void vcpu_fpu_fini(struct vcpu *v);
 /* Makes v notice new work: an IPI if it runs guest code on another CPU, a
  * wakeup if it sleeps in HLT. Any thread; never sleeps. */

@@ -204,3 +204,122 @@ KTEST(uvm, vmrun_killed_in_vm_run_tears_its_vm_down_and_leaks_nothing)
 		}
 	}
 }
+
+/*
+ * A user VM's kernel side (its struct, vCPU array, nested tables, VMCBs,
+ * guest FPU areas and ops) is a user request's: it may take the kernel's
+ * memory only down to half the reserve (docs/mm.md "The reserve"). The
+ * pre-check in sys_vm_create cannot promise that alone: another process's
+ * fork or thread can take what is left between the check and the
+ * allocations. So this case takes it there (vm_config.after_memory,
+ * called once the guest's memory is taken): all that a user request may
+ * have but `left` pages, for left = 0, 8, 16, ... until the create works.
+ * Every create before must be -VM_ENOMEM and none may have taken a page
+ * of the kernel's half, even for a moment (pmm_low_water); nothing leaks.
+ * 160 vCPUs, so that each kind of object needs slabs of its own, which
+ * the heap's cached ones cannot give. It failed so while svm.c took the
+ * nested tables and VMCBs as the kernel's own (PMM_KERNEL, KM_SLEEP), and
+ * while the guest's FPU area or the op was KM_SLEEP: a create worked with
+ * too little left, 4 to 8 pages below the floor.
+ */
+struct eaten {				/* at the start of each block taken */
+	struct eaten *next;
+	uint64_t npages;
+};
+static struct eaten *eaten;
+static uint64_t eat_left;		/* what after_memory leaves a user request */
+
+/* Takes what a user request may take but `left` pages, or gives pages
+ * back one at a time (from the start of the newest block) until that is
+ * so: the first blocks taken are large, so those given back are mostly
+ * contiguous. */
+static void eat_to(uint64_t left)
+{
+	for (int order = PMM_MAX_ORDER; order >= 0; order--) {
+		uint64_t n = 1ULL << order, pa;
+		while (pmm_available(PMM_KERNEL_FOR_USER) >= left + n &&
+		       (pa = pmm_alloc_pages_for((unsigned)order, PMM_KERNEL_FOR_USER))) {
+			struct eaten *e = (struct eaten *)pa;
+			e->next = eaten;
+			e->npages = n;
+			eaten = e;
+		}
+	}
+	while (eaten && pmm_available(PMM_KERNEL_FOR_USER) < left) {
+		struct eaten *e = eaten;
+		if (e->npages == 1) {
+			eaten = e->next;
+		} else {
+			struct eaten *rest = (struct eaten *)((uint64_t)e + PAGE_SIZE);
+			*rest = (struct eaten){ e->next, e->npages - 1 };
+			eaten = rest;
+		}
+		pmm_free_page((uint64_t)e);
+	}
+}
+
+static void eat_after_memory(struct vm *vm)
+{
+	(void)vm;
+	eat_to(eat_left);
+	pmm_low_water_reset();
+}
+
+static void give_all_back(void)
+{
+	while (eaten) {
+		struct eaten *e = eaten;
+		eaten = e->next;
+		uint64_t n = e->npages;
+		for (uint64_t i = 0; i < n; i++)
+			pmm_free_page((uint64_t)e + i * PAGE_SIZE);
+	}
+}
+
+KTEST(uvm, a_user_vms_kernel_side_stops_at_half_the_reserve)
+{
+	vmt_require();
+	struct vm_config cfg = { .nvcpus = 160, .user = true };
+	uint64_t floor = pmm_reserve_pages() / 2;
+	struct vm *vm = NULL;
+	KT_ASSERT_EQ(vm_create(&cfg, &vm), 0);	/* warms the heap's caches */
+	vm_put(vm);
+	cfg.after_memory = eat_after_memory;
+	struct kmem_stats before, after;
+	kmem_stats(&before);
+	long ops_before = ctxop_live();
+	uint64_t free_before = pmm_free_count();
+	int refused = 0, wrong = 0, below = 0, err = -VM_ENOMEM;
+	uint64_t lowest = ~0ULL, last_refused = 0;
+	for (eat_left = 0; eat_left < 2048; eat_left += 8) {
+		/* room for the guest's memory, which is user memory: it must
+		 * leave the whole reserve, a user request's kernel side half */
+		eat_to(floor + 256);
+		err = vm_create(&cfg, &vm);
+		uint64_t low = pmm_low_water();
+		lowest = MIN(lowest, low);
+		if (low < floor && below++ == 0)
+			KT_LOG("with %lu pages left: the low water was %lu, the floor %lu",
+			       eat_left, low, floor);
+		if (err == 0)
+			break;
+		last_refused = eat_left;
+		refused++;
+		wrong += err != -VM_ENOMEM;
+	}
+	give_all_back();
+	KT_LOG("refused %d times, the last with %lu pages left, made with %lu; the lowest "
+	       "free count %lu, the floor %lu", refused, last_refused, eat_left, lowest, floor);
+	KT_ASSERT_EQ(err, 0);
+	vm_put(vm);
+	KT_EXPECT(refused > 0);		/* the eating did make it fail */
+	KT_EXPECT_EQ(wrong, 0);
+	KT_EXPECT_EQ(below, 0);
+	kmem_stats(&after);
+	KT_EXPECT_EQ(after.objects_in_use, before.objects_in_use);
+	KT_EXPECT_EQ(after.bytes_in_use, before.bytes_in_use);
+	KT_EXPECT_EQ(ctxop_live(), ops_before);
+	KT_EXPECT_EQ(vm_user_count(), 0);
+	/* the pages too, but those the heap keeps in empty slabs */
+	KT_EXPECT(pmm_free_count() + 64 >= free_before);
+}
