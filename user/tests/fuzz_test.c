@@ -25,6 +25,7 @@
  * ever), as the IPC fuzzer below bounds its waits.
  */
 #include "helpers.h"
+#include <uvm.h>
 
 #define FUZZERS 4
 
@@ -221,9 +222,11 @@ UTEST_TIMEOUT(fuzz, random_syscalls_from_several_processes, 40)
  * and notifications (made before the fork, so every table starts with
  * them) and make random IPC calls on random handle numbers, with random
  * rights, badges, flags, sizes, buffers (the pools above) and handles to
- * move, while others close, copy and make handles under them. Every wait
- * is bounded: IPC_NONBLOCK, or an ext with a timeout of at most 2 ms
- * (a call's covers its wait for the reply). On four CPUs for 10 s, with
+ * move, while others close, copy and make handles under them; and make,
+ * run and take apart VMs driven from user space, whose handles travel with
+ * the rest (vm_fuzz, below). Every wait is bounded: IPC_NONBLOCK, or an
+ * ext with a timeout of at most 2 ms (a call's covers its wait for the
+ * reply); a vCPU's run, by a third thread (vm_fuzz_watch). On four CPUs for 10 s, with
  * the system-call fuzzers beside it (1 s on fewer, alone), and, in a boot
  * that runs the kernel's random rendezvous too, inside that case's storm
  * of guests (tests/vmm/rendezvous_test.c starts it); then every
@@ -260,6 +263,82 @@ static void ipc_fuzz_ext(uint64_t *rng, struct ipc_ext *e, void *stack_buf, void
 	e->handle_room = (unsigned)(rand64(rng) % 5);
 }
 
+/*
+ * VM handles (uapi/vmm.h) are handles like the others here: made, run,
+ * closed, duplicated and moved in messages at random, so that the vCPUs of
+ * one VM are run by threads of several processes, a handle's last close
+ * comes from any of them in the middle of others' runs, and a process
+ * ends with runs in progress. A VM gets one of the sample guests, or
+ * random bytes over it (which may spin or halt for ever: a run ends when
+ * the VM's last handle goes, as the end of ipc_fuzz makes sure).
+ */
+static long vm_fuzz_create(uint64_t *rng, void *stack_buf, void *heap_buf, void *freed)
+{
+	struct uvm_config cfg = { 0 };
+	cfg.nvcpus = rand64(rng) % 8 ? 1 + (unsigned)(rand64(rng) % 4) : (unsigned)pool_number(rng);
+	if (rand64(rng) % 3 == 0)
+		cfg.flags = rand64(rng) % 4 ? UVM_F_APS_WAIT_SIPI : (unsigned)rand64(rng);
+	switch (rand64(rng) % 4) {
+	case 0: cfg.mem_size = 0x80000; break;	/* what the smp guest needs */
+	case 1: cfg.mem_size = pool_length(rng); break;
+	default: break;				/* the least */
+	}
+	for (int i = 0; i < 3; i++)
+		cfg.args[i] = (unsigned)(rand64(rng) % 24);
+	long vm = rand64(rng) % 16 ? vm_create(&cfg)
+				   : vm_create((struct uvm_config *)pool_pointer(rng, stack_buf,
+									      heap_buf, freed));
+	if (vm >= 0 && rand64(rng) % 4)
+		uvm_load((int)vm, &uvm_images[rand64(rng) % (uint64_t)uvm_nimages]);
+	return vm;
+}
+
+/* One random VM call on handle h; counts into made and ran the VMs made
+ * and the runs that entered a guest (and came back with an exit). */
+static void vm_fuzz(uint64_t *rng, long h, void *stack_buf, void *heap_buf, void *freed,
+		    unsigned long *made, unsigned long *ran)
+{
+	int id = rand64(rng) % 8 ? (int)(rand64(rng) % 4) : (int)pool_number(rng);
+	struct uvm_run run = { .in_value = (unsigned)rand64(rng) };
+	struct uvm_info info;
+	switch (rand64(rng) % 8) {
+	case 0:
+		*made += vm_fuzz_create(rng, stack_buf, heap_buf, freed) >= 0;
+		break;
+	case 1: case 2: case 3:
+		*ran += vm_run((int)h, id, rand64(rng) % 8 ? &run
+			       : (struct uvm_run *)pool_pointer(rng, stack_buf, heap_buf,
+								freed)) == 0;
+		break;
+	case 4:
+		vm_memory((int)h, (int)(rand64(rng) % 3),
+			  rand64(rng) % 4 ? UVM_CODE_GPA + rand64(rng) % 256 : (uint64_t)pool_length(rng),
+			  (void *)pool_pointer(rng, stack_buf, heap_buf, freed),
+			  rand64(rng) % 4 ? rand64(rng) % 64 : pool_length(rng));
+		break;
+	case 5:
+		vm_event((int)h, id, (unsigned)rand64(rng));
+		break;
+	case 6:
+		if (rand64(rng) % 4 == 0)
+			vm_deactivate((int)h, id);
+		break;
+	default:
+		vm_info((int)h, id, rand64(rng) % 4 ? &info
+			: (struct uvm_info *)pool_pointer(rng, stack_buf, heap_buf, freed));
+		break;
+	}
+}
+
+/* Closes every VM handle of this process's table. */
+static void vm_fuzz_close_all(void)
+{
+	struct ipc_handle_info info;
+	for (int h = 0; h < IPC_HANDLES_MAX; h++)
+		if (handle_info(h, &info) == 0 && info.type == IPC_OBJ_VM)
+			handle_close(h);
+}
+
 /* The valid buffers are larger than any message (IPC_DATA_MAX), so what a
  * receive writes stays inside them; they and the freed range are made by
  * the process's first thread before the second starts (two threads moving
@@ -269,8 +348,9 @@ static void ipc_fuzz_ext(uint64_t *rng, struct ipc_ext *e, void *stack_buf, void
 struct ipc_fuzz_arg {
 	uint64_t seed;
 	unsigned long ns;
-	unsigned long calls;
+	unsigned long calls, vm_calls, vms_made, vm_runs;
 	char *buf_a, *buf_b, *freed;
+	int *finished;			/* the process's threads that are done */
 };
 
 static void ipc_fuzz(void *argp)
@@ -289,7 +369,7 @@ static void ipc_fuzz(void *argp)
 			flags |= 1UL << (34 + rand64(&rng) % 20);	/* an unknown flag */
 		long h = ipc_handle(&rng);
 		struct ipc_handle_info info;
-		switch (rand64(&rng) % 16) {
+		switch (rand64(&rng) % 18) {
 		case 0: ipc_send((int)h, flags, &m, e); break;
 		case 1: case 2: ipc_recv((int)h, flags, &m, e); break;
 		case 3: case 4: ipc_call((int)h, flags, &m, e ? e : &ext); break;
@@ -318,14 +398,48 @@ static void ipc_fuzz(void *argp)
 			notify_wait((int)h, rand64(&rng) % 2 ? IPC_NONBLOCK : 0,
 				    rand64(&rng) % 2000000 + 1);
 			break;
-		default: {
+		case 15: {
 			struct ipc_stats st;
 			ipc_stats(rand64(&rng) % 4 ? &st : (struct ipc_stats *)8);
 			break;
 		}
+		default:
+			vm_fuzz(&rng, h, stack_buf, heap_buf, freed, &arg->vms_made, &arg->vm_runs);
+			arg->vm_calls++;
+			break;
 		}
 		arg->calls++;
 	}
+	__atomic_add_fetch(arg->finished, 1, __ATOMIC_ACQ_REL);
+}
+
+/* A run may go on for ever (a guest of random bytes), as long as its VM
+ * has a handle, in this process or another. So a third thread of each
+ * fuzzer, every 5 ms of the time, takes a random vCPU of a VM it holds
+ * out, or closes the handle, ending runs (of its own threads' or others')
+ * in the middle; and once the time is up it keeps its table free of VM
+ * handles until both fuzzing threads are done (none comes back: a done
+ * thread receives nothing), so that every run ends. */
+static void vm_fuzz_watch(void *argp)
+{
+	struct ipc_fuzz_arg *arg = argp;
+	uint64_t rng = arg->seed ^ 0x5851F42D4C957F2DULL;
+	unsigned long end = clock_ns() + arg->ns;
+	struct ipc_handle_info info;
+	while (clock_ns() < end) {
+		sleep_ns(5000000);
+		int h = (int)(rand64(&rng) % 16);
+		if (handle_info(h, &info) == 0 && info.type == IPC_OBJ_VM) {
+			if (rand64(&rng) % 4)
+				vm_deactivate(h, (int)(rand64(&rng) % 4));
+			else
+				handle_close(h);
+		}
+	}
+	do {
+		vm_fuzz_close_all();
+		sleep_ns(1000000);
+	} while (__atomic_load_n(arg->finished, __ATOMIC_ACQUIRE) < 2);
 }
 
 UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
@@ -335,6 +449,12 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 	/* this process's own IPC state and handle table, made by its first
 	 * IPC call, stay until it ends: make them before the baseline */
 	UT_ASSERT_EQ(handle_close(endpoint_create()), 0);
+	/* and so does the kernel's SVM state (its per-CPU pages), made with
+	 * the first VM of the boot */
+	struct uvm_config vcfg = { .nvcpus = 4, .mem_size = 0x80000 };
+	int warm = vm_create(&vcfg);
+	if (warm >= 0)
+		UT_ASSERT_EQ(handle_close(warm), 0);
 	UT_ASSERT_EQ(sysinfo(&before), 0);
 	UT_ASSERT_EQ(ipc_stats(&s0), 0);
 	unsigned long ns = before.ncpus >= 4 ? 10000000000UL : 1000000000UL;
@@ -358,19 +478,28 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 		if (pids[i] == 0) {
 			char *freed = sbrk(8192);
 			sbrk(-8192);			/* now unmapped: "freed" */
+			static int finished;
 			struct ipc_fuzz_arg a[2] = {
-				{ 0xD1B54A32D192ED03ULL * (uint64_t)(i + 1), ns, 0,
-				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed },
-				{ 0x8CB92BA72F3D8DD7ULL * (uint64_t)(i + 1), ns, 0,
-				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed },
+				{ 0xD1B54A32D192ED03ULL * (uint64_t)(i + 1), ns, 0, 0, 0, 0,
+				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed, &finished },
+				{ 0x8CB92BA72F3D8DD7ULL * (uint64_t)(i + 1), ns, 0, 0, 0, 0,
+				  malloc(IPC_FUZZ_BUF), malloc(IPC_FUZZ_BUF), freed, &finished },
 			};
 			UT_ASSERT(a[0].buf_a && a[0].buf_b && a[1].buf_a && a[1].buf_b);
+			int watch = uthread_create(vm_fuzz_watch, &a[0]);
 			int tid = uthread_create(ipc_fuzz, &a[1]);
+			if (tid <= 0)	/* then a[1] is done before it began */
+				__atomic_add_fetch(&finished, 1, __ATOMIC_ACQ_REL);
 			ipc_fuzz(&a[0]);
 			if (tid > 0)
 				uthread_join(tid);
-			UT_LOG("ipc fuzzer %d: %lu + %lu calls", i, a[0].calls, a[1].calls);
-			exit(tid > 0 && a[0].calls > 0 && a[1].calls > 0 ? 0 : 1);
+			if (watch > 0)
+				uthread_join(watch);
+			UT_LOG("ipc fuzzer %d: %lu + %lu calls, %lu of them on VMs (%lu made, %lu "
+			       "runs that came back from a guest)", i, a[0].calls, a[1].calls,
+			       a[0].vm_calls + a[1].vm_calls, a[0].vms_made + a[1].vms_made,
+			       a[0].vm_runs + a[1].vm_runs);
+			exit(watch > 0 && tid > 0 && a[0].calls > 0 && a[1].calls > 0 ? 0 : 1);
 		}
 	}
 	reap_fuzzers(pids, IPC_FUZZERS);
@@ -385,6 +514,7 @@ UTEST_TIMEOUT(fuzz, ipc_random_operations_from_several_processes, 40)
 	UT_EXPECT_EQ(s1.handles, s0.handles);
 	UT_EXPECT_EQ(s1.replies, s0.replies);		/* threads' IPC states */
 	UT_EXPECT(s1.messages > s0.messages);		/* messages did pass */
+	UT_EXPECT_EQ(after.vms, before.vms);		/* every VM went with its handles */
 	UT_LOG("messages %lu, bytes %lu, by the fast path %lu", s1.messages - s0.messages,
 	       s1.bytes - s0.bytes, s1.fast - s0.fast);
 	ut_expect_baseline(&before, &after);
