@@ -204,7 +204,7 @@ $(BUILD)/%.asm.o: %.asm $(BUILD)/.flags | $(BUILD)/.deps-ok
 	@$(if $(Q),echo "  NASM    $<")
 	$(Q)$(NASM) $(NASMFLAGS) -MD $(@:.o=.d) -MP $< -o $@
 
-$(BUILD)/guests/%.bin: $(GUEST_DIR)/%.asm $(GUEST_DIR)/abi.inc $(BUILD)/.flags | $(BUILD)/.deps-ok
+$(BUILD)/guests/%.bin: $(GUEST_DIR)/%.asm $(wildcard $(GUEST_DIR)/*.inc) $(BUILD)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $<")
 	$(Q)$(NASM) -f bin -I$(GUEST_DIR)/ -o $@ $<

@@ -91,6 +91,7 @@ enum vm_exit_reason {
 	VM_EXIT_HOST_STATE,	/* the exit held the host's own state: an emulator
 				 * fault (docs/vmm.md, "The QEMU erratum") */
 	VM_EXIT_ARCH,		/* an instruction the backend emulates (EFER, XSETBV) */
+	VM_EXIT_MMIO,		/* a user VM's NPF, decoded: an access for the program */
 	VM_EXIT_NR
 };
 
@@ -99,6 +100,11 @@ struct vm_exit {
 	uint64_t rip;		/* guest RIP of the instruction that exited */
 	uint64_t next_rip;	/* where the guest goes on once the exit is handled */
 	uint64_t code;		/* the backend's own exit code, for messages */
+	/* The exit came in the middle of delivering an event to the guest
+	 * (x86: EXITINTINFO): the backend delivers it again at the next entry
+	 * unless the exit stops the vCPU. */
+	bool delivering;
+	uint32_t delivery_vector;
 	union {
 		struct {
 			uint16_t port;
@@ -114,6 +120,14 @@ struct vm_exit {
 			uint64_t gpa;
 			uint64_t error;	/* the backend's error code (write, fetch, ...) */
 		} npf;
+		struct {		/* vcpu_decode_mmio's, from an NPF */
+			uint64_t gpa;
+			uint8_t bytes;	/* 1, 2, 4 or 8 */
+			bool write;
+			uint64_t value;	/* a store's */
+			uint8_t reg;	/* the backend's: where a load's value goes */
+			bool high8;
+		} mmio;
 	};
 };
 
@@ -341,11 +355,12 @@ int vm_run(struct vcpu *v);
  * A VM driven from user space (vm_config.user, kernel/vmm/uvm.c). Runs v
  * in the calling thread (any thread; one at a time: -EBUSY otherwise)
  * until an exit for the user program (*out: a port the kernel does not
- * emulate; the next call completes it, an IN with `in_value`), or v
- * stops, or the thread has work before ring 3 (its process is dying).
- * Returns 0 for an exit, VCPU_STOP_* (> 0) once stopped, -EINTR, -EBUSY.
+ * emulate, or MMIO; the next call completes it, an IN with `in_value`, a
+ * load with `load_value`), or v stops, or the thread has work before ring
+ * 3 (its process is dying). Returns 0 for an exit, VCPU_STOP_* (> 0) once
+ * stopped, -EINTR, -EBUSY.
  */
-int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out);
+int vm_run_user(struct vcpu *v, uint32_t in_value, uint64_t load_value, struct vm_exit *out);
 /* References on a user VM: the last vm_put destroys it (may sleep). */
 void vm_hold(struct vm *vm);
 void vm_put(struct vm *vm);

@@ -58,7 +58,8 @@ struct vmm_backend {
 	 */
 	void (*vcpu_run)(struct vcpu *v, struct vm_exit *exit);
 	/* Finishes an exit: the guest resumes at exit->next_rip, and an IN or
-	 * a hypercall returns `value` in the accumulator. */
+	 * a hypercall returns `value` in the accumulator, an MMIO load in its
+	 * register. */
 	void (*vcpu_complete)(struct vcpu *v, const struct vm_exit *exit, uint64_t value);
 	/*
 	 * An exit of reason VM_EXIT_ARCH: an instruction of the architecture's
@@ -68,6 +69,14 @@ struct vmm_backend {
 	 * why[len] (the core stops the VM with it).
 	 */
 	int (*vcpu_emulate)(struct vcpu *v, const struct vm_exit *exit, char *why, size_t len);
+	/*
+	 * An NPF exit of a VM driven from user space, outside its memory:
+	 * fetches and decodes the instruction at the guest's RIP (x86: a MOV,
+	 * arch/insn.h) and makes the exit a VM_EXIT_MMIO with the access and
+	 * next_rip. Returns 0, or -1 with why into why[len] (not such an
+	 * instruction, or one it cannot fetch).
+	 */
+	int (*vcpu_decode_mmio)(struct vcpu *v, struct vm_exit *exit, char *why, size_t len);
 	/*
 	 * The virtual interrupt line (x86: V_IRQ): offers `vector` to the
 	 * guest, which takes it at its next instruction with interrupts

@@ -83,6 +83,7 @@
 #include <spinlock.h>
 #include <string.h>
 #include <arch/fpu.h>
+#include <arch/insn.h>
 #include <arch/mmu.h>
 #include <arch/svm.h>
 #include <arch/x86.h>
@@ -123,6 +124,8 @@ struct svm_vcpu {
 	struct svm_gprs gprs;
 	int asid_cpu;			/* the CPU its ASID belongs to, -1 for none */
 	uint64_t asid_generation;
+	uint64_t reinject;		/* an event whose delivery an exit cut short
+					 * (EXITINTINFO), for the next entry's EVENTINJ */
 };
 
 static struct svm_cpu svm_cpus[MAX_CPUS];
@@ -349,6 +352,7 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot *boot)
 {
 	struct svm_vcpu *sv = v->backend;
 	set_boot_state(sv, boot);
+	sv->reinject = 0;
 	sv->asid_cpu = -1;		/* a fresh ASID: no translation of before the reset */
 }
 
@@ -416,6 +420,13 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 	exit->code = c->exit_code;
 	exit->rip = s->rip;
 	exit->next_rip = s->rip;
+	/* An exit in the middle of an event's delivery (the CPU's EXITINTINFO:
+	 * QEMU's TCG fills it when the delivery itself exits, as a #NPF on the
+	 * guest's stack does): the event is the guest's still, and the next
+	 * entry delivers it again, as KVM's svm_complete_interrupts does. */
+	sv->reinject = c->exit_int_info & SVM_EVENT_VALID ? c->exit_int_info : 0;
+	exit->delivering = sv->reinject != 0;
+	exit->delivery_vector = SVM_EVENT_VECTOR(c->exit_int_info);
 	if (svm_exit_holds_host_state(sv->vmcb)) {
 		exit->reason = VM_EXIT_HOST_STATE;	/* see svm_cpu0_hazard */
 		return;
@@ -487,6 +498,10 @@ static void svm_vcpu_run(struct vcpu *v, struct vm_exit *exit)
 	if (!pc->enabled)
 		svm_enable_this_cpu(pc);
 	assign_asid(sv, pc, cpu);
+	if (sv->reinject) {
+		sv->vmcb->control.event_inject = sv->reinject;
+		sv->reinject = 0;
+	}
 	svm_vmrun(&sv->gprs, (uint64_t)sv->vmcb, pc->host_vmcb_pa);
 	decode_exit(sv, exit);
 }
@@ -501,16 +516,129 @@ static void set_rip(struct svm_vcpu *sv, uint64_t rip)
 	sv->vmcb->control.interrupt_shadow = 0;
 }
 
+/* General register n (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI,
+ * 7 RDI, 8-15 R8-R15: the ModRM order) of the guest, read and written
+ * where it is kept: RAX and RSP in the VMCB, the rest in gprs. */
+static uint64_t *gpr_slot(struct svm_vcpu *sv, unsigned n)
+{
+	struct svm_gprs *g = &sv->gprs;
+	uint64_t *const regs[16] = { NULL, &g->rcx, &g->rdx, &g->rbx, NULL, &g->rbp, &g->rsi,
+				     &g->rdi, &g->r8, &g->r9, &g->r10, &g->r11, &g->r12, &g->r13,
+				     &g->r14, &g->r15 };
+	return regs[n & 15];
+}
+
+static uint64_t gpr_get(struct svm_vcpu *sv, unsigned n)
+{
+	uint64_t *r = gpr_slot(sv, n);
+	return r ? *r : (n & 15) == 0 ? sv->vmcb->save.rax : sv->vmcb->save.rsp;
+}
+
+static void gpr_set(struct svm_vcpu *sv, unsigned n, uint64_t value)
+{
+	uint64_t *r = gpr_slot(sv, n);
+	if (r)
+		*r = value;
+	else if ((n & 15) == 0)
+		sv->vmcb->save.rax = value;
+	else
+		sv->vmcb->save.rsp = value;
+}
+
 static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64_t value)
 {
-	struct vmcb_save *s = &((struct svm_vcpu *)v->backend)->vmcb->save;
-	set_rip(v->backend, exit->next_rip);
+	struct svm_vcpu *sv = v->backend;
+	struct vmcb_save *s = &sv->vmcb->save;
+	set_rip(sv, exit->next_rip);
 	if (exit->reason == VM_EXIT_IO && exit->io.in) {
 		uint64_t mask = exit->io.bytes == 4 ? 0xFFFFFFFFUL : (1UL << (8 * exit->io.bytes)) - 1;
 		s->rax = (s->rax & ~mask) | (value & mask);
 	} else if (exit->reason == VM_EXIT_HYPERCALL) {
 		s->rax = value;
+	} else if (exit->reason == VM_EXIT_MMIO && !exit->mmio.write) {
+		struct x86_mov m = { .bytes = exit->mmio.bytes, .reg = exit->mmio.reg,
+				     .high8 = exit->mmio.high8 };
+		gpr_set(sv, m.reg, x86_mov_load(&m, gpr_get(sv, m.reg), value));
 	}
+}
+
+/*
+ * Guest-physical address of the guest's linear address `la`, through its
+ * own page tables as they are now: none (paging off) or long mode's four
+ * levels; 0 with *why for anything else or a page not present. (Reads
+ * only: the guest's accessed bits are left alone.)
+ */
+static bool guest_translate(struct vcpu *v, const struct vmcb_save *s, uint64_t la,
+			    uint64_t *gpa, const char **why)
+{
+	if (!(s->cr0 & CR0_PG)) {
+		*gpa = la & 0xFFFFFFFFUL;
+		return true;
+	}
+	if (!(s->efer & EFER_LMA)) {
+		*why = "the guest pages without long mode, which this decoder does not walk";
+		return false;
+	}
+	uint64_t table = s->cr3 & PTE_ADDR_MASK;
+	for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+		const uint64_t *e = vm_gpa_ptr(v->vm, table + 8 * PT_INDEX(la, level), 8);
+		if (!e || !(*e & PTE_P)) {
+			*why = "the instruction's page is not mapped in the guest";
+			return false;
+		}
+		if (level == PT_LEVEL_PT || ((*e & PTE_PS) && level <= PT_LEVEL_PDPT)) {
+			uint64_t size = 1UL << (12 + 9 * (level - PT_LEVEL_PT));
+			*gpa = (*e & PTE_ADDR_MASK & ~(size - 1)) | (la & (size - 1));
+			return true;
+		}
+		table = *e & PTE_ADDR_MASK;
+	}
+	return false;			/* not reached */
+}
+
+static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why, size_t len)
+{
+	struct svm_vcpu *sv = v->backend;
+	const struct vmcb_save *s = &sv->vmcb->save;
+	bool long_mode = (s->efer & EFER_LMA) && (s->cs.attrib & SVM_ATTR_L);
+	const char *w = NULL;
+	if (!long_mode && (!(s->cr0 & CR0_PE) || !(s->cs.attrib & SVM_ATTR_DB))) {
+		snprintf(why, len, "16-bit code, which this decoder does not read");
+		return -1;
+	}
+	uint8_t code[X86_INSN_MAX];
+	unsigned n = 0;
+	for (; n < X86_INSN_MAX; n++) {		/* byte by byte: it may cross a page */
+		uint64_t gpa;
+		if (!guest_translate(v, s, s->cs.base + s->rip + n, &gpa, &w))
+			break;
+		const uint8_t *p = vm_gpa_ptr(v->vm, gpa, 1);
+		if (!p) {
+			w = "the instruction is outside the guest's memory";
+			break;
+		}
+		code[n] = *p;
+	}
+	struct x86_mov m;
+	if (x86_decode_mov(code, n, long_mode, &m, &w) < 0) {
+		snprintf(why, len, "%s", w);
+		return -1;
+	}
+	if (m.write != !!(exit->npf.error & NPF_ERR_WRITE)) {
+		snprintf(why, len, "the instruction is a %s, the fault a %s", m.write ? "store" : "load",
+			 m.write ? "read" : "write");
+		return -1;
+	}
+	uint64_t gpa = exit->npf.gpa;
+	exit->reason = VM_EXIT_MMIO;
+	exit->next_rip = s->rip + m.len;
+	exit->mmio.gpa = gpa;
+	exit->mmio.bytes = (uint8_t)m.bytes;
+	exit->mmio.write = m.write;
+	exit->mmio.value = m.write ? x86_mov_source(&m, gpr_get(sv, m.reg)) : 0;
+	exit->mmio.reg = (uint8_t)m.reg;
+	exit->mmio.high8 = m.high8;
+	return 0;
 }
 
 /*
@@ -626,6 +754,7 @@ static const struct vmm_backend svm_backend = {
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_complete = svm_vcpu_complete,
 	.vcpu_emulate = svm_vcpu_emulate,
+	.vcpu_decode_mmio = svm_vcpu_decode_mmio,
 	.vcpu_offer_irq = svm_vcpu_offer_irq,
 	.vcpu_irq_waiting = svm_vcpu_irq_waiting,
 	.vcpu_irq_enabled = svm_vcpu_irq_enabled,

@@ -62,6 +62,8 @@ struct uvm_config {
 /* What ended a vm_run (struct uvm_run.reason) */
 #define UVM_EXIT_IO      1		/* port I/O for the program to emulate */
 #define UVM_EXIT_STOPPED 2		/* the vCPU has stopped for good: stop, result */
+#define UVM_EXIT_MMIO    3		/* a load or store of guest-physical memory the VM
+					 * does not have, for the program to emulate */
 
 /* struct uvm_run.stop */
 #define UVM_STOP_RESULT      1		/* the guest gave its result (port 0x600, hypercall 0) */
@@ -81,6 +83,12 @@ struct uvm_run {
 	unsigned int value;		/* and what an OUT wrote */
 	unsigned int stop;		/* UVM_EXIT_STOPPED: UVM_STOP_*, */
 	unsigned int result;		/* and with UVM_STOP_RESULT, the result */
+	/* UVM_EXIT_MMIO: a MOV of `bytes` (1, 2, 4 or 8) at guest-physical
+	 * `gpa`, outside the VM's memory; `in` 1 for a load, whose value the
+	 * program puts in `data` for the next run (its low `bytes` bytes), 0
+	 * for a store of `data`. */
+	unsigned long gpa;
+	unsigned long data;
 };
 
 /* SYS_vm_ctl's op: (h, op, vcpu, arg, ptr) */
@@ -105,6 +113,7 @@ struct uvm_info {
 	unsigned long sipis;		/* SIPIs that started it */
 	unsigned long vms;		/* VMs from user space that exist, in all */
 	char fault[160];		/* what stopped the VM, or "" */
+	unsigned long exits_mmio;	/* MMIO exits to the program (UVM_EXIT_MMIO) */
 };
 
 #endif

@@ -148,8 +148,18 @@ long sys_vm_run(long h, long id, long urun)
 		return err;
 	struct vm *vm = v->vm;
 	struct vm_exit e;
-	int r = vm_run_user(v, run.in_value, &e);
-	if (r == 0) {
+	int r = vm_run_user(v, run.in_value, run.data, &e);
+	if (r == 0 && e.reason == VM_EXIT_MMIO) {
+		run.reason = UVM_EXIT_MMIO;
+		run.stop = run.result = 0;
+		run.rip = e.rip;
+		run.port = 0;
+		run.value = 0;
+		run.bytes = e.mmio.bytes;
+		run.in = !e.mmio.write;
+		run.gpa = e.mmio.gpa;
+		run.data = e.mmio.write ? e.mmio.value : 0;
+	} else if (r == 0) {
 		run.reason = UVM_EXIT_IO;
 		run.stop = run.result = 0;
 		run.rip = e.rip;
@@ -157,7 +167,9 @@ long sys_vm_run(long h, long id, long urun)
 		run.bytes = e.io.bytes;
 		run.in = e.io.in;
 		run.value = e.io.in ? 0 : e.io.value;
+		run.gpa = run.data = 0;
 	} else if (r > 0) {
+		run.gpa = run.data = 0;
 		run.reason = UVM_EXIT_STOPPED;
 		run.port = 0;
 		run.bytes = run.in = 0;
@@ -204,6 +216,7 @@ long sys_vm_ctl(long h, long op, long id, long arg, long uptr)
 			.timer_fires = v->stats.timer_fires,
 			.sipis = v->stats.sipis,
 			.vms = (unsigned long)vm_user_count(),
+			.exits_mmio = v->stats.exits[VM_EXIT_MMIO],
 		};
 		mutex_lock(&vm->lock);
 		if (vm->faulted)

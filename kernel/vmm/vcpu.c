@@ -136,6 +136,7 @@ static const char *const exit_names[VM_EXIT_NR] = {
 	[VM_EXIT_OTHER] = "other",
 	[VM_EXIT_HOST_STATE] = "host-state",
 	[VM_EXIT_ARCH] = "arch",
+	[VM_EXIT_MMIO] = "mmio",
 };
 
 const char *vm_exit_name(int reason)
@@ -562,7 +563,44 @@ static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
 	vmm_be->vcpu_complete(v, e, ret);
 }
 
-/* Returns true for an exit the user program handles (handle_io). */
+/*
+ * A guest-physical access outside the guest's memory. In a VM driven from
+ * user space a load or a store there is MMIO, for the program: the backend
+ * decodes the instruction (vcpu_decode_mmio), and the exit goes out to the
+ * program as VM_EXIT_MMIO (true). Anything else stops the VM with a
+ * message: a kernel VM's access, an instruction fetch, an instruction the
+ * backend cannot decode, and an access made by the delivery of an event
+ * (its stack or its gate): that is no instruction of the guest's to
+ * emulate, and re-delivering it would only fault again.
+ */
+static bool handle_npf(struct vcpu *v, struct vm_exit *e)
+{
+	const char *what = e->npf.error & 0x10 ? "instruction fetch from" :
+			   e->npf.error & 0x2 ? "write to" : "read of";
+	uint64_t gpa = e->npf.gpa;
+	if (e->delivering) {
+		vm_fault(v, "nested page fault: %s guest-physical 0x%lx, outside its %lu KiB of "
+			 "memory, while delivering vector %u at rip 0x%lx", what, gpa,
+			 v->vm->mem_size / 1024, e->delivery_vector, e->rip);
+		return false;
+	}
+	if (v->vm->cfg.user && !(e->npf.error & 0x10)) {
+		char why[96];
+		if (vmm_be->vcpu_decode_mmio(v, e, why, sizeof(why)) == 0) {
+			v->stats.exits[VM_EXIT_MMIO]++;
+			return true;
+		}
+		vm_fault(v, "MMIO: a %s guest-physical 0x%lx at rip 0x%lx, but %s", what, gpa,
+			 e->rip, why);
+		return false;
+	}
+	vm_fault(v, "nested page fault: %s guest-physical 0x%lx, outside its %lu KiB "
+		 "of memory, at rip 0x%lx (error 0x%lx)", what, gpa, v->vm->mem_size / 1024,
+		 e->rip, e->npf.error);
+	return false;
+}
+
+/* Returns true for an exit the user program handles (handle_io, handle_npf). */
 static bool handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	switch (e->reason) {
@@ -585,12 +623,7 @@ static bool handle_exit(struct vcpu *v, struct vm_exit *e)
 		handle_hypercall(v, e);
 		break;
 	case VM_EXIT_NPF:
-		vm_fault(v, "nested page fault: %s guest-physical 0x%lx, outside its %lu KiB "
-			 "of memory, at rip 0x%lx (error 0x%lx)",
-			 e->npf.error & 0x10 ? "instruction fetch from" :
-			 e->npf.error & 0x2 ? "write to" : "read of",
-			 e->npf.gpa, v->vm->mem_size / 1024, e->rip, e->npf.error);
-		break;
+		return handle_npf(v, e);
 	case VM_EXIT_SHUTDOWN:
 		vm_fault(v, "the guest shut down (a triple fault) at rip 0x%lx", e->rip);
 		break;
@@ -920,7 +953,7 @@ static void set_thread_vcpu(struct thread *t, struct vcpu *v)
 		arch_irq_restore(irq);
 }
 
-int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out)
+int vm_run_user(struct vcpu *v, uint32_t in_value, uint64_t load_value, struct vm_exit *out)
 {
 	struct vm *vm = v->vm;
 	struct thread *me = curthread;
@@ -940,7 +973,8 @@ int vm_run_user(struct vcpu *v, uint32_t in_value, struct vm_exit *out)
 	uint32_t mask = run_begin(v);	/* the per-run op, over the thread's own */
 	if (v->user_exit) {		/* the exit the user program handled */
 		v->user_exit = false;
-		vmm_be->vcpu_complete(v, &v->exit, in_value);
+		vmm_be->vcpu_complete(v, &v->exit,
+				      v->exit.reason == VM_EXIT_MMIO ? load_value : in_value);
 	}
 	int r = run_loop(v);
 	guest_fpu_leave(v);

@@ -249,7 +249,8 @@ SHELL_TYPING = [
     (r"^\d+ user test cases? match", "test process.*\r"),
     (r"^test: \d+ passed, \d+ failed", "vmrun -c fpuhold 2\r"),
     (r"^vm\d+\.1: result 0x[0-9a-f]+, \d+ exits", "vmrun serial 2 1\r"),
-    (r"^vm\d+\.1: result 0x[0-9a-f]+, \d+ exits", "trace demo chain\r"),
+    (r"^vm\d+\.1: result 0x[0-9a-f]+, \d+ exits", "vmrun mmio\r"),
+    (r"^vm\d+\.0: result 0x[0-9a-f]+, \d+ exits", "trace demo chain\r"),
     (r"^trace-dump: end", "exit 7\r"),
 ]
 SHELL_CHECKS = [
@@ -290,6 +291,8 @@ SHELL_CHECKS = [
     ("shell_vmrun_serial", r"(?s)\$ vmrun serial 2 1\n(?=.*?^\[vm\d+\.0\] hello from vCPU 0 "
      r"over COM1)(?=.*?^\[vm\d+\.1\] line 1$).*?^vm\d+\.1: result 0x5e100001",
      "vmrun: a guest on each vCPU talks to the UART the program emulates"),
+    ("shell_vmrun_mmio", r"(?s)\$ vmrun mmio\n.*?^vm\d+\.0: result 0x4d100000, 17 exits",
+     "vmrun: the mmio guest's loads and stores reach the device the program emulates"),
     ("shell_demos_restore_bugs", r"(?s)\$ monitor bugs\n(?:[^\n]*\n)*?\d+ bug switches, 0 on",
      "the demos leave every bug switch as they found it (off)"),
     ("shell_test_list", r"(?s)\$ test list console\.\*\n(  console\.\S+.*\n)+\d+ user test cases "

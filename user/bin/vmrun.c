@@ -19,7 +19,10 @@
  * The devices: the debug console at 0xE9 and a 16550 UART at COM1
  * (0x3F8-0x3FF: THR takes characters, LSR always says "transmitter
  * empty", the other registers read 0 and take anything); port 0x610
- * counts OUTs (the benchmark guest's). Each vCPU's characters make its
+ * counts OUTs (the benchmark guest's); and, by MMIO, a scratch device at
+ * guest-physical 0xF00000 (UVM_MMIO_SCRATCH: eight 8-byte registers per
+ * vCPU that keep what is stored, the mmio guest's). An address nothing
+ * here emulates stops that vCPU with a message, as a port does. Each vCPU's characters make its
  * own lines, printed whole as "[vm3.1] ...", so vCPUs never interleave
  * mid-line. A port nothing here emulates stops that vCPU with a message.
  * The exit status is 0 when every vCPU gave a result and none of them a
@@ -34,6 +37,8 @@ struct vcpu_dev {
 	char line[LINE_MAX];
 	int len;
 	unsigned long pio;		/* OUTs to UVM_PORT_PIO */
+	unsigned long mmio;		/* accesses to the scratch device */
+	unsigned char scratch[UVM_MMIO_SCRATCH_SIZE];	/* its registers */
 	unsigned long exits;		/* exits to this program */
 	int err;			/* vm_run's error, if it gave one */
 	struct uvm_run run;		/* the last one: how it stopped */
@@ -56,6 +61,24 @@ static void console_char(struct vcpu_dev *d, char c)
 		d->line[d->len++] = c;
 	if (c == '\n' || d->len == LINE_MAX)
 		flush_line(d);
+}
+
+/* An MMIO exit: the scratch device's registers (each vCPU its own), or
+ * false for an address nothing here emulates. */
+static bool emulate_mmio(struct vcpu_dev *d, struct uvm_run *r)
+{
+	unsigned long off = r->gpa - UVM_MMIO_SCRATCH;
+	if (r->gpa < UVM_MMIO_SCRATCH || off + r->bytes > UVM_MMIO_SCRATCH_SIZE)
+		return false;
+	d->mmio++;
+	if (r->in) {
+		unsigned long v = 0;
+		memcpy(&v, d->scratch + off, r->bytes);
+		r->data = v;
+	} else {
+		memcpy(d->scratch + off, &r->data, r->bytes);
+	}
+	return true;
 }
 
 /* One exit: the value an IN reads; false for a port nothing emulates. */
@@ -96,7 +119,15 @@ static void run_vcpu(void *arg)
 		if (r->reason == UVM_EXIT_STOPPED)
 			break;
 		d->exits++;
-		if (!emulate(d, r, &r->in_value)) {
+		if (r->reason == UVM_EXIT_MMIO) {
+			if (!emulate_mmio(d, r)) {
+				printf("vmrun: vm%u.%d: a %u-byte %s guest-physical 0x%lx, which vmrun "
+				       "does not emulate, at rip 0x%lx: the vCPU stops\n", vm_number,
+				       d->id, r->bytes, r->in ? "load from" : "store to", r->gpa,
+				       r->rip);
+				vm_deactivate(d->vm, d->id);
+			}
+		} else if (!emulate(d, r, &r->in_value)) {
 			printf("vmrun: vm%u.%d: %s port 0x%x, which vmrun does not emulate, at rip "
 			       "0x%lx: the vCPU stops\n", vm_number, d->id,
 			       r->in ? "IN from" : "OUT to", r->port, r->rip);

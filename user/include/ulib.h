@@ -222,6 +222,7 @@ int strcmp(const char *a, const char *b);
 long atol(const char *s);		/* decimal, an optional '-'; stops at a non-digit */
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
+char *strstr(const char *haystack, const char *needle);
 size_t strlcpy(char *dst, const char *src, size_t size);
 bool glob_match(const char *glob, const char *s);	/* '*', '?', '[a-z]', '[!x]' */
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -31,12 +31,17 @@ int uvm_load(int vm, const struct uvm_image *img);
 #define UVM_GUEST_BAD  0xBAD00000u	/* hello, fpuhold: registers found wrong */
 #define UVM_AVX_OK     0xA7C00000u	/* avx: YMM4-7 intact in every round */
 #define UVM_SMP_OK     0x5A000000u	/* smp: the BSP | the vCPUs that started; an AP | its id */
+#define UVM_MMIO_OK    0x4D100000u	/* mmio: every load read what was stored (else BAD |
+					 * the number of the check that failed) */
 #define UVM_RESULT_KIND(r) ((r) & 0xFFFF0000u)
 
 /* The ports the programs emulate */
 #define UVM_PORT_CONSOLE 0xE9		/* the debug console: OUT a character */
 #define UVM_PORT_COM1    0x3F8		/* a 16550 UART: 0x3F8 .. 0x3FF */
 #define UVM_PORT_PIO     0x610		/* pio, smp's APs: a device's port */
+#define UVM_MMIO_SCRATCH 0xF00000UL	/* mmio: eight 8-byte registers that keep what
+					 * is stored (guest-physical, past its memory) */
+#define UVM_MMIO_SCRATCH_SIZE 64
 /* smp's mailbox (guest-physical 0x8000 + id * 64), in dwords */
 #define UVM_MBOX_GPA     0x8000
 #define UVM_MBOX_SIZE    64

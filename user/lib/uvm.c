@@ -19,12 +19,16 @@ DECLARE(fpuhold);
 DECLARE(pio);
 DECLARE(smp);
 DECLARE(avx);
+DECLARE(mmio);
 
 const struct uvm_image uvm_images[] = {
 	{ "smp", uvm_guest_smp_start, uvm_guest_smp_end,
 	  "64-bit SMP: the BSP starts the APs by INIT/SIPI; timer and broadcast interrupts, "
 	  "ARG ticks each (0: 10); ARG2 1: the APs halt between them", false, 0x80000, UVM_F_APS_WAIT_SIPI },
 	IMAGE(serial, "hello over a 16550 UART at COM1 (the program is the UART), ARG more lines", false),
+	{ "mmio", uvm_guest_mmio_start, uvm_guest_mmio_end,
+	  "MOVs to and from a device at guest-physical 0xF00000 (the program is the device); "
+	  "ARG 1: an INT whose stack is there, 2: a MOVZX there (both stop the VM)", false, 0x80000, 0 },
 	IMAGE(avx, "keeps a pattern in YMM4-7 while it computes with AVX, ARG rounds (0: 200), "
 	      "an OUT to port 0x610 each", false),
 	IMAGE(hello, "hello over the debug console 0xE9, an SSE sum, three hypercalls", false),

@@ -127,6 +127,122 @@ UTEST(uvm, a_guest_talks_to_the_uart_the_program_emulates)
 	UT_EXPECT_EQ(handle_close(vm), 0);
 }
 
+/* The mmio guest's device (arch/x86_64/guests/mmio.asm): eight 8-byte
+ * registers at MMIO_GPA that keep what is stored, and every access seen. */
+#define MMIO_GPA UVM_MMIO_SCRATCH
+struct mmio_access {
+	bool write;
+	unsigned off, bytes;
+	unsigned long data;
+};
+
+static int mmio_vm(unsigned arg)
+{
+	const struct uvm_image *img = uvm_image_find("mmio");
+	UT_ASSERT(img != NULL);
+	struct uvm_config cfg = { .nvcpus = 1, .mem_size = img->mem, .args = { arg } };
+	int vm = vm_create(&cfg);
+	if (vm == -ENOTSUP)
+		UT_SKIP("this machine cannot run guests (SVM with nested paging: -cpu max)");
+	UT_ASSERT(vm >= 0);
+	UT_ASSERT_EQ(uvm_load(vm, img), 0);
+	return vm;
+}
+
+/* Runs vm's vCPU 0 as the device until it stops; the accesses into seen. */
+static int mmio_device(int vm, struct uvm_run *r, struct mmio_access *seen, int max)
+{
+	unsigned char regs[64] = { 0 };
+	int n = 0;
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		UT_ASSERT_EQ(vm_run(vm, 0, r), 0);
+		if (r->reason != UVM_EXIT_MMIO)
+			return n;
+		unsigned long off = r->gpa - MMIO_GPA;
+		UT_ASSERT(r->gpa >= MMIO_GPA && off + r->bytes <= sizeof(regs));
+		UT_ASSERT(r->bytes == 1 || r->bytes == 2 || r->bytes == 4 || r->bytes == 8);
+		UT_ASSERT(n < max);
+		seen[n++] = (struct mmio_access){ !r->in, (unsigned)off, r->bytes, r->data };
+		if (r->in) {
+			unsigned long v = 0;
+			memcpy(&v, regs + off, r->bytes);
+			r->data = v;
+		} else {
+			memcpy(regs + off, &r->data, r->bytes);
+		}
+	}
+}
+
+UTEST(uvm, a_guests_mmio_loads_and_stores_are_exits_the_program_emulates)
+{
+	static const struct mmio_access want[] = {
+		{ true, 0, 4, 0x12345678 },		/* C7 imm32 */
+		{ true, 8, 4, 0xCAFEF00D },		/* 89 from EAX */
+		{ true, 16, 1, 0xAB },			/* C6 imm8 */
+		{ true, 24, 2, 0xBEEF },		/* 66 89 from AX */
+		{ false, 0, 4, 0 },			/* 8B into ECX */
+		{ false, 16, 1, 0 },			/* 8A into DL */
+		{ false, 16, 1, 0 },			/* 8A into AH */
+		{ false, 24, 2, 0 },			/* 66 8B into DI */
+		{ false, 8, 4, 0 },			/* SIB */
+		{ false, 8, 4, 0 },			/* disp32 */
+		{ true, 32, 8, 0x0123456789ABCDEFUL },	/* long mode: REX.W 89 */
+		{ false, 32, 8, 0 },			/* into R9 */
+		{ true, 40, 8, 0xFFFFFFFFFFFFFFFBUL },	/* REX.W C7, imm32 sign-extended */
+		{ false, 40, 8, 0 },			/* into R10 */
+		{ false, 0, 4, 0 },			/* into R11D, zero-extended */
+		{ false, 16, 1, 0 },			/* into SIL */
+		{ true, 48, 2, 0x5555 },		/* 66 REX.R 89 from R12W */
+	};
+	const int nwant = (int)(sizeof(want) / sizeof(want[0]));
+	int vm = mmio_vm(0);
+	struct mmio_access seen[32];
+	struct uvm_run r;
+	int n = mmio_device(vm, &r, seen, 32);
+	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+	UT_EXPECT_EQ(r.stop, UVM_STOP_RESULT);
+	UT_EXPECT_EQ(r.result, UVM_MMIO_OK);	/* else BAD | the number of the check that failed */
+	UT_EXPECT_EQ(n, nwant);
+	for (int i = 0; i < n && i < nwant; i++) {
+		if (seen[i].write != want[i].write || seen[i].off != want[i].off ||
+		    seen[i].bytes != want[i].bytes || seen[i].data != want[i].data)
+			UT_LOG("access %d: %s of %u at +%u (0x%lx), expected %s of %u at +%u (0x%lx)",
+			       i, seen[i].write ? "store" : "load", seen[i].bytes, seen[i].off,
+			       seen[i].data, want[i].write ? "store" : "load", want[i].bytes,
+			       want[i].off, want[i].data);
+		UT_EXPECT(seen[i].write == want[i].write && seen[i].off == want[i].off &&
+			  seen[i].bytes == want[i].bytes && seen[i].data == want[i].data);
+	}
+	struct uvm_info in;
+	UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+	UT_EXPECT_EQ(in.exits_mmio, (unsigned long)nwant);
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
+UTEST(uvm, mmio_the_kernel_cannot_decode_or_made_by_an_events_delivery_stops_the_vm)
+{
+	struct { unsigned arg; const char *says; } c[] = {
+		{ 1, "while delivering vector 48" },	/* INT 0x30 with its stack there */
+		{ 2, "not a MOV" },			/* MOVZX */
+	};
+	for (int i = 0; i < 2; i++) {
+		int vm = mmio_vm(c[i].arg);
+		struct mmio_access seen[4];
+		struct uvm_run r;
+		int n = mmio_device(vm, &r, seen, 4);
+		UT_EXPECT_EQ(n, 0);			/* nothing for the program */
+		UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
+		UT_EXPECT_EQ(r.stop, UVM_STOP_FAULT);
+		struct uvm_info in;
+		UT_ASSERT_EQ(vm_info(vm, 0, &in), 0);
+		UT_LOG("ARG %u: %s", c[i].arg, in.fault);
+		UT_EXPECT(strstr(in.fault, c[i].says) != NULL);
+		UT_EXPECT(strstr(in.fault, "0xf00") != NULL);	/* the address */
+		UT_EXPECT_EQ(handle_close(vm), 0);
+	}
+}
+
 UTEST(uvm, each_vcpu_runs_in_a_thread_of_the_program)
 {
 	enum { N = 4 };

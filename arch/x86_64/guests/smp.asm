@@ -40,11 +40,10 @@
 
 bits 32
 %include "abi.inc"
+%include "longmode.inc"
 org CODE_GPA
 
-PML4            equ 0x70000             ; identity map of 0 .. 16 MiB, 2 MiB pages
-PDPT            equ 0x71000
-PD              equ 0x72000
+LM_PML4         equ 0x70000             ; identity map of 0 .. 16 MiB (longmode.inc)
 IDT             equ 0x74000             ; 256 gates of 16 bytes
 SMP_MEM         equ 0x80000             ; the VM's memory must reach past them
 VEC_TIMER       equ 32
@@ -70,44 +69,18 @@ SM_SENT         equ 9                   ; ... and the BSP's first IPI has been s
 SM_SHADOW       equ 10                  ; ... and it was not taken before the CLI after
                                         ; the HLT it woke (an interrupt shadow left over)
 
-CODE64          equ 0x18
-DATA64          equ 0x20
+CODE64          equ LM_CODE64
+DATA64          equ LM_DATA64
 
 start:
         mov ebp, ecx                    ; the AP mode (ECX), before ECX is used
         test esi, esi
         jnz .tables_ready               ; an AP: the BSP built them
         push edi
-        mov edi, PML4
-        mov ecx, 3 * 1024
-        xor eax, eax
-        rep stosd                       ; three zeroed pages
+        LM_BUILD_MAP                    ; longmode.inc
         pop edi
-        mov dword [PML4], PDPT | 3      ; present, writable
-        mov dword [PDPT], PD | 3
-        xor ecx, ecx
-.pd:    mov eax, ecx
-        shl eax, 21
-        or eax, 0x83                    ; present, writable, 2 MiB page
-        mov [PD + ecx * 8], eax
-        inc ecx
-        cmp ecx, 8
-        jb .pd
 .tables_ready:
-        lgdt [gdt_ptr]
-        mov eax, cr4
-        or eax, 1 << 5                  ; PAE
-        mov cr4, eax
-        mov eax, PML4
-        mov cr3, eax
-        mov ecx, 0xC0000080             ; EFER: an MSR exit the host emulates
-        rdmsr
-        or eax, 1 << 8                  ; LME
-        wrmsr
-        mov eax, cr0
-        or eax, 1 << 31                 ; PG: with LME, long mode (EFER.LMA)
-        mov cr0, eax
-        jmp CODE64:long_mode            ; a 64-bit code segment
+        LM_ENTER long_mode
 
 bits 64
 long_mode:
@@ -362,16 +335,7 @@ isr_fault:
         lidt [no_idt]                   ; then any exception is a triple fault,
         int3                            ; which the host reports
 
-align 8
-gdt:    dq 0
-        dq 0x00CF9A000000FFFF           ; 0x08: 32-bit code (the start's)
-        dq 0x00CF92000000FFFF           ; 0x10: data
-        dq 0x00AF9A000000FFFF           ; 0x18: 64-bit code
-        dq 0x00CF92000000FFFF           ; 0x20: data
-gdt_end:
-gdt_ptr:
-        dw gdt_end - gdt - 1
-        dd gdt
+LM_GDT
 idt_ptr:
         dw 256 * 16 - 1
         dq IDT

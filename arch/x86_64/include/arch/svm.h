@@ -109,6 +109,17 @@
 #define SVM_ATTR_DATA32        0x0C93	/* G, B, P, S, read/write, accessed */
 #define SVM_ATTR_TSS32_BUSY    0x008B	/* P, 32-bit busy TSS */
 #define SVM_ATTR_LDT           0x0082	/* P, LDT */
+#define SVM_ATTR_L             0x0200	/* a 64-bit code segment */
+#define SVM_ATTR_DB            0x0400	/* a 32-bit one (D), outside long mode */
+
+/* #NPF's error code (EXITINFO1): as a page fault's. */
+#define NPF_ERR_WRITE          (1UL << 1)
+#define NPF_ERR_FETCH          (1UL << 4)
+
+/* EVENTINJ and EXITINTINFO: vector 7:0, type 10:8, error code valid 11,
+ * valid 31, the error code in 63:32 (APM vol. 2, 15.20 and 15.7.2). */
+#define SVM_EVENT_VALID        (1UL << 31)
+#define SVM_EVENT_VECTOR(e)    ((uint32_t)(e) & 0xFF)
 
 #define SVM_IOPM_SIZE          (3 * PAGE_SIZE)	/* 12 KiB: a bit per port (+1 page) */
 #define SVM_MSRPM_SIZE         (2 * PAGE_SIZE)	/* 8 KiB: two bits per MSR */

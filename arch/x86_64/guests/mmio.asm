@@ -1,0 +1,129 @@
+; mmio.asm - loads from and stores to a device at guest-physical MMIO_GPA,
+; outside the VM's memory: each access is a #NPF exit, which the kernel
+; decodes (arch/x86_64/insn.c) and hands to the program driving the VM
+; (UVM_EXIT_MMIO). The program is the device: eight 8-byte registers that
+; keep what is stored and read it back (user/tests/uvm_test.c).
+;
+; ARG (EBX) 0: the moves, 32-bit first (each size, register and immediate,
+; AH, a SIB and an absolute address), then in long mode the REX forms
+; (64-bit, R8-R15, SIL, a zero-extending 32-bit load). Each load is
+; checked; the result is MMIO_OK, or GUEST_BAD | the number of the first
+; check that failed.
+; ARG 1: an INT 0x30 whose stack is the device: the event's delivery, not
+; an instruction, touches it, which the kernel must say and not emulate.
+; ARG 2: a MOVZX from the device, which the decoder does not take.
+
+bits 32
+%include "abi.inc"
+%include "longmode.inc"
+org CODE_GPA
+
+MMIO_GPA        equ 0xF00000            ; past the VM's memory, inside the 16 MiB map
+LM_PML4         equ 0x70000             ; identity map of 0 .. 16 MiB (longmode.inc)
+MMIO_OK         equ 0x4D100000          ; uvm.h's UVM_MMIO_OK
+GUEST_BAD       equ 0xBAD00000          ; | the number of the check that failed
+
+%macro CHECK 3                          ; register, expected, check number
+        cmp %1, %2
+        mov eax, %3
+%if __BITS__ == 64
+        jne fail64
+%else
+        jne fail
+%endif
+%endmacro
+
+start:
+        test ebx, ebx
+        jnz delivery
+        mov ebx, MMIO_GPA
+        mov dword [ebx], 0x12345678             ; C7 /0 imm32, 4 bytes at +0
+        mov eax, 0xCAFEF00D
+        mov [ebx + 8], eax                      ; 89 /r, 4 bytes at +8
+        mov byte [ebx + 16], 0xAB               ; C6 /0 imm8, 1 byte at +16
+        mov ax, 0xBEEF
+        mov [ebx + 24], ax                      ; 66 89 /r, 2 bytes at +24
+        mov ecx, [ebx]                          ; 8B /r
+        CHECK ecx, 0x12345678, 1
+        mov edx, 0xFFFFFFFF
+        mov dl, [ebx + 16]                      ; 8A /r: the low byte only
+        CHECK edx, 0xFFFFFFAB, 2
+        mov eax, 0x11111111
+        mov ah, [ebx + 16]                      ; 8A /r with reg 4: AH
+        CHECK eax, 0x1111AB11, 3
+        mov edi, 0x22222222
+        mov di, [ebx + 24]                      ; 66 8B /r: the low word only
+        CHECK edi, 0x2222BEEF, 4
+        mov esi, 1
+        mov eax, [ebx + esi * 8]                ; a SIB byte
+        CHECK eax, 0xCAFEF00D, 5
+        mov ecx, [MMIO_GPA + 8]                 ; an absolute disp32
+        CHECK ecx, 0xCAFEF00D, 6
+
+        LM_BUILD_MAP                            ; into long mode (longmode.inc)
+        LM_ENTER long_mode
+
+bits 64
+long_mode:
+        mov ax, LM_DATA64
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov ebx, MMIO_GPA
+        mov rax, 0x0123456789ABCDEF
+        mov [rbx + 32], rax                     ; REX.W 89 /r, 8 bytes at +32
+        mov r9, [rbx + 32]                      ; REX.WR 8B /r
+        CHECK r9, rax, 7
+        mov qword [rbx + 40], -5                ; REX.W C7 /0: imm32 sign-extended
+        mov r10, [rbx + 40]
+        mov rax, -5
+        CHECK r10, rax, 8
+        mov r11, -1
+        mov r11d, [rbx]                         ; a 32-bit load zero-extends
+        mov eax, 0x12345678
+        CHECK r11, rax, 9
+        mov rsi, -1
+        mov sil, [rbx + 16]                     ; REX 8A /r with reg 6: SIL
+        mov rax, 0xFFFFFFFFFFFFFFAB
+        CHECK rsi, rax, 10
+        mov r12d, 0x5555
+        mov [rbx + 48], r12w                    ; 66 REX.R 89 /r, 2 bytes at +48
+        mov eax, MMIO_OK                        ; every check passed
+        jmp report64
+fail64: or eax, GUEST_BAD
+report64:
+        mov dx, PORT_RESULT
+        out dx, eax
+        jmp $
+
+bits 32
+fail:   or eax, GUEST_BAD
+report:
+        mov dx, PORT_RESULT
+        out dx, eax
+        jmp $
+
+delivery:
+        cmp ebx, 2
+        jne .int
+        mov ebx, MMIO_GPA
+        movzx eax, word [ebx]                   ; 0F B7: not a MOV the decoder takes
+        mov eax, 98                             ; (never reached: the VM stops)
+        jmp report
+.int:   lgdt [lm_gdt_ptr]                       ; the gate's selector needs a GDT
+        lidt [idt_ptr]
+        mov esp, MMIO_GPA + 0x100               ; the stack is the device
+        int 0x30                                ; its delivery pushes there
+        mov eax, 99                             ; (never reached)
+        jmp report
+
+isr:    iret
+
+LM_GDT
+align 8
+idt:    times 0x30 dq 0
+        dw isr, 0x08, 0x8E00, 0                 ; 0x30: a 32-bit interrupt gate
+idt_end:
+idt_ptr:
+        dw idt_end - idt - 1
+        dd idt
