@@ -153,6 +153,9 @@ KTEST(sched, yield_is_round_robin)
 
 struct rq_run {
 	int log[RQ_LOG];
+	/* with each entry, for a failure's story: the CPU's switch count and
+	 * the noting thread's own switches in and preemptions */
+	uint64_t cpu_switches[RQ_LOG], switches_in[RQ_LOG], preemptions[RQ_LOG];
 	volatile int n;
 	int bad;			/* what sched_check_runqueues found, summed */
 	struct semaphore go_high;
@@ -166,8 +169,12 @@ struct rq_worker_arg {
 static void rq_note(struct rq_run *r, int id)
 {
 	int i = __atomic_fetch_add(&r->n, 1, __ATOMIC_SEQ_CST);
-	if (i < RQ_LOG)
+	if (i < RQ_LOG) {
 		r->log[i] = id;
+		r->cpu_switches[i] = this_cpu()->switches;
+		r->switches_in[i] = curthread->switches_in;
+		r->preemptions[i] = curthread->preemptions;
+	}
 }
 
 static void rq_low(void *arg)
@@ -237,8 +244,13 @@ KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
 	 * low one last */
 	int k = 0;
 	for (int i = 0; i < RQ_WORKERS * RQ_ROUNDS; i++, k++) {
-		if (run.log[k] != i % RQ_WORKERS)
+		if (run.log[k] != i % RQ_WORKERS) {
 			KT_LOG("entry %d of the log is %d", k, run.log[k]);
+			for (int j = MAX(0, k - 5); j <= k + 1 && j < RQ_LOG; j++)
+				KT_LOG("  entry %d: %d, CPU switch %lu, its switches in %lu, "
+				       "preemptions %lu", j, run.log[j], run.cpu_switches[j],
+				       run.switches_in[j], run.preemptions[j]);
+		}
 		KT_ASSERT_EQ(run.log[k], i % RQ_WORKERS);
 		if (i == RQ_HIGH_AT * RQ_WORKERS)
 			KT_ASSERT_EQ(run.log[++k], RQ_ID_HIGH);
