@@ -118,7 +118,10 @@ struct vm_exit {
 		} hc;
 		struct {
 			uint64_t gpa;
-			uint64_t error;	/* the backend's error code (write, fetch, ...) */
+			uint64_t error;	/* the backend's own error code, for messages */
+			bool write;	/* the access was a write, */
+			bool fetch;	/* ... an instruction fetch, */
+			bool walk;	/* ... the guest's own page-table walk's */
 		} npf;
 		struct {		/* vcpu_decode_mmio's, from an NPF */
 			uint64_t gpa;

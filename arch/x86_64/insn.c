@@ -92,6 +92,8 @@ int x86_decode_mov(const uint8_t *code, unsigned avail, bool long_mode, struct x
 	if (ml < 0)
 		return -1;
 	i += (unsigned)ml;
+	if (i > avail)
+		return refuse(why, "the instruction runs past the guest's memory");
 	if (m->has_imm) {
 		if (reg != 0)
 			return refuse(why, "opcode C6/C7 with a ModRM reg other than 0");

@@ -154,9 +154,29 @@ static const char *svm_probe(void)
 	return NULL;
 }
 
+/* Frees what a failed svm_global_init took. */
+static void svm_global_undo(void)
+{
+	if (iopm_pa)
+		pmm_free_pages(iopm_pa, 2);
+	if (msrpm_pa)
+		pmm_free_pages(msrpm_pa, 1);
+	iopm_pa = msrpm_pa = 0;
+	for (int c = 0; c < MAX_CPUS; c++) {
+		if (svm_cpus[c].hsave_pa)
+			pmm_free_page(svm_cpus[c].hsave_pa);
+		if (svm_cpus[c].host_vmcb_pa)
+			pmm_free_page(svm_cpus[c].host_vmcb_pa);
+		svm_cpus[c].hsave_pa = svm_cpus[c].host_vmcb_pa = 0;
+	}
+}
+
 /* Allocates what every VM shares, once: the permission maps and the per-
- * CPU pages. From vm_init (process context); never sleeps. */
-static int svm_global_init(void)
+ * CPU pages, as the first VM's (vm_pages_for: a user's first VM takes
+ * them as a user request, and gets -VM_ENOMEM, nothing kept, where that
+ * would go into the kernel's half of the reserve). From vm_init (process
+ * context); never sleeps. */
+static int svm_global_init(enum pmm_for who)
 {
 	spin_lock(&svm_init_lock);
 	if (svm_ready) {
@@ -164,17 +184,18 @@ static int svm_global_init(void)
 		return 0;
 	}
 	svm_nasid = cpuid(CPUID_SVM_FEATURES, 0).ebx;
-	iopm_pa = pmm_alloc_pages(2);		/* 16 KiB block for the 12 KiB map */
-	msrpm_pa = pmm_alloc_pages(1);
+	iopm_pa = pmm_alloc_pages_for(2, who);	/* 16 KiB block for the 12 KiB map */
+	msrpm_pa = pmm_alloc_pages_for(1, who);
 	bool ok = iopm_pa && msrpm_pa;
 	for (int c = 0; c < MAX_CPUS && ok; c++) {
-		svm_cpus[c].hsave_pa = pmm_alloc_page();
-		svm_cpus[c].host_vmcb_pa = pmm_alloc_page();
+		svm_cpus[c].hsave_pa = pmm_alloc_pages_for(0, who);
+		svm_cpus[c].host_vmcb_pa = pmm_alloc_pages_for(0, who);
 		ok = svm_cpus[c].hsave_pa && svm_cpus[c].host_vmcb_pa;
 	}
 	if (!ok) {
+		svm_global_undo();
 		spin_unlock(&svm_init_lock);
-		return -VM_ENOMEM;	/* a boot this short of pages is lost anyway */
+		return -VM_ENOMEM;
 	}
 	/* A set bit intercepts: every port and every MSR. */
 	memset((void *)iopm_pa, 0xFF, SVM_IOPM_SIZE);
@@ -237,7 +258,7 @@ static void svm_vm_fini(struct vm *vm)
  * onto the VM's pages, 4 KiB at a time. */
 static int svm_vm_init(struct vm *vm)
 {
-	int err = svm_global_init();
+	int err = svm_global_init(vm_pages_for(vm));
 	if (err)
 		return err;
 	if (vm->mem_size > VM_MEM_MAX)
@@ -424,9 +445,17 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 	 * QEMU's TCG fills it when the delivery itself exits, as a #NPF on the
 	 * guest's stack does): the event is the guest's still, and the next
 	 * entry delivers it again, as KVM's svm_complete_interrupts does. */
-	sv->reinject = c->exit_int_info & SVM_EVENT_VALID ? c->exit_int_info : 0;
-	exit->delivering = sv->reinject != 0;
-	exit->delivery_vector = SVM_EVENT_VECTOR(c->exit_int_info);
+	uint64_t info = c->exit_int_info;
+	exit->delivering = info & SVM_EVENT_VALID;
+	exit->delivery_vector = SVM_EVENT_VECTOR(info);
+	/* An INT n, INT3 or INTO is not delivered again but done again: RIP
+	 * is still at it, and an event injected as a software one would push
+	 * the return address the VMCB's next_rip says (with NRIPS), which
+	 * nothing here sets (KVM sets it, svm_update_soft_interrupt_rip). */
+	bool soft = SVM_EVENT_TYPE(info) == SVM_EVENT_TYPE_SOFT ||
+		    (SVM_EVENT_TYPE(info) == SVM_EVENT_TYPE_EXCEPTION &&
+		     (exit->delivery_vector == 3 || exit->delivery_vector == 4));
+	sv->reinject = exit->delivering && !soft ? info : 0;
 	if (svm_exit_holds_host_state(sv->vmcb)) {
 		exit->reason = VM_EXIT_HOST_STATE;	/* see svm_cpu0_hazard */
 		return;
@@ -474,6 +503,9 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 		exit->reason = VM_EXIT_NPF;
 		exit->npf.gpa = c->exit_info2;
 		exit->npf.error = c->exit_info1;
+		exit->npf.write = c->exit_info1 & SVM_NPF_WRITE;
+		exit->npf.fetch = c->exit_info1 & SVM_NPF_FETCH;
+		exit->npf.walk = c->exit_info1 & SVM_NPF_GPT;
 		break;
 	case SVM_EXIT_SHUTDOWN:
 		exit->reason = VM_EXIT_SHUTDOWN;
@@ -575,23 +607,26 @@ static bool guest_translate(struct vcpu *v, const struct vmcb_save *s, uint64_t 
 		*gpa = la & 0xFFFFFFFFUL;
 		return true;
 	}
-	if (!(s->efer & EFER_LMA)) {
-		*why = "the guest pages without long mode, which this decoder does not walk";
+	if (!(s->efer & EFER_LMA) || (s->cr4 & CR4_LA57)) {
+		*why = "the guest pages other than with long mode's four levels, which this "
+		       "decoder does not walk";
 		return false;
 	}
 	uint64_t table = s->cr3 & PTE_ADDR_MASK;
 	for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
-		const uint64_t *e = vm_gpa_ptr(v->vm, table + 8 * PT_INDEX(la, level), 8);
-		if (!e || !(*e & PTE_P)) {
+		const volatile uint64_t *p = vm_gpa_ptr(v->vm, table + 8 * PT_INDEX(la, level), 8);
+		/* read once: another vCPU may write it meanwhile */
+		uint64_t e = p ? *p : 0;
+		if (!(e & PTE_P) || (level == PT_LEVEL_PML4 && (e & PTE_PS))) {
 			*why = "the instruction's page is not mapped in the guest";
 			return false;
 		}
-		if (level == PT_LEVEL_PT || ((*e & PTE_PS) && level <= PT_LEVEL_PDPT)) {
+		if (level == PT_LEVEL_PT || (e & PTE_PS)) {
 			uint64_t size = 1UL << (12 + 9 * (level - PT_LEVEL_PT));
-			*gpa = (*e & PTE_ADDR_MASK & ~(size - 1)) | (la & (size - 1));
+			*gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (la & (size - 1));
 			return true;
 		}
-		table = *e & PTE_ADDR_MASK;
+		table = e & PTE_ADDR_MASK;
 	}
 	return false;			/* not reached */
 }
@@ -606,13 +641,21 @@ static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why,
 		snprintf(why, len, "16-bit code, which this decoder does not read");
 		return -1;
 	}
+	if (exit->npf.walk) {
+		snprintf(why, len, "the guest's own page-table walk reached it, not an instruction's "
+			 "access");
+		return -1;
+	}
+	uint64_t gpa = exit->npf.gpa;
 	uint8_t code[X86_INSN_MAX];
 	unsigned n = 0;
 	for (; n < X86_INSN_MAX; n++) {		/* byte by byte: it may cross a page */
-		uint64_t gpa;
-		if (!guest_translate(v, s, s->cs.base + s->rip + n, &gpa, &w))
+		/* 64-bit code ignores CS's base; other code wraps at 4 GiB */
+		uint64_t la = long_mode ? s->rip + n : (uint32_t)(s->cs.base + s->rip + n);
+		uint64_t code_gpa;
+		if (!guest_translate(v, s, la, &code_gpa, &w))
 			break;
-		const uint8_t *p = vm_gpa_ptr(v->vm, gpa, 1);
+		const uint8_t *p = vm_gpa_ptr(v->vm, code_gpa, 1);
 		if (!p) {
 			w = "the instruction is outside the guest's memory";
 			break;
@@ -620,16 +663,20 @@ static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why,
 		code[n] = *p;
 	}
 	struct x86_mov m;
-	if (x86_decode_mov(code, n, long_mode, &m, &w) < 0) {
+	if (n == 0 || x86_decode_mov(code, n, long_mode, &m, &w) < 0) {
 		snprintf(why, len, "%s", w);
 		return -1;
 	}
-	if (m.write != !!(exit->npf.error & NPF_ERR_WRITE)) {
+	if (m.write != exit->npf.write) {
 		snprintf(why, len, "the instruction is a %s, the fault a %s", m.write ? "store" : "load",
 			 m.write ? "read" : "write");
 		return -1;
 	}
-	uint64_t gpa = exit->npf.gpa;
+	if ((gpa & (PAGE_SIZE - 1)) + m.bytes > PAGE_SIZE) {
+		/* part of it may be memory the guest has: one access cannot say */
+		snprintf(why, len, "the %u-byte access crosses a page", m.bytes);
+		return -1;
+	}
 	exit->reason = VM_EXIT_MMIO;
 	exit->next_rip = s->rip + m.len;
 	exit->mmio.gpa = gpa;

@@ -575,8 +575,8 @@ static void handle_hypercall(struct vcpu *v, struct vm_exit *e)
  */
 static bool handle_npf(struct vcpu *v, struct vm_exit *e)
 {
-	const char *what = e->npf.error & 0x10 ? "instruction fetch from" :
-			   e->npf.error & 0x2 ? "write to" : "read of";
+	const char *what = e->npf.fetch ? "instruction fetch from" :
+			   e->npf.write ? "write to" : "read of";
 	uint64_t gpa = e->npf.gpa;
 	if (e->delivering) {
 		vm_fault(v, "nested page fault: %s guest-physical 0x%lx, outside its %lu KiB of "
@@ -584,7 +584,7 @@ static bool handle_npf(struct vcpu *v, struct vm_exit *e)
 			 v->vm->mem_size / 1024, e->delivery_vector, e->rip);
 		return false;
 	}
-	if (v->vm->cfg.user && !(e->npf.error & 0x10)) {
+	if (v->vm->cfg.user && !e->npf.fetch) {
 		char why[96];
 		if (vmm_be->vcpu_decode_mmio(v, e, why, sizeof(why)) == 0) {
 			v->stats.exits[VM_EXIT_MMIO]++;

@@ -291,7 +291,7 @@ SHELL_CHECKS = [
     ("shell_vmrun_serial", r"(?s)\$ vmrun serial 2 1\n(?=.*?^\[vm\d+\.0\] hello from vCPU 0 "
      r"over COM1)(?=.*?^\[vm\d+\.1\] line 1$).*?^vm\d+\.1: result 0x5e100001",
      "vmrun: a guest on each vCPU talks to the UART the program emulates"),
-    ("shell_vmrun_mmio", r"(?s)\$ vmrun mmio\n.*?^vm\d+\.0: result 0x4d100000, 17 exits",
+    ("shell_vmrun_mmio", r"(?s)\$ vmrun mmio\n.*?^vm\d+\.0: result 0x4d100000, 24 exits",
      "vmrun: the mmio guest's loads and stores reach the device the program emulates"),
     ("shell_demos_restore_bugs", r"(?s)\$ monitor bugs\n(?:[^\n]*\n)*?\d+ bug switches, 0 on",
      "the demos leave every bug switch as they found it (off)"),

@@ -194,12 +194,19 @@ UTEST(uvm, a_guests_mmio_loads_and_stores_are_exits_the_program_emulates)
 		{ false, 0, 4, 0 },			/* into R11D, zero-extended */
 		{ false, 16, 1, 0 },			/* into SIL */
 		{ true, 48, 2, 0x5555 },		/* 66 REX.R 89 from R12W */
+		{ true, 56, 2, 0x1234 },		/* 66 C7 imm16 */
+		{ true, 60, 4, 0xCD77 },		/* REX.B: base R8 */
+		{ true, 17, 1, 0xCD },			/* 88 from AH */
+		{ false, 8, 4, 0 },			/* RIP-relative */
+		{ false, 60, 4, 0 },			/* code through 4 KiB pages */
+		{ false, 56, 2, 0 },			/* ... through a 1 GiB page */
+		{ false, 17, 4, 0 },			/* an instruction across a page */
 	};
 	const int nwant = (int)(sizeof(want) / sizeof(want[0]));
 	int vm = mmio_vm(0);
-	struct mmio_access seen[32];
+	struct mmio_access seen[40];
 	struct uvm_run r;
-	int n = mmio_device(vm, &r, seen, 32);
+	int n = mmio_device(vm, &r, seen, 40);
 	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
 	UT_EXPECT_EQ(r.stop, UVM_STOP_RESULT);
 	UT_EXPECT_EQ(r.result, UVM_MMIO_OK);	/* else BAD | the number of the check that failed */
@@ -225,8 +232,9 @@ UTEST(uvm, mmio_the_kernel_cannot_decode_or_made_by_an_events_delivery_stops_the
 	struct { unsigned arg; const char *says; } c[] = {
 		{ 1, "while delivering vector 48" },	/* INT 0x30 with its stack there */
 		{ 2, "not a MOV" },			/* MOVZX */
+		{ 3, "page-table walk" },		/* a PD of the guest's on the device */
 	};
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		int vm = mmio_vm(c[i].arg);
 		struct mmio_access seen[4];
 		struct uvm_run r;

@@ -6,12 +6,16 @@
 ;
 ; ARG (EBX) 0: the moves, 32-bit first (each size, register and immediate,
 ; AH, a SIB and an absolute address), then in long mode the REX forms
-; (64-bit, R8-R15, SIL, a zero-extending 32-bit load). Each load is
-; checked; the result is MMIO_OK, or GUEST_BAD | the number of the first
-; check that failed.
+; (64-bit, R8-R15, SIL, a zero-extending 32-bit load, an imm16, a REX.B
+; base, an AH store, a RIP-relative load), then loads from code run
+; through 4 KiB pages, through a 1 GiB page, and from an instruction that
+; crosses a page. Each load is checked; the result is MMIO_OK, or
+; GUEST_BAD | the number of the first check that failed.
 ; ARG 1: an INT 0x30 whose stack is the device: the event's delivery, not
 ; an instruction, touches it, which the kernel must say and not emulate.
 ; ARG 2: a MOVZX from the device, which the decoder does not take.
+; ARG 3: a load whose page directory (the guest's own) is on the device:
+; the CPU's walk of the guest's tables faults there, not the load.
 
 bits 32
 %include "abi.inc"
@@ -20,6 +24,9 @@ org CODE_GPA
 
 MMIO_GPA        equ 0xF00000            ; past the VM's memory, inside the 16 MiB map
 LM_PML4         equ 0x70000             ; identity map of 0 .. 16 MiB (longmode.inc)
+PT4K            equ 0x73000             ; 4 KiB pages: 16 MiB + x is x (x < 2 MiB)
+VIA_4K          equ 0x1000000
+VIA_1G          equ 0x40000000
 MMIO_OK         equ 0x4D100000          ; uvm.h's UVM_MMIO_OK
 GUEST_BAD       equ 0xBAD00000          ; | the number of the check that failed
 
@@ -61,6 +68,19 @@ start:
         CHECK ecx, 0xCAFEF00D, 6
 
         LM_BUILD_MAP                            ; into long mode (longmode.inc)
+        ; two more ways to the first 2 MiB, for code run through them (the
+        ; kernel walks the guest's tables to fetch an instruction): 4 KiB
+        ; pages at 16 MiB (a page table at PT4K), a 1 GiB page at 1 GiB
+        mov edi, PT4K
+        mov eax, 3                              ; present, writable, from 0
+        mov ecx, 512
+.pt:    mov [edi], eax
+        add eax, 0x1000
+        add edi, 8
+        dec ecx
+        jnz .pt
+        mov dword [LM_PML4 + 0x2000 + 8 * 8], PT4K | 3   ; PD[8]: 16 MiB
+        mov dword [LM_PML4 + 0x1000 + 8], 0x83  ; PDPT[1]: 1 GiB at 0, a 1 GiB page
         LM_ENTER long_mode
 
 bits 64
@@ -88,8 +108,24 @@ long_mode:
         CHECK rsi, rax, 10
         mov r12d, 0x5555
         mov [rbx + 48], r12w                    ; 66 REX.R 89 /r, 2 bytes at +48
-        mov eax, MMIO_OK                        ; every check passed
-        jmp report64
+        mov word [rbx + 56], 0x1234             ; 66 C7 /0: imm16, 2 bytes at +56
+        mov r8, rbx
+        mov eax, 0xCD77
+        mov [r8 + 60], eax                      ; REX.B 89 /r (base R8), 4 bytes at +60
+        mov [rbx + 17], ah                      ; 88 /r with reg 4: AH, 1 byte at +17
+        mov ecx, [rel $$ + MMIO_GPA + 8 - CODE_GPA]   ; RIP-relative (to $$, the image)
+        CHECK ecx, 0xCAFEF00D, 11
+        mov rax, VIA_4K + via_4k                ; this code again, through 4 KiB pages
+        jmp rax
+via_4k: mov edx, [rbx + 60]
+        CHECK edx, 0xCD77, 12
+        mov rax, VIA_1G + via_1g                ; ... and through a 1 GiB page
+        jmp rax
+via_1g: xor esi, esi
+        mov si, [rbx + 56]
+        CHECK esi, 0x1234, 13
+        mov rax, across                         ; identity again
+        jmp rax
 fail64: or eax, GUEST_BAD
 report64:
         mov dx, PORT_RESULT
@@ -104,6 +140,8 @@ report:
         jmp $
 
 delivery:
+        cmp ebx, 3
+        je walk
         cmp ebx, 2
         jne .int
         mov ebx, MMIO_GPA
@@ -118,6 +156,24 @@ delivery:
         jmp report
 
 isr:    iret
+
+bits 64
+        times 0x1FFE - CODE_GPA - ($ - $$) nop
+across: mov eax, [rbx + 17]                     ; 8B 43 11: across the page at 0x2000
+        CHECK eax, 0xCD, 14                     ; +17 is AH's 0xCD, +18 .. +20 never stored
+        mov eax, MMIO_OK                        ; every check passed
+        jmp report64
+
+bits 32
+walk:   ; ARG 3: the guest's second GiB has its page directory on the device:
+        ; a load there faults in the CPU's walk of the guest's tables
+        LM_BUILD_MAP
+        mov dword [LM_PML4 + 0x1000 + 8], MMIO_GPA | 3  ; PDPT[1]: a PD on the device
+        LM_ENTER walk64
+bits 64
+walk64: mov ecx, [0x40000000]                   ; (never completes: the VM stops)
+        mov eax, 97
+        jmp report64
 
 LM_GDT
 align 8

@@ -95,6 +95,8 @@
 #define SVM_NPF_P              (1u << 0)
 #define SVM_NPF_WRITE          (1u << 1)
 #define SVM_NPF_FETCH          (1u << 4)
+#define SVM_NPF_GPA            (1UL << 32)	/* the fault was the access's own address */
+#define SVM_NPF_GPT            (1UL << 33)	/* ... the guest's page-table walk's */
 
 /* Instruction lengths the backend must know itself: QEMU's TCG has no
  * next-RIP save (ARCHITECTURE.md), and these are the only encodings. */
@@ -112,14 +114,13 @@
 #define SVM_ATTR_L             0x0200	/* a 64-bit code segment */
 #define SVM_ATTR_DB            0x0400	/* a 32-bit one (D), outside long mode */
 
-/* #NPF's error code (EXITINFO1): as a page fault's. */
-#define NPF_ERR_WRITE          (1UL << 1)
-#define NPF_ERR_FETCH          (1UL << 4)
-
 /* EVENTINJ and EXITINTINFO: vector 7:0, type 10:8, error code valid 11,
  * valid 31, the error code in 63:32 (APM vol. 2, 15.20 and 15.7.2). */
 #define SVM_EVENT_VALID        (1UL << 31)
 #define SVM_EVENT_VECTOR(e)    ((uint32_t)(e) & 0xFF)
+#define SVM_EVENT_TYPE(e)      (((uint32_t)(e) >> 8) & 7)
+#define SVM_EVENT_TYPE_EXCEPTION 3
+#define SVM_EVENT_TYPE_SOFT      4	/* INT n */
 
 #define SVM_IOPM_SIZE          (3 * PAGE_SIZE)	/* 12 KiB: a bit per port (+1 page) */
 #define SVM_MSRPM_SIZE         (2 * PAGE_SIZE)	/* 8 KiB: two bits per MSR */

@@ -32,6 +32,7 @@
 #define CR4_OSFXSR     (1UL << 9)
 #define CR4_OSXMMEXCPT (1UL << 10)
 #define CR4_UMIP       (1UL << 11)
+#define CR4_LA57       (1UL << 12)	/* five-level paging */
 #define CR4_FSGSBASE   (1UL << 16)
 #define CR4_OSXSAVE    (1UL << 18)
 #define CR4_SMEP       (1UL << 20)
