@@ -14,8 +14,8 @@
 ; ARG 1: an INT 0x30 whose stack is the device: the event's delivery, not
 ; an instruction, touches it, which the kernel must say and not emulate.
 ; ARG 2: a MOVZX from the device, which the decoder does not take.
-; ARG 3: a load whose page directory (the guest's own) is on the device:
-; the CPU's walk of the guest's tables faults there, not the load.
+; ARG 3: a store whose page directory (the guest's own) is on the device:
+; the CPU's walk of the guest's tables faults there, not the store.
 
 bits 32
 %include "abi.inc"
@@ -171,7 +171,9 @@ walk:   ; ARG 3: the guest's second GiB has its page directory on the device:
         mov dword [LM_PML4 + 0x1000 + 8], MMIO_GPA | 3  ; PDPT[1]: a PD on the device
         LM_ENTER walk64
 bits 64
-walk64: mov ecx, [0x40000000]                   ; (never completes: the VM stops)
+walk64: mov [0x40000000], ecx                   ; a store, as the walk's own access is
+                                                ; (the A bit): only EXITINFO1 tells them
+                                                ; apart. (Never completes: the VM stops.)
         mov eax, 97
         jmp report64
 
