@@ -437,7 +437,7 @@ static void decode_exit(struct svm_vcpu *sv, struct vm_exit *exit)
 	struct vmcb_save *s = &sv->vmcb->save;
 	/* a guest outside long mode sees only the low halves of registers */
 	uint64_t mask = s->efer & EFER_LMA ? ~0UL : 0xFFFFFFFFUL;
-	memset(exit, 0, sizeof(*exit));
+	*exit = (struct vm_exit){ 0 };	/* a few stores: memset is a byte loop (-fno-builtin) */
 	exit->code = c->exit_code;
 	exit->rip = s->rip;
 	exit->next_rip = s->rip;

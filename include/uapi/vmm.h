@@ -62,8 +62,9 @@ struct uvm_config {
 /* What ended a vm_run (struct uvm_run.reason) */
 #define UVM_EXIT_IO      1		/* port I/O for the program to emulate */
 #define UVM_EXIT_STOPPED 2		/* the vCPU has stopped for good: stop, result */
-#define UVM_EXIT_MMIO    3		/* a load or store of guest-physical memory the VM
-					 * does not have, for the program to emulate */
+#define UVM_EXIT_MMIO    3		/* a MOV to or from guest-physical memory the VM
+					 * does not have (gpa, bytes, in, data), for the
+					 * program to emulate */
 
 /* struct uvm_run.stop */
 #define UVM_STOP_RESULT      1		/* the guest gave its result (port 0x600, hypercall 0) */
@@ -76,19 +77,18 @@ struct uvm_run {
 					 * whose struct cannot be written back (-EFAULT)
 					 * has taken its exit: the next run completes it */
 	unsigned int reason;		/* out: UVM_EXIT_* */
+	unsigned long data;		/* in: what the last exit's MMIO load reads (its
+					 * low `bytes` bytes); out: UVM_EXIT_MMIO: a
+					 * store's value. (in_value, reason and data
+					 * first: a run reads only them, not the rest) */
 	unsigned long rip;		/* out: guest RIP of the instruction that exited */
+	unsigned long gpa;		/* UVM_EXIT_MMIO: the guest-physical address, */
 	unsigned short port;		/* UVM_EXIT_IO: the port, */
-	unsigned char bytes;		/* 1, 2 or 4, */
-	unsigned char in;		/* 1 for IN, 0 for OUT, */
+	unsigned char bytes;		/* 1, 2 or 4 (MMIO: or 8), */
+	unsigned char in;		/* 1 for IN (or an MMIO load), 0 for OUT (a store), */
 	unsigned int value;		/* and what an OUT wrote */
 	unsigned int stop;		/* UVM_EXIT_STOPPED: UVM_STOP_*, */
 	unsigned int result;		/* and with UVM_STOP_RESULT, the result */
-	/* UVM_EXIT_MMIO: a MOV of `bytes` (1, 2, 4 or 8) at guest-physical
-	 * `gpa`, outside the VM's memory; `in` 1 for a load, whose value the
-	 * program puts in `data` for the next run (its low `bytes` bytes), 0
-	 * for a store of `data`. */
-	unsigned long gpa;
-	unsigned long data;
 };
 
 /* SYS_vm_ctl's op: (h, op, vcpu, arg, ptr) */

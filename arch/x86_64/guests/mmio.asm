@@ -16,6 +16,7 @@
 ; ARG 2: a MOVZX from the device, which the decoder does not take.
 ; ARG 3: a store whose page directory (the guest's own) is on the device:
 ; the CPU's walk of the guest's tables faults there, not the store.
+; ARG 4: ARG2 stores in a row (vmm.user_mmio_roundtrip).
 
 bits 32
 %include "abi.inc"
@@ -140,6 +141,8 @@ report:
         jmp $
 
 delivery:
+        cmp ebx, 4
+        je stores
         cmp ebx, 3
         je walk
         cmp ebx, 2
@@ -165,6 +168,14 @@ across: mov eax, [rbx + 17]                     ; 8B 43 11: across the page at 0
         jmp report64
 
 bits 32
+stores: ; ARG 4: ECX (ARG2) stores to the device in a row (the benchmark's)
+        mov edi, MMIO_GPA
+.again: mov [edi], ecx
+        dec ecx
+        jnz .again
+        mov eax, MMIO_OK
+        jmp report
+
 walk:   ; ARG 3: the guest's second GiB has its page directory on the device:
         ; a load there faults in the CPU's walk of the guest's tables
         LM_BUILD_MAP
