@@ -564,6 +564,45 @@ UTEST(uvm, the_program_keeps_its_xmm_across_vm_run)
 
 /* ---- bad arguments ---- */
 
+/*
+ * vm_memory copies through copyin and copyout, which move eight bytes at
+ * a time and then the last 0-7 (arch/x86_64/uaccess.asm): every length
+ * and alignment comes back as it went, and a buffer whose last byte, or
+ * any of the last eight, runs into unmapped memory is -EFAULT either way
+ * (a fault in the quadwords and in the bytes after them both end the copy).
+ */
+UTEST(uvm, guest_memory_copies_are_whole_at_every_length_and_refused_at_an_edge)
+{
+	int vm = make_vm("halt", 1, 0);
+	static unsigned char out[128], back[128];
+	int bad = 0;
+	for (int off = 0; off < 8; off++) {
+		for (int len = 0; len <= 40; len++) {
+			for (int i = 0; i < 128; i++) {
+				out[i] = (unsigned char)(i * 11 + off + len);
+				back[i] = 0;
+			}
+			UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_WRITE, 0x3000 + (unsigned long)off,
+					       out + off, (unsigned long)len), 0);
+			UT_ASSERT_EQ(vm_memory(vm, UVM_MEM_READ, 0x3000 + (unsigned long)off,
+					       back + off, (unsigned long)len), 0);
+			bad += memcmp(back + off, out + off, (size_t)len) != 0;
+			for (int i = 0; i < 128; i++)	/* nothing around it moved */
+				bad += (i < off || i >= off + len) && back[i] != 0;
+		}
+	}
+	UT_EXPECT_EQ(bad, 0);
+	char *edge = ut_heap_edge();		/* 8 mapped bytes, then none */
+	for (int k = 0; k < 16; k++) {
+		long want = k == 0 ? 0 : -EFAULT;
+		UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_WRITE, 0x3000, edge - 8, 16 + (unsigned long)k),
+			     want);
+		UT_EXPECT_EQ(vm_memory(vm, UVM_MEM_READ, 0x3000, edge - 8, 16 + (unsigned long)k),
+			     want);
+	}
+	UT_EXPECT_EQ(handle_close(vm), 0);
+}
+
 UTEST(uvm, every_bad_argument_is_an_error)
 {
 	struct uvm_config cfg = { .nvcpus = 1 };
