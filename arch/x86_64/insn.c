@@ -15,8 +15,10 @@ static int refuse(const char **why, const char *s)
 	return -1;
 }
 
-/* Length of ModRM and what follows it (SIB, displacement), from p. */
-static int modrm_len(const uint8_t *p, unsigned avail, const char **why)
+/* ModRM and what follows it (SIB, displacement) from p, into m's memory
+ * operand; returns their length. rex: the REX prefix (0 for none). */
+static int parse_modrm(const uint8_t *p, unsigned avail, unsigned rex, bool long_mode,
+		       struct x86_mov *m, const char **why)
 {
 	if (avail < 1)
 		return refuse(why, "the instruction runs past the guest's memory");
@@ -24,19 +26,37 @@ static int modrm_len(const uint8_t *p, unsigned avail, const char **why)
 	unsigned len = 1;
 	if (mod == 3)
 		return refuse(why, "a register operand, not memory");
+	m->base = m->index = -1;
+	m->scale = 1;
+	bool disp32 = mod == 2, disp8 = mod == 1;
 	if (rm == 4) {				/* a SIB byte */
 		if (avail < 2)
 			return refuse(why, "the instruction runs past the guest's memory");
-		if (mod == 0 && (p[1] & 7) == 5)
-			len += 4;		/* no base: disp32 */
+		unsigned sib = p[1], base = sib & 7, index = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
 		len++;
+		m->scale = 1u << (sib >> 6);
+		if (index != 4)			/* 4 (no REX.X): no index */
+			m->index = (int)index;
+		if (mod == 0 && base == 5)
+			disp32 = true;		/* no base: disp32 */
+		else
+			m->base = (int)(base | (rex & 1 ? 8 : 0));
 	} else if (mod == 0 && rm == 5) {
-		len += 4;			/* disp32 (RIP-relative in long mode) */
+		disp32 = true;			/* disp32: RIP-relative in long mode */
+		m->rip_relative = long_mode;
+	} else {
+		m->base = (int)(rm | (rex & 1 ? 8 : 0));
 	}
-	if (mod == 1)
-		len += 1;
-	else if (mod == 2)
-		len += 4;
+	if (disp8 || disp32) {
+		unsigned n = disp8 ? 1 : 4;
+		if (len + n > avail)
+			return refuse(why, "the instruction runs past the guest's memory");
+		uint32_t d = 0;
+		for (unsigned k = 0; k < n; k++)
+			d |= (uint32_t)p[len + k] << (8 * k);
+		m->disp = disp8 ? (int8_t)d : (int32_t)d;
+		len += n;
+	}
 	return (int)len;
 }
 
@@ -57,9 +77,10 @@ int x86_decode_mov(const uint8_t *code, unsigned avail, bool long_mode, struct x
 		} else if (b == 0x67) {
 			if (!long_mode)		/* 16-bit addressing: other ModRM forms */
 				return refuse(why, "a 16-bit address (prefix 67)");
+			m->addr32 = true;
 		} else if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 ||
 			   b == 0x65) {
-			/* a segment: the fault gave the address */
+			m->segment = b;		/* the last one counts */
 		} else if (b == 0xF0 || b == 0xF2 || b == 0xF3) {
 			return refuse(why, "a LOCK, REP or REPNE prefix");
 		} else {
@@ -88,12 +109,10 @@ int x86_decode_mov(const uint8_t *code, unsigned avail, bool long_mode, struct x
 		return refuse(why, "the instruction runs past the guest's memory");
 	uint8_t modrm = code[i];
 	unsigned reg = (modrm >> 3) & 7;
-	int ml = modrm_len(code + i, avail - i, why);
+	int ml = parse_modrm(code + i, avail - i, rex, long_mode, m, why);
 	if (ml < 0)
 		return -1;
 	i += (unsigned)ml;
-	if (i > avail)
-		return refuse(why, "the instruction runs past the guest's memory");
 	if (m->has_imm) {
 		if (reg != 0)
 			return refuse(why, "opcode C6/C7 with a ModRM reg other than 0");
@@ -120,6 +139,19 @@ int x86_decode_mov(const uint8_t *code, unsigned avail, bool long_mode, struct x
 static uint64_t size_mask(unsigned bytes)
 {
 	return bytes == 8 ? ~0UL : (1UL << (8 * bytes)) - 1;
+}
+
+uint64_t x86_mov_address(const struct x86_mov *m, uint64_t (*reg)(void *, unsigned),
+			 void *ctx, uint64_t next_rip, bool long_mode)
+{
+	uint64_t ea = (uint64_t)m->disp;
+	if (m->rip_relative)
+		ea += next_rip;
+	if (m->base >= 0)
+		ea += reg(ctx, (unsigned)m->base);
+	if (m->index >= 0)
+		ea += reg(ctx, (unsigned)m->index) * m->scale;
+	return long_mode && !m->addr32 ? ea : (uint32_t)ea;
 }
 
 uint64_t x86_mov_source(const struct x86_mov *m, uint64_t regval)

@@ -631,6 +631,30 @@ static bool guest_translate(struct vcpu *v, const struct vmcb_save *s, uint64_t 
 	return false;			/* not reached */
 }
 
+static uint64_t gpr_read(void *sv, unsigned n)
+{
+	return gpr_get(sv, n);
+}
+
+/* The base of the segment m's operand is in: in 64-bit code only FS and GS
+ * have one; elsewhere the prefix's, or DS (SS with RSP or RBP as base). */
+static uint64_t segment_base(const struct vmcb_save *s, const struct x86_mov *m, bool long_mode)
+{
+	switch (m->segment) {
+	case 0x64: return s->fs.base;
+	case 0x65: return s->gs.base;
+	}
+	if (long_mode)
+		return 0;
+	switch (m->segment) {
+	case 0x26: return s->es.base;
+	case 0x2E: return s->cs.base;
+	case 0x36: return s->ss.base;
+	case 0x3E: return s->ds.base;
+	}
+	return m->base == 4 || m->base == 5 ? s->ss.base : s->ds.base;
+}
+
 static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why, size_t len)
 {
 	struct svm_vcpu *sv = v->backend;
@@ -672,9 +696,21 @@ static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why,
 			 m.write ? "read" : "write");
 		return -1;
 	}
-	if ((gpa & (PAGE_SIZE - 1)) + m.bytes > PAGE_SIZE) {
-		/* part of it may be memory the guest has: one access cannot say */
-		snprintf(why, len, "the %u-byte access crosses a page", m.bytes);
+	/* Where the access begins: the fault names the page it faulted on,
+	 * which for an access across two pages, the first of them memory the
+	 * guest has, is the second. Part of such an access is memory: one
+	 * exit cannot say it, so it is refused, as is an operand the fault's
+	 * address does not match. */
+	uint64_t ea = x86_mov_address(&m, gpr_read, sv, s->rip + m.len, long_mode);
+	uint64_t la = segment_base(s, &m, long_mode) + ea;
+	if (!long_mode)
+		la = (uint32_t)la;
+	if ((la & (PAGE_SIZE - 1)) + m.bytes > PAGE_SIZE) {
+		snprintf(why, len, "the %u-byte access at 0x%lx crosses a page", m.bytes, la);
+		return -1;
+	}
+	if ((la & (PAGE_SIZE - 1)) != (gpa & (PAGE_SIZE - 1))) {
+		snprintf(why, len, "the instruction's operand is at 0x%lx, not on that page", la);
 		return -1;
 	}
 	exit->reason = VM_EXIT_MMIO;

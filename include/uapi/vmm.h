@@ -79,8 +79,7 @@ struct uvm_run {
 	unsigned int reason;		/* out: UVM_EXIT_* */
 	unsigned long data;		/* in: what the last exit's MMIO load reads (its
 					 * low `bytes` bytes); out: UVM_EXIT_MMIO: a
-					 * store's value. (in_value, reason and data
-					 * first: a run reads only them, not the rest) */
+					 * store's value */
 	unsigned long rip;		/* out: guest RIP of the instruction that exited */
 	unsigned long gpa;		/* UVM_EXIT_MMIO: the guest-physical address, */
 	unsigned short port;		/* UVM_EXIT_IO: the port, */

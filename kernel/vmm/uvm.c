@@ -139,9 +139,10 @@ static struct vcpu *vcpu_get(long h, long id, int *err)
 
 long sys_vm_run(long h, long id, long urun)
 {
-	struct uvm_run run = { 0 };	/* all of it goes out: none of the kernel's stack */
-	/* what a run reads: the values the last exit's instruction takes */
-	if (copyin(&run, (uint64_t)urun, offsetof(struct uvm_run, rip)))
+	/* all of it, though a run reads only its first 16 bytes: a struct that
+	 * could not be written back would lose the exit the run takes */
+	struct uvm_run run;
+	if (copyin(&run, (uint64_t)urun, sizeof(run)))
 		return -EFAULT;
 	int err;
 	struct vcpu *v = vcpu_get(h, id, &err);

@@ -289,7 +289,9 @@ KTEST(sched, yield_rotates_its_fifo_and_keeps_the_run_queue_whole)
 	for (; attempt < 3; attempt++) {
 		rq_scenario(&run);
 		KT_EXPECT_EQ(run.bad, 0);
-		KT_ASSERT_EQ(run.n, RQ_LOG);
+		KT_EXPECT_EQ(run.n, RQ_LOG);
+		if (run.n != RQ_LOG)
+			break;			/* (the quantum is put back first) */
 		wrong = rq_first_wrong(&run);
 		if (wrong < 0)
 			break;

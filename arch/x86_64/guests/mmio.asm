@@ -17,6 +17,8 @@
 ; ARG 3: a store whose page directory (the guest's own) is on the device:
 ; the CPU's walk of the guest's tables faults there, not the store.
 ; ARG 4: ARG2 stores in a row (vmm.user_mmio_roundtrip).
+; ARG 5: a store across the end of the VM's memory: half of it memory, half
+; not, which one exit cannot say (the fault names the second page).
 
 bits 32
 %include "abi.inc"
@@ -25,6 +27,7 @@ org CODE_GPA
 
 MMIO_GPA        equ 0xF00000            ; past the VM's memory, inside the 16 MiB map
 LM_PML4         equ 0x70000             ; identity map of 0 .. 16 MiB (longmode.inc)
+MMIO_MEM        equ 0x80000             ; the VM's memory (uvm.c's image: 512 KiB)
 PT4K            equ 0x73000             ; 4 KiB pages: 16 MiB + x is x (x < 2 MiB)
 VIA_4K          equ 0x1000000
 VIA_1G          equ 0x40000000
@@ -141,6 +144,8 @@ report:
         jmp $
 
 delivery:
+        cmp ebx, 5
+        je split
         cmp ebx, 4
         je stores
         cmp ebx, 3
@@ -174,6 +179,11 @@ stores: ; ARG 4: ECX (ARG2) stores to the device in a row (the benchmark's)
         dec ecx
         jnz .again
         mov eax, MMIO_OK
+        jmp report
+
+split:  ; ARG 5: a store whose first half is the VM's memory, its second not
+        mov dword [MMIO_MEM - 2], 0x11223344    ; (never completes: the VM stops)
+        mov eax, 96
         jmp report
 
 walk:   ; ARG 3: the guest's second GiB has its page directory on the device:

@@ -15,9 +15,10 @@
  *   C6 /0  MOV r/m8, imm8        C7 /0  MOV r/m, imm   (imm32 sign-extended
  *                                                      for 64 bits)
  * with the prefixes 66 (16-bit operand), 67 in long mode (32-bit address,
- * the same ModRM forms), the segment overrides (ignored: the fault gave
- * the address) and REX in long mode. The memory operand's form only
- * matters for the length (ModRM, SIB, displacement).
+ * the same ModRM forms), the segment overrides and REX in long mode. The
+ * memory operand is parsed too (x86_mov_address), so that the backend can
+ * tell where the access begins: a #NPF gives the address of the page it
+ * faulted on, which for an access across two pages is the second's.
  */
 #ifndef ARCH_INSN_H
 #define ARCH_INSN_H
@@ -35,6 +36,14 @@ struct x86_mov {
 	unsigned reg;			/* the register, 0-15 (RAX, RCX, RDX, RBX, RSP,
 					 * RBP, RSI, RDI, R8-R15), */
 	bool high8;			/* ... or AH, CH, DH, BH (reg 4-7, no REX) */
+	/* The memory operand: base + index * scale + disp (registers as
+	 * above, -1 for none), or next RIP + disp; its segment prefix (0 for
+	 * none); a 32-bit address in long mode (67). */
+	int base, index;
+	unsigned scale;
+	int64_t disp;
+	bool rip_relative, addr32;
+	uint8_t segment;
 };
 
 /*
@@ -44,6 +53,12 @@ struct x86_mov {
  */
 int x86_decode_mov(const uint8_t *code, unsigned avail, bool long_mode, struct x86_mov *m,
 		   const char **why);
+
+/* The memory operand's effective address (its offset in the segment),
+ * reading registers through reg(ctx, n); next_rip is the address of the
+ * instruction after it. Outside long mode, or with 67, 32 bits. */
+uint64_t x86_mov_address(const struct x86_mov *m, uint64_t (*reg)(void *, unsigned),
+			 void *ctx, uint64_t next_rip, bool long_mode);
 
 /* The value of register `reg` of m's size as the instruction reads it
  * (store), and the register's new 64-bit value after a load of `value`:
