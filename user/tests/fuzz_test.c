@@ -263,6 +263,10 @@ static void ipc_fuzz_ext(uint64_t *rng, struct ipc_ext *e, void *stack_buf, void
 	e->handle_room = (unsigned)(rand64(rng) % 5);
 }
 
+/* The IPC fuzzer's buffers (below): what a receive or a read of guest
+ * memory writes must stay inside them. */
+#define IPC_FUZZ_BUF 8192
+
 /*
  * VM handles (uapi/vmm.h) are handles like the others here: made, run,
  * closed, duplicated and moved in messages at random, so that the vCPUs of
@@ -310,12 +314,16 @@ static void vm_fuzz(uint64_t *rng, long h, void *stack_buf, void *heap_buf, void
 			       : (struct uvm_run *)pool_pointer(rng, stack_buf, heap_buf,
 								freed)) == 0;
 		break;
-	case 4:
-		vm_memory((int)h, (int)(rand64(rng) % 3),
+	case 4: {
+		int op = (int)(rand64(rng) % 3);
+		uint64_t len = rand64(rng) % 4 ? rand64(rng) % 64 : pool_length(rng);
+		if (op == UVM_MEM_READ && len > IPC_FUZZ_BUF)
+			len = IPC_FUZZ_BUF;	/* what it writes stays inside our buffers */
+		vm_memory((int)h, op,
 			  rand64(rng) % 4 ? UVM_CODE_GPA + rand64(rng) % 256 : (uint64_t)pool_length(rng),
-			  (void *)pool_pointer(rng, stack_buf, heap_buf, freed),
-			  rand64(rng) % 4 ? rand64(rng) % 64 : pool_length(rng));
+			  (void *)pool_pointer(rng, stack_buf, heap_buf, freed), len);
 		break;
+	}
 	case 5:
 		vm_event((int)h, id, (unsigned)rand64(rng));
 		break;
@@ -343,7 +351,6 @@ static void vm_fuzz_close_all(void)
  * receive writes stays inside them; they and the freed range are made by
  * the process's first thread before the second starts (two threads moving
  * the break at once would free each other's memory). */
-#define IPC_FUZZ_BUF 8192
 
 struct ipc_fuzz_arg {
 	uint64_t seed;
@@ -415,9 +422,12 @@ static void ipc_fuzz(void *argp)
 
 /* A run may go on for ever (a guest of random bytes), as long as its VM
  * has a handle, in this process or another. So a third thread of each
- * fuzzer, every 5 ms of the time, takes a random vCPU of a VM it holds
- * out, or closes the handle, ending runs (of its own threads' or others')
- * in the middle; and once the time is up it keeps its table free of VM
+ * fuzzer, every 5 ms of the time, takes a random vCPU out of each VM it
+ * holds (half the time) or closes the handle (an eighth), ending runs of
+ * its own threads' or others' in the middle: a guest spins for some
+ * milliseconds, not for the rest of the time, which the kernel's storm
+ * beside it needs (its host rendezvous wait for each of its vCPU threads
+ * to get a CPU). Once the time is up it keeps its table free of VM
  * handles until both fuzzing threads are done (none comes back: a done
  * thread receives nothing), so that every run ends. */
 static void vm_fuzz_watch(void *argp)
@@ -428,12 +438,14 @@ static void vm_fuzz_watch(void *argp)
 	struct ipc_handle_info info;
 	while (clock_ns() < end) {
 		sleep_ns(5000000);
-		int h = (int)(rand64(&rng) % 16);
-		if (handle_info(h, &info) == 0 && info.type == IPC_OBJ_VM) {
-			if (rand64(&rng) % 4)
-				vm_deactivate(h, (int)(rand64(&rng) % 4));
-			else
+		for (int h = 0; h < IPC_HANDLES_MAX; h++) {
+			if (handle_info(h, &info) != 0 || info.type != IPC_OBJ_VM)
+				continue;
+			uint64_t r = rand64(&rng) % 8;
+			if (r == 0)
 				handle_close(h);
+			else if (r < 5)
+				vm_deactivate(h, (int)(rand64(&rng) % 4));
 		}
 	}
 	do {

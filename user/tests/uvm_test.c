@@ -742,8 +742,15 @@ UTEST(uvm, closing_the_last_handle_stops_the_runs_in_progress)
 	int ta = uthread_create(ut_run_vcpu, &xa), tb = uthread_create(ut_run_vcpu, &xb);
 	UT_ASSERT(ta > 0 && tb > 0);
 	wait_in_first_init(b);
-	UT_ASSERT_EQ(vm_info(a, 0, &in), 0);
-	UT_EXPECT(in.state != ST_IDLE);		/* in its run */
+	/* in its run: its thread may not have got a CPU yet (seen once on
+	 * smp4, in a loaded make test), so wait for it, a second at most */
+	unsigned long deadline = clock_ns() + 1000 * MS;
+	do {
+		UT_ASSERT_EQ(vm_info(a, 0, &in), 0);
+		if (in.state == ST_IDLE)
+			sleep_ns(MS);
+	} while (in.state == ST_IDLE && clock_ns() < deadline);
+	UT_EXPECT(in.state != ST_IDLE);
 	UT_EXPECT_EQ(handle_close(a), 0);
 	UT_EXPECT_EQ(handle_close(b), 0);
 	UT_ASSERT_EQ(uthread_join(ta), 0);
