@@ -168,9 +168,7 @@ uint64_t x86_mov_load(const struct x86_mov *m, uint64_t oldval, uint64_t value)
 	value &= size_mask(m->bytes);
 	if (m->high8)
 		return (oldval & ~0xFF00UL) | value << 8;
-	if (m->bytes == 4)
+	if (m->bytes >= 4)
 		return value;			/* a 32-bit load zero-extends */
-	if (m->bytes == 8)
-		return value;
 	return (oldval & ~size_mask(m->bytes)) | value;
 }

@@ -597,7 +597,7 @@ static void svm_vcpu_complete(struct vcpu *v, const struct vm_exit *exit, uint64
 /*
  * Guest-physical address of the guest's linear address `la`, through its
  * own page tables as they are now: none (paging off) or long mode's four
- * levels; 0 with *why for anything else or a page not present. (Reads
+ * levels; false with *why for anything else or a page not present. (Reads
  * only: the guest's accessed bits are left alone.)
  */
 static bool guest_translate(struct vcpu *v, const struct vmcb_save *s, uint64_t la,
@@ -671,20 +671,32 @@ static int svm_vcpu_decode_mmio(struct vcpu *v, struct vm_exit *exit, char *why,
 		return -1;
 	}
 	uint64_t gpa = exit->npf.gpa;
+	/* The instruction's bytes, a page at a time (it may cross one): one
+	 * walk of the guest's tables for each, and no byte past its memory. */
 	uint8_t code[X86_INSN_MAX];
 	unsigned n = 0;
-	for (; n < X86_INSN_MAX; n++) {		/* byte by byte: it may cross a page */
+	while (n < X86_INSN_MAX) {
 		/* 64-bit code ignores CS's base; other code wraps at 4 GiB */
 		uint64_t la = long_mode ? s->rip + n : (uint32_t)(s->cs.base + s->rip + n);
 		uint64_t code_gpa;
 		if (!guest_translate(v, s, la, &code_gpa, &w))
 			break;
+		unsigned chunk = MIN(X86_INSN_MAX - n, PAGE_SIZE - (unsigned)(la & (PAGE_SIZE - 1)));
 		const uint8_t *p = vm_gpa_ptr(v->vm, code_gpa, 1);
 		if (!p) {
 			w = "the instruction is outside the guest's memory";
 			break;
 		}
-		code[n] = *p;
+		/* guest memory is contiguous: the chunk is, but the memory may
+		 * end inside it */
+		unsigned k = (unsigned)MIN(chunk, v->vm->mem_size - code_gpa);
+		for (unsigned j = 0; j < k; j++)
+			code[n + j] = p[j];
+		n += k;
+		if (k < chunk) {
+			w = "the instruction is outside the guest's memory";
+			break;
+		}
 	}
 	struct x86_mov m;
 	if (n == 0 || x86_decode_mov(code, n, long_mode, &m, &w) < 0) {
