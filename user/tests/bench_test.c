@@ -289,32 +289,46 @@ UTEST(bench, ipc_notify_latency)
 
 #define UVM_ROUNDS 5000
 
-/* One exit to this program and back into the guest: the pio guest's OUT
- * to a port the kernel does not emulate, vm_run's return with it, and the
- * next vm_run completing it and entering again (vmm.exit_roundtrip is the
- * same round handled in the kernel). From the first exit to the last. */
-UTEST(bench, vmm_user_exit_roundtrip)
+/* UVM_ROUNDS exits of `reason` to this program and back into the guest,
+ * timed from the first to the last: `image` in a VM of cfg (its
+ * arguments ask for the rounds and one more), which then stops with
+ * `result`. */
+static void user_exit_rounds(const char *name, const char *image, struct uvm_config cfg,
+			     unsigned reason, unsigned result)
 {
-	struct uvm_config cfg = { .nvcpus = 1, .args = { UVM_ROUNDS + 1 } };
+	const struct uvm_image *img = uvm_image_find(image);
+	cfg.mem_size = img->mem;
 	int vm = vm_create(&cfg);
 	if (vm == -ENOTSUP)
 		UT_SKIP("this machine cannot run guests");
 	UT_ASSERT(vm >= 0);
-	UT_ASSERT_EQ(uvm_load(vm, uvm_image_find("pio")), 0);
+	UT_ASSERT_EQ(uvm_load(vm, img), 0);
 	struct uvm_run r = { 0 };
-	UT_ASSERT_EQ(vm_run(vm, 0, &r), 0);		/* the first OUT */
-	UT_ASSERT_EQ(r.port, UVM_PORT_PIO);
+	UT_ASSERT_EQ(vm_run(vm, 0, &r), 0);		/* the first exit */
+	UT_ASSERT_EQ(r.reason, reason);
+	if (reason == UVM_EXIT_IO)
+		UT_ASSERT_EQ(r.port, UVM_PORT_PIO);
 	uint64_t t0 = rdtsc();
 	int n = 0;
-	while (vm_run(vm, 0, &r) == 0 && r.reason == UVM_EXIT_IO)
+	while (vm_run(vm, 0, &r) == 0 && r.reason == reason)
 		n++;
 	uint64_t per = (rdtsc() - t0) / UVM_ROUNDS;
 	UT_EXPECT_EQ(n, UVM_ROUNDS);
 	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
-	UT_EXPECT_EQ(r.result, UVM_ROUNDS + 1);
+	UT_EXPECT_EQ(r.result, result);
 	UT_EXPECT_EQ(handle_close(vm), 0);
-	UT_LOG("BENCH name=vmm.user_exit_roundtrip unit=insn value=%lu iters=%d",
-	       (unsigned long)per, UVM_ROUNDS);
+	UT_LOG("BENCH name=%s unit=insn value=%lu iters=%d", name, (unsigned long)per,
+	       UVM_ROUNDS);
+}
+
+/* One exit to this program and back into the guest: the pio guest's OUT
+ * to a port the kernel does not emulate, vm_run's return with it, and the
+ * next vm_run completing it and entering again (vmm.exit_roundtrip is the
+ * same round handled in the kernel). */
+UTEST(bench, vmm_user_exit_roundtrip)
+{
+	struct uvm_config cfg = { .nvcpus = 1, .args = { UVM_ROUNDS + 1 } };
+	user_exit_rounds("vmm.user_exit_roundtrip", "pio", cfg, UVM_EXIT_IO, UVM_ROUNDS + 1);
 }
 
 /* The same round for an MMIO store (mmio's ARG 4): the exit is an NPF,
@@ -322,28 +336,8 @@ UTEST(bench, vmm_user_exit_roundtrip)
  * decodes it before it goes out (arch/x86_64/insn.c). */
 UTEST(bench, vmm_user_mmio_roundtrip)
 {
-	const struct uvm_image *img = uvm_image_find("mmio");
-	struct uvm_config cfg = { .nvcpus = 1, .mem_size = img->mem,
-				  .args = { 4, UVM_ROUNDS + 1 } };
-	int vm = vm_create(&cfg);
-	if (vm == -ENOTSUP)
-		UT_SKIP("this machine cannot run guests");
-	UT_ASSERT(vm >= 0);
-	UT_ASSERT_EQ(uvm_load(vm, img), 0);
-	struct uvm_run r = { 0 };
-	UT_ASSERT_EQ(vm_run(vm, 0, &r), 0);		/* the first store */
-	UT_ASSERT_EQ(r.reason, UVM_EXIT_MMIO);
-	uint64_t t0 = rdtsc();
-	int n = 0;
-	while (vm_run(vm, 0, &r) == 0 && r.reason == UVM_EXIT_MMIO)
-		n++;
-	uint64_t per = (rdtsc() - t0) / UVM_ROUNDS;
-	UT_EXPECT_EQ(n, UVM_ROUNDS);
-	UT_EXPECT_EQ(r.reason, UVM_EXIT_STOPPED);
-	UT_EXPECT_EQ(r.result, UVM_MMIO_OK);
-	UT_EXPECT_EQ(handle_close(vm), 0);
-	UT_LOG("BENCH name=vmm.user_mmio_roundtrip unit=insn value=%lu iters=%d",
-	       (unsigned long)per, UVM_ROUNDS);
+	struct uvm_config cfg = { .nvcpus = 1, .args = { 4, UVM_ROUNDS + 1 } };
+	user_exit_rounds("vmm.user_mmio_roundtrip", "mmio", cfg, UVM_EXIT_MMIO, UVM_MMIO_OK);
 }
 
 /* The start of N-1 APs by INIT and SIPI, two rendezvous each, as the smp
